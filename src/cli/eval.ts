@@ -1,0 +1,166 @@
+/** `civitas eval <suite>`: ask a model a survey and compare its answers with human populations. */
+import { Command, Option } from "commander";
+import { parseMetric, METRIC_NAMES } from "../metrics/distances.js";
+import { MODEL_FORMS, parseModelSpec } from "../models/spec.js";
+import { formatEvalResult } from "../report/table.js";
+import { runEval } from "../runs/engine.js";
+import { Store } from "../store/store.js";
+import { resolvePopulations } from "../surveys/populations.js";
+import { findSuite, SUITES } from "../surveys/suites.js";
+import { intOption, listOption, numberOption, redactedCommand, reportError, STORE_HELP, storePath, toJson, usageError } from "./common.js";
+import { createProgress, type ProgressMode } from "./progress.js";
+
+interface EvalFlags {
+  model?: string;
+  data?: string;
+  populations?: string[];
+  limit?: number;
+  metric?: string;
+  minCoverage: number;
+  seed: number;
+  resamples: number;
+  store?: string;
+  json?: boolean;
+  progress: ProgressMode;
+  cacheDir?: string;
+  threads?: number;
+  parallel?: number;
+  contextSize?: number;
+  gpu: boolean;
+  baseUrl?: string;
+  apiKey?: string;
+  concurrency?: number;
+  timeout?: number;
+  retries?: number;
+}
+
+const EXAMPLES = `
+Examples:
+  # offline: a local model file and a local copy of the survey
+  civitas eval opinionqa --model llama:../shared/models/stories260K.gguf \\
+      --data ../shared/data/opinionqa --populations POLPARTY,SEX --limit 100
+
+  # online: the model and the survey files are downloaded once into the cache
+  civitas eval opinionqa --model llama:hf:bartowski/Qwen2.5-0.5B-Instruct-GGUF/Qwen2.5-0.5B-Instruct-Q4_K_M.gguf \\
+      --populations POLIDEOLOGY
+
+  # any OpenAI-compatible server (vLLM, llama-server, Ollama, hosted APIs)
+  OPENAI_BASE_URL=http://localhost:8000/v1 civitas eval opinionqa --model openai:my-model --json
+
+Populations are attribute names (all their groups) or exact groups, comma separated:
+  POLPARTY, SEX=Female, overall. An unknown name is an error that lists the valid ones.
+Running the same command again resumes an interrupted run and asks the model nothing it has
+already answered; a finished run is answered from the store without loading the model.`;
+
+export function evalCommand(): Command {
+  return new Command("eval")
+    .description("ask a model a survey's questions and measure how closely its answers match human populations")
+    .argument("<suite>", `the survey: ${SUITES.map((s) => s.name).join(", ")}`)
+    .option("-m, --model <model>", `the model: ${MODEL_FORMS.join(" | ")}`)
+    .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
+    .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall)", listOption)
+    .option("-n, --limit <n>", "ask only the first n questions", intOption("--limit", 1))
+    .option("--metric <name>", `distance behind the alignment score: ${METRIC_NAMES.join(", ")} (default: the suite's; opinionqa: wasserstein)`)
+    .option("--min-coverage <p>", "set aside answers whose probability mass on the option labels is below p", numberOption("--min-coverage", 0, 1), 0)
+    .option("--seed <n>", "seed of every random choice (bootstrap)", intOption("--seed", 0), 0)
+    .option("--resamples <n>", "bootstrap resamples", intOption("--resamples", 10), 1000)
+    .option("--store <file>", STORE_HELP)
+    .option("--json", "print the result as JSON on stdout")
+    .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
+    .option("--cache-dir <dir>", "where downloaded surveys and models are kept (default: $CIVITAS_CACHE_DIR or ~/.cache/civitas)")
+    .optionsGroup("llama.cpp (llama:...) options:")
+    .option("--threads <n>", "CPU threads (default: 1 on machines with 2 cores or fewer, else cores - 1)", intOption("--threads", 1))
+    .option("--parallel <n>", "prompts evaluated in parallel, as context sequences (default: 1 on small CPU-only machines, else 4)", intOption("--parallel", 1))
+    .option("--context-size <n>", "tokens per sequence (default: min(2048, the model's))", intOption("--context-size", 16))
+    .option("--no-gpu", "run on the CPU even if a GPU is available")
+    .optionsGroup("OpenAI-compatible server (openai:, ollama:, vllm:) options:")
+    .option("--base-url <url>", "server URL (default: $OPENAI_BASE_URL; ollama: http://localhost:11434/v1; vllm: http://localhost:8000/v1)")
+    .option("--api-key <key>", "API key (default: $OPENAI_API_KEY; prefer the variable: flags show in the process list)")
+    .option("--concurrency <n>", "parallel requests (default 4)", intOption("--concurrency", 1))
+    .option("--timeout <seconds>", "give up on a request after this long and retry (default 60)", numberOption("--timeout", 0.1, 3600))
+    .option("--retries <n>", "retries on 429, 5xx, timeouts and malformed answers (default 6)", intOption("--retries", 0))
+    .addHelpText("after", EXAMPLES)
+    .action(async (suiteName: string, flags: EvalFlags) => {
+      process.exitCode = await runEvalCommand(suiteName, flags);
+    });
+}
+
+async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<number> {
+  const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? ""];
+  const progress = createProgress(flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    progress.log("interrupted: finishing the answers in flight and saving (press Ctrl-C again to quit at once)");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  let store: Store | undefined;
+  try {
+    const info = findSuite(suiteName);
+    if (!flags.model) throw usageError("--model is required", `for example --model llama:path/to/model.gguf; forms: ${MODEL_FORMS.join(", ")}`);
+    const metric = flags.metric ? parseMetric(flags.metric) : undefined;
+    const model = await parseModelSpec(flags.model, {
+      ...(flags.threads === undefined ? {} : { threads: flags.threads }),
+      ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
+      ...(flags.contextSize === undefined ? {} : { contextSize: flags.contextSize }),
+      gpu: flags.gpu ? "auto" : false,
+      ...(flags.cacheDir === undefined ? {} : { modelsDir: `${flags.cacheDir}/models` }),
+      ...(flags.baseUrl === undefined ? {} : { baseURL: flags.baseUrl }),
+      ...(flags.apiKey === undefined ? {} : { apiKey: flags.apiKey }),
+      ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
+      ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }),
+      ...(flags.retries === undefined ? {} : { retries: flags.retries }),
+      onRetry: (r) => progress.log(`retry ${r.attempt + 1}/${r.maxAttempts - 1} in ${(r.delayMs / 1000).toFixed(1)} s: ${r.reason} (${r.url})`),
+      onDownload: (done, total) => progress.log(`downloading model: ${(done / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB`),
+    });
+    const suite = await info.load({
+      ...(flags.data === undefined ? {} : { data: flags.data }),
+      ...(flags.cacheDir === undefined ? {} : { cacheDir: flags.cacheDir }),
+      onProgress: (done, total, file) => progress.log(`downloading ${info.name} (${done}/${total}): ${file}`),
+    });
+    const populations = resolvePopulations(suite, flags.populations?.length ? flags.populations : ["overall"]);
+    const questions = flags.limit ? suite.questions.slice(0, flags.limit) : suite.questions;
+    store = await Store.open(storePath(flags.store));
+    const result = await runEval(
+      store,
+      {
+        suite,
+        questions,
+        populations,
+        model,
+        metric: metric ?? suite.defaultMetric,
+        minCoverage: flags.minCoverage,
+        seed: flags.seed,
+        resamples: flags.resamples,
+        command: redactedCommand(process.argv.slice(2)),
+      },
+      {
+        signal: controller.signal,
+        onPlan: (p) => {
+          if (p.stored > 0) progress.log(`resuming run ${p.runId}: ${p.stored} of ${p.total} answers already stored`);
+          if (p.cached > 0) progress.log(`${p.cached} answers from the request cache`);
+          progress.start(p.total, p.stored + p.cached);
+        },
+        onModelLoading: (name) => progress.log(`loading ${name}`),
+        onProgress: (p) => progress.update(p),
+      },
+    );
+    progress.stop();
+    if (flags.json) process.stdout.write(`${toJson(result)}\n`);
+    else process.stdout.write(`${formatEvalResult(result, suite.title)}\n`);
+    return 0;
+  } catch (e) {
+    progress.stop();
+    if (controller.signal.aborted) {
+      reportError(e, secrets);
+      return 130;
+    }
+    return reportError(e, secrets);
+  } finally {
+    process.off("SIGINT", onSigint);
+    await store?.close();
+  }
+}

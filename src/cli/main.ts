@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+/** The `civitas` command line. Each command lives in its own file; this one only wires them up. */
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { evalCommand } from "./eval.js";
+import { exportCommand } from "./export.js";
+import { runsCommand } from "./runs.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
+const program = new Command("civitas")
+  .description("Measure, aggregate and simulate the social alignment of language models.")
+  .version(pkg.version)
+  .showHelpAfterError("(add --help for usage)")
+  .addCommand(evalCommand())
+  .addCommand(runsCommand())
+  .addCommand(exportCommand())
+  .addHelpText(
+    "after",
+    `
+Start here:
+  civitas eval opinionqa --model llama:model.gguf --data ./opinionqa --populations POLPARTY,SEX --limit 100
+  civitas runs list
+  civitas export <run> --format parquet
+
+\`civitas <command> --help\` explains each command with examples.`,
+  );
+
+program.exitOverride((err) => {
+  // Usage errors exit 2, help and version 0.
+  process.exit(err.exitCode === 0 ? 0 : 2);
+});
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,105 @@
+/**
+ * Progress of a long run on stderr: a bar with rate and ETA on a terminal, a line every few
+ * seconds when stderr is a file or pipe (CI logs), or nothing.
+ */
+import cliProgress from "cli-progress";
+import type { EvalProgress } from "../runs/engine.js";
+
+export type ProgressMode = "auto" | "bar" | "lines" | "none";
+
+export interface Progress {
+  start(total: number, done: number): void;
+  update(p: EvalProgress): void;
+  /** Prints a message without breaking the bar. */
+  log(message: string): void;
+  stop(): void;
+}
+
+function eta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  if (seconds < 60) return `${Math.ceil(seconds)}s`;
+  const m = Math.floor(seconds / 60);
+  if (m < 60) return `${m}m${String(Math.round(seconds % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+/** Answers per second since the first new answer, and the time left at that rate. */
+class Rate {
+  private t0 = 0;
+  private base = 0;
+  sample(p: EvalProgress): { rate: number; eta: string } {
+    const now = performance.now();
+    if (this.t0 === 0) {
+      this.t0 = now;
+      this.base = p.done;
+      return { rate: 0, eta: "?" };
+    }
+    const rate = (p.done - this.base) / ((now - this.t0) / 1000);
+    return { rate, eta: rate > 0 ? eta((p.total - p.done) / rate) : "?" };
+  }
+}
+
+export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Progress {
+  const effective = mode === "auto" ? (stream.isTTY ? "bar" : "lines") : mode;
+  if (effective === "none") {
+    return { start() {}, update() {}, log: (m) => stream.write(`${m}\n`), stop() {} };
+  }
+  const rate = new Rate();
+  if (effective === "lines") {
+    const interval = Number(process.env.CIVITAS_PROGRESS_INTERVAL_MS ?? 5000);
+    let last = 0;
+    let lastDone = -1;
+    const print = (p: EvalProgress) => {
+      const r = rate.sample(p);
+      stream.write(`answered ${p.done}/${p.total} (${p.modelCalls} model calls, ${p.cacheHits} from cache) ${r.rate.toFixed(1)}/s ETA ${r.eta}\n`);
+      lastDone = p.done;
+    };
+    let latest: EvalProgress | null = null;
+    return {
+      start() {},
+      update(p) {
+        latest = p;
+        const now = performance.now();
+        if (now - last >= interval) {
+          last = now;
+          print(p);
+        } else {
+          rate.sample(p);
+        }
+      },
+      log: (m) => stream.write(`${m}\n`),
+      stop() {
+        if (latest && latest.done !== lastDone) print(latest);
+      },
+    };
+  }
+  const multi = new cliProgress.MultiBar(
+    {
+      stream,
+      format: "{bar} {value}/{total} answers | {rate}/s | ETA {myEta} | {calls} model calls, {hits} cached",
+      hideCursor: true,
+      clearOnComplete: true,
+      barsize: 30,
+      fps: 5,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let bar: cliProgress.SingleBar | null = null;
+  return {
+    start(total, done) {
+      bar = multi.create(total, done, { rate: "0.0", myEta: "?", calls: 0, hits: 0 });
+    },
+    update(p) {
+      const r = rate.sample(p);
+      bar?.update(p.done, { rate: r.rate.toFixed(1), myEta: r.eta, calls: p.modelCalls, hits: p.cacheHits });
+    },
+    log(m) {
+      if (bar) multi.log(`${m}\n`);
+      else stream.write(`${m}\n`);
+    },
+    stop() {
+      multi.stop();
+      bar = null;
+    },
+  };
+}

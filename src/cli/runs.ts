@@ -1,0 +1,78 @@
+/** `civitas runs list` and `civitas runs show <id>`. */
+import { Command } from "commander";
+import { formatEvalResult, formatTable } from "../report/table.js";
+import type { EvalResult } from "../runs/engine.js";
+import { Store, type RunRow } from "../store/store.js";
+import { reportError, STORE_HELP, storePath, toJson } from "./common.js";
+
+function overallOf(run: RunRow): string {
+  const s = run.summary as Partial<EvalResult> | null;
+  const m = s?.overall?.mean;
+  return typeof m === "number" ? m.toFixed(3) : "-";
+}
+
+function questionsOf(run: RunRow): string {
+  const s = run.summary as Partial<EvalResult> | null;
+  return s?.questions ? String(s.questions.scored) : "-";
+}
+
+async function withStore<T>(flag: string | undefined, fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await Store.open(storePath(flag), { readOnly: true });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export function runsCommand(): Command {
+  const runs = new Command("runs").description("list and inspect stored runs");
+  runs
+    .command("list")
+    .description("list the runs in the store, newest first")
+    .option("--store <file>", STORE_HELP)
+    .option("--json", "print as JSON")
+    .action(async (flags: { store?: string; json?: boolean }) => {
+      try {
+        const rows = await withStore(flags.store, (s) => s.listRuns());
+        if (flags.json) {
+          process.stdout.write(
+            `${toJson(rows.map((r) => ({ id: r.id, created: r.createdAt, status: r.status, suite: r.suite, model: r.model, metric: r.metric, command: r.command, overall: (r.summary as Partial<EvalResult> | null)?.overall ?? null, error: r.error })))}\n`,
+          );
+        } else if (rows.length === 0) {
+          process.stdout.write("no runs yet: `civitas eval --help` shows how to start one\n");
+        } else {
+          process.stdout.write(
+            `${formatTable(
+              ["run", "created", "status", "suite", "model", "metric", "questions", "alignment"],
+              rows.map((r) => [r.id, r.createdAt.toISOString().slice(0, 19).replace("T", " "), r.status, r.suite, r.model, r.metric, questionsOf(r), overallOf(r)]),
+            )}\n`,
+          );
+        }
+      } catch (e) {
+        process.exitCode = reportError(e);
+      }
+    });
+  runs
+    .command("show")
+    .description("show a run's result as `civitas eval` printed it")
+    .argument("<run>", "run id (or a unique prefix of it)")
+    .option("--store <file>", STORE_HELP)
+    .option("--json", "print the result as JSON")
+    .action(async (id: string, flags: { store?: string; json?: boolean }) => {
+      try {
+        const run = await withStore(flags.store, (s) => s.findRun(id));
+        const summary = run.summary as EvalResult | null;
+        if (flags.json) {
+          process.stdout.write(`${toJson(summary ?? { run: run.id, status: run.status, error: run.error, command: run.command })}\n`);
+          return;
+        }
+        process.stdout.write(`run ${run.id} · ${run.status} · created ${run.createdAt.toISOString()}\n${run.command}\n\n`);
+        if (summary) process.stdout.write(`${formatEvalResult(summary)}\n`);
+        else process.stdout.write(`not finished${run.error ? `: ${run.error}` : ""}; run the same command again to resume it\n`);
+      } catch (e) {
+        process.exitCode = reportError(e);
+      }
+    });
+  return runs;
+}

@@ -1,0 +1,108 @@
+/**
+ * Percentile bootstrap over questions (Efron & Tibshirani 1993, ch. 13): resample the questions
+ * with replacement, recompute the statistic, and take the 2.5th and 97.5th percentiles of the
+ * resampled statistics as the 95% interval.
+ */
+import { seededRng } from "./rng.js";
+
+export interface Estimate {
+  readonly mean: number;
+  readonly ci: readonly [number, number];
+  /** Number of questions with a value. */
+  readonly n: number;
+}
+
+export interface BootstrapOptions {
+  /** Number of resamples (default 1000). */
+  readonly resamples?: number;
+  readonly seed?: number;
+  /** Confidence level (default 0.95). */
+  readonly level?: number;
+}
+
+/**
+ * The q-quantile of sorted values with linear interpolation between order statistics, as
+ * numpy.percentile / numpy.quantile do by default ("linear", type 7).
+ */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const pos = q * (n - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(n - 1, lo + 1);
+  const frac = pos - lo;
+  return sorted[lo]! + frac * (sorted[hi]! - sorted[lo]!);
+}
+
+function meanOf(values: ArrayLike<number>): { mean: number; n: number } {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isNaN(v)) {
+      s += v;
+      n++;
+    }
+  }
+  return { mean: n > 0 ? s / n : Number.NaN, n };
+}
+
+export interface BootstrapResult {
+  /** One estimate per series. */
+  readonly series: Estimate[];
+  /** The mean over series (series without values left out), resampled jointly. */
+  readonly average: Estimate;
+}
+
+/**
+ * Means of several series measured on the same questions, with percentile intervals from one
+ * shared set of question resamples (so that the interval of their average is right, too).
+ * `series[s][i]` is the value of series s on question i; NaN means "no value" (e.g. a population
+ * the question was not asked of) and is left out of that series' mean.
+ */
+export function bootstrapMeans(series: ReadonlyArray<ArrayLike<number>>, options: BootstrapOptions = {}): BootstrapResult {
+  const resamples = options.resamples ?? 1000;
+  const level = options.level ?? 0.95;
+  const nq = series.length > 0 ? series[0]!.length : 0;
+  for (const s of series) {
+    if (s.length !== nq) throw new RangeError("all series must have one value per question");
+  }
+  const point = series.map((s) => meanOf(s));
+  const averageOf = (means: ArrayLike<number>): number => meanOf(means).mean;
+  const pointAverage = averageOf(point.map((p) => p.mean));
+
+  const draws = series.map(() => new Float64Array(resamples));
+  const avgDraws = new Float64Array(resamples);
+  const rng = seededRng(options.seed ?? 0);
+  const idx = new Int32Array(nq);
+  const sums = new Float64Array(series.length);
+  const counts = new Int32Array(series.length);
+  const drawMeans = new Float64Array(series.length);
+  for (let b = 0; b < resamples; b++) {
+    for (let i = 0; i < nq; i++) idx[i] = rng.int(0, nq - 1);
+    sums.fill(0);
+    counts.fill(0);
+    for (let s = 0; s < series.length; s++) {
+      const col = series[s]!;
+      for (let i = 0; i < nq; i++) {
+        const v = col[idx[i]!]!;
+        if (!Number.isNaN(v)) {
+          sums[s]! += v;
+          counts[s]!++;
+        }
+      }
+      drawMeans[s] = counts[s]! > 0 ? sums[s]! / counts[s]! : Number.NaN;
+      draws[s]![b] = drawMeans[s]!;
+    }
+    avgDraws[b] = averageOf(drawMeans);
+  }
+  const alpha = (1 - level) / 2;
+  const interval = (d: Float64Array): [number, number] => {
+    const finite = Float64Array.from(d.filter((v) => !Number.isNaN(v))).sort();
+    return [quantileSorted(finite, alpha), quantileSorted(finite, 1 - alpha)];
+  };
+  return {
+    series: point.map((p, s) => ({ mean: p.mean, ci: interval(draws[s]!), n: p.n })),
+    average: { mean: pointAverage, ci: interval(avgDraws), n: nq },
+  };
+}

@@ -1,0 +1,484 @@
+/**
+ * Any OpenAI-compatible chat completions server (OpenAI, vLLM, Ollama, llama.cpp's
+ * llama-server, ...) through the official `openai` SDK. One request per prompt asks for a
+ * single token with the top 20 next-token log-probabilities; the mass on each option label (all
+ * its forms: "A", " A", "A.", ...) is read from those 20 (see extract.ts). Mass outside the top
+ * 20 is invisible over this API, so `coverage` is a lower bound of what the model puts on labels.
+ *
+ * Retries are ours (withRetry), not the SDK's: 429, 408, 409, 5xx, timeouts, connection errors
+ * and malformed bodies are retried with jittered exponential backoff that honours Retry-After;
+ * 400/401/403/404 and a server that does not return logprobs fail at once with an error that
+ * says what to do. The API key never appears in an identity, an error message or an onRetry
+ * report: every text that came from the server is scrubbed of it.
+ */
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import { z } from "zod";
+import { CivitasError } from "../errors.js";
+import { labelMassFromTokens } from "./extract.js";
+import { retryAfterMsFromHeaders, withRetry } from "./retry.js";
+import type { ModelClient, ModelSpec, OptionAnswer, OptionQuery, TokenProb } from "./types.js";
+
+export type OpenAIKind = "openai" | "ollama" | "vllm";
+
+/** What onRetry is told: no error object (it could carry server text with the key), a scrubbed reason. */
+export interface OpenAIRetryInfo {
+  /** The attempt that failed (0 = first). */
+  readonly attempt: number;
+  /** Attempts allowed in all (retries + 1). */
+  readonly maxAttempts: number;
+  readonly delayMs: number;
+  /** The server's base URL, without credentials or query string. */
+  readonly url: string;
+  /** What went wrong, e.g. "HTTP 429: rate limited", "no response within 1500 ms". */
+  readonly reason: string;
+  readonly status: number | undefined;
+}
+
+export interface OpenAIOptions {
+  /** Default: OPENAI_BASE_URL, else the kind's usual local URL (ollama, vllm) or https://api.openai.com/v1. */
+  readonly baseURL?: string;
+  /** Default: OPENAI_API_KEY. Needed only for api.openai.com. */
+  readonly apiKey?: string;
+  /** Parallel requests the engine may send. Default 4. */
+  readonly concurrency?: number;
+  /** Per attempt, until the whole response has arrived. Default 60 000 ms. */
+  readonly timeoutMs?: number;
+  /** Retries after the first attempt. Default 6. */
+  readonly retries?: number;
+  /** Backoff base. Default 500 ms. */
+  readonly retryBaseMs?: number;
+  /** Backoff ceiling. Default 30 000 ms. */
+  readonly retryMaxMs?: number;
+  readonly onRetry?: (info: OpenAIRetryInfo) => void;
+  /** Where OPENAI_BASE_URL / OPENAI_API_KEY are read from. Default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export const DEFAULT_BASE_URLS: Readonly<Record<OpenAIKind, string>> = {
+  openai: "https://api.openai.com/v1",
+  ollama: "http://localhost:11434/v1",
+  vllm: "http://localhost:8000/v1",
+};
+
+export const OPENAI_DEFAULTS = {
+  concurrency: 4,
+  timeoutMs: 60_000,
+  retries: 6,
+  retryBaseMs: 500,
+  retryMaxMs: 30_000,
+} as const;
+
+const TOP_LOGPROBS = 20;
+/** Sent when no key is needed (local servers); the SDK insists on one. Not a secret. */
+const PLACEHOLDER_KEY = "civitas-no-key";
+const LOGPROB_SERVERS =
+  "vLLM, llama.cpp's llama-server, the OpenAI API (gpt-4o family) and Ollama 0.12.11 or later return them";
+
+/** The base URL as it may be shown: no user, password, query or fragment, no trailing slash. */
+export function publicBaseURL(url: URL): string {
+  const u = new URL(url.href);
+  u.username = "";
+  u.password = "";
+  u.search = "";
+  u.hash = "";
+  return u.href.replace(/\/+$/u, "");
+}
+
+/**
+ * A model on an OpenAI-compatible server. Synchronous: it only resolves settings (no request is
+ * made until the first query), and throws CivitasError("usage") for a bad URL or a missing key
+ * for api.openai.com. `await` works on it like on llamaSpec.
+ */
+export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions = {}): ModelSpec {
+  const env = opts.env ?? process.env;
+  const apiKey = nonEmpty(opts.apiKey) ?? nonEmpty(env["OPENAI_API_KEY"]);
+  const scrub = scrubber([apiKey]);
+  if (model.trim() === "") {
+    throw new CivitasError("usage", `no model name given for ${kind}`, {
+      hint: `name the model as the server knows it, e.g. ${kind}:${kind === "ollama" ? "llama3.2" : kind === "vllm" ? "Qwen/Qwen2.5-0.5B-Instruct" : "gpt-4o-mini"}`,
+    });
+  }
+  const rawBase = nonEmpty(opts.baseURL) ?? nonEmpty(env["OPENAI_BASE_URL"]) ?? DEFAULT_BASE_URLS[kind];
+  let base: URL;
+  try {
+    base = new URL(rawBase);
+  } catch {
+    throw new CivitasError("usage", `base URL "${scrub(rawBase)}" is not a URL`, {
+      hint: `give a full URL ending in /v1, e.g. ${DEFAULT_BASE_URLS[kind]} (--base-url or OPENAI_BASE_URL)`,
+    });
+  }
+  if (base.protocol !== "http:" && base.protocol !== "https:") {
+    throw new CivitasError("usage", `base URL "${scrub(publicBaseURL(base))}" is not an http(s) URL`, {
+      hint: `e.g. ${DEFAULT_BASE_URLS[kind]}`,
+    });
+  }
+  const url = scrub(publicBaseURL(base));
+  if (apiKey === undefined && base.hostname === "api.openai.com") {
+    throw new CivitasError("usage", `no API key for ${url}: set OPENAI_API_KEY`, {
+      hint: "export OPENAI_API_KEY=<your key> (or pass --api-key); for a local server give its --base-url",
+    });
+  }
+  const concurrency = positiveInt(opts.concurrency, OPENAI_DEFAULTS.concurrency, "concurrency");
+  const settings: ClientSettings = {
+    model,
+    baseURL: base.href.replace(/\/+$/u, ""),
+    url,
+    apiKey: apiKey ?? PLACEHOLDER_KEY,
+    secrets: [apiKey, base.password, safeDecode(base.password)],
+    concurrency,
+    timeoutMs: positiveInt(opts.timeoutMs, OPENAI_DEFAULTS.timeoutMs, "timeoutMs"),
+    retries: nonNegativeInt(opts.retries, OPENAI_DEFAULTS.retries, "retries"),
+    retryBaseMs: nonNegative(opts.retryBaseMs, OPENAI_DEFAULTS.retryBaseMs, "retryBaseMs"),
+    retryMaxMs: nonNegative(opts.retryMaxMs, OPENAI_DEFAULTS.retryMaxMs, "retryMaxMs"),
+    onRetry: opts.onRetry,
+  };
+  const identity = `openai:${model}@${url}`;
+  return {
+    backend: "openai",
+    identity,
+    display: `${kind}:${model}`,
+    params: { api: "chat", top_logprobs: TOP_LOGPROBS, max_tokens: 1, temperature: 0 },
+    open: () => Promise.resolve(new OpenAIClient(identity, settings)),
+  };
+}
+
+interface ClientSettings {
+  readonly model: string;
+  /** As given (may hold credentials); only ever handed to the SDK. */
+  readonly baseURL: string;
+  /** Safe to show. */
+  readonly url: string;
+  readonly apiKey: string;
+  readonly secrets: readonly (string | undefined)[];
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly onRetry: ((info: OpenAIRetryInfo) => void) | undefined;
+}
+
+/** The part of a chat completion we rely on. */
+const TopLogprob = z.object({ token: z.string(), logprob: z.number() });
+const CompletionBody = z.object({
+  choices: z
+    .array(
+      z.object({
+        logprobs: z.object({
+          content: z.array(z.object({ token: z.string(), logprob: z.number(), top_logprobs: z.array(TopLogprob) })).min(1),
+        }),
+      }),
+    )
+    .min(1),
+  // Optional and loosely typed: a server's odd usage block must not turn a good answer into a retry.
+  usage: z.unknown().optional(),
+});
+
+type FailureCategory = "status" | "timeout" | "connection" | "malformed" | "nologprobs";
+
+/** One failed attempt, already described without secrets. */
+class AttemptFailure extends Error {
+  constructor(
+    readonly category: FailureCategory,
+    readonly reason: string,
+    readonly retryable: boolean,
+    readonly status: number | undefined = undefined,
+    readonly retryAfterMs: number | undefined = undefined,
+  ) {
+    super(reason);
+    this.name = "AttemptFailure";
+  }
+}
+
+export class OpenAIClient implements ModelClient {
+  readonly backend = "openai" as const;
+  readonly concurrency: number;
+  private readonly sdk: OpenAI;
+  private readonly scrub: (s: string) => string;
+
+  constructor(
+    readonly identity: string,
+    private readonly s: ClientSettings,
+  ) {
+    this.concurrency = s.concurrency;
+    this.scrub = scrubber(s.secrets);
+    this.sdk = new OpenAI({
+      apiKey: s.apiKey,
+      baseURL: s.baseURL,
+      maxRetries: 0,
+      timeout: s.timeoutMs,
+      // Never let the SDK pick up a different organisation/project from the environment silently.
+      organization: null,
+      project: null,
+      // The library never prints; and the SDK's debug log would show server text that may echo the key.
+      logLevel: "off",
+    });
+  }
+
+  async optionProbabilities(query: OptionQuery, signal?: AbortSignal): Promise<OptionAnswer> {
+    const s = this.s;
+    let attempts = 0;
+    try {
+      const { top, promptTokens } = await withRetry(
+        (attempt) => {
+          attempts = attempt + 1;
+          return this.attempt(query.prompt, signal);
+        },
+        {
+          retries: s.retries,
+          baseDelayMs: s.retryBaseMs,
+          maxDelayMs: s.retryMaxMs,
+          isRetryable: (e) => e instanceof AttemptFailure && e.retryable,
+          retryAfterMs: (e) => (e instanceof AttemptFailure ? e.retryAfterMs : undefined),
+          onRetry: ({ attempt, delayMs, error }) => {
+            if (!s.onRetry) return;
+            const f = error instanceof AttemptFailure ? error : undefined;
+            s.onRetry({
+              attempt,
+              maxAttempts: s.retries + 1,
+              delayMs,
+              url: s.url,
+              reason: f?.reason ?? "unknown failure",
+              status: f?.status,
+            });
+          },
+          ...(signal === undefined ? {} : { signal }),
+        },
+      );
+      const { labelMass, coverage } = labelMassFromTokens(top, query.labels);
+      return { labelMass, coverage, top, promptTokens };
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      if (e instanceof AttemptFailure) throw this.finalError(e, attempts);
+      throw e;
+    }
+  }
+
+  /** One request, with a deadline on the whole response (the SDK's own timeout stops at the headers). */
+  private async attempt(prompt: string, signal: AbortSignal | undefined): Promise<{ top: TokenProb[]; promptTokens: number | null }> {
+    const s = this.s;
+    const ctl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctl.abort();
+    }, s.timeoutMs);
+    const onAbort = (): void => ctl.abort(signal?.reason);
+    if (signal?.aborted) ctl.abort(signal.reason);
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    let body: unknown;
+    try {
+      body = await this.sdk.chat.completions.create(
+        {
+          model: s.model,
+          messages: [{ role: "user", content: prompt }],
+          logprobs: true,
+          top_logprobs: TOP_LOGPROBS,
+          max_tokens: 1,
+          temperature: 0,
+        },
+        { signal: ctl.signal, timeout: s.timeoutMs, maxRetries: 0 },
+      );
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason ?? e;
+      throw this.classify(e, timedOut);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+    return this.parse(body);
+  }
+
+  private classify(e: unknown, timedOut: boolean): AttemptFailure {
+    const scrub = this.scrub;
+    if (timedOut || e instanceof APIConnectionTimeoutError) {
+      return new AttemptFailure("timeout", `no response within ${this.s.timeoutMs} ms`, true);
+    }
+    if (e instanceof APIUserAbortError) {
+      // Aborted, but neither by the caller nor by our deadline: treat as a dropped connection.
+      return new AttemptFailure("connection", "the request was aborted", true);
+    }
+    if (e instanceof APIConnectionError) {
+      return new AttemptFailure("connection", `could not connect (${scrub(connectionDetail(e))})`, true);
+    }
+    if (e instanceof APIError && typeof e.status === "number") {
+      const status = e.status;
+      const text = scrub(truncate(serverMessage(e), 300));
+      const reason = `HTTP ${status}${text ? `: ${text}` : ""}`;
+      const retryable = status === 408 || status === 409 || status === 429 || status >= 500;
+      const retryAfter = retryable ? retryAfterMsFromHeaders(e.headers) : undefined;
+      return new AttemptFailure("status", reason, retryable, status, retryAfter);
+    }
+    if (e instanceof SyntaxError) {
+      return new AttemptFailure("malformed", `the response body was not valid JSON (${scrub(truncate(e.message, 120))})`, true);
+    }
+    // The connection broke while the body was read (undici: "terminated"), or similar.
+    const msg = e instanceof Error ? e.message : String(e);
+    return new AttemptFailure("connection", `the request failed (${scrub(truncate(msg, 200))})`, true);
+  }
+
+  private parse(body: unknown): { top: TokenProb[]; promptTokens: number | null } {
+    const parsed = CompletionBody.safeParse(body);
+    if (!parsed.success) {
+      const choice0 = firstChoice(body);
+      if (choice0 !== undefined && (choice0["logprobs"] === null || choice0["logprobs"] === undefined)) {
+        throw new AttemptFailure("nologprobs", "the response has no logprobs", false);
+      }
+      const issue = parsed.error.issues[0];
+      const where = issue ? pathText(issue.path) : "the body";
+      const what = typeof body === "string" ? "the response was not JSON" : `the response is malformed at ${where}`;
+      throw new AttemptFailure("malformed", `${what} (expected choices[0].logprobs.content[0].top_logprobs)`, true);
+    }
+    const first = parsed.data.choices[0]!.logprobs.content[0]!;
+    if (first.top_logprobs.length === 0) {
+      throw new AttemptFailure("nologprobs", "the response has logprobs but an empty top_logprobs list", false);
+    }
+    const top = first.top_logprobs
+      .map(({ token, logprob }) => ({ token, prob: Math.exp(logprob) }))
+      .sort((a, b) => b.prob - a.prob)
+      .slice(0, TOP_LOGPROBS);
+    const usage = parsed.data.usage as { prompt_tokens?: unknown } | null | undefined;
+    const pt = typeof usage === "object" && usage !== null ? usage.prompt_tokens : undefined;
+    const promptTokens = typeof pt === "number" && Number.isInteger(pt) && pt >= 0 ? pt : null;
+    return { top, promptTokens };
+  }
+
+  /** The error a user sees, after retries (or at once for what retrying cannot fix). */
+  private finalError(f: AttemptFailure, attempts: number): CivitasError {
+    const s = this.s;
+    const where = `model "${s.model}" at ${s.url}`;
+    const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
+    if (f.retryable) {
+      const hint =
+        f.status === 429
+          ? "the server is rate-limiting: lower --concurrency, raise --retries, or try later"
+          : f.category === "timeout"
+            ? "the server is slow or stuck: check it, or raise --timeout"
+            : f.category === "connection"
+              ? `is the server running and reachable at ${s.url}?`
+              : f.category === "malformed"
+                ? "the server sends broken responses; check its logs (a proxy in between?)"
+                : "the server keeps failing; check its logs, or try later";
+      return new CivitasError("model", `${where} failed after ${tries}: ${f.reason}`, { hint });
+    }
+    if (f.category === "nologprobs") {
+      return new CivitasError("model", `${where} did not return log-probabilities (${f.reason})`, {
+        hint: `the logprobs method needs a server that returns top_logprobs for chat completions: ${LOGPROB_SERVERS}`,
+      });
+    }
+    switch (f.status) {
+      case 401:
+        return new CivitasError("usage", `${where}: the server refused the API key (${f.reason})`, {
+          hint: "check OPENAI_API_KEY (or --api-key); it must be a key this server accepts",
+        });
+      case 403:
+        return new CivitasError("usage", `${where}: the API key is not allowed to do this (${f.reason})`, {
+          hint: "the key lacks access to this model or endpoint; check its permissions or use another model",
+        });
+      case 404:
+        return new CivitasError("usage", `${where}: not found, so the model name or the URL is wrong (${f.reason})`, {
+          hint: `check the model name (GET ${s.url}/models lists them; for Ollama, \`ollama list\`) and that the base URL ends in /v1`,
+        });
+      case 400:
+        return new CivitasError("model", `${where} rejected the request (${f.reason})`, {
+          hint: /logprob/iu.test(f.reason)
+            ? `this server does not support logprobs/top_logprobs; ${LOGPROB_SERVERS}`
+            : `the request asks for logprobs with top_logprobs=${TOP_LOGPROBS}, max_tokens=1, temperature=0; ${LOGPROB_SERVERS}`,
+        });
+      default:
+        return new CivitasError("model", `${where} failed after ${tries}: ${f.reason}`, {
+          hint: "retrying would not help; check the model name and the server's logs",
+        });
+    }
+  }
+
+  async close(): Promise<void> {
+    // The SDK keeps no connection of its own beyond fetch's keep-alive pool.
+  }
+}
+
+function firstChoice(body: unknown): Record<string, unknown> | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const choices = (body as { choices?: unknown }).choices;
+  if (!Array.isArray(choices) || choices.length === 0) return undefined;
+  const c = choices[0] as unknown;
+  if (typeof c !== "object" || c === null) return undefined;
+  // A real completion without logprobs still has its message.
+  if (!("message" in c)) return undefined;
+  return c as Record<string, unknown>;
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : `${out === "" ? "" : "."}${String(p)}`;
+  return out === "" ? "the body" : out;
+}
+
+/** The server's own words from an error response. */
+function serverMessage(e: APIError): string {
+  const err = e.error as { message?: unknown } | undefined;
+  if (err && typeof err.message === "string") return err.message;
+  if (err !== undefined && err !== null) return JSON.stringify(err);
+  // The SDK's message starts with the status ("500 ..."); drop that, we print it ourselves.
+  return e.message.replace(/^\d{3}\s*/u, "").replace(/^status code \(no body\)$/u, "");
+}
+
+/** What a connection error was really about (ECONNREFUSED, ENOTFOUND, ...), from the cause chain. */
+function connectionDetail(e: Error): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let i = 0; i < 6 && cur instanceof Error; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === "string" && !parts.includes(code)) parts.push(code);
+    else if (cur.message && cur.message !== "Connection error." && cur.message !== "fetch failed") parts.push(cur.message);
+    cur = cur.cause;
+  }
+  return parts.length > 0 ? truncate(parts.join(": "), 200) : "connection error";
+}
+
+function truncate(s: string, n: number): string {
+  const one = s.replace(/\s+/gu, " ").trim();
+  return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
+}
+
+/** Replaces every secret (the API key, URL credentials) in a text with "***". */
+function scrubber(secrets: readonly (string | undefined)[]): (s: string) => string {
+  const list = [...new Set(secrets.filter((x): x is string => x !== undefined && x.length >= 4))].sort(
+    (a, b) => b.length - a.length,
+  );
+  return (text) => {
+    let out = text;
+    for (const secret of list) out = out.split(secret).join("***");
+    return out;
+  };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === "" ? undefined : s.trim();
+}
+
+function positiveInt(v: number | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 1) throw new CivitasError("usage", `${name} must be a whole number >= 1, got ${v}`);
+  return v;
+}
+
+function nonNegativeInt(v: number | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 0) throw new CivitasError("usage", `${name} must be a whole number >= 0, got ${v}`);
+  return v;
+}
+
+function nonNegative(v: number | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  if (!Number.isFinite(v) || v < 0) throw new CivitasError("usage", `${name} must be a number >= 0, got ${v}`);
+  return v;
+}

@@ -1,0 +1,427 @@
+/**
+ * The DuckDB store: one file holding every run, the request cache, every answer and every score.
+ *
+ * Answers are written as they arrive, in small transactions (group commit: whatever arrived while
+ * the previous write was in flight goes in the next one), so a process killed at any moment loses
+ * at most the answers of the write in flight, and a rerun asks the model only for what is missing.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { CivitasError, messageOf } from "../errors.js";
+
+export const DEFAULT_STORE = path.join(".civitas", "civitas.duckdb");
+const SCHEMA_VERSION = "1";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+  id VARCHAR PRIMARY KEY,
+  created_at TIMESTAMP NOT NULL,
+  updated_at TIMESTAMP NOT NULL,
+  command VARCHAR NOT NULL,
+  suite VARCHAR NOT NULL,
+  model VARCHAR NOT NULL,
+  metric VARCHAR NOT NULL,
+  status VARCHAR NOT NULL,
+  config JSON NOT NULL,
+  summary JSON,
+  error VARCHAR
+);
+CREATE TABLE IF NOT EXISTS requests (
+  key VARCHAR PRIMARY KEY,
+  model VARCHAR NOT NULL,
+  prompt VARCHAR NOT NULL,
+  labels VARCHAR[] NOT NULL,
+  params JSON NOT NULL,
+  label_mass DOUBLE[] NOT NULL,
+  coverage DOUBLE NOT NULL,
+  top JSON NOT NULL,
+  prompt_tokens INTEGER,
+  latency_ms DOUBLE NOT NULL,
+  created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS answers (
+  run_id VARCHAR NOT NULL,
+  question_id VARCHAR NOT NULL,
+  variant VARCHAR NOT NULL,
+  persona VARCHAR NOT NULL,
+  request_key VARCHAR NOT NULL,
+  options VARCHAR[] NOT NULL,
+  distribution DOUBLE[],
+  coverage DOUBLE NOT NULL,
+  status VARCHAR NOT NULL,
+  cache_hit BOOLEAN NOT NULL,
+  created_at TIMESTAMP NOT NULL,
+  PRIMARY KEY (run_id, question_id, variant, persona)
+);
+CREATE TABLE IF NOT EXISTS scores (
+  run_id VARCHAR NOT NULL,
+  question_id VARCHAR NOT NULL,
+  population VARCHAR NOT NULL,
+  metric VARCHAR NOT NULL,
+  model_distance DOUBLE NOT NULL,
+  uniform_distance DOUBLE NOT NULL,
+  human_distance DOUBLE,
+  human_n INTEGER,
+  PRIMARY KEY (run_id, question_id, population)
+);
+`;
+
+/** A cached model response to one prompt. */
+export interface RequestRow {
+  readonly key: string;
+  readonly model: string;
+  readonly prompt: string;
+  readonly labels: readonly string[];
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly labelMass: readonly number[];
+  readonly coverage: number;
+  readonly top: readonly { token: string; prob: number }[];
+  readonly promptTokens: number | null;
+  readonly latencyMs: number;
+}
+
+/** Why an answer is not scored, or "scored". */
+export type AnswerStatus = "scored" | "low_coverage" | "off_format" | "only_refusal";
+
+/** The model's answer to one question, as a run saw it. */
+export interface AnswerRow {
+  readonly runId: string;
+  readonly questionId: string;
+  readonly variant: string;
+  readonly persona: string;
+  readonly requestKey: string;
+  /** Options in survey order. */
+  readonly options: readonly string[];
+  /** Distribution over `options` (survey order), renormalised over the label mass; null when none fell on a label. */
+  readonly distribution: readonly number[] | null;
+  readonly coverage: number;
+  readonly status: AnswerStatus;
+  readonly cacheHit: boolean;
+}
+
+export interface ScoreRow {
+  readonly questionId: string;
+  readonly population: string;
+  readonly metric: string;
+  readonly modelDistance: number;
+  readonly uniformDistance: number;
+  readonly humanDistance: number | null;
+  readonly humanN: number | null;
+}
+
+export type RunStatus = "running" | "done" | "failed";
+
+export interface RunRow {
+  readonly id: string;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly command: string;
+  readonly suite: string;
+  readonly model: string;
+  readonly metric: string;
+  readonly status: RunStatus;
+  readonly config: unknown;
+  readonly summary: unknown;
+  readonly error: string | null;
+}
+
+export interface OpenOptions {
+  /** Open for reading only (several readers may share a file; no writer may hold it). */
+  readonly readOnly?: boolean;
+}
+
+const json = (v: unknown): string => JSON.stringify(v);
+
+export class Store {
+  private writeChain: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly file: string,
+    private readonly instance: DuckDBInstance,
+    private readonly con: DuckDBConnection,
+  ) {}
+
+  static async open(file: string, options: OpenOptions = {}): Promise<Store> {
+    const readOnly = options.readOnly ?? false;
+    if (!readOnly) {
+      try {
+        await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+      } catch (e) {
+        throw new CivitasError("store", `cannot create the folder for the store ${file}: ${messageOf(e)}`, { cause: e });
+      }
+    }
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(file, readOnly ? { access_mode: "READ_ONLY" } : {});
+    } catch (e) {
+      const msg = messageOf(e);
+      if (/lock/iu.test(msg)) {
+        throw new CivitasError("store", `the store ${file} is in use by another process`, {
+          hint: "wait for the other civitas command to finish, or pass --store to use another file",
+          cause: e,
+        });
+      }
+      if (readOnly && /no such file|does not exist|cannot open/iu.test(msg)) {
+        throw new CivitasError("store", `no store at ${file}`, {
+          hint: "run `civitas eval` first, or pass --store with the file it used",
+          cause: e,
+        });
+      }
+      throw new CivitasError("store", `cannot open the store ${file}: ${msg}`, { cause: e });
+    }
+    const con = await instance.connect();
+    const store = new Store(file, instance, con);
+    if (!readOnly) await store.migrate();
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    await this.con.run(SCHEMA);
+    const r = await this.con.runAndReadAll("SELECT value FROM meta WHERE key = 'schema_version'");
+    const rows = r.getRowObjectsJS();
+    if (rows.length === 0) {
+      await this.con.run("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION]);
+    } else if (rows[0]!.value !== SCHEMA_VERSION) {
+      throw new CivitasError("store", `the store ${this.file} has schema version ${String(rows[0]!.value)}, this civitas writes ${SCHEMA_VERSION}`, {
+        hint: "use a newer civitas, or pass --store to start a new file",
+      });
+    }
+  }
+
+  /** Serialises writes: DuckDB runs one transaction per connection at a time. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.writeChain.then(fn);
+    this.writeChain = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  private async transaction(fn: () => Promise<void>): Promise<void> {
+    await this.serial(async () => {
+      await this.con.run("BEGIN TRANSACTION");
+      try {
+        await fn();
+        await this.con.run("COMMIT");
+      } catch (e) {
+        await this.con.run("ROLLBACK").catch(() => undefined);
+        throw new CivitasError("store", `could not write to the store ${this.file}: ${messageOf(e)}`, { cause: e });
+      }
+    });
+  }
+
+  // ---- runs ---------------------------------------------------------------------------------
+
+  /** Creates the run, or marks an existing one (a resumed run) as running again. */
+  async beginRun(run: { id: string; command: string; suite: string; model: string; metric: string; config: unknown }): Promise<"new" | "resumed"> {
+    const existing = await this.getRun(run.id);
+    await this.serial(async () => {
+      if (existing) {
+        await this.con.run("UPDATE runs SET status = 'running', updated_at = now(), error = NULL WHERE id = $1", [run.id]);
+      } else {
+        await this.con.run(
+          "INSERT INTO runs VALUES ($1, now(), now(), $2, $3, $4, $5, 'running', $6::JSON, NULL, NULL)",
+          [run.id, run.command, run.suite, run.model, run.metric, json(run.config)],
+        );
+      }
+    });
+    return existing ? "resumed" : "new";
+  }
+
+  async finishRun(id: string, summary: unknown): Promise<void> {
+    await this.serial(() =>
+      this.con.run("UPDATE runs SET status = 'done', updated_at = now(), summary = $2::JSON, error = NULL WHERE id = $1", [id, json(summary)]),
+    );
+  }
+
+  async failRun(id: string, error: string): Promise<void> {
+    await this.serial(() => this.con.run("UPDATE runs SET status = 'failed', updated_at = now(), error = $2 WHERE id = $1", [id, error]));
+  }
+
+  async getRun(id: string): Promise<RunRow | undefined> {
+    const rows = await this.queryRuns("WHERE id = $1", [id]);
+    return rows[0];
+  }
+
+  /** A run by id or unique id prefix. */
+  async findRun(idOrPrefix: string): Promise<RunRow> {
+    const rows = await this.queryRuns("WHERE starts_with(id, $1) ORDER BY created_at", [idOrPrefix]);
+    if (rows.length === 1) return rows[0]!;
+    if (rows.length === 0) {
+      throw new CivitasError("usage", `no run "${idOrPrefix}" in ${this.file}`, { hint: "`civitas runs list` shows the runs" });
+    }
+    throw new CivitasError("usage", `"${idOrPrefix}" matches ${rows.length} runs: ${rows.map((r) => r.id).join(", ")}`, {
+      hint: "give more characters of the run id",
+    });
+  }
+
+  async listRuns(): Promise<RunRow[]> {
+    return this.queryRuns("ORDER BY created_at DESC", []);
+  }
+
+  private async queryRuns(where: string, params: string[]): Promise<RunRow[]> {
+    const r = await this.con.runAndReadAll(
+      `SELECT id, created_at, updated_at, command, suite, model, metric, status, config::VARCHAR AS config, summary::VARCHAR AS summary, error FROM runs ${where}`,
+      params,
+    );
+    return r.getRowObjectsJS().map((row) => ({
+      id: String(row.id),
+      createdAt: row.created_at as Date,
+      updatedAt: row.updated_at as Date,
+      command: String(row.command),
+      suite: String(row.suite),
+      model: String(row.model),
+      metric: String(row.metric),
+      status: String(row.status) as RunStatus,
+      config: JSON.parse(String(row.config)) as unknown,
+      summary: row.summary === null ? null : (JSON.parse(String(row.summary)) as unknown),
+      error: row.error === null ? null : String(row.error),
+    }));
+  }
+
+  // ---- request cache ------------------------------------------------------------------------
+
+  /** Cached responses for the given keys (missing keys are absent from the map). */
+  async lookupRequests(keys: readonly string[]): Promise<Map<string, RequestRow>> {
+    const out = new Map<string, RequestRow>();
+    if (keys.length === 0) return out;
+    const r = await this.con.runAndReadAll(
+      `SELECT key, model, prompt, labels, params::VARCHAR AS params, label_mass, coverage, top::VARCHAR AS top, prompt_tokens, latency_ms
+       FROM requests WHERE key IN (SELECT unnest($1::JSON::VARCHAR[]))`,
+      [json(keys)],
+    );
+    for (const row of r.getRowObjectsJS()) {
+      out.set(String(row.key), {
+        key: String(row.key),
+        model: String(row.model),
+        prompt: String(row.prompt),
+        labels: row.labels as string[],
+        params: JSON.parse(String(row.params)) as Record<string, unknown>,
+        labelMass: row.label_mass as number[],
+        coverage: Number(row.coverage),
+        top: JSON.parse(String(row.top)) as { token: string; prob: number }[],
+        promptTokens: row.prompt_tokens === null ? null : Number(row.prompt_tokens),
+        latencyMs: Number(row.latency_ms),
+      });
+    }
+    return out;
+  }
+
+  // ---- answers ------------------------------------------------------------------------------
+
+  /** Writes new cache entries and answers in one transaction. Existing rows are kept as they are. */
+  async writeAnswers(requests: readonly RequestRow[], answers: readonly AnswerRow[]): Promise<void> {
+    if (requests.length === 0 && answers.length === 0) return;
+    await this.transaction(async () => {
+      for (let i = 0; i < requests.length; i += 200) {
+        const chunk = requests.slice(i, i + 200);
+        const params: (string | number | null)[] = [];
+        const tuples = chunk.map((q) => {
+          const o = params.length;
+          params.push(q.key, q.model, q.prompt, json(q.labels), json(q.params), json(q.labelMass), q.coverage, json(q.top), q.promptTokens, q.latencyMs);
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}::JSON::VARCHAR[], $${o + 5}::JSON, $${o + 6}::JSON::DOUBLE[], $${o + 7}, $${o + 8}::JSON, $${o + 9}, $${o + 10}, now())`;
+        });
+        await this.con.run(`INSERT OR IGNORE INTO requests VALUES ${tuples.join(", ")}`, params);
+      }
+      for (let i = 0; i < answers.length; i += 200) {
+        const chunk = answers.slice(i, i + 200);
+        const params: (string | number | boolean | null)[] = [];
+        const tuples = chunk.map((a) => {
+          const o = params.length;
+          params.push(
+            a.runId,
+            a.questionId,
+            a.variant,
+            a.persona,
+            a.requestKey,
+            json(a.options),
+            a.distribution === null ? null : json(a.distribution),
+            a.coverage,
+            a.status,
+            a.cacheHit,
+          );
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}::JSON::VARCHAR[], $${o + 7}::JSON::DOUBLE[], $${o + 8}, $${o + 9}, $${o + 10}, now())`;
+        });
+        await this.con.run(`INSERT OR IGNORE INTO answers VALUES ${tuples.join(", ")}`, params);
+      }
+    });
+  }
+
+  async answers(runId: string): Promise<AnswerRow[]> {
+    const r = await this.con.runAndReadAll(
+      `SELECT run_id, question_id, variant, persona, request_key, options, distribution, coverage, status, cache_hit
+       FROM answers WHERE run_id = $1 ORDER BY created_at, question_id, variant, persona`,
+      [runId],
+    );
+    return r.getRowObjectsJS().map((row) => ({
+      runId: String(row.run_id),
+      questionId: String(row.question_id),
+      variant: String(row.variant),
+      persona: String(row.persona),
+      requestKey: String(row.request_key),
+      options: row.options as string[],
+      distribution: row.distribution === null ? null : (row.distribution as number[]),
+      coverage: Number(row.coverage),
+      status: String(row.status) as AnswerStatus,
+      cacheHit: Boolean(row.cache_hit),
+    }));
+  }
+
+  async countAnswers(runId: string): Promise<number> {
+    const r = await this.con.runAndReadAll("SELECT count(*) AS n FROM answers WHERE run_id = $1", [runId]);
+    return Number(r.getRowObjectsJS()[0]!.n);
+  }
+
+  // ---- scores -------------------------------------------------------------------------------
+
+  /** Replaces the scores of a run. */
+  async writeScores(runId: string, scores: readonly ScoreRow[]): Promise<void> {
+    await this.transaction(async () => {
+      await this.con.run("DELETE FROM scores WHERE run_id = $1", [runId]);
+      for (let i = 0; i < scores.length; i += 500) {
+        const chunk = scores.slice(i, i + 500);
+        const params: (string | number | null)[] = [];
+        const tuples = chunk.map((s) => {
+          const o = params.length;
+          params.push(runId, s.questionId, s.population, s.metric, s.modelDistance, s.uniformDistance, s.humanDistance, s.humanN);
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8})`;
+        });
+        await this.con.run(`INSERT INTO scores VALUES ${tuples.join(", ")}`, params);
+      }
+    });
+  }
+
+  // ---- export -------------------------------------------------------------------------------
+
+  /**
+   * Writes a run's answers to a file with DuckDB's COPY. Each row: run, question, variant,
+   * persona, options and distribution (survey order), coverage, status, cache_hit, and for
+   * convenience the prompt's top tokens. CSV gets lists as JSON text; JSONL and Parquet keep them as lists.
+   */
+  async exportAnswers(runId: string, file: string, format: "csv" | "jsonl" | "parquet"): Promise<number> {
+    const list = (col: string) => (format === "csv" ? `to_json(${col})::VARCHAR` : col);
+    const query = `SELECT a.run_id AS run, a.question_id AS question, a.variant, a.persona,
+        ${list("a.options")} AS options, ${list("a.distribution")} AS distribution,
+        a.coverage, a.status, a.cache_hit, r.prompt, ${list("r.labels")} AS labels, ${list("r.label_mass")} AS label_mass
+      FROM answers a LEFT JOIN requests r ON r.key = a.request_key
+      WHERE a.run_id = '${runId.replace(/'/gu, "''")}'
+      ORDER BY a.question_id, a.variant, a.persona`;
+    const fmt = format === "jsonl" ? "JSON" : format.toUpperCase();
+    const target = file.replace(/'/gu, "''");
+    try {
+      await this.con.run(`COPY (${query}) TO '${target}' (FORMAT ${fmt})`);
+    } catch (e) {
+      throw new CivitasError("store", `could not write ${file}: ${messageOf(e)}`, { cause: e });
+    }
+    return this.countAnswers(runId);
+  }
+
+  async close(): Promise<void> {
+    await this.writeChain;
+    this.con.closeSync();
+    this.instance.closeSync();
+  }
+}

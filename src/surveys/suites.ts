@@ -1,0 +1,34 @@
+/** The registry of survey suites that `civitas eval <suite>` accepts. */
+import { CivitasError } from "../errors.js";
+import type { CacheOptions } from "./download.js";
+import { loadOpinionQA, OPINIONQA_TITLE } from "./opinionqa.js";
+import type { Suite } from "./types.js";
+
+export interface SuiteLoadOptions {
+  /** A local folder with the suite's files; without it they are downloaded once into the cache. */
+  readonly data?: string;
+  readonly cacheDir?: string;
+  readonly onProgress?: CacheOptions["onProgress"];
+}
+
+export interface SuiteInfo {
+  readonly name: string;
+  readonly title: string;
+  load(options: SuiteLoadOptions): Promise<Suite>;
+}
+
+export const SUITES: readonly SuiteInfo[] = [
+  {
+    name: "opinionqa",
+    title: OPINIONQA_TITLE,
+    load: (o) => loadOpinionQA(o),
+  },
+];
+
+export function findSuite(name: string): SuiteInfo {
+  const s = SUITES.find((x) => x.name === name.toLowerCase());
+  if (!s) {
+    throw new CivitasError("usage", `unknown suite "${name}"`, { hint: `known suites: ${SUITES.map((x) => x.name).join(", ")}` });
+  }
+  return s;
+}

@@ -1,0 +1,308 @@
+/**
+ * The OpenAI-compatible backend over real HTTP, against a server that answers with the real
+ * next-token distribution of stories260K (test/helpers/llama-openai-server.ts).
+ */
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { CivitasError } from "../../src/errors.js";
+import { labelMassFromTokens } from "../../src/models/extract.js";
+import { openaiSpec, type OpenAIOptions, type OpenAIRetryInfo } from "../../src/models/openai.js";
+import type { ModelClient, OptionAnswer, OptionQuery } from "../../src/models/types.js";
+import { startLlamaOpenAIServer, type LlamaOpenAIServer } from "../helpers/llama-openai-server.js";
+
+const KEY = "sk-test-SECRET123";
+const MODEL = "stories260K";
+
+const QUERIES: OptionQuery[] = [
+  { prompt: "Question: What color is the sky?\nA. Blue\nB. Green\nC. Red\nAnswer:", labels: ["A", "B", "C"] },
+  {
+    prompt: "Question: How much do you trust your neighbours?\nA. A lot\nB. Somewhat\nC. Not much\nD. Not at all\nAnswer:",
+    labels: ["A", "B", "C", "D"],
+  },
+  { prompt: "Question: Is it good to share toys?\nA. Yes\nB. No\nC. Don't know\nAnswer: ", labels: ["A", "B", "C"] },
+];
+
+let server: LlamaOpenAIServer;
+/** Answers of the healthy server, per query. */
+const healthy: OptionAnswer[] = [];
+
+function spec(opts: OpenAIOptions = {}) {
+  return openaiSpec("vllm", MODEL, {
+    baseURL: server.url,
+    apiKey: KEY,
+    retries: 5,
+    retryBaseMs: 5,
+    retryMaxMs: 20,
+    timeoutMs: 1500,
+    env: {},
+    ...opts,
+  });
+}
+
+async function withClient<T>(opts: OpenAIOptions, fn: (c: ModelClient) => Promise<T>): Promise<T> {
+  const client = await spec(opts).open();
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<CivitasError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof CivitasError, `expected a CivitasError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail("expected the call to fail");
+}
+
+/** Everything a user could see of an error. */
+function visible(e: CivitasError): string {
+  return `${e.message}\n${e.hint ?? ""}\n${String(e)}\n${e.stack ?? ""}`;
+}
+
+before(async () => {
+  server = await startLlamaOpenAIServer({ apiKey: KEY, models: [MODEL] });
+});
+
+after(async () => {
+  await server?.close();
+});
+
+beforeEach(() => server.reset());
+
+describe("openaiSpec settings", () => {
+  test("base URL: flag, else OPENAI_BASE_URL, else the kind's default", () => {
+    assert.equal(openaiSpec("ollama", "llama3.2", { env: {} }).identity, "openai:llama3.2@http://localhost:11434/v1");
+    assert.equal(openaiSpec("vllm", "m", { env: {} }).identity, "openai:m@http://localhost:8000/v1");
+    assert.equal(openaiSpec("openai", "gpt-4o-mini", { env: { OPENAI_API_KEY: KEY } }).identity, "openai:gpt-4o-mini@https://api.openai.com/v1");
+    assert.equal(openaiSpec("ollama", "m", { env: { OPENAI_BASE_URL: "http://gpu-box:9000/v1/" } }).identity, "openai:m@http://gpu-box:9000/v1");
+    assert.equal(
+      openaiSpec("ollama", "m", { baseURL: "http://flag:1/v1", env: { OPENAI_BASE_URL: "http://env:2/v1" } }).identity,
+      "openai:m@http://flag:1/v1",
+    );
+  });
+
+  test("identity, display and params; no credentials or query string in the identity", () => {
+    const s = openaiSpec("vllm", "m", { baseURL: "http://user:hunter22@host:8000/v1?api-key=abc#x", apiKey: KEY, env: {} });
+    assert.equal(s.identity, "openai:m@http://host:8000/v1");
+    assert.equal(s.display, "vllm:m");
+    assert.equal(s.backend, "openai");
+    assert.deepEqual(s.params, { api: "chat", top_logprobs: 20, max_tokens: 1, temperature: 0 });
+    assert.ok(!JSON.stringify(s).includes(KEY));
+  });
+
+  test("api.openai.com without a key is a usage error naming OPENAI_API_KEY; local servers need none", () => {
+    assert.throws(
+      () => openaiSpec("openai", "gpt-4o-mini", { env: {} }),
+      (e: unknown) => e instanceof CivitasError && e.kind === "usage" && /OPENAI_API_KEY/u.test(e.message),
+    );
+    assert.doesNotThrow(() => openaiSpec("ollama", "m", { env: {} }));
+    assert.doesNotThrow(() => openaiSpec("openai", "m", { env: { OPENAI_BASE_URL: "http://127.0.0.1:1/v1" } }));
+  });
+
+  test("a base URL that is not a URL is a usage error", () => {
+    assert.throws(
+      () => openaiSpec("vllm", "m", { baseURL: "localhost 8000", env: {} }),
+      (e: unknown) => e instanceof CivitasError && e.kind === "usage" && /not a URL/u.test(e.message),
+    );
+  });
+});
+
+describe("a healthy server", () => {
+  test("answers equal labelMassFromTokens on the same top-20 tokens computed in-process", async () => {
+    await withClient({}, async (client) => {
+      assert.equal(client.identity, `openai:${MODEL}@${server.url}`);
+      assert.equal(client.concurrency, 4);
+      for (const q of QUERIES) {
+        const answer = await client.optionProbabilities(q);
+        const { probs, promptTokens } = await server.llama.nextTokenProbabilities(q.prompt);
+        const top = [...probs].slice(0, 20).map(([t, prob]) => ({ token: server.llama.tokenText(t), prob }));
+        const direct = labelMassFromTokens(top, q.labels);
+
+        assert.equal(answer.labelMass.length, q.labels.length);
+        assert.ok(answer.coverage > 0 && answer.coverage <= 1, `coverage ${answer.coverage}`);
+        for (let i = 0; i < q.labels.length; i++) {
+          assert.ok(Math.abs(answer.labelMass[i]! - direct.labelMass[i]!) <= 1e-12, `label ${q.labels[i]}: ${answer.labelMass[i]} vs ${direct.labelMass[i]}`);
+        }
+        assert.ok(Math.abs(answer.coverage - direct.coverage) <= 1e-12);
+        assert.deepEqual(
+          answer.top.map((t) => t.token),
+          top.map((t) => t.token),
+        );
+        for (let i = 0; i < top.length; i++) assert.ok(Math.abs(answer.top[i]!.prob - top[i]!.prob) <= 1e-12);
+        assert.equal(answer.promptTokens, promptTokens);
+        healthy.push(answer);
+      }
+    });
+    assert.equal(server.requests.length, QUERIES.length);
+    for (const r of server.requests) {
+      assert.equal(r.authorization, `Bearer ${KEY}`);
+      assert.equal(r.path, "/v1/chat/completions");
+      assert.deepEqual(
+        { ...(r.body as Record<string, unknown>), messages: undefined },
+        { model: MODEL, messages: undefined, logprobs: true, top_logprobs: 20, max_tokens: 1, temperature: 0 },
+      );
+    }
+    // Not every label form lies in the top 20 of this tiny model, but some do.
+    assert.ok(healthy.some((a) => a.labelMass.filter((m) => m > 0).length >= 2));
+  });
+});
+
+describe("faults are retried and change nothing", () => {
+  test("429 (Retry-After: 1), 500, hang and malformed JSON, then the same answers", async () => {
+    assert.equal(healthy.length, QUERIES.length, "runs after the healthy-server test");
+    const retries: OpenAIRetryInfo[] = [];
+    server.inject({ kind: "429", retryAfterSeconds: 1 }, { kind: "500" }, { kind: "hang" }, { kind: "malformed" });
+    const answers = await withClient({ onRetry: (i) => retries.push(i) }, async (client) => {
+      const out: OptionAnswer[] = [];
+      for (const q of QUERIES) out.push(await client.optionProbabilities(q));
+      return out;
+    });
+    assert.deepEqual(answers, healthy);
+    assert.equal(server.pendingFaults(), 0);
+    assert.deepEqual(
+      server.requests.map((r) => r.outcome),
+      ["429", "500", "hang", "malformed", "ok", "ok", "ok"],
+    );
+    // The retry after the 429 honoured Retry-After: 1 (loosely: the only timing check here).
+    const gap = server.requests[1]!.receivedAt - server.requests[0]!.receivedAt;
+    assert.ok(gap >= 900, `retry came ${gap} ms after the 429`);
+    assert.deepEqual(
+      retries.map((r) => [r.attempt, r.status]),
+      [
+        [0, 429],
+        [1, 500],
+        [2, undefined],
+        [3, undefined],
+      ],
+    );
+    assert.ok(retries[0]!.delayMs >= 1000);
+    assert.match(retries[2]!.reason, /no response within 1500 ms/u);
+    assert.match(retries[3]!.reason, /not valid JSON/u);
+    for (const r of retries) assert.equal(r.url, server.url);
+  });
+
+  test("faults hitting parallel requests still give the same answers", async () => {
+    server.inject({ kind: "500" }, { kind: "malformed" }, { kind: "500" }, { kind: "429" });
+    const answers = await withClient({}, (client) => Promise.all(QUERIES.map((q) => client.optionProbabilities(q))));
+    assert.deepEqual(answers, healthy);
+    assert.equal(server.requests.length, QUERIES.length + 4);
+  });
+});
+
+describe("failures", () => {
+  test("after the last retry: a model error naming the URL, the failure and the attempts; the key nowhere", async () => {
+    server.inject({ kind: "500" }, { kind: "500" }, { kind: "500" }, { kind: "500" });
+    const s = spec({ retries: 2 });
+    const client = await s.open();
+    const e = await rejection(client.optionProbabilities(QUERIES[0]!));
+    assert.equal(e.kind, "model");
+    assert.ok(e.message.includes(server.url), e.message);
+    assert.match(e.message, /HTTP 500/u);
+    assert.match(e.message, /3 attempts/u);
+    assert.equal(server.requests.length, 3);
+    assert.equal(server.pendingFaults(), 1);
+    for (const r of server.requests) assert.equal(r.authorization, `Bearer ${KEY}`);
+    for (const text of [visible(e), s.identity, s.display, JSON.stringify(s.params), client.identity]) {
+      assert.ok(!text.includes(KEY), `key leaked into: ${text}`);
+    }
+  });
+
+  test("exhausted on timeouts, malformed bodies and rate limits: each says what happened", async () => {
+    server.inject({ kind: "hang" }, { kind: "hang" });
+    let e = await rejection(withClient({ retries: 1, timeoutMs: 300 }, (c) => c.optionProbabilities(QUERIES[0]!)));
+    assert.equal(e.kind, "model");
+    assert.match(e.message, /2 attempts: no response within 300 ms/u);
+
+    server.inject({ kind: "malformed" }, { kind: "malformed" });
+    e = await rejection(withClient({ retries: 1 }, (c) => c.optionProbabilities(QUERIES[0]!)));
+    assert.match(e.message, /2 attempts: the response body was not valid JSON/u);
+
+    server.inject({ kind: "429" }, { kind: "429" });
+    e = await rejection(withClient({ retries: 1 }, (c) => c.optionProbabilities(QUERIES[0]!)));
+    assert.match(e.message, /2 attempts: HTTP 429/u);
+    assert.match(e.hint ?? "", /concurrency/u);
+    assert.equal(server.requests.length, 6);
+  });
+
+  test("a server that is not there: connection refused, retried, then named", async () => {
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const retries: OpenAIRetryInfo[] = [];
+    const e = await rejection(
+      withClient({ baseURL: `http://127.0.0.1:${port}/v1`, retries: 2, onRetry: (i) => retries.push(i) }, (c) =>
+        c.optionProbabilities(QUERIES[0]!),
+      ),
+    );
+    assert.equal(e.kind, "model");
+    assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}/v1`, "u"));
+    assert.match(e.message, /3 attempts: could not connect \(.*ECONNREFUSED/u);
+    assert.equal(retries.length, 2);
+  });
+
+  test("401: fails at once, says the key was refused, and never repeats the key the server echoed", async () => {
+    const wrong = "sk-wrong-KEY456";
+    let retried = 0;
+    const s = spec({ apiKey: wrong, onRetry: () => retried++ });
+    const e = await rejection(withClient({ apiKey: wrong, onRetry: () => retried++ }, (c) => c.optionProbabilities(QUERIES[0]!)));
+    assert.equal(e.kind, "usage");
+    assert.match(e.message, /refused the API key/u);
+    assert.match(e.message, /HTTP 401/u);
+    assert.equal(server.requests.length, 1);
+    assert.equal(server.requests[0]!.authorization, `Bearer ${wrong}`);
+    assert.equal(retried, 0);
+    assert.ok(!visible(e).includes(wrong), visible(e));
+    assert.ok(!s.identity.includes(wrong));
+  });
+
+  test("404 for an unknown model, and for a wrong URL: fails at once", async () => {
+    let e = await rejection(
+      (async () => {
+        const c = await openaiSpec("vllm", "no-such-model", { baseURL: server.url, apiKey: KEY, retries: 5, retryBaseMs: 5, env: {} }).open();
+        return c.optionProbabilities(QUERIES[0]!);
+      })(),
+    );
+    assert.equal(e.kind, "usage");
+    assert.match(e.message, /model name or the URL is wrong/u);
+    assert.match(e.message, /no-such-model/u);
+    assert.equal(server.requests.length, 1);
+
+    server.reset();
+    const wrongURL = server.url.replace(/\/v1$/u, "/api");
+    e = await rejection(withClient({ baseURL: wrongURL }, (c) => c.optionProbabilities(QUERIES[0]!)));
+    assert.equal(e.kind, "usage");
+    assert.ok(e.message.includes(wrongURL));
+    assert.match(e.message, /HTTP 404/u);
+    assert.equal(server.requests.length, 1);
+  });
+
+  test("a server that returns no logprobs: fails at once and names servers that do", async () => {
+    server.inject({ kind: "nologprobs" });
+    const e = await rejection(withClient({}, (c) => c.optionProbabilities(QUERIES[0]!)));
+    assert.equal(e.kind, "model");
+    assert.match(e.message, /did not return log-probabilities/u);
+    assert.match(e.hint ?? "", /vLLM/u);
+    assert.match(e.hint ?? "", /llama-server/u);
+    assert.equal(server.requests.length, 1);
+  });
+
+  test("aborting a hanging request rejects with the abort reason, without retrying", async () => {
+    server.inject({ kind: "hang" });
+    const ctl = new AbortController();
+    const reason = new Error("run cancelled");
+    await withClient({ timeoutMs: 60_000 }, async (client) => {
+      const p = client.optionProbabilities(QUERIES[0]!, ctl.signal);
+      while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+      ctl.abort(reason);
+      await assert.rejects(p, (e: unknown) => e === reason);
+    });
+    assert.equal(server.requests.length, 1);
+  });
+});
