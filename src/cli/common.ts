@@ -1,7 +1,7 @@
 /** What every command shares: option parsing helpers, error printing, the store location. */
 import { InvalidArgumentError } from "commander";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
-import { DEFAULT_STORE } from "../store/store.js";
+import { DEFAULT_STORE } from "../store/index.js";
 
 export const STORE_HELP = `the DuckDB file holding runs, answers and the request cache (default: ${DEFAULT_STORE}, or $CIVITAS_STORE)`;
 
@@ -23,10 +23,6 @@ export function numberOption(name: string, min: number, max: number) {
     if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}] (got "${value}")`);
     return n;
   };
-}
-
-export function listOption(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(",").map((s) => s.trim()).filter(Boolean)];
 }
 
 /** The command line as typed, with secrets replaced, for the store and reports. */

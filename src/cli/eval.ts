@@ -1,13 +1,12 @@
 /** `civitas eval <suite>`: ask a model a survey and compare its answers with human populations. */
 import { Command, Option } from "commander";
-import { parseMetric, METRIC_NAMES } from "../metrics/distances.js";
-import { MODEL_FORMS, parseModelSpec } from "../models/spec.js";
-import { formatEvalResult } from "../report/table.js";
-import { runEval } from "../runs/engine.js";
-import { Store } from "../store/store.js";
-import { resolvePopulations } from "../surveys/populations.js";
-import { findSuite, SUITES } from "../surveys/suites.js";
-import { intOption, listOption, numberOption, redactedCommand, reportError, STORE_HELP, storePath, toJson, usageError } from "./common.js";
+import { parseMetric, METRIC_NAMES } from "../metrics/index.js";
+import { MODEL_FORMS, parseModelSpec } from "../models/index.js";
+import { formatEvalResult } from "../report/index.js";
+import { runEval } from "../runs/index.js";
+import { Store } from "../store/index.js";
+import { findSuite, resolvePopulations, splitPopulationList, SUITES } from "../surveys/index.js";
+import { intOption, numberOption, redactedCommand, reportError, STORE_HELP, storePath, toJson, usageError } from "./common.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
 interface EvalFlags {
@@ -58,7 +57,7 @@ export function evalCommand(): Command {
     .argument("<suite>", `the survey: ${SUITES.map((s) => s.name).join(", ")}`)
     .option("-m, --model <model>", `the model: ${MODEL_FORMS.join(" | ")}`)
     .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
-    .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall)", listOption)
+    .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
     .option("-n, --limit <n>", "ask only the first n questions", intOption("--limit", 1))
     .option("--metric <name>", `distance behind the alignment score: ${METRIC_NAMES.join(", ")} (default: the suite's; opinionqa: wasserstein)`)
     .option("--min-coverage <p>", "set aside answers whose probability mass on the option labels is below p", numberOption("--min-coverage", 0, 1), 0)

@@ -1,6 +1,6 @@
 /** `civitas export <run> --format csv|jsonl|parquet`. */
 import { Command, Option } from "commander";
-import { Store } from "../store/store.js";
+import { Store } from "../store/index.js";
 import { reportError, STORE_HELP, storePath } from "./common.js";
 
 type Format = "csv" | "jsonl" | "parquet";

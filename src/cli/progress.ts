@@ -1,9 +1,10 @@
 /**
  * Progress of a long run on stderr: a bar with rate and ETA on a terminal, a line every few
- * seconds when stderr is a file or pipe (CI logs), or nothing.
+ * seconds when stderr is a file or pipe (CI logs), or nothing at all (`none`: no progress and
+ * no status notes; errors still print).
  */
 import cliProgress from "cli-progress";
-import type { EvalProgress } from "../runs/engine.js";
+import type { EvalProgress } from "../runs/index.js";
 
 export type ProgressMode = "auto" | "bar" | "lines" | "none";
 
@@ -42,7 +43,7 @@ class Rate {
 export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Progress {
   const effective = mode === "auto" ? (stream.isTTY ? "bar" : "lines") : mode;
   if (effective === "none") {
-    return { start() {}, update() {}, log: (m) => stream.write(`${m}\n`), stop() {} };
+    return { start() {}, update() {}, log() {}, stop() {} };
   }
   const rate = new Rate();
   if (effective === "lines") {

@@ -1,8 +1,8 @@
 /** `civitas runs list` and `civitas runs show <id>`. */
 import { Command } from "commander";
-import { formatEvalResult, formatTable } from "../report/table.js";
-import type { EvalResult } from "../runs/engine.js";
-import { Store, type RunRow } from "../store/store.js";
+import { formatEvalResult, formatTable } from "../report/index.js";
+import type { EvalResult } from "../runs/index.js";
+import { Store, type RunRow } from "../store/index.js";
 import { reportError, STORE_HELP, storePath, toJson } from "./common.js";
 
 function overallOf(run: RunRow): string {

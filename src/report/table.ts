@@ -1,5 +1,5 @@
 /** Plain-text reports for the terminal. */
-import type { EvalResult } from "../runs/engine.js";
+import type { EvalResult } from "../runs/index.js";
 
 /** Left-aligns the first column and right-aligns the others. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -13,12 +13,10 @@
 import { createHash } from "node:crypto";
 import pLimit from "p-limit";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
-import { METRICS, type MetricName } from "../metrics/distances.js";
-import { renormalise } from "../models/extract.js";
-import type { ModelClient, ModelSpec } from "../models/types.js";
-import type { AnswerRow, AnswerStatus, RequestRow, Store } from "../store/store.js";
-import { NO_PERSONA, renderPrompt, STANDARD_VARIANT, toSurveyOrder, type Persona, type Variant } from "../surveys/prompt.js";
-import type { Population, Question, Suite } from "../surveys/types.js";
+import { METRICS, type MetricName } from "../metrics/index.js";
+import { renormalise, type ModelClient, type ModelSpec } from "../models/index.js";
+import type { AnswerRow, AnswerStatus, RequestRow, Store } from "../store/index.js";
+import { NO_PERSONA, renderPrompt, STANDARD_VARIANT, toSurveyOrder, type Persona, type Population, type Question, type Suite, type Variant } from "../surveys/index.js";
 import { scoredDistribution, scoreRun, type Interval, type PopulationResult } from "./score.js";
 
 export interface EvalPlan {
@@ -243,8 +241,7 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
       const c: ModelClient = client;
       const limit = pLimit(Math.max(1, c.concurrency));
       let failure: unknown = null;
-      const stop = () => limit.clearQueue();
-      events.signal?.addEventListener("abort", stop, { once: true });
+      // Tasks check this before asking: after a failure or an interrupt the queue drains without asking.
       const tasks = [...ask.values()].map((group) =>
         limit(async () => {
           if (failure || events.signal?.aborted || writer.error) return;
@@ -270,12 +267,10 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
             progress();
           } catch (e) {
             if (!failure) failure = e;
-            stop();
           }
         }),
       );
       await Promise.all(tasks);
-      events.signal?.removeEventListener("abort", stop);
       if (failure) throw failure;
       if (writer.error) throw writer.error;
       if (events.signal?.aborted) {
@@ -287,9 +282,11 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
     await writer.flush().catch(() => undefined);
     const kept = await store.countAnswers(id).catch(() => 0);
     await store.failRun(id, messageOf(e)).catch(() => undefined);
-    const resume = `${kept} of ${items.length} answers are stored in ${store.file}; run the same command again to resume (run ${id})`;
-    if (isCivitasError(e)) throw new CivitasError(e.kind, e.message, { hint: e.hint ? `${e.hint}\n${resume}` : resume, cause: e });
-    throw new CivitasError("model", `the run stopped: ${messageOf(e)}`, { hint: resume, cause: e });
+    const resume = kept > 0 ? `${kept} of ${items.length} answers are stored in ${store.file}; run the same command again to resume (run ${id})` : "";
+    const hint = [isCivitasError(e) ? e.hint : undefined, resume].filter(Boolean).join("\n");
+    const opts = hint ? { hint, cause: e } : { cause: e };
+    if (isCivitasError(e)) throw new CivitasError(e.kind, e.message, opts);
+    throw new CivitasError("model", `the run stopped: ${messageOf(e)}`, opts);
   } finally {
     if (client) await client.close();
   }

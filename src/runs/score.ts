@@ -3,10 +3,9 @@
  * distance between the model's distribution and the population's, then 1 - mean over questions
  * with a percentile bootstrap interval, beside the uniform-answer and human baselines.
  */
-import { bootstrapMeans, type Estimate } from "../metrics/bootstrap.js";
-import { distance, METRICS, uniform, type MetricName } from "../metrics/distances.js";
-import type { AnswerRow, AnswerStatus, ScoreRow } from "../store/store.js";
-import { scoredIndices, type Population, type Question, type Suite } from "../surveys/types.js";
+import { bootstrapMeans, distance, METRICS, uniform, type Estimate, type MetricName } from "../metrics/index.js";
+import type { AnswerRow, AnswerStatus, ScoreRow } from "../store/index.js";
+import { scoredIndices, type Population, type Question, type Suite } from "../surveys/index.js";
 
 export interface Interval {
   readonly mean: number;

@@ -154,7 +154,9 @@ export class Store {
     }
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(file, readOnly ? { access_mode: "READ_ONLY" } : {});
+      // One DuckDB thread: the store's work is small writes beside a model that wants the cores
+      // (measured with bench/eval-throughput: 2 threads cost the model ~4% on a 2-core machine).
+      instance = await DuckDBInstance.create(file, readOnly ? { access_mode: "READ_ONLY", threads: "1" } : { threads: "1" });
     } catch (e) {
       const msg = messageOf(e);
       if (/lock/iu.test(msg)) {
@@ -417,6 +419,12 @@ export class Store {
       throw new CivitasError("store", `could not write ${file}: ${messageOf(e)}`, { cause: e });
     }
     return this.countAnswers(runId);
+  }
+
+  /** Runs a read query (ad-hoc inspection, tests) and returns plain JS rows. */
+  async query(sql: string, params: (string | number | boolean | null)[] = []): Promise<Record<string, unknown>[]> {
+    const r = await this.con.runAndReadAll(sql, params);
+    return r.getRowObjectsJS() as Record<string, unknown>[];
   }
 
   async close(): Promise<void> {

@@ -81,3 +81,20 @@ function unknown(suite: Suite, attrs: readonly string[], raw: string, attr: stri
     hint: `${suggestion}${general}`,
   });
 }
+
+/**
+ * Splits a comma-separated list of population specs as typed on the command line, keeping the
+ * commas that belong to a value: a piece starts a new spec only if it begins with a name
+ * (a letter, then letters, digits or _, then "=" or the end), so "INCOME=$100,000 or more,SEX"
+ * and "EDUCATION=Some college, no degree" come out whole.
+ */
+export function splitPopulationList(text: string): string[] {
+  const out: string[] = [];
+  for (const piece of text.split(",")) {
+    if (piece.trim() === "") continue;
+    const startsSpec = /^[A-Za-z][A-Za-z0-9_]*\s*(=|$)/u.test(piece.trimStart());
+    if (out.length > 0 && !startsSpec) out[out.length - 1] += `,${piece}`;
+    else out.push(piece);
+  }
+  return out.map((s) => s.trim()).filter((s) => s.length > 0);
+}

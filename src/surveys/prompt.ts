@@ -5,7 +5,7 @@
  * scored in survey order.
  */
 import { CivitasError } from "../errors.js";
-import { seededRng } from "../metrics/rng.js";
+import { seededRng } from "../metrics/index.js";
 import type { Question } from "./types.js";
 
 export type OptionOrder = { readonly kind: "survey" } | { readonly kind: "reversed" } | { readonly kind: "shuffle"; readonly seed: number };

@@ -1,4 +1,4 @@
-import type { MetricName } from "../metrics/distances.js";
+import type { MetricName } from "../metrics/index.js";
 
 /**
  * One survey question. `options` are in survey order and include non-substantive answers

@@ -16,6 +16,8 @@ export const STORIES_MODEL = fileURLToPath(new URL("../../../shared/models/stori
 
 /** A failure to serve instead of the real answer, one per upcoming chat completion request. */
 export type Fault =
+  /** Answers normally (lets requests through before later faults). */
+  | { readonly kind: "ok" }
   | { readonly kind: "429"; readonly retryAfterSeconds?: number }
   | { readonly kind: "500" }
   /** Never answers; the connection stays open until the client gives up (or the server closes). */
@@ -37,7 +39,7 @@ export interface RecordedRequest {
   /** Date.now() when the request arrived. */
   readonly receivedAt: number;
   /** What the server did: "ok", a fault kind, "401", "404" or "400". */
-  readonly outcome: "ok" | Fault["kind"] | "401" | "404" | "400";
+  readonly outcome: Fault["kind"] | "401" | "404" | "400";
 }
 
 export interface LlamaOpenAIServerOptions {
@@ -202,6 +204,7 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
       case "nologprobs":
         sendJSON(res, 200, await completion({ ...obj, logprobs: false }, prompt));
         return;
+      case "ok":
       case undefined:
         sendJSON(res, 200, await completion(obj, prompt));
         return;

@@ -121,3 +121,13 @@ describe("resolvePopulations on any suite", () => {
     usageError(() => resolvePopulations(tiny, ["country=BRAZIL"]));
   });
 });
+
+describe("splitPopulationList", () => {
+  it("splits on commas but keeps the commas inside values", async () => {
+    const { splitPopulationList } = await import("../../src/surveys/populations.js");
+    assert.deepEqual(splitPopulationList("POLPARTY,SEX"), ["POLPARTY", "SEX"]);
+    assert.deepEqual(splitPopulationList("INCOME=$100,000 or more,SEX=Female"), ["INCOME=$100,000 or more", "SEX=Female"]);
+    assert.deepEqual(splitPopulationList("EDUCATION=Some college, no degree,overall"), ["EDUCATION=Some college, no degree", "overall"]);
+    assert.deepEqual(splitPopulationList(" POLPARTY , ,SEX "), ["POLPARTY", "SEX"]);
+  });
+});

@@ -1,0 +1,22 @@
+/**
+ * Civitas as a library: load a survey, name a model, run it into a store, read the result.
+ *
+ *   import { loadOpinionQA, parseModelSpec, resolvePopulations, runEval, Store } from "civitas";
+ *   const suite = await loadOpinionQA({ data: "../shared/data/opinionqa" });
+ *   const store = await Store.open(".civitas/civitas.duckdb");
+ *   const result = await runEval(store, {
+ *     suite, questions: suite.questions.slice(0, 100),
+ *     populations: resolvePopulations(suite, ["POLPARTY"]),
+ *     model: await parseModelSpec("llama:model.gguf"),
+ *     metric: "wasserstein", minCoverage: 0, seed: 0, resamples: 1000, command: "my script",
+ *   });
+ *
+ * The library never prints and never exits; errors are CivitasError with a `hint`.
+ */
+export { CivitasError, isCivitasError, type ErrorKind } from "./errors.js";
+export * from "./metrics/index.js";
+export * from "./models/index.js";
+export * from "./surveys/index.js";
+export * from "./store/index.js";
+export * from "./runs/index.js";
+export * from "./report/index.js";

@@ -1,0 +1,3 @@
+export * from "./distances.js";
+export * from "./bootstrap.js";
+export * from "./rng.js";

@@ -1,0 +1,6 @@
+export type * from "./types.js";
+export { labelMassFromTokens, labelOfToken, renormalise } from "./extract.js";
+export { defaultThreads, LlamaClient, llamaSpec, type LlamaOptions } from "./llama.js";
+export { openaiSpec, OpenAIClient, type OpenAIKind, type OpenAIOptions, type OpenAIRetryInfo } from "./openai.js";
+export { withRetry, type RetryOptions } from "./retry.js";
+export { MODEL_FORMS, parseModelSpec, type ModelOptions } from "./spec.js";

@@ -1,0 +1,1 @@
+export { formatEvalResult, formatTable } from "./table.js";
