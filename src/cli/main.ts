@@ -32,3 +32,6 @@ program.exitOverride((err) => {
 });
 
 await program.parseAsync(process.argv);
+// After an error, leave at once: a library may still hold a timer or socket (a download being
+// retried in the background) that would keep the process alive. stderr is already written.
+if (process.exitCode !== undefined && process.exitCode !== 0) process.exit(process.exitCode);

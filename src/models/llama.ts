@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { CivitasError, messageOf } from "../errors.js";
+import { defaultCacheDir } from "../cache.js";
 import { labelOfToken } from "./extract.js";
 import type { ModelClient, ModelSpec, OptionAnswer, OptionQuery, TokenProb } from "./types.js";
 
@@ -24,6 +25,13 @@ export interface LlamaOptions {
   readonly modelsDir?: string;
   /** Download progress of `hf:` models. */
   readonly onDownload?: (downloaded: number, total: number) => void;
+  /** Give up an `hf:` download when no data arrived for this long (default 30 s). */
+  readonly downloadStallMs?: number;
+}
+
+/** Where `hf:` models go: <cache>/models, the cache being $CIVITAS_CACHE_DIR, $XDG_CACHE_HOME/civitas or ~/.cache/civitas. */
+export function defaultModelsDir(): string {
+  return path.join(defaultCacheDir(), "models");
 }
 
 export function defaultThreads(cores = os.availableParallelism()): number {
@@ -74,20 +82,42 @@ export async function llamaSpec(target: string, options: LlamaOptions = {}): Pro
       params: {},
       open: async () => {
         const { resolveModelFile } = await import("node-llama-cpp");
+        // node-llama-cpp's downloader retries for minutes when the host cannot be reached; give up
+        // when no byte has arrived for a while.
+        const stallMs = options.downloadStallMs ?? 30_000;
+        // Its own retries do not all listen to an abort signal, so the stall is raced as well.
+        const controller = new AbortController();
+        let stalled: (e: Error) => void = () => undefined;
+        const stall = new Promise<never>((_, reject) => (stalled = reject));
+        const arm = () =>
+          setTimeout(() => {
+            controller.abort();
+            stalled(new Error("stalled"));
+          }, stallMs);
+        let timer = arm();
         let file: string;
         try {
-          file = await resolveModelFile(uri, {
-            ...(options.modelsDir === undefined ? {} : { directory: options.modelsDir }),
-            cli: false,
-            ...(options.onDownload
-              ? { onProgress: (s: { totalSize: number; downloadedSize: number }) => options.onDownload?.(s.downloadedSize, s.totalSize) }
-              : {}),
-          });
+          file = await Promise.race([
+            resolveModelFile(uri, {
+              directory: options.modelsDir ?? defaultModelsDir(),
+              cli: false,
+              signal: controller.signal,
+              onProgress: (s: { totalSize: number; downloadedSize: number }) => {
+                clearTimeout(timer);
+                timer = arm();
+                options.onDownload?.(s.downloadedSize, s.totalSize);
+              },
+            }),
+            stall,
+          ]);
         } catch (e) {
-          throw new CivitasError("network", `could not download model ${uri}: ${messageOf(e)}`, {
-            hint: "check the network, or download the .gguf file yourself and pass --model llama:<path/to/file.gguf>",
+          const why = controller.signal.aborted ? `nothing arrived for ${Math.round(stallMs / 1000)} s` : messageOf(e);
+          throw new CivitasError("network", `could not download model ${uri}: ${why}`, {
+            hint: "check the network (Hugging Face must be reachable), or download the .gguf file yourself and pass --model llama:<path/to/file.gguf>",
             cause: e,
           });
+        } finally {
+          clearTimeout(timer);
         }
         return openLlamaClient(file, `llama:${uri}`, options);
       },
@@ -148,7 +178,7 @@ class LabelIndex {
   private readonly byText = new Map<string, Token[]>();
   private readonly cache = new Map<string, { token: Token; label: number }[]>();
 
-  constructor(private readonly model: LlamaModel) {
+  constructor(model: LlamaModel) {
     for (const token of model.iterateAllTokens()) {
       if (model.isSpecialToken(token)) continue;
       const text = model.detokenize([token]);

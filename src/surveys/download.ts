@@ -9,12 +9,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { homedir } from "node:os";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { defaultCacheDir } from "../cache.js";
 import { CivitasError, messageOf } from "../errors.js";
+
+export { defaultCacheDir };
 
 export interface PinnedFile {
   /** Path relative to the source's base URL and to the cache folder, "/"-separated. */
@@ -46,15 +48,6 @@ export interface CacheOptions {
   readonly concurrency?: number;
   /** Environment to read CIVITAS_CACHE_DIR, XDG_CACHE_HOME and `urlEnv` from (default process.env). */
   readonly env?: NodeJS.ProcessEnv;
-}
-
-/** `$CIVITAS_CACHE_DIR`, else `$XDG_CACHE_HOME/civitas`, else `~/.cache/civitas`. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const own = env.CIVITAS_CACHE_DIR;
-  if (own) return path.resolve(own);
-  const xdg = env.XDG_CACHE_HOME;
-  if (xdg) return path.resolve(xdg, "civitas");
-  return path.join(homedir(), ".cache", "civitas");
 }
 
 /** The folder a source is cached in: `<cache>/data/<name>`. */

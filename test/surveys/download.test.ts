@@ -7,24 +7,13 @@ import { homedir, tmpdir } from "node:os";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { CivitasError, type ErrorKind } from "../../src/errors.js";
 import { defaultCacheDir, ensureCached, sha256File } from "../../src/surveys/download.js";
 import { OPINIONQA_FILES, OPINIONQA_URL_ENV } from "../../src/surveys/opinionqa-manifest.js";
 import { loadOpinionQA } from "../../src/surveys/opinionqa.js";
 import type { Suite } from "../../src/surveys/types.js";
+import { rejectsCivitas } from "../helpers/errors.js";
 
 const HUMAN_RESP = fileURLToPath(new URL("../../../shared/data/opinionqa/human_resp", import.meta.url));
-
-async function rejectsCivitas(p: Promise<unknown>, kind: ErrorKind): Promise<CivitasError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof CivitasError, `expected a CivitasError, got ${e instanceof Error ? e.stack : String(e)}`);
-    assert.equal(e.kind, kind, e.message);
-    return e;
-  }
-  assert.fail("expected a rejection");
-}
 
 /** Everything a suite holds except where it was loaded from, as plain data. */
 function suiteContent(s: Suite): unknown {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse as parseCsv } from "csv-parse/sync";
-import { CivitasError, type ErrorKind } from "../../src/errors.js";
+import { CivitasError } from "../../src/errors.js";
 import {
   loadOpinionQA,
   OPINIONQA_ATTRIBUTES,
@@ -14,20 +14,10 @@ import {
 } from "../../src/surveys/opinionqa.js";
 import { resolvePopulations } from "../../src/surveys/populations.js";
 import { scoredIndices, type Suite } from "../../src/surveys/types.js";
+import { rejectsCivitas } from "../helpers/errors.js";
 
 const OPINIONQA_DIR = fileURLToPath(new URL("../../../shared/data/opinionqa", import.meta.url));
 const HUMAN_RESP = path.join(OPINIONQA_DIR, "human_resp");
-
-async function rejectsCivitas(p: Promise<unknown>, kind: ErrorKind): Promise<CivitasError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof CivitasError, `expected a CivitasError, got ${e instanceof Error ? e.stack : String(e)}`);
-    assert.equal(e.kind, kind, e.message);
-    return e;
-  }
-  assert.fail("expected a rejection");
-}
 
 /** probs * n, rounded: the raw counts behind a distribution. */
 function countsOf(s: Suite, q: string, pop: string): { counts: number[]; n: number } {
