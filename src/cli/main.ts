@@ -26,10 +26,12 @@ Start here:
 \`civitas <command> --help\` explains each command with examples.`,
   );
 
-program.exitOverride((err) => {
-  // Usage errors exit 2, help and version 0.
-  process.exit(err.exitCode === 0 ? 0 : 2);
-});
+// Usage errors (unknown option, bad value) exit 2, help and version 0; on every subcommand.
+const applyExit = (cmd: Command): void => {
+  cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  cmd.commands.forEach(applyExit);
+};
+applyExit(program);
 
 await program.parseAsync(process.argv);
 // After an error, leave at once: a library may still hold a timer or socket (a download being

@@ -35,6 +35,20 @@ describe("help", () => {
   });
 });
 
+describe("usage errors exit 2 and say what is wrong", () => {
+  it("a bad flag value, an unknown command, a missing argument", async () => {
+    const limit = await runCli(["eval", "opinionqa", "--model", `llama:${MODEL}`, "--limit", "0"]);
+    assert.equal(limit.code, 2);
+    assert.match(limit.stderr, /--limit must be an integer >= 1 \(got "0"\)/);
+    const cmd = await runCli(["evaluate"]);
+    assert.equal(cmd.code, 2);
+    assert.match(cmd.stderr, /unknown command 'evaluate'/);
+    const arg = await runCli(["runs", "show"]);
+    assert.equal(arg.code, 2);
+    assert.match(arg.stderr, /missing required argument 'run'/);
+  });
+});
+
 describe("civitas eval, runs, export", () => {
   let dir: string;
   let store: string;
