@@ -31,7 +31,8 @@ export function formatEvalResult(r: EvalResult, title?: string): string {
   out.push(formatTable(header, rows));
   out.push("");
   const sa = r.set_aside;
-  out.push(`questions: ${r.questions.planned} planned, ${r.questions.answered} answered, ${r.questions.scored} scored`);
+  const noScale = r.questions.no_scale ? ` (${r.questions.no_scale} without an ordinal scale, not scored under ${r.metric})` : "";
+  out.push(`questions: ${r.questions.planned} planned, ${r.questions.answered} answered, ${r.questions.scored} scored${noScale}`);
   out.push(
     `answers set aside: ${sa.total} (low coverage ${sa.low_coverage}, off-format ${sa.off_format}, only refusal ${sa.only_refusal})` +
       ` · mean coverage ${pct(r.coverage.mean)} (min ${pct(r.coverage.min)}${r.coverage.min_required > 0 ? `, required ${pct(r.coverage.min_required)}` : ""})`,

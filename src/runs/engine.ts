@@ -67,7 +67,7 @@ export interface EvalResult {
     readonly human: (Interval & { readonly reference: string }) | null;
   };
   readonly set_aside: { readonly low_coverage: number; readonly off_format: number; readonly only_refusal: number; readonly total: number };
-  readonly questions: { readonly planned: number; readonly answered: number; readonly scored: number };
+  readonly questions: { readonly planned: number; readonly answered: number; readonly scored: number; readonly no_scale: number };
   readonly coverage: { readonly mean: number; readonly min: number; readonly min_required: number };
   readonly answers: { readonly total: number; readonly model_calls: number; readonly cache_hits: number; readonly resumed: number };
   readonly store: string;

@@ -27,7 +27,8 @@ export interface ScoreSummary {
   readonly populations: PopulationResult[];
   readonly baselines: { readonly uniform: Interval; readonly human: (Interval & { readonly reference: string }) | null };
   readonly setAside: Readonly<Record<Exclude<AnswerStatus, "scored">, number>> & { readonly total: number };
-  readonly questions: { readonly planned: number; readonly answered: number; readonly scored: number };
+  /** `no_scale`: answered, but with no ordinal scale for an ordinal metric (not scored). */
+  readonly questions: { readonly planned: number; readonly answered: number; readonly scored: number; readonly no_scale: number };
   readonly coverage: { readonly mean: number; readonly min: number };
   readonly scores: ScoreRow[];
 }
@@ -83,12 +84,16 @@ export function scoreRun(
   const humanCols = populations.map(() => new Float64Array(scored.length).fill(Number.NaN));
   const rows: ScoreRow[] = [];
   const needsOrdinals = METRICS[options.metric].needsOrdinals;
+  let noScale = 0;
 
   scored.forEach((q, qi) => {
     const ordinals = needsOrdinals ? q.ordinals : null;
     // A nominal question, or one whose ordinals are all equal (ORIENTATIONMOD_W50 has [1, 1, 1, 1]),
     // has no ordinal distance: under an ordinal metric it is not scored (it would score a perfect 0).
-    if (needsOrdinals && (!ordinals || Math.max(...ordinals) === Math.min(...ordinals))) return;
+    if (needsOrdinals && (!ordinals || Math.max(...ordinals) === Math.min(...ordinals))) {
+      noScale++;
+      return;
+    }
     const modelDists = byQuestion
       .get(q.id)!
       .map((a) => scoredDistribution(q, a.distribution!))
@@ -142,7 +147,7 @@ export function scoreRun(
       human: anyHuman && ref ? { ...fromAlignment(human.average), reference: ref } : null,
     },
     setAside: { ...setAside, total: setAside.low_coverage + setAside.off_format + setAside.only_refusal },
-    questions: { planned: questions.length, answered: answeredQuestions.size, scored: questionsWithScore.size },
+    questions: { planned: questions.length, answered: answeredQuestions.size, scored: questionsWithScore.size, no_scale: noScale },
     coverage: { mean: answers.length ? coverageSum / answers.length : Number.NaN, min: answers.length ? coverageMin : Number.NaN },
     scores: rows,
   };
