@@ -10,7 +10,7 @@ import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } fro
 import { CivitasError, messageOf } from "../errors.js";
 import { defaultCacheDir } from "../cache.js";
 import { labelOfToken } from "./extract.js";
-import type { ModelClient, ModelSpec, OptionAnswer, OptionQuery, TokenProb } from "./types.js";
+import type { CompletionAnswer, CompletionQuery, ModelClient, ModelSpec, OptionAnswer, OptionQuery, TokenProb } from "./types.js";
 
 export interface LlamaOptions {
   /** CPU threads for evaluation. Default: 1 on machines with <= 2 cores (more stall), else cores - 1, at most 8. */
@@ -285,6 +285,11 @@ export class LlamaClient implements ModelClient {
     const next = this.waiting.shift();
     if (next) next(s);
     else this.free.push(s);
+  }
+
+  // TODO(issue 3): sampled completions; being written.
+  complete(_query: CompletionQuery): Promise<CompletionAnswer> {
+    return Promise.reject(new CivitasError("usage", "this backend cannot sample completions yet"));
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,7 @@ import { z } from "zod";
 import { CivitasError } from "../errors.js";
 import { labelMassFromTokens } from "./extract.js";
 import { retryAfterMsFromHeaders, withRetry } from "./retry.js";
-import type { ModelClient, ModelSpec, OptionAnswer, OptionQuery, TokenProb } from "./types.js";
+import type { CompletionAnswer, CompletionQuery, ModelClient, ModelSpec, OptionAnswer, OptionQuery, TokenProb } from "./types.js";
 
 export type OpenAIKind = "openai" | "ollama" | "vllm";
 
@@ -390,6 +390,11 @@ export class OpenAIClient implements ModelClient {
           hint: "retrying would not help; check the model name and the server's logs",
         });
     }
+  }
+
+  // TODO(issue 3): sampled completions; being written.
+  complete(_query: CompletionQuery): Promise<CompletionAnswer> {
+    return Promise.reject(new CivitasError("usage", "this backend cannot sample completions yet"));
   }
 
   async close(): Promise<void> {

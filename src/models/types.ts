@@ -28,6 +28,40 @@ export interface OptionAnswer {
   readonly promptTokens: number | null;
 }
 
+/** How decoding may be constrained so that the text is always well-formed. */
+export type Constraint =
+  /** Exactly one of the choices (e.g. option labels), nothing else. */
+  | { readonly kind: "choice"; readonly choices: readonly string[] }
+  /** JSON that matches the schema (e.g. a verbalized distribution). */
+  | { readonly kind: "json"; readonly schema: Readonly<Record<string, unknown>> };
+
+/** A text completion request: the `sample` and `verbalize` elicitation methods use it. */
+export interface CompletionQuery {
+  readonly prompt: string;
+  /** How many completions to draw. */
+  readonly n: number;
+  readonly temperature: number;
+  readonly maxTokens: number;
+  /**
+   * Base seed. Completion k is drawn with a seed derived from (seed, k), so the same query gives
+   * the same texts wherever the backend honours seeds.
+   */
+  readonly seed: number;
+  /** Constrained decoding, where the backend supports it. */
+  readonly constrain?: Constraint;
+}
+
+/** How a completion's decoding was constrained. */
+export type ConstraintMode = "none" | "grammar" | "json_schema";
+
+export interface CompletionAnswer {
+  /** The n completions, in order. */
+  readonly texts: readonly string[];
+  /** The constraint actually applied (a backend or server may not support the one asked for). */
+  readonly mode: ConstraintMode;
+  readonly promptTokens: number | null;
+}
+
 /** A ready model. */
 export interface ModelClient {
   readonly backend: "llama" | "openai";
@@ -36,6 +70,8 @@ export interface ModelClient {
   /** How many queries it can usefully run at once. */
   readonly concurrency: number;
   optionProbabilities(query: OptionQuery, signal?: AbortSignal): Promise<OptionAnswer>;
+  /** Sampled text completions (the `sample` and `verbalize` methods). */
+  complete(query: CompletionQuery, signal?: AbortSignal): Promise<CompletionAnswer>;
   close(): Promise<void>;
 }
 

@@ -20,13 +20,25 @@ export interface Question {
   readonly ordinals: readonly number[] | null;
   /** Where it comes from (e.g. the survey wave), for reports. */
   readonly source?: string;
+  /**
+   * The sub-dataset of the suite it belongs to (distalign: "opinionqa", "globalvalues",
+   * "nytimes"), for per-dataset results and equal weighting of datasets. Absent in one-dataset suites.
+   */
+  readonly dataset?: string;
+  /**
+   * Knowledge questions only (KorNAT's common-knowledge half, a custom survey's quiz items): the
+   * index into `options` of the one correct answer. Such a question is scored by the accuracy of
+   * the model's most likely option and the probability it gives the correct one, not against
+   * populations.
+   */
+  readonly correct?: number;
 }
 
 /** A named group of people inside a suite: `POLPARTY=Democrat`, `country=Japan`, `overall`. */
 export interface Population {
   /** The name every command accepts, e.g. "POLPARTY=Democrat". */
   readonly id: string;
-  /** The attribute it belongs to ("POLPARTY"), or null for `overall`. */
+  /** The attribute it belongs to ("POLPARTY"), or null for `overall` and other free-standing groups. */
   readonly attribute: string | null;
   readonly value: string;
 }
@@ -37,6 +49,11 @@ export interface HumanDistribution {
   readonly population: string;
   /** Probabilities over the scored options, survey order, summing to 1. */
   readonly probs: readonly number[];
+  /**
+   * Shares over all options, survey order, refusals included, summing to 1, when the source has
+   * them (protocols that keep refusals as ordinary options, e.g. meister2024, need them).
+   */
+  readonly allProbs?: readonly number[];
   /** Respondents behind it (unweighted count), or null when the source does not say. */
   readonly n: number | null;
 }
@@ -54,6 +71,20 @@ export interface Suite {
   /** The population that human baselines compare against (e.g. "overall"), if the suite has one. */
   readonly reference: string | null;
   readonly defaultMetric: MetricName;
+  /** Sub-datasets, in order (see Question.dataset); absent in one-dataset suites. */
+  readonly datasets?: readonly string[];
+  /**
+   * Suite-specific scores computed beside the distributional alignment: "moca" (AuROC on
+   * unambiguous items and accuracy with the ambiguity class, Nie et al. 2023).
+   */
+  readonly extraScores?: readonly "moca"[];
+  /**
+   * Steering persona templates per attribute, "{value}" standing for the population's value, e.g.
+   * { country: "Answer as someone who lives in {value}." }. Defaults: surveys/personas.ts.
+   */
+  readonly personaTemplates?: Readonly<Record<string, string>>;
+  /** How to cite the data, for reports. */
+  readonly citation?: string;
   /** Human distribution of a population on a question, or undefined when it has none. */
   human(questionId: string, population: string): HumanDistribution | undefined;
 }
