@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from "commander";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import { DEFAULT_STORE } from "../store/index.js";
+import { findSuite, type Suite } from "../surveys/index.js";
 
 export const STORE_HELP = `the DuckDB file holding runs, answers and the request cache (default: ${DEFAULT_STORE}, or $CIVITAS_STORE)`;
 
@@ -63,4 +64,19 @@ export function usageError(message: string, hint?: string): CivitasError {
 /** JSON with NaN written as null (JSON has no NaN). */
 export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2);
+}
+
+/**
+ * Loads a suite by name as every command does: a local copy with --data, else downloaded once
+ * into the cache (--cache-dir), telling the user what is downloaded and what could not be verified.
+ */
+export async function loadSuiteFor(name: string, flags: { data?: string; cacheDir?: string }, log: (message: string) => void): Promise<Suite> {
+  const info = findSuite(name);
+  const suite = await info.load({
+    ...(flags.data === undefined ? {} : { data: flags.data }),
+    ...(flags.cacheDir === undefined ? {} : { cacheDir: flags.cacheDir }),
+    onProgress: (done, total, file) => log(`downloading ${info.name} (${done}/${total}): ${file}`),
+    onUnverified: (u) => log(`warning: ${u.url} has no pinned checksum; using it as downloaded (sha256 ${u.sha256})`),
+  });
+  return suite;
 }

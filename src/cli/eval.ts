@@ -3,10 +3,10 @@ import { Command, Option } from "commander";
 import { parseMetric, METRIC_NAMES } from "../metrics/index.js";
 import { MODEL_FORMS, parseModelSpec } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
-import { runEval } from "../runs/index.js";
+import { DEFAULT_SAMPLES, findProtocol, METHODS, parseMethods, PROTOCOLS, runEval } from "../runs/index.js";
 import { Store } from "../store/index.js";
-import { findSuite, resolvePopulations, splitPopulationList, SUITES } from "../surveys/index.js";
-import { intOption, numberOption, redactedCommand, reportError, STORE_HELP, storePath, toJson, usageError } from "./common.js";
+import { findSuite, parsePersonaTemplates, resolvePopulations, splitPopulationList, SUITES } from "../surveys/index.js";
+import { intOption, loadSuiteFor, numberOption, redactedCommand, reportError, STORE_HELP, storePath, toJson, usageError } from "./common.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
 interface EvalFlags {
@@ -15,9 +15,15 @@ interface EvalFlags {
   populations?: string[];
   limit?: number;
   metric?: string;
+  protocol?: string;
+  method: string[];
+  samples: number;
+  constrain?: boolean;
+  persona?: boolean;
+  personaTemplate: string[];
   minCoverage: number;
   seed: number;
-  resamples: number;
+  resamples?: number;
   store?: string;
   json?: boolean;
   progress: ProgressMode;
@@ -59,10 +65,16 @@ export function evalCommand(): Command {
     .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
     .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
     .option("-n, --limit <n>", "ask only the first n questions", intOption("--limit", 1))
-    .option("--metric <name>", `distance behind the alignment score: ${METRIC_NAMES.join(", ")} (default: the suite's; opinionqa: wasserstein)`)
-    .option("--min-coverage <p>", "set aside answers whose probability mass on the option labels is below p", numberOption("--min-coverage", 0, 1), 0)
-    .option("--seed <n>", "seed of every random choice (bootstrap)", intOption("--seed", 0), 0)
-    .option("--resamples <n>", "bootstrap resamples", intOption("--resamples", 10), 1000)
+    .option("--metric <name>", `distance behind the alignment score: ${METRIC_NAMES.join(", ")} (default: the protocol's, else the suite's)`)
+    .option("--protocol <name>", `a paper's conventions: ${PROTOCOLS.map((p) => p.name).join(", ")} (see docs/protocols.md)`)
+    .option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${METHODS.join(", ")}`, (v: string, prev: string[] = []) => [...prev, ...v.split(",")], [])
+    .option("--samples <k>", "completions per question for --method sample", intOption("--samples", 1), DEFAULT_SAMPLES)
+    .option("--constrain", "constrain decoding so sampled labels and stated JSON are always well-formed (llama.cpp grammars; response_format on servers)")
+    .option("--persona", "steer the model towards each population (\"Answer ... as someone who ...\") and report steerability")
+    .option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)", (v: string, prev: string[] = []) => [...prev, v], [])
+    .option("--min-coverage <p>", "set aside answers whose share on valid option labels is below p", numberOption("--min-coverage", 0, 1), 0)
+    .option("--seed <n>", "seed of every random choice (bootstrap, sampling)", intOption("--seed", 0), 0)
+    .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
     .option("--store <file>", STORE_HELP)
     .option("--json", "print the result as JSON on stdout")
     .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
@@ -101,6 +113,9 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
     const info = findSuite(suiteName);
     if (!flags.model) throw usageError("--model is required", `for example --model llama:path/to/model.gguf; forms: ${MODEL_FORMS.join(", ")}`);
     const metric = flags.metric ? parseMetric(flags.metric) : undefined;
+    const methods = parseMethods(flags.method);
+    const personaTemplates = parsePersonaTemplates(flags.personaTemplate);
+    if (flags.protocol) findProtocol(flags.protocol);
     const model = await parseModelSpec(flags.model, {
       ...(flags.threads === undefined ? {} : { threads: flags.threads }),
       ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
@@ -115,11 +130,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
       onRetry: (r) => progress.log(`retry ${r.attempt + 1}/${r.maxAttempts - 1} in ${(r.delayMs / 1000).toFixed(1)} s: ${r.reason} (${r.url})`),
       onDownload: (done, total) => progress.log(`downloading model: ${(done / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB`),
     });
-    const suite = await info.load({
-      ...(flags.data === undefined ? {} : { data: flags.data }),
-      ...(flags.cacheDir === undefined ? {} : { cacheDir: flags.cacheDir }),
-      onProgress: (done, total, file) => progress.log(`downloading ${info.name} (${done}/${total}): ${file}`),
-    });
+    const suite = await loadSuiteFor(info.name, flags, (m) => progress.log(m));
     const populations = resolvePopulations(suite, flags.populations?.length ? flags.populations : ["overall"]);
     const questions = flags.limit ? suite.questions.slice(0, flags.limit) : suite.questions;
     store = await Store.open(storePath(flags.store));
@@ -130,10 +141,16 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
         questions,
         populations,
         model,
-        metric: metric ?? suite.defaultMetric,
+        ...(flags.protocol ? { protocol: flags.protocol } : {}),
+        ...(metric ? { metric } : {}),
+        ...(flags.resamples ? { resamples: flags.resamples } : {}),
+        methods,
+        samples: flags.samples,
+        constrain: flags.constrain ?? false,
+        persona: flags.persona ?? false,
+        personaTemplates,
         minCoverage: flags.minCoverage,
         seed: flags.seed,
-        resamples: flags.resamples,
         command: redactedCommand(process.argv.slice(2)),
       },
       {

@@ -5,6 +5,8 @@ import { Command } from "commander";
 import { evalCommand } from "./eval.js";
 import { exportCommand } from "./export.js";
 import { runsCommand } from "./runs.js";
+import { scoreCommand } from "./score.js";
+import { suitesCommand } from "./suites.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -13,6 +15,8 @@ const program = new Command("civitas")
   .version(pkg.version)
   .showHelpAfterError("(add --help for usage)")
   .addCommand(evalCommand())
+  .addCommand(scoreCommand())
+  .addCommand(suitesCommand())
   .addCommand(runsCommand())
   .addCommand(exportCommand())
   .addHelpText(
@@ -20,6 +24,8 @@ const program = new Command("civitas")
     `
 Start here:
   civitas eval opinionqa --model llama:model.gguf --data ./opinionqa --populations POLPARTY,SEX --limit 100
+  civitas suites show opinionqa --data ./opinionqa
+  civitas score opinionqa --data ./opinionqa --predictions preds.jsonl
   civitas runs list
   civitas export <run> --format parquet
 

@@ -106,3 +106,51 @@ export function bootstrapMeans(series: ReadonlyArray<ArrayLike<number>>, options
     average: { mean: pointAverage, ci: interval(avgDraws), n: nq },
   };
 }
+
+/**
+ * The general percentile bootstrap: `statistic` maps a sample of item indices (with repeats) to
+ * one or more numbers; it is evaluated on the original items (the point estimates) and on
+ * `resamples` resamples drawn with replacement. With `strata` (a stratum number per item), items
+ * are resampled within their stratum, so every resample keeps each stratum's size (e.g. each of
+ * distalign's three datasets). NaN draws are left out of an interval.
+ */
+export function bootstrapStatistic(
+  nItems: number,
+  statistic: (sample: Int32Array) => readonly number[],
+  options: BootstrapOptions & { readonly strata?: ArrayLike<number> } = {},
+): { mean: number; ci: [number, number] }[] {
+  const resamples = options.resamples ?? 1000;
+  const level = options.level ?? 0.95;
+  const identity = Int32Array.from({ length: nItems }, (_, i) => i);
+  const point = statistic(identity);
+  const draws = point.map(() => new Float64Array(resamples));
+  const rng = seededRng(options.seed ?? 0);
+  // Items of each stratum, and where each stratum's block starts in a sample.
+  const groups: number[][] = [];
+  if (options.strata) {
+    const byStratum = new Map<number, number[]>();
+    for (let i = 0; i < nItems; i++) {
+      const s = options.strata[i]!;
+      const g = byStratum.get(s);
+      if (g) g.push(i);
+      else byStratum.set(s, [i]);
+    }
+    groups.push(...byStratum.values());
+  } else {
+    groups.push(Array.from(identity));
+  }
+  const sample = new Int32Array(nItems);
+  for (let b = 0; b < resamples; b++) {
+    let k = 0;
+    for (const g of groups) {
+      for (let j = 0; j < g.length; j++) sample[k++] = g[rng.int(0, g.length - 1)]!;
+    }
+    const out = statistic(sample);
+    for (let s = 0; s < out.length; s++) draws[s]![b] = out[s]!;
+  }
+  const alpha = (1 - level) / 2;
+  return point.map((mean, s) => {
+    const finite = Float64Array.from(draws[s]!.filter((v) => !Number.isNaN(v))).sort();
+    return { mean, ci: [quantileSorted(finite, alpha), quantileSorted(finite, 1 - alpha)] };
+  });
+}

@@ -1,3 +1,5 @@
 export * from "./distances.js";
 export * from "./bootstrap.js";
 export * from "./rng.js";
+export * from "./noise.js";
+export * from "./moca.js";

@@ -1,16 +1,35 @@
 /**
  * In-process llama.cpp through node-llama-cpp. One evaluation of the prompt gives the full
  * next-token distribution; the mass on each option label (all its token forms) is read from it.
+ *
+ * Sampled completions (`complete`, for the `sample` and `verbalize` methods): completion k is
+ * drawn with llama.cpp's own sampler seeded with completionSeed(seed, k), from the full
+ * vocabulary at the given temperature (no top-k, top-p or min-p truncation, no repeat penalty),
+ * and stops at end-of-generation, at maxTokens, or where a JSON grammar ends. Unconstrained
+ * completions do not stop at a newline: a verbalized answer may be pretty-printed JSON or sit in
+ * a ```json fence; bound them with maxTokens, the parsers read the first answer. Constraints
+ * become GBNF grammars (mode "grammar"): `choice` allows exactly one of the choices, `json` the
+ * JSON schema as node-llama-cpp's createGrammarForJsonSchema understands it.
  */
 import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from "node-llama-cpp";
 import { CivitasError, messageOf } from "../errors.js";
 import { defaultCacheDir } from "../cache.js";
 import { labelOfToken } from "./extract.js";
-import type { CompletionAnswer, CompletionQuery, ModelClient, ModelSpec, OptionAnswer, OptionQuery, TokenProb } from "./types.js";
+import { checkCompletionQuery, completionSeed } from "./completion.js";
+import type {
+  CompletionAnswer,
+  CompletionQuery,
+  Constraint,
+  ModelClient,
+  ModelSpec,
+  OptionAnswer,
+  OptionQuery,
+  TokenProb,
+} from "./types.js";
 
 export interface LlamaOptions {
   /** CPU threads for evaluation. Default: 1 on machines with <= 2 cores (more stall), else cores - 1, at most 8. */
@@ -287,13 +306,263 @@ export class LlamaClient implements ModelClient {
     else this.free.push(s);
   }
 
-  // TODO(issue 3): sampled completions; being written.
-  complete(_query: CompletionQuery): Promise<CompletionAnswer> {
-    return Promise.reject(new CivitasError("usage", "this backend cannot sample completions yet"));
+  /**
+   * n completions of the prompt. The prompt is evaluated once (all but its last token); each
+   * completion then erases what the previous one generated, evaluates the last prompt token and
+   * samples, so every completion goes through the same computation from the same state: the
+   * texts depend only on the query, never on what was asked before. Completion k uses the seed
+   * completionSeed(seed, k), so it is the same whatever n is. Generation stops at
+   * end-of-generation, after maxTokens tokens (or when the context is full), or, with a `json`
+   * constraint, where the JSON value ends. With a `choice` constraint the token limit is raised
+   * to the longest choice's length in bytes, so that the choice is always complete.
+   */
+  async complete(query: CompletionQuery, signal?: AbortSignal): Promise<CompletionAnswer> {
+    checkCompletionQuery(query);
+    signal?.throwIfAborted();
+    const grammar = query.constrain === undefined ? undefined : await this.grammarFor(query.constrain);
+    const { LlamaGrammarEvaluationState } = await import("node-llama-cpp");
+    const tokens = this.tokenize(query.prompt);
+    if (tokens.length === 0) throw new CivitasError("usage", "cannot complete an empty prompt");
+    const seq = await this.acquire();
+    try {
+      if (tokens.length >= seq.contextSize) {
+        throw new CivitasError("model", `the prompt has ${tokens.length} tokens, more than the context of ${seq.contextSize}`, {
+          hint: "raise --context-size",
+        });
+      }
+      // A choice always completes: a token holds at least one byte, and once a choice is complete
+      // the grammar allows only end-of-generation.
+      const wanted =
+        query.constrain?.kind === "choice"
+          ? Math.max(query.maxTokens, ...query.constrain.choices.map((c) => Buffer.byteLength(c, "utf8")))
+          : query.maxTokens;
+      // Never let node-llama-cpp shift the context (it would drop the start of the prompt).
+      const maxTokens = Math.min(wanted, seq.contextSize - tokens.length);
+      const prefix = tokens.slice(0, -1);
+      const last = tokens[tokens.length - 1]!;
+      await seq.clearHistory();
+      if (prefix.length > 0) await seq.evaluateWithoutGeneratingNewTokens(prefix);
+      const stops = grammar === undefined ? [] : stopTexts(grammar);
+      const texts: string[] = [];
+      for (let k = 0; k < query.n; k++) {
+        signal?.throwIfAborted();
+        await seq.eraseContextTokenRanges([{ start: prefix.length, end: seq.nextTokenIndex }]);
+        const out: Token[] = [];
+        let text: string | undefined;
+        const evaluation = seq.evaluate([last], {
+          temperature: query.temperature,
+          seed: completionSeed(query.seed, k),
+          // Sample from the whole distribution: no truncation of the vocabulary.
+          topK: 0,
+          topP: 1,
+          minP: 0,
+          ...(grammar === undefined ? {} : { grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.model, grammar }) }),
+        });
+        for await (const token of evaluation) {
+          out.push(token);
+          if (stops.length > 0) {
+            const sofar = this.model.detokenize(out, false, tokens);
+            const at = firstIndexOfAny(sofar, stops);
+            if (at >= 0) {
+              text = sofar.slice(0, at);
+              break;
+            }
+          }
+          if (out.length >= maxTokens || signal?.aborted) break;
+        }
+        signal?.throwIfAborted();
+        text ??= this.model.detokenize(out, false, tokens);
+        if (grammar?.trimWhitespaceSuffix) text = text.trimEnd();
+        texts.push(text);
+      }
+      return { texts, mode: grammar === undefined ? "none" : "grammar", promptTokens: tokens.length };
+    } finally {
+      this.release(seq);
+    }
+  }
+
+  private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
+
+  /** The grammar of a constraint, built once per distinct constraint. */
+  private grammarFor(constraint: Constraint): Promise<LlamaGrammar> {
+    const key = JSON.stringify(constraint);
+    let g = this.grammars.get(key);
+    if (!g) {
+      g = buildGrammar(this.model.llama, constraint);
+      this.grammars.set(key, g);
+      g.catch(() => this.grammars.delete(key));
+    }
+    return g;
   }
 
   async close(): Promise<void> {
     await this.context.dispose();
     await this.model.dispose();
   }
+}
+
+/** Texts that end a completion under this grammar (node-llama-cpp's JSON grammars end in "\n\n\n\n"). */
+function stopTexts(grammar: LlamaGrammar): string[] {
+  const out: string[] = [];
+  for (const t of grammar.stopGenerationTriggers) {
+    // A trigger is a string, a LlamaText or a list of strings and tokens; only text is used here.
+    const text = typeof t === "string" ? t : Array.isArray(t) ? (t.every((x) => typeof x === "string") ? t.join("") : "") : t.toString();
+    if (text !== "") out.push(text);
+  }
+  return out;
+}
+
+function firstIndexOfAny(text: string, needles: readonly string[]): number {
+  let best = -1;
+  for (const n of needles) {
+    const i = text.indexOf(n);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
+
+/** A GBNF string literal: quotes, backslashes and control characters escaped. */
+export function gbnfLiteral(text: string): string {
+  let out = '"';
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** The GBNF grammar of a `choice` constraint: exactly one of the choices, nothing before or after. */
+export function choiceGrammar(choices: readonly string[]): string {
+  if (choices.length === 0) throw new CivitasError("usage", "a choice constraint needs at least one choice");
+  if (choices.some((c) => c === "")) throw new CivitasError("usage", "a choice constraint cannot allow an empty choice");
+  return `root ::= ${[...new Set(choices)].map(gbnfLiteral).join(" | ")}`;
+}
+
+async function buildGrammar(llama: Llama, constraint: Constraint): Promise<LlamaGrammar> {
+  if (constraint.kind === "choice") return llama.createGrammar({ grammar: choiceGrammar(constraint.choices) });
+  const bounds = checkGrammarSchema(constraint.schema);
+  let json: LlamaGrammar;
+  try {
+    json = await llama.createGrammarForJsonSchema(constraint.schema as Parameters<Llama["createGrammarForJsonSchema"]>[0]);
+  } catch (e) {
+    throw new CivitasError("usage", `the JSON schema cannot be turned into a grammar: ${messageOf(e)}`, { cause: e });
+  }
+  if (bounds === "any") return json;
+  return llama.createGrammar({
+    grammar: boundNumbers(json.grammar, bounds),
+    stopGenerationTriggers: json.stopGenerationTriggers,
+    trimWhitespaceSuffix: json.trimWhitespaceSuffix,
+  });
+}
+
+/**
+ * node-llama-cpp's JSON grammars ignore `minimum` and `maximum`. Where every number of the schema
+ * must be >= 0, its number rules lose their minus sign (an exponent keeps its sign: 1e-3 >= 0);
+ * where every number must lie in [0, 1] (a probability), the number rule allows exactly that:
+ * 0, 0.xxx, 1, 1.000 (up to 16 decimals, no exponent).
+ */
+export function boundNumbers(grammar: string, bounds: "nonnegative" | "unit"): string {
+  let out = grammar.replace(/^((?:fractional|integer)-number-rule ::= )"-"\? /gmu, "$1");
+  if (bounds === "unit") {
+    out = out.replace(/^(fractional-number-rule ::= ).*$/mu, '$1"0" ("." [0-9]{1,16})? | "1" ("." [0]{1,16})?');
+  }
+  return out;
+}
+
+/** Keywords that only describe: accepted and ignored. */
+const SCHEMA_ANNOTATIONS = new Set(["description", "title", "$schema", "$id", "$comment", "default", "examples"]);
+/** Keywords node-llama-cpp's JSON schema grammar understands (3.21.1, utils/gbnfJson/types). */
+const SCHEMA_KEYWORDS = new Set([
+  "type",
+  "const",
+  "enum",
+  "oneOf",
+  "$ref",
+  "$defs",
+  "minLength",
+  "maxLength",
+  "format",
+  "properties",
+  "additionalProperties",
+  "minProperties",
+  "maxProperties",
+  "required",
+  "items",
+  "prefixItems",
+  "minItems",
+  "maxItems",
+  // Not enforced by the grammar, except minimum/exclusiveMinimum >= 0 (see buildGrammar).
+  "minimum",
+  "exclusiveMinimum",
+  "maximum",
+  "exclusiveMaximum",
+]);
+const SCHEMA_TYPES = new Set(["string", "number", "integer", "boolean", "null", "object", "array"]);
+
+/**
+ * Checks that node-llama-cpp can turn the schema into a grammar: given anything it does not
+ * understand (anyOf, allOf, pattern, ...), it silently produces a grammar for `null` instead.
+ * Also says what all numbers in it are bounded to: "unit" when every number is a `number` with
+ * minimum 0 and maximum 1, "nonnegative" when every number has a minimum >= 0, else "any".
+ */
+export function checkGrammarSchema(schema: unknown): "any" | "nonnegative" | "unit" {
+  let numbers = 0;
+  let nonNegative = 0;
+  let unit = 0;
+  const fail = (where: string, what: string): never => {
+    throw new CivitasError("usage", `the JSON schema cannot be enforced by a llama.cpp grammar: ${what} at ${where}`, {
+      hint: "supported: type, const, enum, oneOf, $ref/$defs, properties, additionalProperties, required, items, prefixItems, min/maxItems, min/maxLength, format, minimum/maximum; or drop --constrain",
+    });
+  };
+  const walk = (s: unknown, where: string): void => {
+    if (typeof s !== "object" || s === null || Array.isArray(s)) fail(where, "a schema that is not an object");
+    const o = s as Record<string, unknown>;
+    for (const key of Object.keys(o)) {
+      if (!SCHEMA_ANNOTATIONS.has(key) && !SCHEMA_KEYWORDS.has(key)) fail(where, `the keyword "${key}"`);
+    }
+    const type = o["type"];
+    if (type !== undefined) {
+      const types: unknown[] = Array.isArray(type) ? type : [type];
+      for (const t of types) if (typeof t !== "string" || !SCHEMA_TYPES.has(t)) fail(where, `the type ${JSON.stringify(t)}`);
+      if (types.includes("number") || types.includes("integer")) {
+        numbers++;
+        const min = [o["minimum"], o["exclusiveMinimum"]].filter((x): x is number => typeof x === "number");
+        if (min.some((m) => m >= 0)) nonNegative++;
+        if (types.length === 1 && type === "number" && o["minimum"] === 0 && o["maximum"] === 1) unit++;
+      }
+    } else if (o["const"] === undefined && o["enum"] === undefined && o["oneOf"] === undefined && o["$ref"] === undefined) {
+      fail(where, "a schema with no type, const, enum, oneOf or $ref");
+    }
+    const props = o["properties"];
+    if (props !== undefined) {
+      if (typeof props !== "object" || props === null || Array.isArray(props)) fail(where, "properties that are not an object");
+      for (const [k, v] of Object.entries(props as Record<string, unknown>)) walk(v, `${where}.properties.${k}`);
+    }
+    const extra = o["additionalProperties"];
+    if (typeof extra === "object" && extra !== null) walk(extra, `${where}.additionalProperties`);
+    else if (extra === true) numbers++; // any JSON value: its numbers are unbounded
+    if (o["items"] !== undefined) walk(o["items"], `${where}.items`);
+    for (const [name, list] of [
+      ["prefixItems", o["prefixItems"]],
+      ["oneOf", o["oneOf"]],
+    ] as const) {
+      if (list === undefined) continue;
+      if (!Array.isArray(list)) fail(where, `${name} that is not a list`);
+      (list as unknown[]).forEach((v, i) => walk(v, `${where}.${name}[${i}]`));
+    }
+    const defs = o["$defs"];
+    if (defs !== undefined) {
+      if (typeof defs !== "object" || defs === null || Array.isArray(defs)) fail(where, "$defs that are not an object");
+      for (const [k, v] of Object.entries(defs as Record<string, unknown>)) walk(v, `${where}.$defs.${k}`);
+    }
+  };
+  walk(schema, "the root");
+  if (numbers === 0) return "any";
+  if (unit === numbers) return "unit";
+  return nonNegative === numbers ? "nonnegative" : "any";
 }

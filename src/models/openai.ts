@@ -10,13 +10,34 @@
  * 400/401/403/404 and a server that does not return logprobs fail at once with an error that
  * says what to do. The API key never appears in an identity, an error message or an onRetry
  * report: every text that came from the server is scrubbed of it.
+ *
+ * Sampled completions (`complete`, for the `sample` and `verbalize` methods) go through the same
+ * retries, deadline and scrubbing: one chat completion with `n`, `temperature`, `max_tokens` and
+ * `seed` = completionSeed(seed, 0). Servers that answer fewer than n choices (llama-server
+ * ignores `n`) are asked again, one completion at a time, completion k with seed
+ * completionSeed(seed, k), until n texts are collected. A constraint becomes
+ * `response_format: {type: "json_schema", json_schema: {name: "answer", schema, strict: true}}`
+ * (mode "json_schema"): `json` sends its schema, `choice` the schema of {"answer": <one of the
+ * choices>}; a server that rejects it (HTTP 400) fails at once with an error that suggests
+ * dropping --constrain.
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { z } from "zod";
 import { CivitasError } from "../errors.js";
 import { labelMassFromTokens } from "./extract.js";
 import { retryAfterMsFromHeaders, withRetry } from "./retry.js";
-import type { CompletionAnswer, CompletionQuery, ModelClient, ModelSpec, OptionAnswer, OptionQuery, TokenProb } from "./types.js";
+import { checkCompletionQuery, completionSeed } from "./completion.js";
+import type {
+  CompletionAnswer,
+  CompletionQuery,
+  Constraint,
+  ModelClient,
+  ModelSpec,
+  OptionAnswer,
+  OptionQuery,
+  TokenProb,
+} from "./types.js";
 
 export type OpenAIKind = "openai" | "ollama" | "vllm";
 
@@ -73,6 +94,7 @@ const TOP_LOGPROBS = 20;
 const PLACEHOLDER_KEY = "civitas-no-key";
 const LOGPROB_SERVERS =
   "vLLM, llama.cpp's llama-server, the OpenAI API (gpt-4o family) and Ollama 0.12.11 or later return them";
+const CONSTRAINT_SERVERS = "vLLM, llama.cpp's llama-server, the OpenAI API";
 
 /** The base URL as it may be shown: no user, password, query or fragment, no trailing slash. */
 export function publicBaseURL(url: URL): string {
@@ -174,6 +196,28 @@ const CompletionBody = z.object({
   usage: z.unknown().optional(),
 });
 
+/** The part of a chat completion with text choices we rely on. */
+const TextBody = z.object({
+  choices: z
+    .array(
+      z.object({
+        index: z.number().int().optional(),
+        message: z.object({
+          // null with a refusal (OpenAI structured outputs), or an empty answer.
+          content: z.string().nullable().optional(),
+          refusal: z.string().nullable().optional(),
+        }),
+      }),
+    )
+    .min(1),
+  usage: z.unknown().optional(),
+});
+
+type ChatParams = ChatCompletionCreateParamsNonStreaming;
+
+/** What a request is for: it decides the error a user sees when it fails. */
+type Purpose = { readonly kind: "logprobs" } | { readonly kind: "complete"; readonly constrained: boolean };
+
 type FailureCategory = "status" | "timeout" | "connection" | "malformed" | "nologprobs";
 
 /** One failed attempt, already described without secrets. */
@@ -216,13 +260,65 @@ export class OpenAIClient implements ModelClient {
   }
 
   async optionProbabilities(query: OptionQuery, signal?: AbortSignal): Promise<OptionAnswer> {
+    const { top, promptTokens } = await this.request(
+      {
+        model: this.s.model,
+        messages: [{ role: "user", content: query.prompt }],
+        logprobs: true,
+        top_logprobs: TOP_LOGPROBS,
+        max_tokens: 1,
+        temperature: 0,
+      },
+      (body) => this.parse(body),
+      { kind: "logprobs" },
+      signal,
+    );
+    const { labelMass, coverage } = labelMassFromTokens(top, query.labels);
+    return { labelMass, coverage, top, promptTokens };
+  }
+
+  /**
+   * n sampled completions. The first request asks for all n (seed completionSeed(seed, 0));
+   * when the server answers fewer (llama-server ignores n), completion k is asked for alone,
+   * with seed completionSeed(seed, k), one request after the other, until there are n.
+   * Each request has its own retries.
+   */
+  async complete(query: CompletionQuery, signal?: AbortSignal): Promise<CompletionAnswer> {
+    checkCompletionQuery(query);
+    const constrained = query.constrain !== undefined;
+    const purpose: Purpose = { kind: "complete", constrained };
+    const params = (n: number, seed: number): ChatParams => ({
+      model: this.s.model,
+      messages: [{ role: "user", content: query.prompt }],
+      n,
+      temperature: query.temperature,
+      max_tokens: query.maxTokens,
+      seed,
+      ...(query.constrain === undefined ? {} : { response_format: responseFormat(query.constrain) }),
+    });
+    const parse = (body: unknown) => this.parseTexts(body);
+    const first = await this.request(params(query.n, completionSeed(query.seed, 0)), parse, purpose, signal);
+    const texts = first.texts.slice(0, query.n);
+    while (texts.length < query.n) {
+      const more = await this.request(params(1, completionSeed(query.seed, texts.length)), parse, purpose, signal);
+      texts.push(more.texts[0]!);
+    }
+    return { texts, mode: constrained ? "json_schema" : "none", promptTokens: first.promptTokens };
+  }
+
+  /**
+   * One chat completion request with retries: 429, 408, 409, 5xx, timeouts, dropped connections
+   * and malformed bodies (`parse` throws a retryable AttemptFailure) are retried; what retrying
+   * cannot fix fails at once. The error a user sees says what to do about it.
+   */
+  private async request<T>(params: ChatParams, parse: (body: unknown) => T, purpose: Purpose, signal: AbortSignal | undefined): Promise<T> {
     const s = this.s;
     let attempts = 0;
     try {
-      const { top, promptTokens } = await withRetry(
+      return await withRetry(
         (attempt) => {
           attempts = attempt + 1;
-          return this.attempt(query.prompt, signal);
+          return this.attempt(params, parse, signal);
         },
         {
           retries: s.retries,
@@ -245,17 +341,15 @@ export class OpenAIClient implements ModelClient {
           ...(signal === undefined ? {} : { signal }),
         },
       );
-      const { labelMass, coverage } = labelMassFromTokens(top, query.labels);
-      return { labelMass, coverage, top, promptTokens };
     } catch (e) {
       if (signal?.aborted) throw e;
-      if (e instanceof AttemptFailure) throw this.finalError(e, attempts);
+      if (e instanceof AttemptFailure) throw this.finalError(e, attempts, purpose);
       throw e;
     }
   }
 
   /** One request, with a deadline on the whole response (the SDK's own timeout stops at the headers). */
-  private async attempt(prompt: string, signal: AbortSignal | undefined): Promise<{ top: TokenProb[]; promptTokens: number | null }> {
+  private async attempt<T>(params: ChatParams, parse: (body: unknown) => T, signal: AbortSignal | undefined): Promise<T> {
     const s = this.s;
     const ctl = new AbortController();
     let timedOut = false;
@@ -268,17 +362,7 @@ export class OpenAIClient implements ModelClient {
     else signal?.addEventListener("abort", onAbort, { once: true });
     let body: unknown;
     try {
-      body = await this.sdk.chat.completions.create(
-        {
-          model: s.model,
-          messages: [{ role: "user", content: prompt }],
-          logprobs: true,
-          top_logprobs: TOP_LOGPROBS,
-          max_tokens: 1,
-          temperature: 0,
-        },
-        { signal: ctl.signal, timeout: s.timeoutMs, maxRetries: 0 },
-      );
+      body = await this.sdk.chat.completions.create(params, { signal: ctl.signal, timeout: s.timeoutMs, maxRetries: 0 });
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? e;
       throw this.classify(e, timedOut);
@@ -286,7 +370,7 @@ export class OpenAIClient implements ModelClient {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     }
-    return this.parse(body);
+    return parse(body);
   }
 
   private classify(e: unknown, timedOut: boolean): AttemptFailure {
@@ -337,14 +421,25 @@ export class OpenAIClient implements ModelClient {
       .map(({ token, logprob }) => ({ token, prob: Math.exp(logprob) }))
       .sort((a, b) => b.prob - a.prob)
       .slice(0, TOP_LOGPROBS);
-    const usage = parsed.data.usage as { prompt_tokens?: unknown } | null | undefined;
-    const pt = typeof usage === "object" && usage !== null ? usage.prompt_tokens : undefined;
-    const promptTokens = typeof pt === "number" && Number.isInteger(pt) && pt >= 0 ? pt : null;
-    return { top, promptTokens };
+    return { top, promptTokens: promptTokensOf(parsed.data.usage) };
+  }
+
+  /** The texts of a completion's choices, in the order of their `index`. */
+  private parseTexts(body: unknown): { texts: string[]; promptTokens: number | null } {
+    const parsed = TextBody.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue ? pathText(issue.path) : "the body";
+      const what = typeof body === "string" ? "the response was not JSON" : `the response is malformed at ${where}`;
+      throw new AttemptFailure("malformed", `${what} (expected choices[].message.content)`, true);
+    }
+    const choices = parsed.data.choices.map((c, i) => ({ order: c.index ?? i, text: c.message.content ?? c.message.refusal ?? "" }));
+    choices.sort((a, b) => a.order - b.order);
+    return { texts: choices.map((c) => c.text), promptTokens: promptTokensOf(parsed.data.usage) };
   }
 
   /** The error a user sees, after retries (or at once for what retrying cannot fix). */
-  private finalError(f: AttemptFailure, attempts: number): CivitasError {
+  private finalError(f: AttemptFailure, attempts: number, purpose: Purpose): CivitasError {
     const s = this.s;
     const where = `model "${s.model}" at ${s.url}`;
     const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
@@ -365,6 +460,15 @@ export class OpenAIClient implements ModelClient {
       return new CivitasError("model", `${where} did not return log-probabilities (${f.reason})`, {
         hint: `the logprobs method needs a server that returns top_logprobs for chat completions: ${LOGPROB_SERVERS}`,
       });
+    }
+    if (purpose.kind === "complete" && (f.status === 400 || f.status === 422)) {
+      return purpose.constrained
+        ? new CivitasError("model", `${where} rejected the constrained request (${f.reason})`, {
+            hint: `the server may not support response_format with a JSON schema (structured outputs); drop --constrain, or use a server that supports it (${CONSTRAINT_SERVERS})`,
+          })
+        : new CivitasError("model", `${where} rejected the request (${f.reason})`, {
+            hint: "the request is a chat completion with n, temperature, max_tokens and seed; check that the server supports them and that the model's context holds the prompt plus max_tokens",
+          });
     }
     switch (f.status) {
       case 401:
@@ -392,14 +496,34 @@ export class OpenAIClient implements ModelClient {
     }
   }
 
-  // TODO(issue 3): sampled completions; being written.
-  complete(_query: CompletionQuery): Promise<CompletionAnswer> {
-    return Promise.reject(new CivitasError("usage", "this backend cannot sample completions yet"));
-  }
-
   async close(): Promise<void> {
     // The SDK keeps no connection of its own beyond fetch's keep-alive pool.
   }
+}
+
+/**
+ * The response_format of a constraint. A `choice` becomes the object {"answer": <one of the
+ * choices>}: strict structured outputs need an object at the root.
+ */
+export function responseFormat(c: Constraint): {
+  type: "json_schema";
+  json_schema: { name: string; schema: Record<string, unknown>; strict: boolean };
+} {
+  const schema =
+    c.kind === "json"
+      ? { ...c.schema }
+      : {
+          type: "object",
+          properties: { answer: { type: "string", enum: [...c.choices] } },
+          required: ["answer"],
+          additionalProperties: false,
+        };
+  return { type: "json_schema", json_schema: { name: "answer", schema, strict: true } };
+}
+
+function promptTokensOf(usage: unknown): number | null {
+  const pt = typeof usage === "object" && usage !== null ? (usage as { prompt_tokens?: unknown }).prompt_tokens : undefined;
+  return typeof pt === "number" && Number.isInteger(pt) && pt >= 0 ? pt : null;
 }
 
 function firstChoice(body: unknown): Record<string, unknown> | undefined {

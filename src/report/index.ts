@@ -1,1 +1,1 @@
-export { formatEvalResult, formatTable } from "./table.js";
+export { formatEvalResult, formatScores, formatTable } from "./table.js";

@@ -1,5 +1,5 @@
 /** Plain-text reports for the terminal. */
-import type { EvalResult } from "../runs/index.js";
+import type { EvalResult, EvalScores, Interval } from "../runs/index.js";
 
 /** Left-aligns the first column and right-aligns the others. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -14,29 +14,93 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 
 const num = (x: number | null | undefined, digits = 3): string =>
   x === null || x === undefined || Number.isNaN(x) ? "-" : x.toFixed(digits);
+const signed = (x: number | null | undefined): string => (x === null || x === undefined || Number.isNaN(x) ? "-" : `${x >= 0 ? "+" : ""}${x.toFixed(3)}`);
 const ci = (c: readonly [number, number]): string => `[${num(c[0])}, ${num(c[1])}]`;
 const pct = (x: number): string => (Number.isNaN(x) ? "-" : `${(100 * x).toFixed(1)}%`);
+const interval = (i: Interval): string => `${num(i.mean)} ${ci(i.ci)}`;
+
+/** The alignment table and every section the scores carry; shared by `eval`, `runs show` and `score`. */
+export function formatScores(r: EvalScores): string {
+  const out: string[] = [];
+  const human = r.baselines.human;
+  const humanHeader = human ? (human.reference ? `human vs ${human.reference}` : "human vs others") : "human";
+  const steer = r.steerability ? new Map(r.steerability.populations.map((p) => [p.population, p])) : null;
+  const unsteered = r.unsteered ? new Map(r.unsteered.populations.map((p) => [p.population, p])) : null;
+  const header = ["population", "alignment", "95% CI", ...(steer ? ["no persona", "steering"] : []), "uniform", humanHeader, "noise floor", "questions"];
+  const rows = r.populations.map((p) => [
+    p.population,
+    num(p.mean),
+    ci(p.ci),
+    ...(steer ? [num(unsteered?.get(p.population)?.mean), signed(steer.get(p.population)?.mean)] : []),
+    num(p.uniform),
+    num(p.human),
+    num(p.noise),
+    String(p.n),
+  ]);
+  if (r.populations.length > 1) {
+    rows.push([
+      "mean over populations",
+      num(r.overall.mean),
+      ci(r.overall.ci),
+      ...(steer ? [num(r.unsteered?.overall.mean), signed(r.steerability?.overall.mean)] : []),
+      num(r.baselines.uniform.mean),
+      num(human?.mean),
+      num(r.baselines.noise?.mean),
+      "",
+    ]);
+  }
+  out.push(formatTable(header, rows));
+  if (r.baselines.noise) {
+    const k = r.baselines.noise.samples;
+    out.push(`noise floor: the alignment of an empirical distribution of ${k === "respondents" ? "the survey's own respondents" : `${k} samples`} with the truth`);
+  }
+  if (r.steerability) out.push(`steering: alignment with the population's persona minus without, 95% CI of the mean ${ci(r.steerability.overall.ci)} (paired bootstrap)`);
+  if (r.datasets) {
+    out.push("", formatTable(["dataset", "alignment", "95% CI", "questions"], r.datasets.map((d) => [d.dataset, num(d.overall.mean), ci(d.overall.ci), String(d.n)])));
+  }
+  if (r.by_method) {
+    out.push("", formatTable(["method", "alignment", "95% CI"], r.by_method.map((m) => [m.method, num(m.overall.mean), ci(m.overall.ci)])));
+  }
+  if (r.gap) {
+    out.push(
+      `knowledge-to-simulation gap (Meister et al. 2024): TV(${r.gap.sequence_method}) / TV(verbalize) - 1 = ${interval(r.gap)}` +
+        ` (TV ${num(r.gap.tv_sequence)} vs ${num(r.gap.tv_verbalized)} over ${r.gap.pairs} question-population pairs)`,
+    );
+  }
+  if (r.knowledge) {
+    out.push(`knowledge questions (${r.knowledge.n}): accuracy ${interval(r.knowledge.accuracy)} · probability of the correct option ${interval(r.knowledge.p_correct)}`);
+  }
+  if (r.moca) {
+    const m = r.moca as Record<string, Interval & { skipped?: number }> & { n?: number };
+    const parts = ["agreement", "auroc", "accuracy"].filter((k) => m[k]).map((k) => `${k} ${interval(m[k]!)}`);
+    out.push(`MoCa (${m.n ?? "?"} stories): ${parts.join(" · ")}`);
+  }
+  return out.join("\n");
+}
 
 export function formatEvalResult(r: EvalResult, title?: string): string {
   const out: string[] = [];
   if (title) out.push(title);
-  out.push(`model ${r.model} · alignment = ${r.metric_label} · 95% bootstrap interval over questions`);
+  const how = [`model ${r.model}`, `method ${r.method}`, `alignment = ${r.metric_label}`, ...(r.protocol ? [`protocol ${r.protocol}`] : []), "95% bootstrap interval over questions"];
+  out.push(how.join(" · "));
   out.push("");
-  const human = r.baselines.human;
-  const header = ["population", "alignment", "95% CI", "uniform", human ? `human vs ${human.reference}` : "human", "questions"];
-  const rows = r.populations.map((p) => [p.population, num(p.mean), ci(p.ci), num(p.uniform), num(p.human), String(p.n)]);
-  if (r.populations.length > 1) {
-    rows.push(["mean over populations", num(r.overall.mean), ci(r.overall.ci), num(r.baselines.uniform.mean), num(human?.mean), ""]);
-  }
-  out.push(formatTable(header, rows));
+  out.push(formatScores(r));
   out.push("");
   const sa = r.set_aside;
-  const noScale = r.questions.no_scale ? ` (${r.questions.no_scale} without an ordinal scale, not scored under ${r.metric})` : "";
-  out.push(`questions: ${r.questions.planned} planned, ${r.questions.answered} answered, ${r.questions.scored} scored${noScale}`);
+  const q = r.questions;
+  const noScale = q.no_scale ? ` (${q.no_scale} without an ordinal scale, not scored under ${r.metric})` : "";
+  out.push(`questions: ${q.planned} planned, ${q.answered} answered, ${q.scored} scored${noScale}${q.knowledge ? `, ${q.knowledge} knowledge` : ""}`);
+  const extra = [
+    ...(sa.unparsed_samples ? [`${sa.unparsed_samples} sampled answers named no option`] : []),
+    ...(sa.invalid_statements ? [`${sa.invalid_statements} stated distributions invalid`] : []),
+  ];
   out.push(
     `answers set aside: ${sa.total} (low coverage ${sa.low_coverage}, off-format ${sa.off_format}, only refusal ${sa.only_refusal})` +
-      ` · mean coverage ${pct(r.coverage.mean)} (min ${pct(r.coverage.min)}${r.coverage.min_required > 0 ? `, required ${pct(r.coverage.min_required)}` : ""})`,
+      ` · mean coverage ${pct(r.coverage.mean)} (min ${pct(r.coverage.min)}${r.coverage.min_required > 0 ? `, required ${pct(r.coverage.min_required)}` : ""})` +
+      (extra.length ? ` · ${extra.join(", ")}` : ""),
   );
+  const modes = Object.entries(r.answers.modes ?? {}).filter(([m]) => m !== "none");
+  if (modes.length > 0) out.push(`constrained decoding: ${modes.map(([m, n]) => `${n} answers by ${m}`).join(", ")}`);
   for (const w of r.warnings) out.push(`warning: ${w}`);
   const a = r.answers;
   out.push(

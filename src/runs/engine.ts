@@ -1,11 +1,13 @@
 /**
  * The run engine: plan -> execute -> score.
  *
- * plan:    questions x variants x personas, each rendered to a prompt with a cache key.
+ * plan:    questions x variants x personas x methods, each rendered to a prompt with a cache key.
  * execute: answers already stored for this run are kept; prompts in the request cache are
  *          answered from it; only the rest go to the model (loaded only then), with bounded
  *          concurrency. Every answer is written as it arrives (group commit).
- * score:   metrics against each population, bootstrap intervals, baselines; stored with the run.
+ * score:   metrics against each population, bootstrap intervals, baselines, and what the run
+ *          asked for besides (steerability, the knowledge-to-simulation gap, knowledge questions,
+ *          suite-specific scores); stored with the run.
  *
  * A run's id is a hash of everything that determines its numbers, so the same command finds the
  * same run again and resumes it.
@@ -13,11 +15,26 @@
 import { createHash } from "node:crypto";
 import pLimit from "p-limit";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
-import { METRICS, type MetricName } from "../metrics/index.js";
+import type { MetricName } from "../metrics/index.js";
 import { renormalise, type ModelClient, type ModelSpec } from "../models/index.js";
-import type { AnswerRow, AnswerStatus, RequestRow, Store } from "../store/index.js";
-import { NO_PERSONA, renderPrompt, STANDARD_VARIANT, toSurveyOrder, type Persona, type Population, type Question, type Suite, type Variant } from "../surveys/index.js";
-import { scoredDistribution, scoreRun, type Interval, type PopulationResult } from "./score.js";
+import type { AnswerRow, AnswerStatus, Method, RequestRow, Store } from "../store/index.js";
+import {
+  NO_PERSONA,
+  parseVariant,
+  personasFor,
+  renderPrompt,
+  STANDARD_VARIANT,
+  toSurveyOrder,
+  type Persona,
+  type Population,
+  type Question,
+  type Suite,
+  type Variant,
+} from "../surveys/index.js";
+import { DEFAULT_SAMPLES, elicit, methodParams, type MethodSettings } from "./methods.js";
+import { resolveConventions, type Conventions } from "./protocols.js";
+import { scoreAnswers, type EvalScores } from "./result.js";
+import { modelView } from "./score.js";
 
 export interface EvalPlan {
   readonly suite: Suite;
@@ -25,13 +42,25 @@ export interface EvalPlan {
   readonly questions: readonly Question[];
   readonly populations: readonly Population[];
   readonly model: ModelSpec;
-  readonly metric: MetricName;
+  /** A protocol's conventions (santurkar2023, durmus2023, meister2024); default: the suite's. */
+  readonly protocol?: string;
+  /** Overrides the protocol's or suite's metric. */
+  readonly metric?: MetricName;
+  /** Bootstrap resamples; overrides the protocol's (default 1000). */
+  readonly resamples?: number;
   /** Answers whose label coverage is below this are stored but set aside. */
   readonly minCoverage: number;
+  /** Elicitation methods; the first is the headline (default logprobs). */
+  readonly methods?: readonly Method[];
+  /** Samples per question for `sample`, and constrained decoding. */
+  readonly samples?: number;
+  readonly constrain?: boolean;
   readonly variants?: readonly Variant[];
-  readonly personas?: readonly Persona[];
+  /** Steer the model with each population's persona, and report steerability. */
+  readonly persona?: boolean;
+  /** Persona templates per attribute, overriding the suite's and the defaults. */
+  readonly personaTemplates?: Readonly<Record<string, string>>;
   readonly seed: number;
-  readonly resamples: number;
   /** The command line, for `runs list`. */
   readonly command: string;
 }
@@ -54,22 +83,30 @@ export interface EvalEvents {
 }
 
 /** The result of `civitas eval`, as printed with --json. */
-export interface EvalResult {
+export interface EvalResult extends EvalScores {
   readonly run: string;
   readonly suite: string;
   readonly model: string;
-  readonly metric: MetricName;
-  readonly metric_label: string;
-  readonly overall: Interval;
-  readonly populations: PopulationResult[];
-  readonly baselines: {
-    readonly uniform: Interval;
-    readonly human: (Interval & { readonly reference: string }) | null;
+  readonly questions: EvalScores["questions"] & { readonly planned: number; readonly answered: number };
+  readonly set_aside: {
+    readonly low_coverage: number;
+    readonly off_format: number;
+    readonly only_refusal: number;
+    readonly total: number;
+    /** Sampled completions that named no option (method sample). */
+    readonly unparsed_samples: number;
+    /** Stated distributions that were not valid (method verbalize). */
+    readonly invalid_statements: number;
   };
-  readonly set_aside: { readonly low_coverage: number; readonly off_format: number; readonly only_refusal: number; readonly total: number };
-  readonly questions: { readonly planned: number; readonly answered: number; readonly scored: number; readonly no_scale: number };
   readonly coverage: { readonly mean: number; readonly min: number; readonly min_required: number };
-  readonly answers: { readonly total: number; readonly model_calls: number; readonly cache_hits: number; readonly resumed: number };
+  readonly answers: {
+    readonly total: number;
+    readonly model_calls: number;
+    readonly cache_hits: number;
+    readonly resumed: number;
+    /** How many answers each decoding mode produced. */
+    readonly modes: Readonly<Record<string, number>>;
+  };
   readonly store: string;
   readonly warnings: string[];
   readonly seconds: number;
@@ -78,51 +115,88 @@ export interface EvalResult {
 const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
 
 /** The cache key of one model request: everything that determines the model's response. */
-export function requestKey(spec: ModelSpec, method: string, prompt: string, labels: readonly string[]): string {
-  return sha256(JSON.stringify([spec.identity, spec.params, method, prompt, labels]));
+export function requestKey(spec: ModelSpec, method: string, params: Readonly<Record<string, unknown>>, prompt: string, labels: readonly string[]): string {
+  // logprobs keys keep the shape of version 1 stores, so their caches stay valid.
+  return method === "logprobs" && Object.keys(params).length === 0
+    ? sha256(JSON.stringify([spec.identity, spec.params, method, prompt, labels]))
+    : sha256(JSON.stringify([spec.identity, spec.params, method, params, prompt, labels]));
 }
 
 interface PlannedItem {
   readonly question: Question;
   readonly variant: Variant;
   readonly persona: Persona;
+  readonly method: Method;
   readonly prompt: string;
   readonly labels: string[];
   readonly order: number[];
   readonly key: string;
 }
 
-const itemKey = (questionId: string, variant: string, persona: string): string => `${questionId}\u0000${variant}\u0000${persona}`;
+const itemKey = (questionId: string, variant: string, persona: string, method: string): string =>
+  `${questionId}\u0000${variant}\u0000${persona}\u0000${method}`;
+
+interface Resolved {
+  readonly conventions: Conventions & { readonly protocol: string | null };
+  readonly methods: readonly Method[];
+  readonly settings: MethodSettings;
+  readonly variants: readonly Variant[];
+  /** Persona per population id (steered runs only). */
+  readonly personas: Map<string, Persona>;
+}
+
+function resolvePlan(plan: EvalPlan): Resolved {
+  const conventions = resolveConventions(plan.suite, {
+    ...(plan.protocol ? { protocol: plan.protocol } : {}),
+    ...(plan.metric ? { metric: plan.metric } : {}),
+    ...(plan.resamples ? { resamples: plan.resamples } : {}),
+  });
+  const template = plan.suite.template ?? "opinionqa";
+  const variants = plan.variants ?? [
+    conventions.optionOrder === "alphabetical" ? parseVariant("order=alphabetical", template) : template === "opinionqa" ? STANDARD_VARIANT : parseVariant("standard", template),
+  ];
+  return {
+    conventions,
+    methods: plan.methods && plan.methods.length > 0 ? plan.methods : ["logprobs"],
+    settings: { samples: plan.samples ?? DEFAULT_SAMPLES, constrain: plan.constrain ?? false, seed: plan.seed },
+    variants,
+    personas: plan.persona ? personasFor(plan.suite, plan.populations, plan.personaTemplates) : new Map(),
+  };
+}
 
 /** What identifies a run: everything that changes its numbers. */
 export function runConfig(plan: EvalPlan): Record<string, unknown> {
-  const variants = plan.variants ?? [STANDARD_VARIANT];
-  const personas = plan.personas ?? [NO_PERSONA];
-  return {
+  const r = resolvePlan(plan);
+  const config: Record<string, unknown> = {
     suite: plan.suite.name,
     data: plan.suite.fingerprint,
     questions: plan.questions.map((q) => q.id),
     populations: plan.populations.map((p) => p.id),
     model: plan.model.identity,
     params: plan.model.params,
-    method: "logprobs",
-    metric: plan.metric,
+    method: r.methods.length === 1 && r.methods[0] === "logprobs" ? "logprobs" : r.methods,
+    metric: r.conventions.metric,
     min_coverage: plan.minCoverage,
-    variants: variants.map((v) => v.id),
-    personas: personas.map((p) => ({ id: p.id, text: p.text })),
+    variants: r.variants.map((v) => v.id),
+    personas: [{ id: NO_PERSONA.id, text: NO_PERSONA.text }, ...[...r.personas.values()].map((p) => ({ id: p.id, text: p.text }))],
     seed: plan.seed,
-    resamples: plan.resamples,
+    resamples: r.conventions.resamples,
   };
+  // Keys added after the first release only when they differ from what it did, so that its runs keep their ids.
+  if (r.conventions.protocol) config.protocol = r.conventions.protocol;
+  if (r.conventions.refusals !== "drop" || r.conventions.datasets !== "pooled") config.conventions = r.conventions;
+  if (r.methods.some((m) => m !== "logprobs")) config.method_settings = { samples: r.settings.samples, constrain: r.settings.constrain };
+  return config;
 }
 
 export function runId(config: Record<string, unknown>): string {
   return sha256(JSON.stringify(config)).slice(0, 12);
 }
 
-function answerStatus(q: Question, distribution: number[] | null, coverage: number, minCoverage: number): AnswerStatus {
+function answerStatus(q: Question, distribution: number[] | null, coverage: number, minCoverage: number, refusals: "drop" | "keep"): AnswerStatus {
   if (distribution === null) return "off_format";
   if (coverage < minCoverage) return "low_coverage";
-  if (scoredDistribution(q, distribution) === null) return "only_refusal";
+  if (modelView(q, distribution, refusals) === null) return "only_refusal";
   return "scored";
 }
 
@@ -170,25 +244,40 @@ class GroupWriter {
 
 export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents = {}): Promise<EvalResult> {
   const started = performance.now();
-  const variants = plan.variants ?? [STANDARD_VARIANT];
-  const personas = plan.personas ?? [NO_PERSONA];
+  const r = resolvePlan(plan);
   const config = runConfig(plan);
   const id = runId(config);
 
   // ---- plan
   const items: PlannedItem[] = [];
+  const personaList = [NO_PERSONA, ...new Map([...r.personas.values()].map((p) => [p.id, p])).values()];
   for (const question of plan.questions) {
-    for (const variant of variants) {
+    // Knowledge questions have a right answer, not populations to steer towards.
+    const personas = question.correct === undefined ? personaList : [NO_PERSONA];
+    for (const variant of r.variants) {
       for (const persona of personas) {
-        const r = renderPrompt(question, variant, persona);
-        items.push({ question, variant, persona, prompt: r.text, labels: r.labels, order: r.order, key: requestKey(plan.model, "logprobs", r.text, r.labels) });
+        for (const method of r.methods) {
+          const rendered = renderPrompt(question, variant, persona, method);
+          const params = methodParams(method, r.settings);
+          items.push({
+            question,
+            variant,
+            persona,
+            method,
+            prompt: rendered.text,
+            labels: rendered.labels,
+            order: rendered.order,
+            key: requestKey(plan.model, method, params, rendered.text, rendered.labels),
+          });
+        }
       }
     }
   }
 
-  const resumed = (await store.beginRun({ id, command: plan.command, suite: plan.suite.name, model: plan.model.display, metric: plan.metric, config })) === "resumed";
-  const stored = new Set((await store.answers(id)).map((a) => itemKey(a.questionId, a.variant, a.persona)));
-  const todo = items.filter((it) => !stored.has(itemKey(it.question.id, it.variant.id, it.persona.id)));
+  const resumed =
+    (await store.beginRun({ id, command: plan.command, suite: plan.suite.name, model: plan.model.display, metric: r.conventions.metric, config })) === "resumed";
+  const stored = new Set((await store.answers(id)).map((a) => itemKey(a.questionId, a.variant, a.persona, a.method)));
+  const todo = items.filter((it) => !stored.has(itemKey(it.question.id, it.variant.id, it.persona.id, it.method)));
   const cache = await store.lookupRequests([...new Set(todo.map((it) => it.key))]);
 
   const writer = new GroupWriter(store);
@@ -199,11 +288,13 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
       questionId: it.question.id,
       variant: it.variant.id,
       persona: it.persona.id,
+      method: it.method,
       requestKey: it.key,
       options: it.question.options,
       distribution,
       coverage: req.coverage,
-      status: answerStatus(it.question, distribution, req.coverage, plan.minCoverage),
+      status: answerStatus(it.question, distribution, req.coverage, plan.minCoverage, r.conventions.refusals),
+      mode: req.mode,
       cacheHit,
     };
   };
@@ -240,42 +331,42 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
       events.onModelReady?.({ concurrency: client.concurrency, loadSeconds: (performance.now() - t0) / 1000 });
       const c: ModelClient = client;
       const limit = pLimit(Math.max(1, c.concurrency));
-      let failure: unknown = null;
       // Tasks check this before asking: after a failure or an interrupt the queue drains without asking.
+      let failure: unknown = null;
       const tasks = [...ask.values()].map((group) =>
         limit(async () => {
           if (failure || events.signal?.aborted || writer.error) return;
           const first = group[0]!;
           const t = performance.now();
           try {
-            const a = await c.optionProbabilities({ prompt: first.prompt, labels: first.labels }, events.signal);
+            const e = await elicit(c, first.method, { text: first.prompt, labels: first.labels, options: first.order.map((i) => first.question.options[i]!) }, r.settings, events.signal);
             const req: RequestRow = {
               key: first.key,
               model: plan.model.identity,
+              method: first.method,
               prompt: first.prompt,
               labels: first.labels,
-              params: { ...plan.model.params, method: "logprobs" },
-              labelMass: a.labelMass,
-              coverage: a.coverage,
-              top: a.top,
-              promptTokens: a.promptTokens,
+              params: { ...plan.model.params, method: first.method, ...methodParams(first.method, r.settings) },
+              labelMass: e.labelMass,
+              coverage: e.coverage,
+              raw: e.raw,
+              mode: e.mode,
+              promptTokens: e.promptTokens,
               latencyMs: performance.now() - t,
             };
             modelCalls++;
             group.forEach((it, k) => writer.add(k === 0 ? req : null, toAnswer(it, req, false)));
             done += group.length;
             progress();
-          } catch (e) {
-            if (!failure) failure = e;
+          } catch (err) {
+            if (!failure) failure = err;
           }
         }),
       );
       await Promise.all(tasks);
       if (failure) throw failure;
       if (writer.error) throw writer.error;
-      if (events.signal?.aborted) {
-        throw new CivitasError("usage", "interrupted");
-      }
+      if (events.signal?.aborted) throw new CivitasError("usage", "interrupted");
     }
     await writer.flush();
   } catch (e) {
@@ -293,30 +384,53 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
 
   // ---- score
   const answers = await store.answers(id);
-  const s = scoreRun(plan.suite, plan.questions, plan.populations, answers, { metric: plan.metric, seed: plan.seed, resamples: plan.resamples });
-  await store.writeScores(id, s.scores);
+  const requests = await store.lookupRequests([...new Set(answers.filter((a) => a.method !== "logprobs").map((a) => a.requestKey))]);
+  const s = scoreAnswers(plan.suite, plan.questions, plan.populations, answers, {
+    conventions: r.conventions,
+    methods: r.methods,
+    personas: r.personas,
+    seed: plan.seed,
+    samples: r.settings.samples,
+  });
+  await store.writeScores(id, s.rows);
 
-  const warnings: string[] = [];
-  if (s.coverage.mean < 0.5) {
+  let coverageSum = 0;
+  let coverageMin = Number.POSITIVE_INFINITY;
+  const setAside = { low_coverage: 0, off_format: 0, only_refusal: 0 };
+  const modes: Record<string, number> = {};
+  for (const a of answers) {
+    coverageSum += a.coverage;
+    coverageMin = Math.min(coverageMin, a.coverage);
+    if (a.status !== "scored") setAside[a.status]++;
+    modes[a.mode] = (modes[a.mode] ?? 0) + 1;
+  }
+  let unparsed = 0;
+  let invalid = 0;
+  for (const q of requests.values()) {
+    const raw = q.raw as { unparsed?: number; error?: string } | null;
+    if (q.method === "sample") unparsed += raw?.unparsed ?? 0;
+    if (q.method === "verbalize" && raw?.error) invalid++;
+  }
+  const meanCoverage = answers.length ? coverageSum / answers.length : Number.NaN;
+  const warnings = [...(plan.suite.warnings ?? []), ...s.scores.warnings];
+  if (meanCoverage < 0.5) {
     warnings.push(
-      `mean coverage is ${(100 * s.coverage.mean).toFixed(1)}%: most of the model's next-token probability is not on an option label, ` +
-        "and distributions are renormalised over what is (expected of base or tiny models; --min-coverage sets low answers aside)",
+      `mean coverage is ${(100 * meanCoverage).toFixed(1)}%: ` +
+        (r.methods.includes("logprobs")
+          ? "most of the model's next-token probability is not on an option label, and distributions are renormalised over what is (expected of base or tiny models; --min-coverage sets low answers aside)"
+          : "most answers named no valid option (--constrain makes sampled and stated answers well-formed where the backend can)"),
     );
   }
-  if (s.questions.scored === 0) warnings.push("no question could be scored");
+  if (s.scores.questions.scored === 0 && !s.scores.knowledge) warnings.push("no question could be scored");
   const result: EvalResult = {
     run: id,
     suite: plan.suite.name,
     model: plan.model.display,
-    metric: plan.metric,
-    metric_label: METRICS[plan.metric].label,
-    overall: s.overall,
-    populations: s.populations,
-    baselines: s.baselines,
-    set_aside: s.setAside,
-    questions: s.questions,
-    coverage: { ...s.coverage, min_required: plan.minCoverage },
-    answers: { total: answers.length, model_calls: modelCalls, cache_hits: cacheHits, resumed: items.length - todo.length },
+    ...s.scores,
+    questions: { planned: plan.questions.length, answered: new Set(answers.map((a) => a.questionId)).size, ...s.scores.questions },
+    set_aside: { ...setAside, total: setAside.low_coverage + setAside.off_format + setAside.only_refusal, unparsed_samples: unparsed, invalid_statements: invalid },
+    coverage: { mean: meanCoverage, min: answers.length ? coverageMin : Number.NaN, min_required: plan.minCoverage },
+    answers: { total: answers.length, model_calls: modelCalls, cache_hits: cacheHits, resumed: items.length - todo.length, modes },
     store: store.file,
     warnings,
     seconds: (performance.now() - started) / 1000,

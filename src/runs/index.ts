@@ -1,2 +1,20 @@
 export { requestKey, runConfig, runEval, runId, type EvalEvents, type EvalPlan, type EvalProgress, type EvalResult } from "./engine.js";
-export { scoreRun, scoredDistribution, type Interval, type PopulationResult, type ScoreSummary } from "./score.js";
+export { DEFAULT_SAMPLES, elicit, METHODS, methodParams, parseMethods, verbalizeSchema, type Elicited, type MethodSettings } from "./methods.js";
+export { findProtocol, PROTOCOLS, resolveConventions, type Conventions, type Protocol } from "./protocols.js";
+export { scoreAnswers, type EvalScores } from "./result.js";
+export {
+  distanceTable,
+  humanView,
+  knowledgeGap,
+  knowledgeScores,
+  modelView,
+  scoredDistribution,
+  steerability,
+  summarize,
+  type AlignmentSummary,
+  type DistanceTable,
+  type Interval,
+  type ModelDistributions,
+  type PopulationResult,
+} from "./score.js";
+export { parsePredictions, readPredictions, scorePredictions, type Predictions } from "./predictions.js";

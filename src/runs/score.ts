@@ -1,11 +1,15 @@
 /**
- * From stored answers to the alignment of a model with each population: per question the
+ * From model distributions to the alignment of a model with each population: per question the
  * distance between the model's distribution and the population's, then 1 - mean over questions
- * with a percentile bootstrap interval, beside the uniform-answer and human baselines.
+ * with a percentile bootstrap interval, beside three baselines (uniform answers, the distance
+ * between real populations, and the survey's own sampling noise).
+ *
+ * The same code scores `civitas eval` runs (model distributions from stored answers) and outside
+ * predictions (`civitas score`), under a protocol's conventions.
  */
-import { bootstrapMeans, distance, METRICS, uniform, type Estimate, type MetricName } from "../metrics/index.js";
-import type { AnswerRow, AnswerStatus, ScoreRow } from "../store/index.js";
-import { scoredIndices, type Population, type Question, type Suite } from "../surveys/index.js";
+import { bootstrapStatistic, distance, expectedSamplingDistance, METRICS, uniform, type MetricName } from "../metrics/index.js";
+import { scoredIndices, type HumanDistribution, type Population, type Question, type Suite } from "../surveys/index.js";
+import type { Conventions } from "./protocols.js";
 
 export interface Interval {
   readonly mean: number;
@@ -18,137 +22,336 @@ export interface PopulationResult extends Interval {
   readonly n: number;
   /** Alignment of always answering uniformly over the options. */
   readonly uniform: number;
-  /** Alignment of this population with the reference population (e.g. overall); null for the reference itself. */
+  /** Alignment of this population with the other real populations (or the reference); null when there is none. */
   readonly human: number | null;
+  /** Alignment of an empirical distribution of the survey's n respondents (or the model's K samples) with the truth. */
+  readonly noise: number | null;
 }
 
-export interface ScoreSummary {
+export interface AlignmentSummary {
+  readonly metric: MetricName;
   readonly overall: Interval;
   readonly populations: PopulationResult[];
-  readonly baselines: { readonly uniform: Interval; readonly human: (Interval & { readonly reference: string }) | null };
-  readonly setAside: Readonly<Record<Exclude<AnswerStatus, "scored">, number>> & { readonly total: number };
-  /** `no_scale`: answered, but with no ordinal scale for an ordinal metric (not scored). */
-  readonly questions: { readonly planned: number; readonly answered: number; readonly scored: number; readonly no_scale: number };
-  readonly coverage: { readonly mean: number; readonly min: number };
-  readonly scores: ScoreRow[];
+  readonly baselines: {
+    readonly uniform: Interval;
+    /** Against `reference` (e.g. overall), or against the other populations of the same attribute when it is null. */
+    readonly human: (Interval & { readonly reference: string | null }) | null;
+    readonly noise: (Interval & { readonly samples: "respondents" | number }) | null;
+  };
+  /** Per dataset of a multi-dataset suite. */
+  readonly datasets?: { readonly dataset: string; readonly overall: Interval; readonly n: number }[];
+  readonly questions: { readonly scored: number; readonly no_scale: number };
 }
 
-export interface ScoreOptions {
+/** Model distributions over all options (survey order) for a question when compared with a population. */
+export type ModelDistributions = (q: Question, p: Population) => readonly (readonly number[])[] | undefined;
+
+/** Distances of every (population, question) pair; NaN where there is nothing to compare. */
+export interface DistanceTable {
   readonly metric: MetricName;
-  readonly seed: number;
-  readonly resamples: number;
+  readonly questions: readonly Question[];
+  readonly populations: readonly Population[];
+  readonly model: Float64Array[];
+  readonly uniform: Float64Array[];
+  readonly human: Float64Array[];
+  readonly noise: Float64Array[];
+  readonly humanN: (number | null)[][];
+  /** Questions left out because the metric needs an ordinal scale they lack. */
+  readonly noScale: number;
+  /** Reference of the human baseline, or null for "other populations of the same attribute". */
+  readonly reference: string | null;
 }
 
-/** The model's distribution over a question's scored options (survey order), or null if it has none there. */
-export function scoredDistribution(q: Question, distribution: readonly number[]): number[] | null {
-  const idx = scoredIndices(q);
-  const sub = idx.map((i) => distribution[i]!);
+export interface TableOptions {
+  readonly conventions: Conventions;
+  readonly seed: number;
+  /** For the noise floor: "respondents" (each population's n) or K model samples. */
+  readonly noiseSamples?: "respondents" | number;
+}
+
+/** The model's distribution restricted to what is scored under the conventions, or null if empty. */
+export function modelView(q: Question, dist: readonly number[], refusals: "drop" | "keep"): number[] | null {
+  const idx = refusals === "keep" ? q.options.map((_, i) => i) : scoredIndices(q);
+  const sub = idx.map((i) => dist[i]!);
   const total = sub.reduce((a, b) => a + b, 0);
   if (!(total > 0)) return null;
-  return sub.map((p) => p / total);
+  return sub.map((x) => x / total);
 }
 
-/**
- * Scores the answers of one run. Answers to several variants or personas of the same question
- * are averaged (distance per answer, then mean) before the question enters the bootstrap.
- */
-export function scoreRun(
+/** The human distribution under the conventions, or undefined (e.g. refusals kept but the source has no shares for them). */
+export function humanView(h: HumanDistribution | undefined, refusals: "drop" | "keep"): readonly number[] | undefined {
+  if (!h) return undefined;
+  return refusals === "keep" ? h.allProbs : h.probs;
+}
+
+/** Kept for callers that score the scored options only. */
+export function scoredDistribution(q: Question, distribution: readonly number[]): number[] | null {
+  return modelView(q, distribution, "drop");
+}
+
+/** Ordinals under the conventions, or null when the question has no usable ordinal scale. */
+function scaleOf(q: Question, metric: MetricName): readonly number[] | null | "none" {
+  if (!METRICS[metric].needsOrdinals) return null;
+  const o = q.ordinals;
+  // A nominal question, or one whose ordinals are all equal (ORIENTATIONMOD_W50 has [1, 1, 1, 1]),
+  // has no ordinal distance: it would score a perfect 0.
+  if (!o || Math.max(...o) === Math.min(...o)) return "none";
+  return o;
+}
+
+export function distanceTable(
   suite: Suite,
   questions: readonly Question[],
   populations: readonly Population[],
-  answers: readonly AnswerRow[],
-  options: ScoreOptions,
-): ScoreSummary {
-  const byQuestion = new Map<string, AnswerRow[]>();
-  const setAside = { low_coverage: 0, off_format: 0, only_refusal: 0 };
-  let coverageSum = 0;
-  let coverageMin = Number.POSITIVE_INFINITY;
-  for (const a of answers) {
-    coverageSum += a.coverage;
-    coverageMin = Math.min(coverageMin, a.coverage);
-    if (a.status !== "scored") {
-      setAside[a.status]++;
-      continue;
-    }
-    const list = byQuestion.get(a.questionId);
-    if (list) list.push(a);
-    else byQuestion.set(a.questionId, [a]);
-  }
-  const answeredQuestions = new Set(answers.map((a) => a.questionId));
-
-  const ref = suite.reference;
-  const scored = questions.filter((q) => byQuestion.has(q.id));
+  model: ModelDistributions,
+  options: TableOptions,
+): DistanceTable {
+  const { metric, refusals } = options.conventions;
   const P = populations.length;
-  const modelCols = populations.map(() => new Float64Array(scored.length).fill(Number.NaN));
-  const uniformCols = populations.map(() => new Float64Array(scored.length).fill(Number.NaN));
-  const humanCols = populations.map(() => new Float64Array(scored.length).fill(Number.NaN));
-  const rows: ScoreRow[] = [];
-  const needsOrdinals = METRICS[options.metric].needsOrdinals;
+  const make = () => populations.map(() => new Float64Array(questions.length).fill(Number.NaN));
+  const t = { model: make(), uniform: make(), human: make(), noise: make() };
+  const humanN = populations.map(() => questions.map((): number | null => null));
+  const reference = suite.reference;
+  // Siblings for the human baseline when the suite has no reference population.
+  const siblings = new Map<string, Population[]>();
+  for (const p of populations) {
+    siblings.set(
+      p.id,
+      suite.populations.filter((o) => o.id !== p.id && o.attribute === p.attribute && o.id !== reference),
+    );
+  }
   let noScale = 0;
-
-  scored.forEach((q, qi) => {
-    const ordinals = needsOrdinals ? q.ordinals : null;
-    // A nominal question, or one whose ordinals are all equal (ORIENTATIONMOD_W50 has [1, 1, 1, 1]),
-    // has no ordinal distance: under an ordinal metric it is not scored (it would score a perfect 0).
-    if (needsOrdinals && (!ordinals || Math.max(...ordinals) === Math.min(...ordinals))) {
+  questions.forEach((q, i) => {
+    const scale = scaleOf(q, metric);
+    if (scale === "none") {
       noScale++;
       return;
     }
-    const modelDists = byQuestion
-      .get(q.id)!
-      .map((a) => scoredDistribution(q, a.distribution!))
-      .filter((d): d is number[] => d !== null);
-    if (modelDists.length === 0) return;
-    const refDist = ref ? suite.human(q.id, ref) : undefined;
+    const refDist = reference ? humanView(suite.human(q.id, reference), refusals) : undefined;
     for (let p = 0; p < P; p++) {
       const pop = populations[p]!;
-      const h = suite.human(q.id, pop.id);
+      const hd = suite.human(q.id, pop.id);
+      const h = humanView(hd, refusals);
       if (!h) continue;
-      const d = modelDists.reduce((s, m) => s + distance(options.metric, m, h.probs, ordinals), 0) / modelDists.length;
-      const du = distance(options.metric, uniform(h.probs.length), h.probs, ordinals);
-      const dh = refDist && pop.id !== ref ? distance(options.metric, h.probs, refDist.probs, ordinals) : null;
-      modelCols[p]![qi] = 1 - d;
-      uniformCols[p]![qi] = 1 - du;
-      if (dh !== null) humanCols[p]![qi] = 1 - dh;
-      rows.push({
-        questionId: q.id,
-        population: pop.id,
-        metric: options.metric,
-        modelDistance: d,
-        uniformDistance: du,
-        humanDistance: dh,
-        humanN: h.n,
-      });
+      const dists = (model(q, pop) ?? []).map((d) => modelView(q, d, refusals)).filter((d): d is number[] => d !== null);
+      if (dists.length === 0) continue;
+      t.model[p]![i] = dists.reduce((s, d) => s + distance(metric, d, h, scale), 0) / dists.length;
+      t.uniform[p]![i] = distance(metric, uniform(h.length), h, scale);
+      if (reference) {
+        if (refDist && pop.id !== reference) t.human[p]![i] = distance(metric, h, refDist, scale);
+      } else {
+        const others = siblings
+          .get(pop.id)!
+          .map((o) => humanView(suite.human(q.id, o.id), refusals))
+          .filter((o): o is readonly number[] => o !== undefined);
+        if (others.length > 0) t.human[p]![i] = others.reduce((s, o) => s + distance(metric, h, o, scale), 0) / others.length;
+      }
+      const n = options.noiseSamples === undefined || options.noiseSamples === "respondents" ? hd?.n ?? null : options.noiseSamples;
+      if (n !== null && n > 0) t.noise[p]![i] = expectedSamplingDistance(metric, h, n, scale, { seed: options.seed + i });
+      humanN[p]![i] = hd?.n ?? null;
     }
   });
+  return { metric, questions, populations, ...t, humanN, noScale, reference };
+}
 
-  // One seed for all three: the same question resamples for model and baselines.
-  const boot = { seed: options.seed, resamples: options.resamples };
-  const model = bootstrapMeans(modelCols, boot);
-  const unif = bootstrapMeans(uniformCols, boot);
-  const human = bootstrapMeans(humanCols, boot);
-  const fromAlignment = (e: Estimate): Interval => ({ mean: e.mean, ci: e.ci });
+/** Mean of the non-NaN values of col at the sampled indices, or NaN. */
+function sampledMean(col: Float64Array, sample: Int32Array, from = 0, to = sample.length): number {
+  let s = 0;
+  let n = 0;
+  for (let k = from; k < to; k++) {
+    const v = col[sample[k]!]!;
+    if (!Number.isNaN(v)) {
+      s += v;
+      n++;
+    }
+  }
+  return n > 0 ? s / n : Number.NaN;
+}
 
-  const populationsOut: PopulationResult[] = populations.map((pop, p) => ({
-    population: pop.id,
-    mean: model.series[p]!.mean,
-    ci: model.series[p]!.ci,
-    n: model.series[p]!.n,
-    uniform: unif.series[p]!.mean,
-    human: human.series[p]!.n > 0 ? human.series[p]!.mean : null,
-  }));
-  const anyHuman = human.series.some((s) => s.n > 0);
-  const questionsWithScore = new Set(rows.map((r) => r.questionId));
-  return {
-    overall: fromAlignment(model.average),
-    populations: populationsOut,
-    baselines: {
-      uniform: fromAlignment(unif.average),
-      human: anyHuman && ref ? { ...fromAlignment(human.average), reference: ref } : null,
-    },
-    setAside: { ...setAside, total: setAside.low_coverage + setAside.off_format + setAside.only_refusal },
-    questions: { planned: questions.length, answered: answeredQuestions.size, scored: questionsWithScore.size, no_scale: noScale },
-    coverage: { mean: answers.length ? coverageSum / answers.length : Number.NaN, min: answers.length ? coverageMin : Number.NaN },
-    scores: rows,
+function meanOf(values: readonly number[]): number {
+  const f = values.filter((v) => !Number.isNaN(v));
+  return f.length > 0 ? f.reduce((a, b) => a + b, 0) / f.length : Number.NaN;
+}
+
+function countValues(col: Float64Array): number {
+  let n = 0;
+  for (const v of col) if (!Number.isNaN(v)) n++;
+  return n;
+}
+
+/** Question indices grouped by dataset, in the order a stratified sample lays them out. */
+function strataOf(questions: readonly Question[], datasets: readonly string[] | undefined) {
+  const names = datasets && datasets.length > 0 ? [...datasets] : [];
+  for (const q of questions) if (q.dataset !== undefined && !names.includes(q.dataset)) names.push(q.dataset);
+  const strata = questions.map((q) => (q.dataset === undefined ? 0 : Math.max(0, names.indexOf(q.dataset))));
+  // [from, to) of each stratum inside a stratified sample: strata are laid out in first-seen order.
+  const order: number[] = [];
+  for (const s of strata) if (!order.includes(s)) order.push(s);
+  const ranges = new Map<number, [number, number]>();
+  let at = 0;
+  for (const s of order) {
+    const size = strata.filter((x) => x === s).length;
+    ranges.set(s, [at, at + size]);
+    at += size;
+  }
+  return { names, strata, ranges };
+}
+
+/**
+ * 1 - mean distance per population, and the overall mean, with percentile bootstrap intervals
+ * over questions (stratified by dataset), for the model and each baseline.
+ */
+export function summarize(table: DistanceTable, suite: Suite, conventions: Conventions, seed: number, noiseSamples: "respondents" | number = "respondents"): AlignmentSummary {
+  const P = table.populations.length;
+  const { names, strata, ranges } = strataOf(table.questions, suite.datasets);
+  const multi = names.length > 1;
+  const series = [table.model, table.uniform, table.human, table.noise];
+  // statistic layout: for each series s: P population alignments, then the overall; then per dataset overall (model only).
+  const statistic = (sample: Int32Array): number[] => {
+    const out: number[] = [];
+    for (const cols of series) {
+      const perPop = cols.map((col) => 1 - sampledMean(col, sample));
+      out.push(...perPop);
+      if (multi && conventions.datasets === "equal") {
+        const perDataset = [...ranges.values()].map(([from, to]) => meanOf(cols.map((col) => 1 - sampledMean(col, sample, from, to))));
+        out.push(meanOf(perDataset));
+      } else {
+        out.push(meanOf(perPop));
+      }
+    }
+    if (multi) for (const [from, to] of ranges.values()) out.push(meanOf(table.model.map((col) => 1 - sampledMean(col, sample, from, to))));
+    return out;
   };
+  // With strata, samples are laid out stratum by stratum, so the identity sample must be too.
+  const order = Int32Array.from(table.questions.map((_, i) => i)).sort((a, b) => [...ranges.keys()].indexOf(strata[a]!) - [...ranges.keys()].indexOf(strata[b]!) || a - b);
+  const est = bootstrapStatistic(table.questions.length, (s) => statistic(s.map((i) => order[i]!)), {
+    seed,
+    resamples: conventions.resamples,
+    strata: Array.from(order, (i) => strata[i]!),
+  });
+  const at = (s: number, k: number): Interval => {
+    const e = est[s * (P + 1) + k]!;
+    return { mean: e.mean, ci: e.ci };
+  };
+  const ns = table.model.map(countValues);
+  const populations: PopulationResult[] = table.populations.map((pop, p) => ({
+    population: pop.id,
+    ...at(0, p),
+    n: ns[p]!,
+    uniform: at(1, p).mean,
+    human: countValues(table.human[p]!) > 0 ? at(2, p).mean : null,
+    noise: countValues(table.noise[p]!) > 0 ? at(3, p).mean : null,
+  }));
+  const anyHuman = table.human.some((c) => countValues(c) > 0);
+  const anyNoise = table.noise.some((c) => countValues(c) > 0);
+  const scoredQuestions = table.questions.filter((_, i) => table.model.some((col) => !Number.isNaN(col[i]!))).length;
+  const datasetBase = 4 * (P + 1);
+  return {
+    metric: table.metric,
+    overall: at(0, P),
+    populations,
+    baselines: {
+      uniform: at(1, P),
+      human: anyHuman ? { ...at(2, P), reference: table.reference } : null,
+      noise: anyNoise ? { ...at(3, P), samples: noiseSamples } : null,
+    },
+    ...(multi
+      ? {
+          datasets: [...ranges.keys()].map((s, k) => ({
+            dataset: names[s] ?? `dataset ${s}`,
+            overall: { mean: est[datasetBase + k]!.mean, ci: est[datasetBase + k]!.ci },
+            n: table.questions.filter((_, i) => strata[i] === s && table.model.some((col) => !Number.isNaN(col[i]!))).length,
+          })),
+        }
+      : {}),
+    questions: { scored: scoredQuestions, no_scale: table.noScale },
+  };
+}
+
+/**
+ * Steerability (Santurkar et al. 2023): alignment with the population's persona minus alignment
+ * without, per population, with a paired bootstrap over questions (the same questions resampled
+ * for both).
+ */
+export function steerability(steered: DistanceTable, unsteered: DistanceTable, seed: number, resamples: number): { overall: Interval; populations: (Interval & { population: string; n: number })[] } {
+  const P = steered.populations.length;
+  const diff = steered.model.map((col, p) => col.map((v, i) => (Number.isNaN(v) || Number.isNaN(unsteered.model[p]![i]!) ? Number.NaN : unsteered.model[p]![i]! - v)));
+  const est = bootstrapStatistic(
+    steered.questions.length,
+    (sample) => {
+      const per = diff.map((col) => sampledMean(col, sample));
+      return [...per, meanOf(per)];
+    },
+    { seed, resamples },
+  );
+  return {
+    overall: { mean: est[P]!.mean, ci: est[P]!.ci },
+    populations: steered.populations.map((pop, p) => ({ population: pop.id, mean: est[p]!.mean, ci: est[p]!.ci, n: countValues(diff[p]!) })),
+  };
+}
+
+/**
+ * Meister et al.'s knowledge-to-simulation gap: TV(sequence) / TV(verbalized) - 1, the mean total
+ * variation of a method that produces answers (sample or logprobs) over that of the stated
+ * distribution, on the (question, population) pairs both have. Positive: the model knows the
+ * distribution better than it can produce it.
+ */
+export function knowledgeGap(sequence: DistanceTable, verbalized: DistanceTable, seed: number, resamples: number): Interval & { tv_sequence: number; tv_verbalized: number; pairs: number } {
+  const both = sequence.model.map((col, p) => col.map((v, i) => (Number.isNaN(v) || Number.isNaN(verbalized.model[p]![i]!) ? Number.NaN : v)));
+  const verb = verbalized.model.map((col, p) => col.map((v, i) => (Number.isNaN(both[p]![i]!) ? Number.NaN : v)));
+  const pooled = (cols: Float64Array[], sample: Int32Array) => {
+    let s = 0;
+    let n = 0;
+    for (const col of cols) {
+      for (const i of sample) {
+        const v = col[i]!;
+        if (!Number.isNaN(v)) {
+          s += v;
+          n++;
+        }
+      }
+    }
+    return n > 0 ? s / n : Number.NaN;
+  };
+  const est = bootstrapStatistic(
+    sequence.questions.length,
+    (sample) => {
+      const a = pooled(both, sample);
+      const b = pooled(verb, sample);
+      return [a / b - 1, a, b];
+    },
+    { seed, resamples },
+  );
+  return { mean: est[0]!.mean, ci: est[0]!.ci, tv_sequence: est[1]!.mean, tv_verbalized: est[2]!.mean, pairs: both.reduce((s, c) => s + countValues(c), 0) };
+}
+
+/**
+ * Knowledge questions (one correct option): accuracy of the model's most likely option and the
+ * mean probability it gives the correct one, with bootstrap intervals over questions.
+ */
+export function knowledgeScores(
+  items: readonly { readonly question: Question; readonly distribution: readonly number[] }[],
+  seed: number,
+  resamples: number,
+): { n: number; accuracy: Interval; p_correct: Interval } {
+  const correct = items.map(({ question, distribution }) => {
+    let best = 0;
+    for (let k = 1; k < distribution.length; k++) if (distribution[k]! > distribution[best]!) best = k;
+    return best === question.correct ? 1 : 0;
+  });
+  const pc = items.map(({ question, distribution }) => distribution[question.correct!] ?? 0);
+  const est = bootstrapStatistic(
+    items.length,
+    (sample) => {
+      let a = 0;
+      let p = 0;
+      for (const i of sample) {
+        a += correct[i]!;
+        p += pc[i]!;
+      }
+      return sample.length > 0 ? [a / sample.length, p / sample.length] : [Number.NaN, Number.NaN];
+    },
+    { seed, resamples },
+  );
+  return { n: items.length, accuracy: { mean: est[0]!.mean, ci: est[0]!.ci }, p_correct: { mean: est[1]!.mean, ci: est[1]!.ci } };
 }

@@ -1,1 +1,1 @@
-export { DEFAULT_STORE, Store, type AnswerRow, type AnswerStatus, type RequestRow, type RunRow, type RunStatus, type ScoreRow } from "./store.js";
+export { DEFAULT_STORE, Store, type AnswerRow, type AnswerStatus, type Method, type RequestRow, type RunRow, type RunStatus, type ScoreRow } from "./store.js";

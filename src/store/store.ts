@@ -9,9 +9,10 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { CivitasError, messageOf } from "../errors.js";
+import type { ConstraintMode } from "../models/index.js";
 
 export const DEFAULT_STORE = path.join(".civitas", "civitas.duckdb");
-const SCHEMA_VERSION = "1";
+const SCHEMA_VERSION = "2";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -31,12 +32,14 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS requests (
   key VARCHAR PRIMARY KEY,
   model VARCHAR NOT NULL,
+  method VARCHAR NOT NULL,
   prompt VARCHAR NOT NULL,
   labels VARCHAR[] NOT NULL,
   params JSON NOT NULL,
   label_mass DOUBLE[] NOT NULL,
   coverage DOUBLE NOT NULL,
-  top JSON NOT NULL,
+  raw JSON NOT NULL,
+  mode VARCHAR NOT NULL,
   prompt_tokens INTEGER,
   latency_ms DOUBLE NOT NULL,
   created_at TIMESTAMP NOT NULL
@@ -46,38 +49,70 @@ CREATE TABLE IF NOT EXISTS answers (
   question_id VARCHAR NOT NULL,
   variant VARCHAR NOT NULL,
   persona VARCHAR NOT NULL,
+  method VARCHAR NOT NULL,
   request_key VARCHAR NOT NULL,
   options VARCHAR[] NOT NULL,
   distribution DOUBLE[],
   coverage DOUBLE NOT NULL,
   status VARCHAR NOT NULL,
+  mode VARCHAR NOT NULL,
   cache_hit BOOLEAN NOT NULL,
   created_at TIMESTAMP NOT NULL,
-  PRIMARY KEY (run_id, question_id, variant, persona)
+  PRIMARY KEY (run_id, question_id, variant, persona, method)
 );
 CREATE TABLE IF NOT EXISTS scores (
   run_id VARCHAR NOT NULL,
+  method VARCHAR NOT NULL,
+  steered BOOLEAN NOT NULL,
   question_id VARCHAR NOT NULL,
   population VARCHAR NOT NULL,
   metric VARCHAR NOT NULL,
   model_distance DOUBLE NOT NULL,
   uniform_distance DOUBLE NOT NULL,
   human_distance DOUBLE,
+  noise_distance DOUBLE,
   human_n INTEGER,
-  PRIMARY KEY (run_id, question_id, population)
+  PRIMARY KEY (run_id, method, steered, question_id, population)
 );
 `;
+
+/**
+ * Version 1 (the first release) had no elicitation methods: every request and answer was
+ * `logprobs`, the raw response was a `top` column, and scores had no method. Answers move to a
+ * table with the new key; scores are derived data and are recomputed when a run is shown again.
+ */
+const MIGRATE_1_TO_2 = `
+ALTER TABLE requests RENAME COLUMN top TO raw;
+ALTER TABLE requests ADD COLUMN method VARCHAR DEFAULT 'logprobs';
+ALTER TABLE requests ADD COLUMN mode VARCHAR DEFAULT 'none';
+CREATE TABLE answers_v2 AS SELECT run_id, question_id, variant, persona, 'logprobs' AS method, request_key, options,
+  distribution, coverage, status, 'none' AS mode, cache_hit, created_at FROM answers;
+DROP TABLE answers;
+DROP TABLE scores;
+`;
+
+/** The elicitation methods (Meister et al. 2024). */
+export type Method = "logprobs" | "sample" | "verbalize";
 
 /** A cached model response to one prompt. */
 export interface RequestRow {
   readonly key: string;
   readonly model: string;
+  readonly method: Method;
   readonly prompt: string;
   readonly labels: readonly string[];
   readonly params: Readonly<Record<string, unknown>>;
+  /**
+   * Per label, in the order shown: next-token probability (logprobs), count of samples (sample),
+   * or the stated share (verbalize).
+   */
   readonly labelMass: readonly number[];
+  /** Share of the response that named a valid label: probability mass, parsed samples, or 1/0 for a valid/invalid statement. */
   readonly coverage: number;
-  readonly top: readonly { token: string; prob: number }[];
+  /** What the model said: top tokens (logprobs), the texts and their parse (sample, verbalize). */
+  readonly raw: unknown;
+  /** How decoding was constrained. */
+  readonly mode: ConstraintMode;
   readonly promptTokens: number | null;
   readonly latencyMs: number;
 }
@@ -91,6 +126,7 @@ export interface AnswerRow {
   readonly questionId: string;
   readonly variant: string;
   readonly persona: string;
+  readonly method: Method;
   readonly requestKey: string;
   /** Options in survey order. */
   readonly options: readonly string[];
@@ -98,16 +134,21 @@ export interface AnswerRow {
   readonly distribution: readonly number[] | null;
   readonly coverage: number;
   readonly status: AnswerStatus;
+  readonly mode: ConstraintMode;
   readonly cacheHit: boolean;
 }
 
 export interface ScoreRow {
+  readonly method: Method;
+  /** Answers under the population's steering persona (true) or without a persona. */
+  readonly steered: boolean;
   readonly questionId: string;
   readonly population: string;
   readonly metric: string;
   readonly modelDistance: number;
   readonly uniformDistance: number;
   readonly humanDistance: number | null;
+  readonly noiseDistance: number | null;
   readonly humanN: number | null;
 }
 
@@ -176,20 +217,56 @@ export class Store {
     const con = await instance.connect();
     const store = new Store(file, instance, con);
     if (!readOnly) await store.migrate();
+    else {
+      const v = await store.schemaVersion();
+      if (v !== SCHEMA_VERSION) {
+        await store.close();
+        throw v === null ? new CivitasError("store", `${file} is not a civitas store`) : store.versionError(v);
+      }
+    }
     return store;
   }
 
-  private async migrate(): Promise<void> {
-    await this.con.run(SCHEMA);
+  private async schemaVersion(): Promise<string | null> {
+    const t = await this.con.runAndReadAll("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'meta'");
+    if (Number(t.getRowObjectsJS()[0]!.n) === 0) return null;
     const r = await this.con.runAndReadAll("SELECT value FROM meta WHERE key = 'schema_version'");
     const rows = r.getRowObjectsJS();
-    if (rows.length === 0) {
+    return rows.length === 0 ? null : String(rows[0]!.value);
+  }
+
+  private async migrate(): Promise<void> {
+    const version = await this.schemaVersion();
+    if (version === null) {
+      await this.con.run(SCHEMA);
       await this.con.run("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION]);
-    } else if (rows[0]!.value !== SCHEMA_VERSION) {
-      throw new CivitasError("store", `the store ${this.file} has schema version ${String(rows[0]!.value)}, this civitas writes ${SCHEMA_VERSION}`, {
-        hint: "use a newer civitas, or pass --store to start a new file",
-      });
+    } else if (version === "1") {
+      await this.con.run("BEGIN TRANSACTION");
+      try {
+        await this.con.run(MIGRATE_1_TO_2);
+        await this.con.run(SCHEMA);
+        await this.con.run("INSERT INTO answers SELECT * FROM answers_v2; DROP TABLE answers_v2;");
+        await this.con.run("UPDATE meta SET value = $1 WHERE key = 'schema_version'", [SCHEMA_VERSION]);
+        await this.con.run("COMMIT");
+      } catch (e) {
+        await this.con.run("ROLLBACK").catch(() => undefined);
+        throw new CivitasError("store", `could not upgrade the store ${this.file} from version 1: ${messageOf(e)}`, { cause: e });
+      }
+    } else if (version !== SCHEMA_VERSION) {
+      throw this.versionError(version);
+    } else {
+      await this.con.run(SCHEMA);
     }
+  }
+
+  private versionError(version: string): CivitasError {
+    return Number(version) > Number(SCHEMA_VERSION)
+      ? new CivitasError("store", `the store ${this.file} was written by a newer civitas (schema ${version}; this one reads ${SCHEMA_VERSION})`, {
+          hint: "update civitas, or pass --store to use another file",
+        })
+      : new CivitasError("store", `the store ${this.file} was written by an older civitas (schema ${version})`, {
+          hint: "run any `civitas eval` with this --store once to upgrade it",
+        });
   }
 
   /** Serialises writes: DuckDB runs one transaction per connection at a time. */
@@ -291,7 +368,7 @@ export class Store {
     const out = new Map<string, RequestRow>();
     if (keys.length === 0) return out;
     const r = await this.con.runAndReadAll(
-      `SELECT key, model, prompt, labels, params::VARCHAR AS params, label_mass, coverage, top::VARCHAR AS top, prompt_tokens, latency_ms
+      `SELECT key, model, method, prompt, labels, params::VARCHAR AS params, label_mass, coverage, raw::VARCHAR AS raw, mode, prompt_tokens, latency_ms
        FROM requests WHERE key IN (SELECT unnest($1::JSON::VARCHAR[]))`,
       [json(keys)],
     );
@@ -299,12 +376,14 @@ export class Store {
       out.set(String(row.key), {
         key: String(row.key),
         model: String(row.model),
+        method: String(row.method) as Method,
         prompt: String(row.prompt),
         labels: row.labels as string[],
         params: JSON.parse(String(row.params)) as Record<string, unknown>,
         labelMass: row.label_mass as number[],
         coverage: Number(row.coverage),
-        top: JSON.parse(String(row.top)) as { token: string; prob: number }[],
+        raw: JSON.parse(String(row.raw)) as unknown,
+        mode: String(row.mode) as ConstraintMode,
         promptTokens: row.prompt_tokens === null ? null : Number(row.prompt_tokens),
         latencyMs: Number(row.latency_ms),
       });
@@ -323,8 +402,8 @@ export class Store {
         const params: (string | number | null)[] = [];
         const tuples = chunk.map((q) => {
           const o = params.length;
-          params.push(q.key, q.model, q.prompt, json(q.labels), json(q.params), json(q.labelMass), q.coverage, json(q.top), q.promptTokens, q.latencyMs);
-          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}::JSON::VARCHAR[], $${o + 5}::JSON, $${o + 6}::JSON::DOUBLE[], $${o + 7}, $${o + 8}::JSON, $${o + 9}, $${o + 10}, now())`;
+          params.push(q.key, q.model, q.method, q.prompt, json(q.labels), json(q.params), json(q.labelMass), q.coverage, json(q.raw), q.mode, q.promptTokens, q.latencyMs);
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}::JSON::VARCHAR[], $${o + 6}::JSON, $${o + 7}::JSON::DOUBLE[], $${o + 8}, $${o + 9}::JSON, $${o + 10}, $${o + 11}, $${o + 12}, now())`;
         });
         await this.con.run(`INSERT OR IGNORE INTO requests VALUES ${tuples.join(", ")}`, params);
       }
@@ -338,14 +417,16 @@ export class Store {
             a.questionId,
             a.variant,
             a.persona,
+            a.method,
             a.requestKey,
             json(a.options),
             a.distribution === null ? null : json(a.distribution),
             a.coverage,
             a.status,
+            a.mode,
             a.cacheHit,
           );
-          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}::JSON::VARCHAR[], $${o + 7}::JSON::DOUBLE[], $${o + 8}, $${o + 9}, $${o + 10}, now())`;
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}::JSON::VARCHAR[], $${o + 8}::JSON::DOUBLE[], $${o + 9}, $${o + 10}, $${o + 11}, $${o + 12}, now())`;
         });
         await this.con.run(`INSERT OR IGNORE INTO answers VALUES ${tuples.join(", ")}`, params);
       }
@@ -354,8 +435,8 @@ export class Store {
 
   async answers(runId: string): Promise<AnswerRow[]> {
     const r = await this.con.runAndReadAll(
-      `SELECT run_id, question_id, variant, persona, request_key, options, distribution, coverage, status, cache_hit
-       FROM answers WHERE run_id = $1 ORDER BY created_at, question_id, variant, persona`,
+      `SELECT run_id, question_id, variant, persona, method, request_key, options, distribution, coverage, status, mode, cache_hit
+       FROM answers WHERE run_id = $1 ORDER BY created_at, question_id, variant, persona, method`,
       [runId],
     );
     return r.getRowObjectsJS().map((row) => ({
@@ -363,11 +444,13 @@ export class Store {
       questionId: String(row.question_id),
       variant: String(row.variant),
       persona: String(row.persona),
+      method: String(row.method) as Method,
       requestKey: String(row.request_key),
       options: row.options as string[],
       distribution: row.distribution === null ? null : (row.distribution as number[]),
       coverage: Number(row.coverage),
       status: String(row.status) as AnswerStatus,
+      mode: String(row.mode) as ConstraintMode,
       cacheHit: Boolean(row.cache_hit),
     }));
   }
@@ -385,11 +468,11 @@ export class Store {
       await this.con.run("DELETE FROM scores WHERE run_id = $1", [runId]);
       for (let i = 0; i < scores.length; i += 500) {
         const chunk = scores.slice(i, i + 500);
-        const params: (string | number | null)[] = [];
+        const params: (string | number | boolean | null)[] = [];
         const tuples = chunk.map((s) => {
           const o = params.length;
-          params.push(runId, s.questionId, s.population, s.metric, s.modelDistance, s.uniformDistance, s.humanDistance, s.humanN);
-          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8})`;
+          params.push(runId, s.method, s.steered, s.questionId, s.population, s.metric, s.modelDistance, s.uniformDistance, s.humanDistance, s.noiseDistance, s.humanN);
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}, $${o + 9}, $${o + 10}, $${o + 11})`;
         });
         await this.con.run(`INSERT INTO scores VALUES ${tuples.join(", ")}`, params);
       }
@@ -405,12 +488,13 @@ export class Store {
    */
   async exportAnswers(runId: string, file: string, format: "csv" | "jsonl" | "parquet"): Promise<number> {
     const list = (col: string) => (format === "csv" ? `to_json(${col})::VARCHAR` : col);
-    const query = `SELECT a.run_id AS run, a.question_id AS question, a.variant, a.persona,
+    const query = `SELECT a.run_id AS run, a.question_id AS question, a.variant, a.persona, a.method,
         ${list("a.options")} AS options, ${list("a.distribution")} AS distribution,
-        a.coverage, a.status, a.cache_hit, r.prompt, ${list("r.labels")} AS labels, ${list("r.label_mass")} AS label_mass
+        a.coverage, a.status, a.mode, a.cache_hit, r.prompt, ${list("r.labels")} AS labels, ${list("r.label_mass")} AS label_mass,
+        ${format === "csv" ? "r.raw::VARCHAR" : "r.raw"} AS raw
       FROM answers a LEFT JOIN requests r ON r.key = a.request_key
       WHERE a.run_id = '${runId.replace(/'/gu, "''")}'
-      ORDER BY a.question_id, a.variant, a.persona`;
+      ORDER BY a.question_id, a.variant, a.persona, a.method`;
     const fmt = format === "jsonl" ? "JSON" : format.toUpperCase();
     const target = file.replace(/'/gu, "''");
     try {

@@ -2,9 +2,12 @@
  * Fetch the files of a pinned data source into a local cache and verify them by sha256.
  *
  * Layout: `<cache>/data/<name>/<path>`. A file already there with the right hash is not fetched
- * again. Downloads are streamed to a temporary file beside the target, hashed on the way, and
- * renamed into place only when the hash matches, so the cache never holds a partial or corrupt
- * file (and concurrent runs cannot see one).
+ * again. A file pinned with `sha256: null` (a source whose hash could not be recorded, e.g. a
+ * Hugging Face dataset file when the pin was written offline) is fetched once and then reused as
+ * it is, unverified: `onUnverified` reports it, with its actual sha256, every time it is used, so
+ * that callers can warn (and users can pin it). Downloads are streamed to a temporary file beside
+ * the target, hashed on the way, and renamed into place only when the hash matches, so the cache
+ * never holds a partial or corrupt file (and concurrent runs cannot see one).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
@@ -21,8 +24,11 @@ export { defaultCacheDir };
 export interface PinnedFile {
   /** Path relative to the source's base URL and to the cache folder, "/"-separated. */
   readonly path: string;
-  /** Expected sha256, lowercase hex. */
-  readonly sha256: string;
+  /**
+   * Expected sha256, lowercase hex; null = not verified (see the module comment): the file is
+   * downloaded if missing and reported through CacheOptions.onUnverified.
+   */
+  readonly sha256: string | null;
 }
 
 export interface PinnedSource {
@@ -40,6 +46,11 @@ export interface CacheOptions {
   readonly cacheDir?: string;
   /** Called after each file is verified (whether it was fetched or already cached). */
   readonly onProgress?: (done: number, total: number, file: string) => void;
+  /**
+   * Called for each file pinned with `sha256: null` when it is used (`fetched`: downloaded now,
+   * else found in the cache), with the sha256 it actually has. Such a file is not verified.
+   */
+  readonly onUnverified?: (info: { file: string; url: string; sha256: string; fetched: boolean }) => void;
   /** Replaces the global fetch (tests). */
   readonly fetchImpl?: typeof fetch;
   /** Per-file timeout in milliseconds (default 120 000). */
@@ -112,7 +123,7 @@ export async function ensureCached(spec: PinnedSource, opts: CacheOptions = {}):
 
   let done = 0;
   const one = async (job: (typeof jobs)[number]): Promise<void> => {
-    const want = job.file.sha256.toLowerCase();
+    const want = job.file.sha256 === null ? null : job.file.sha256.toLowerCase();
     let have: string | undefined;
     try {
       have = await sha256File(job.dest);
@@ -122,7 +133,12 @@ export async function ensureCached(spec: PinnedSource, opts: CacheOptions = {}):
         cause: e,
       });
     }
-    if (have !== want) {
+    if (want === null) {
+      // Not pinned: fetch when missing, reuse what is cached; either way, report it.
+      const fetched = have === undefined;
+      if (fetched) have = await download(job.url, job.dest, null, doFetch, timeoutMs, hint);
+      opts.onUnverified?.({ file: job.file.path, url: job.url, sha256: have!, fetched });
+    } else if (have !== want) {
       // A wrong file is never kept, even if the download below fails.
       if (have !== undefined) await rm(job.dest, { force: true });
       await download(job.url, job.dest, want, doFetch, timeoutMs, hint);
@@ -135,14 +151,15 @@ export async function ensureCached(spec: PinnedSource, opts: CacheOptions = {}):
   return root;
 }
 
+/** Downloads `url` to `dest` (atomically); checks the sha256 unless `want` is null. Returns the sha256. */
 async function download(
   url: string,
   dest: string,
-  want: string,
+  want: string | null,
   doFetch: typeof fetch,
   timeoutMs: number,
   hint: string,
-): Promise<void> {
+): Promise<string> {
   let res: Response;
   try {
     res = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "follow" });
@@ -184,7 +201,7 @@ async function download(
       });
     }
     const got = hash.digest("hex");
-    if (got !== want) {
+    if (want !== null && got !== want) {
       throw new CivitasError(
         "network",
         `the file downloaded from ${url} is not the pinned one: expected sha256 ${want}, got ${got}`,
@@ -192,6 +209,7 @@ async function download(
       );
     }
     await rename(tmp, dest);
+    return got;
   } finally {
     await rm(tmp, { force: true }).catch(() => undefined);
   }

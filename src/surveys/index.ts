@@ -5,3 +5,8 @@ export { NO_PERSONA, parseVariant, renderPrompt, STANDARD_VARIANT, TEMPLATES, to
 export { findSuite, SUITES, type SuiteInfo, type SuiteLoadOptions } from "./suites.js";
 export { defaultCacheDir, ensureCached } from "./download.js";
 export { parsePyList } from "./pyliteral.js";
+export { DEFAULT_PERSONA_TEMPLATES, fillPersonaTemplate, GENERIC_PERSONA_TEMPLATE, parsePersonaTemplates, personasFor } from "./personas.js";
+export { loadMoCa, MOCA_DATASETS, MOCA_TITLE, type LoadMoCaOptions } from "./moca.js";
+export { CUSTOM_TITLE, loadCustom, type CustomSuite, type LoadCustomOptions } from "./custom.js";
+export { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
+export { DISTALIGN_DATASETS, DISTALIGN_TITLE, loadDistAlign } from "./distalign.js";

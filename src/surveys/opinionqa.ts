@@ -122,7 +122,8 @@ async function resolveDataRoot(data: string): Promise<string> {
   return (await isDirectory(nested)) ? nested : abs;
 }
 
-interface RawFile {
+/** A data file read into memory: its path relative to the data root, its absolute path, its bytes. */
+export interface RawFile {
   readonly rel: string;
   readonly abs: string;
   readonly bytes: Buffer;
@@ -194,7 +195,8 @@ function normOption(s: string): string {
   return s.trim().replace(/\s+/g, " ").toLowerCase();
 }
 
-interface InfoRow {
+/** One row of an info.csv (see parseInfo). */
+export interface InfoRow {
   readonly line: number;
   readonly key: string;
   readonly question: string;
@@ -204,7 +206,8 @@ interface InfoRow {
 
 const INFO_COLUMNS = ["key", "question", "references", "option_ordinal"] as const;
 
-function parseCsvFile(f: RawFile): { header: string[]; rows: { cells: string[]; line: number }[] } {
+/** Parses a CSV file (header + rows, each with the line it starts on); errors name the file. */
+export function parseCsvFile(f: RawFile): { header: string[]; rows: { cells: string[]; line: number }[] } {
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parseCsv(f.bytes, { bom: true, info: true, skip_empty_lines: true }) as unknown as typeof records;
@@ -224,7 +227,8 @@ function parseCsvFile(f: RawFile): { header: string[]; rows: { cells: string[]; 
   return { header: first.record, rows };
 }
 
-function columnIndex(f: RawFile, header: readonly string[], name: string): number {
+/** Index of a required column; an error naming the file, the column and the header found. */
+export function columnIndex(f: RawFile, header: readonly string[], name: string): number {
   const i = header.indexOf(name);
   if (i === -1) {
     throw new CivitasError(
@@ -241,7 +245,7 @@ function columnIndex(f: RawFile, header: readonly string[], name: string): numbe
  * and RACESURV37_W43 five times each, one per race wording); that is only an error if the data
  * files use the key, since the question would then be ambiguous.
  */
-function parseInfo(f: RawFile): Map<string, InfoRow[]> {
+export function parseInfo(f: RawFile): Map<string, InfoRow[]> {
   const { header, rows } = parseCsvFile(f);
   const [ki, qi, ri, oi] = INFO_COLUMNS.map((c) => columnIndex(f, header, c)) as [number, number, number, number];
   const out = new Map<string, InfoRow[]>();
@@ -279,7 +283,7 @@ function parseMetadata(f: RawFile): Map<string, string[]> {
 }
 
 /** JSON.parse with an error naming the file and the line/column of the problem. */
-function parseJsonFile(f: RawFile): unknown {
+export function parseJsonFile(f: RawFile): unknown {
   let text = f.bytes.toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
@@ -301,17 +305,19 @@ function parseJsonFile(f: RawFile): unknown {
   }
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-interface BuiltQuestion {
+/** A question built from an info.csv row, with its option lookups (exact and normalised). */
+export interface BuiltQuestion {
   readonly question: Question;
   readonly exact: Map<string, number>;
   readonly norm: Map<string, number>;
 }
 
-function buildQuestion(f: RawFile, row: InfoRow, wave: string): BuiltQuestion {
+/** Builds a question from an info.csv row: options from `references`, refusals after the ordinals. */
+export function buildQuestion(f: RawFile, row: InfoRow, wave: string): BuiltQuestion {
   const where = (col: string) => `${f.abs} line ${row.line}, column ${col}`;
   const options = parsePyStringList(row.references, where("references"));
   const ordinals = parsePyNumberList(row.ordinal, where("option_ordinal"));
@@ -349,9 +355,10 @@ function buildQuestion(f: RawFile, row: InfoRow, wave: string): BuiltQuestion {
 }
 
 /** Per-group option counts for one question in one attribute file. */
-type GroupCounts = Map<string, number[]>;
+export type GroupCounts = Map<string, number[]>;
 
-function readCounts(f: RawFile, qid: string, entry: unknown, bq: BuiltQuestion): GroupCounts {
+/** Reads the per-group option counts of one question of a `<ATTR>_data.json` file, in option order. */
+export function readCounts(f: RawFile, qid: string, entry: unknown, bq: BuiltQuestion): GroupCounts {
   if (!isPlainObject(entry)) {
     throw new CivitasError("input", `${f.abs}: question ${qid} is not an object`, {
       hint: "expected {MC_options: [...], question_text: ..., <group>: {<option>: <count>}}",
@@ -392,7 +399,10 @@ function distribution(q: Question, population: string, counts: readonly number[]
   if (n <= 0) return undefined;
   const probs: number[] = [];
   for (let i = 0; i < counts.length; i++) if (!q.refusal[i]) probs.push(counts[i]! / n);
-  return { questionId: q.id, population, probs, n };
+  // Shares over every option, refusals included, for protocols that keep them (meister2024).
+  const all = counts.reduce((a, b) => a + b, 0);
+  const allProbs = counts.map((c) => c / all);
+  return { questionId: q.id, population, probs, allProbs, n };
 }
 
 function humanKey(questionId: string, population: string): string {

@@ -8,7 +8,12 @@ import { CivitasError } from "../errors.js";
 import { seededRng } from "../metrics/index.js";
 import type { Question } from "./types.js";
 
-export type OptionOrder = { readonly kind: "survey" } | { readonly kind: "reversed" } | { readonly kind: "shuffle"; readonly seed: number };
+export type OptionOrder =
+  | { readonly kind: "survey" }
+  | { readonly kind: "reversed" }
+  /** By option text, in code-point order (as Python's sorted() and JSON dumps with sorted keys). */
+  | { readonly kind: "alphabetical" }
+  | { readonly kind: "shuffle"; readonly seed: number };
 export type LabelStyle = "letters" | "numbers";
 
 /** One presentation of a question. */
@@ -39,12 +44,29 @@ export interface RenderedPrompt {
 type Template = (question: string, lines: readonly { label: string; option: string }[]) => string;
 
 /**
- * Prompt templates. `opinionqa` is the prompt of Santurkar et al. (2023), also used by
- * GlobalOpinionQA and Meister et al.: the question, one lettered option per line, "Answer:".
+ * Prompt templates: the question block, without its ending. `opinionqa` is the prompt of
+ * Santurkar et al. (2023), also used by GlobalOpinionQA and Meister et al.: the question, one
+ * lettered option per line; the ending ("Answer:") depends on the elicitation method.
  */
 export const TEMPLATES: Readonly<Record<string, Template>> = {
-  opinionqa: (question, lines) => `Question: ${question}\n${lines.map((l) => `${l.label}. ${l.option}`).join("\n")}\nAnswer:`,
+  opinionqa: (question, lines) => `Question: ${question}\n${lines.map((l) => `${l.label}. ${l.option}`).join("\n")}`,
+  // MoCa's A/B prompt (Nie et al. 2023, exp1_moral_prompt_2.jinja): the labels named in the question, a blank line before the answer.
+  moca: (question, lines) =>
+    `Question: ${question} Please choose ${lines.map((l) => l.label).join(" or ")}.\n${lines.map((l) => `${l.label}. ${l.option}`).join("\n")}\n`,
 };
+
+/** How the model is asked to answer (Meister et al. 2024). */
+export type PromptMethod = "logprobs" | "sample" | "verbalize";
+
+/** The prompt's last line(s) per method: the answer label comes next, or a stated distribution. */
+function ending(method: PromptMethod, labels: readonly string[], steered: boolean): string {
+  if (method !== "verbalize") return "Answer:";
+  const who = steered ? "people like the one described" : "people";
+  return (
+    `Do not answer yourself: estimate how ${who} would answer. Give the share of them who would choose each option ` +
+    `as a JSON object whose keys are the option labels (${labels.join(", ")}) and whose values are the shares, summing to 1.\nJSON:`
+  );
+}
 
 const DEFAULTS = { template: "opinionqa", order: { kind: "survey" } as OptionOrder, labels: "letters" as LabelStyle };
 
@@ -69,19 +91,19 @@ export const STANDARD_VARIANT: Variant = makeVariant(DEFAULTS);
 
 /**
  * Parses a variant: "standard" or a comma list of key=value with keys template (a name in
- * TEMPLATES), order (survey | reversed | shuffle<seed>) and labels (letters | numbers).
+ * TEMPLATES), order (survey | reversed | alphabetical | shuffle<seed>) and labels (letters | numbers).
  */
-export function parseVariant(spec: string): Variant {
+export function parseVariant(spec: string, defaultTemplate: string = DEFAULTS.template): Variant {
   const s = spec.trim();
-  if (s === "" || s === "standard") return STANDARD_VARIANT;
-  let template = DEFAULTS.template;
+  if ((s === "" || s === "standard") && defaultTemplate === DEFAULTS.template) return STANDARD_VARIANT;
+  let template = defaultTemplate;
   let order: OptionOrder = DEFAULTS.order;
   let labels: LabelStyle = DEFAULTS.labels;
-  for (const part of s.split(",")) {
+  for (const part of s === "standard" ? [] : s.split(",").filter((x) => x.trim() !== "")) {
     const [key, value, extra] = part.split("=").map((x) => x.trim());
     const bad = (why: string) =>
       new CivitasError("usage", `bad variant "${spec}": ${why}`, {
-        hint: "write e.g. standard, or order=reversed,labels=numbers (keys: template, order = survey|reversed|shuffle<seed>, labels = letters|numbers)",
+        hint: "write e.g. standard, or order=reversed,labels=numbers (keys: template, order = survey|reversed|alphabetical|shuffle<seed>, labels = letters|numbers)",
       });
     if (!key || value === undefined || extra !== undefined) throw bad(`"${part}" is not key=value`);
     if (key === "template") {
@@ -89,7 +111,7 @@ export function parseVariant(spec: string): Variant {
       template = value;
     } else if (key === "order") {
       const m = /^shuffle(\d+)$/u.exec(value);
-      if (value === "survey" || value === "reversed") order = { kind: value };
+      if (value === "survey" || value === "reversed" || value === "alphabetical") order = { kind: value };
       else if (m) order = { kind: "shuffle", seed: Number(m[1]) };
       else throw bad(`unknown order "${value}"`);
     } else if (key === "labels") {
@@ -108,9 +130,11 @@ function label(style: LabelStyle, k: number): string {
   return String.fromCharCode(65 + k);
 }
 
-function presentationOrder(n: number, order: OptionOrder): number[] {
+function presentationOrder(options: readonly string[], order: OptionOrder): number[] {
+  const n = options.length;
   const idx = Array.from({ length: n }, (_, i) => i);
   if (order.kind === "reversed") return idx.reverse();
+  if (order.kind === "alphabetical") return idx.sort((a, b) => (options[a]! < options[b]! ? -1 : options[a]! > options[b]! ? 1 : a - b));
   if (order.kind === "shuffle") {
     const rng = seededRng(order.seed);
     for (let i = n - 1; i > 0; i--) {
@@ -121,15 +145,21 @@ function presentationOrder(n: number, order: OptionOrder): number[] {
   return idx;
 }
 
-export function renderPrompt(q: Question, variant: Variant = STANDARD_VARIANT, persona: Persona = NO_PERSONA): RenderedPrompt {
+export function renderPrompt(
+  q: Question,
+  variant: Variant = STANDARD_VARIANT,
+  persona: Persona = NO_PERSONA,
+  method: PromptMethod = "logprobs",
+): RenderedPrompt {
   const template = TEMPLATES[variant.template];
   if (!template) throw new CivitasError("usage", `unknown template "${variant.template}"`);
-  const order = presentationOrder(q.options.length, variant.order);
+  const order = presentationOrder(q.options, variant.order);
   const labels = order.map((_, k) => label(variant.labels, k));
-  const body = template(
+  const block = template(
     q.text,
     order.map((i, k) => ({ label: labels[k]!, option: q.options[i]! })),
   );
+  const body = `${block}\n${ending(method, labels, persona.text !== "")}`;
   const text = persona.text ? `${persona.text.trim()}\n\n${body}` : body;
   return { text, labels, order };
 }

@@ -1,6 +1,10 @@
 /** The registry of survey suites that `civitas eval <suite>` accepts. */
 import { CivitasError } from "../errors.js";
 import type { CacheOptions } from "./download.js";
+import { CUSTOM_TITLE, loadCustom } from "./custom.js";
+import { DISTALIGN_TITLE, loadDistAlign } from "./distalign.js";
+import { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
+import { loadMoCa, MOCA_TITLE } from "./moca.js";
 import { loadOpinionQA, OPINIONQA_TITLE } from "./opinionqa.js";
 import type { Suite } from "./types.js";
 
@@ -9,6 +13,8 @@ export interface SuiteLoadOptions {
   readonly data?: string;
   readonly cacheDir?: string;
   readonly onProgress?: CacheOptions["onProgress"];
+  /** Called when a downloaded file has no pinned hash to check (e.g. GlobalOpinionQA's full file). */
+  readonly onUnverified?: CacheOptions["onUnverified"];
 }
 
 export interface SuiteInfo {
@@ -22,6 +28,26 @@ export const SUITES: readonly SuiteInfo[] = [
     name: "opinionqa",
     title: OPINIONQA_TITLE,
     load: (o) => loadOpinionQA(o),
+  },
+  {
+    name: "globalopinions",
+    title: GLOBALOPINIONS_TITLE,
+    load: (o) => loadGlobalOpinions(o),
+  },
+  {
+    name: "distalign",
+    title: DISTALIGN_TITLE,
+    load: (o) => loadDistAlign(o),
+  },
+  {
+    name: "moca",
+    title: MOCA_TITLE,
+    load: (o) => loadMoCa(o),
+  },
+  {
+    name: "custom",
+    title: CUSTOM_TITLE,
+    load: (o) => loadCustom(o),
   },
 ];
 

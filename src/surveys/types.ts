@@ -85,6 +85,10 @@ export interface Suite {
   readonly personaTemplates?: Readonly<Record<string, string>>;
   /** How to cite the data, for reports. */
   readonly citation?: string;
+  /** What the loader noticed and a reader should know (renormalised shares, skipped rows). */
+  readonly warnings?: readonly string[];
+  /** The prompt template its questions are asked with by default (surveys/prompt.ts TEMPLATES; default "opinionqa"). */
+  readonly template?: string;
   /** Human distribution of a population on a question, or undefined when it has none. */
   human(questionId: string, population: string): HumanDistribution | undefined;
 }

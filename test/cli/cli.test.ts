@@ -94,7 +94,7 @@ describe("civitas eval, runs, export", () => {
     const exp = await runCli(["export", id, "--format", "csv", "--out", out, "--store", store]);
     assert.equal(exp.code, 0, exp.stderr);
     const text = readFileSync(out, "utf8");
-    assert.match(text, /^run,question,variant,persona,options,distribution,coverage,status/);
+    assert.match(text, /^run,question,variant,persona,method,options,distribution,coverage,status/);
     const rows = parse(text, { columns: true }) as Record<string, string>[];
     assert.equal(rows.length, 6);
     const dist = JSON.parse(rows[0]!.distribution!) as number[];

@@ -4,13 +4,24 @@
  * OpenAI chat completion with logprobs. It records every request and can be told to fail the
  * next ones in chosen ways (rate limit, server error, hang, truncated JSON, no logprobs).
  *
+ * Requests without `logprobs: true`, or with max_tokens (or max_completion_tokens) above 1,
+ * generate real text instead with the llama backend's `complete`: `n` choices (default 1),
+ * `temperature` (default 1), `max_tokens` (default 256), `seed` (default: random), and
+ * `response_format` {type: "json_schema"} constrained by its schema (mode "grammar"; `json_object`
+ * by any JSON object). Two switches make it behave like servers that do less: `ignoreN` answers
+ * one choice whatever `n` asks (as llama-server does), `rejectResponseFormat` answers 400 to any
+ * request with a response_format. Faults apply to both kinds of request ("nologprobs" serves a
+ * text request normally: a text completion has no logprobs anyway).
+ *
  * node:http only; 127.0.0.1 on an ephemeral port; the model is loaded once per server.
  */
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { CivitasError } from "../../src/errors.js";
 import { LlamaClient, llamaSpec } from "../../src/models/llama.js";
+import type { CompletionQuery, Constraint } from "../../src/models/types.js";
 
 export const STORIES_MODEL = fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));
 
@@ -49,6 +60,16 @@ export interface LlamaOpenAIServerOptions {
   readonly apiKey?: string;
   /** When set, requests for other model names get a 404 (model_not_found). */
   readonly models?: readonly string[];
+  /** Answer text requests with one choice whatever `n` asks, as llama-server does. Default false. */
+  readonly ignoreN?: boolean;
+  /** Answer 400 to any request with a `response_format`, as servers without structured outputs do. Default false. */
+  readonly rejectResponseFormat?: boolean;
+}
+
+/** The switches that can change while the server runs. */
+export interface ServerSwitches {
+  readonly ignoreN: boolean;
+  readonly rejectResponseFormat: boolean;
 }
 
 export interface LlamaOpenAIServer {
@@ -60,8 +81,12 @@ export interface LlamaOpenAIServer {
   pendingFaults(): number;
   /** Every request received, in order. */
   readonly requests: readonly RecordedRequest[];
-  /** Forgets recorded requests and pending faults. */
+  /** Forgets recorded requests and pending faults, and sets the switches back to the options'. */
   reset(): void;
+  /** Changes switches (until the next reset). */
+  configure(switches: Partial<ServerSwitches>): void;
+  /** The switches in force. */
+  switches(): ServerSwitches;
   /** The model behind the server, for computing expected answers directly. */
   readonly llama: LlamaClient;
   close(): Promise<void>;
@@ -97,6 +122,33 @@ function lastUserContent(body: unknown): string | undefined {
   return undefined;
 }
 
+/** A request for generated text rather than next-token log-probabilities. */
+function isTextRequest(body: Record<string, unknown>): boolean {
+  const max = body["max_completion_tokens"] ?? body["max_tokens"];
+  return body["logprobs"] !== true || (typeof max === "number" && max > 1);
+}
+
+/** The CompletionQuery of a text request, or what is wrong with it. */
+function textQuery(body: Record<string, unknown>, prompt: string, ignoreN: boolean): CompletionQuery | string {
+  const n = body["n"] ?? 1;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 128) return "n must be an integer between 1 and 128";
+  const temperature = body["temperature"] ?? 1;
+  if (typeof temperature !== "number" || temperature < 0 || temperature > 2) return "temperature must be a number between 0 and 2";
+  const maxTokens = body["max_completion_tokens"] ?? body["max_tokens"] ?? 256;
+  if (typeof maxTokens !== "number" || !Number.isInteger(maxTokens) || maxTokens < 1) return "max_tokens must be a positive integer";
+  const seed = body["seed"] ?? Math.floor(Math.random() * 2 ** 32);
+  if (typeof seed !== "number" || !Number.isInteger(seed)) return "seed must be an integer";
+  let constrain: Constraint | undefined;
+  const format = body["response_format"] as { type?: unknown; json_schema?: { schema?: unknown } } | null | undefined;
+  if (format !== undefined && format !== null && format.type !== "text") {
+    if (format.type === "json_object") constrain = { kind: "json", schema: { type: "object", additionalProperties: true } };
+    else if (format.type === "json_schema" && typeof format.json_schema?.schema === "object" && format.json_schema.schema !== null) {
+      constrain = { kind: "json", schema: format.json_schema.schema as Record<string, unknown> };
+    } else return "response_format: expected {type: \"json_schema\", json_schema: {schema}} or {type: \"json_object\"}";
+  }
+  return { prompt, n: ignoreN ? 1 : n, temperature, maxTokens, seed, ...(constrain === undefined ? {} : { constrain }) };
+}
+
 export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}): Promise<LlamaOpenAIServer> {
   const spec = await llamaSpec(opts.modelPath ?? STORIES_MODEL, { threads: 1, parallel: 1, gpu: false });
   const llama = (await spec.open()) as LlamaClient;
@@ -104,6 +156,8 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
   const requests: RecordedRequest[] = [];
   const hanging = new Set<http.ServerResponse>();
   let counter = 0;
+  const initial: ServerSwitches = { ignoreN: opts.ignoreN ?? false, rejectResponseFormat: opts.rejectResponseFormat ?? false };
+  let switches: ServerSwitches = { ...initial };
 
   async function completion(body: Record<string, unknown>, prompt: string): Promise<Record<string, unknown>> {
     const { probs, promptTokens } = await llama.nextTokenProbabilities(prompt);
@@ -131,6 +185,27 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
         },
       ],
       usage: { prompt_tokens: promptTokens, completion_tokens: 1, total_tokens: promptTokens + 1 },
+    };
+  }
+
+  /** Real text from the llama backend, in the shape of an OpenAI chat completion. */
+  async function generation(body: Record<string, unknown>, query: CompletionQuery): Promise<Record<string, unknown>> {
+    const { texts, promptTokens } = await llama.complete(query);
+    const empty = llama.tokenize("").length;
+    const completionTokens = texts.reduce((sum, t) => sum + llama.tokenize(t).length - empty, 0);
+    counter++;
+    return {
+      id: `chatcmpl-llama-${counter}`,
+      object: "chat.completion",
+      created: Math.floor(Date.now() / 1000),
+      model: typeof body["model"] === "string" ? body["model"] : "stories260K",
+      choices: texts.map((t, index) => ({
+        index,
+        message: { role: "assistant", content: t, refusal: null },
+        logprobs: null,
+        finish_reason: "stop",
+      })),
+      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: (promptTokens ?? 0) + completionTokens },
     };
   }
 
@@ -176,6 +251,27 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
       return;
     }
 
+    const text = isTextRequest(obj);
+    const format = obj["response_format"];
+    const hasFormat = typeof format === "object" && format !== null && (format as { type?: unknown }).type !== "text";
+    if (hasFormat && switches.rejectResponseFormat) {
+      record("400");
+      sendJSON(res, 400, errorBody("response_format is not supported by this server", "invalid_request_error", "unsupported_parameter"));
+      return;
+    }
+    let query: CompletionQuery | undefined;
+    if (text) {
+      const q = textQuery(obj, prompt, switches.ignoreN);
+      if (typeof q === "string") {
+        record("400");
+        sendJSON(res, 400, errorBody(q, "invalid_request_error", null));
+        return;
+      }
+      query = q;
+    }
+    const answer = (o: Record<string, unknown>): Promise<Record<string, unknown>> =>
+      query === undefined ? completion(o, prompt) : generation(o, query);
+
     const fault = faults.shift();
     record(fault?.kind ?? "ok");
     switch (fault?.kind) {
@@ -195,25 +291,27 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
         res.on("close", () => hanging.delete(res));
         return;
       case "malformed": {
-        const text = JSON.stringify(await completion(obj, prompt));
-        const cut = text.slice(0, Math.floor(text.length / 2));
+        const full = JSON.stringify(await answer(obj));
+        const cut = full.slice(0, Math.floor(full.length / 2));
         res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(cut) });
         res.end(cut);
         return;
       }
       case "nologprobs":
-        sendJSON(res, 200, await completion({ ...obj, logprobs: false }, prompt));
+        sendJSON(res, 200, await answer({ ...obj, logprobs: false }));
         return;
       case "ok":
       case undefined:
-        sendJSON(res, 200, await completion(obj, prompt));
+        sendJSON(res, 200, await answer(obj));
         return;
     }
   }
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) sendJSON(res, 500, errorBody(`test server: ${e instanceof Error ? e.message : String(e)}`, "server_error", null));
+      // A request the backend cannot answer (say, a schema it cannot turn into a grammar) is the client's fault.
+      if (!res.headersSent && e instanceof CivitasError && e.kind === "usage") sendJSON(res, 400, errorBody(e.message, "invalid_request_error", null));
+      else if (!res.headersSent) sendJSON(res, 500, errorBody(`test server: ${e instanceof Error ? e.message : String(e)}`, "server_error", null));
       else res.destroy();
     });
   });
@@ -231,7 +329,12 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
     reset: () => {
       requests.length = 0;
       faults.length = 0;
+      switches = { ...initial };
     },
+    configure: (change: Partial<ServerSwitches>) => {
+      switches = { ...switches, ...change };
+    },
+    switches: () => ({ ...switches }),
     llama,
     close: async () => {
       for (const res of hanging) res.destroy();

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { CivitasError } from "../../src/errors.js";
 import { labelMassFromTokens, labelOfToken, renormalise } from "../../src/models/extract.js";
-import { LlamaClient, llamaSpec } from "../../src/models/llama.js";
+import { boundNumbers, checkGrammarSchema, choiceGrammar, LlamaClient, llamaSpec } from "../../src/models/llama.js";
 import { parseModelSpec } from "../../src/models/spec.js";
-import type { OptionAnswer } from "../../src/models/types.js";
+import type { CompletionAnswer, CompletionQuery, OptionAnswer } from "../../src/models/types.js";
 import { MODEL } from "../helpers/paths.js";
 
 const PROMPT =
@@ -121,3 +121,155 @@ describe("model names", () => {
     assert.equal(again.identity, spec.identity);
   });
 });
+
+describe("sampled completions (complete) on stories260K", () => {
+  let client: LlamaClient;
+  before(async () => {
+    client = (await (await llamaSpec(MODEL, { threads: 1 })).open()) as LlamaClient;
+  });
+  after(async () => client.close());
+
+  const OPTIONS = ["Very safe", "Somewhat safe", "Not too safe", "Not at all safe", "Refused"];
+  /** The verbalize schema: one share in [0, 1] per label. */
+  const SHARES = {
+    type: "object",
+    properties: Object.fromEntries(LABELS.map((l) => [l, { type: "number", minimum: 0, maximum: 1 }])),
+    required: LABELS,
+    additionalProperties: false,
+  };
+  const sample = (over: Partial<CompletionQuery> = {}): Promise<CompletionAnswer> =>
+    client.complete({ prompt: PROMPT, n: 8, temperature: 1, maxTokens: 8, seed: 42, ...over });
+
+  it("gives the same texts for the same query, whatever came before; completion k differs across k and does not depend on n", async () => {
+    const a = await sample();
+    assert.equal(a.texts.length, 8);
+    assert.equal(a.mode, "none");
+    assert.equal(a.promptTokens, client.tokenize(PROMPT).length);
+    await client.complete({ prompt: "Once upon a time", n: 2, temperature: 1, maxTokens: 5, seed: 1 });
+    await client.optionProbabilities({ prompt: "Question: Do you like rain?\nA. Yes\nB. No\nAnswer:", labels: ["A", "B"] });
+    const b = await sample();
+    assert.deepEqual(b, a);
+    // Each completion has its own seed: the texts differ (the tiny model writes nonsense).
+    assert.ok(new Set(a.texts).size >= 6, JSON.stringify(a.texts));
+    // Completion k is the same whether 3 or 8 were asked for.
+    assert.deepEqual((await sample({ n: 3 })).texts, a.texts.slice(0, 3));
+    // Another seed, other texts.
+    const c = await sample({ seed: 43 });
+    assert.notDeepEqual(c.texts, a.texts);
+  });
+
+  it("stops after maxTokens: shorter completions are prefixes of longer ones with the same seed", async () => {
+    const long = await sample({ n: 4, maxTokens: 12 });
+    const short = await sample({ n: 4, maxTokens: 3 });
+    short.texts.forEach((t, k) => {
+      assert.ok(t.length > 0 && t.length < long.texts[k]!.length, `${JSON.stringify(t)} vs ${JSON.stringify(long.texts[k])}`);
+      assert.ok(long.texts[k]!.startsWith(t), `${JSON.stringify(t)} is not a prefix of ${JSON.stringify(long.texts[k])}`);
+    });
+  });
+
+  it("is greedy at temperature 0: every completion the same", async () => {
+    const a = await sample({ n: 3, temperature: 0 });
+    assert.equal(new Set(a.texts).size, 1);
+    assert.deepEqual((await sample({ n: 1, temperature: 0, seed: 7 })).texts, [a.texts[0]]);
+  });
+
+  it("a choice constraint always yields exactly one of the choices", async () => {
+    const free = await sample({ n: 30, maxTokens: 4 });
+    // Unconstrained, the tiny model rarely writes a bare label...
+    assert.ok(free.texts.filter((t) => LABELS.includes(t)).length < 5, JSON.stringify(free.texts));
+    // ...constrained, it always does, and the sampled labels vary.
+    const a = await sample({ n: 30, maxTokens: 4, constrain: { kind: "choice", choices: LABELS } });
+    assert.equal(a.mode, "grammar");
+    for (const t of a.texts) assert.ok(LABELS.includes(t), JSON.stringify(t));
+    assert.ok(new Set(a.texts).size >= 2, JSON.stringify(a.texts));
+    assert.deepEqual((await sample({ n: 30, maxTokens: 4, constrain: { kind: "choice", choices: LABELS } })).texts, a.texts);
+    // Long choices (many tokens each) are completed even with maxTokens 1; quotes and newlines are escaped.
+    const choices = [...OPTIONS, 'say "maybe"', "back\\slash", "two\nlines"];
+    const b = await sample({ n: 12, maxTokens: 1, constrain: { kind: "choice", choices } });
+    for (const t of b.texts) assert.ok(choices.includes(t), JSON.stringify(t));
+  });
+
+  it("a json constraint always yields JSON that matches the schema", async () => {
+    const free = await sample({ n: 6, maxTokens: 40 });
+    // Unconstrained, the tiny model never writes a JSON object...
+    for (const t of free.texts) assert.ok(!isJsonObject(t), t);
+    // ...constrained, it always does: every label, in [0, 1] (the grammar enforces minimum 0 and maximum 1).
+    const a = await sample({ n: 6, maxTokens: 300, constrain: { kind: "json", schema: SHARES } });
+    assert.equal(a.mode, "grammar");
+    for (const t of a.texts) {
+      const v = JSON.parse(t) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(v), LABELS, t);
+      for (const x of Object.values(v)) assert.ok(typeof x === "number" && x >= 0 && x <= 1, t);
+    }
+    assert.ok(new Set(a.texts).size >= 2, JSON.stringify(a.texts));
+    // Numbers that must only be >= 0 have no minus sign; strings, booleans, arrays and enums as declared.
+    const schema = {
+      type: "object",
+      properties: {
+        answer: { type: "string", enum: LABELS },
+        count: { type: "integer", minimum: 0 },
+        weight: { type: "number", exclusiveMinimum: 0 },
+        sure: { type: "boolean" },
+        words: { type: "array", items: { type: "string", maxLength: 8 }, maxItems: 3 },
+      },
+      required: ["answer", "count", "weight", "sure", "words"],
+      additionalProperties: false,
+    };
+    const b = await sample({ n: 6, maxTokens: 300, temperature: 1, constrain: { kind: "json", schema } });
+    for (const t of b.texts) {
+      const v = JSON.parse(t) as { answer: unknown; count: unknown; weight: unknown; sure: unknown; words: unknown };
+      assert.ok(LABELS.includes(v.answer as string), t);
+      assert.ok(Number.isInteger(v.count) && (v.count as number) >= 0, t);
+      assert.ok(typeof v.weight === "number" && v.weight >= 0, t);
+      assert.equal(typeof v.sure, "boolean", t);
+      assert.ok(Array.isArray(v.words) && v.words.length <= 3 && v.words.every((w) => typeof w === "string" && w.length <= 8), t);
+    }
+  });
+
+  it("refuses schemas a grammar cannot enforce (node-llama-cpp would silently allow only null)", async () => {
+    for (const schema of [
+      { anyOf: [{ type: "number" }, { type: "string" }] },
+      { type: "object", properties: { A: { type: "string", pattern: "^a" } } },
+      { type: "decimal" },
+    ]) {
+      await assert.rejects(sample({ n: 1, constrain: { kind: "json", schema } }), (e: unknown) => {
+        assert.ok(e instanceof CivitasError && e.kind === "usage", String(e));
+        assert.match(e.message, /cannot be enforced by a llama\.cpp grammar/u);
+        return true;
+      });
+    }
+    assert.equal(checkGrammarSchema(SHARES), "unit");
+    assert.equal(checkGrammarSchema({ type: "object", properties: { A: { type: "number", minimum: 0 } } }), "nonnegative");
+    assert.equal(checkGrammarSchema({ type: "object", properties: { A: { type: "number" } } }), "any");
+  });
+
+  it("builds GBNF literals and number rules", () => {
+    assert.equal(choiceGrammar(["A", 'say "hi"', "a\\b", "x\ny", "A"]), 'root ::= "A" | "say \\"hi\\"" | "a\\\\b" | "x\\ny"');
+    const rule = 'fractional-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?';
+    assert.equal(boundNumbers(rule, "nonnegative"), rule.replace('"-"? ', ""));
+    assert.equal(boundNumbers(rule, "unit"), 'fractional-number-rule ::= "0" ("." [0-9]{1,16})? | "1" ("." [0]{1,16})?');
+  });
+
+  it("rejects bad queries and honours an abort signal", async () => {
+    await assert.rejects(sample({ n: 0 }), /whole number >= 1/u);
+    await assert.rejects(sample({ maxTokens: 0 }), /maxTokens/u);
+    await assert.rejects(sample({ constrain: { kind: "choice", choices: [] } }), /at least one choice/u);
+    const reason = new Error("stop");
+    await assert.rejects(client.complete({ prompt: PROMPT, n: 2, temperature: 1, maxTokens: 4, seed: 1 }, AbortSignal.abort(reason)), (e) => e === reason);
+    const ctl = new AbortController();
+    const p = client.complete({ prompt: PROMPT, n: 500, temperature: 1, maxTokens: 50, seed: 1 }, ctl.signal);
+    setTimeout(() => ctl.abort(reason), 20);
+    await assert.rejects(p, (e) => e === reason);
+    // The sequence went back to the pool.
+    assert.equal((await sample({ n: 1 })).texts.length, 1);
+  });
+});
+
+function isJsonObject(text: string): boolean {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}

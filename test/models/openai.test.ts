@@ -8,8 +8,10 @@ import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { CivitasError } from "../../src/errors.js";
 import { labelMassFromTokens } from "../../src/models/extract.js";
+import { completionSeed } from "../../src/models/completion.js";
 import { openaiSpec, type OpenAIOptions, type OpenAIRetryInfo } from "../../src/models/openai.js";
-import type { ModelClient, OptionAnswer, OptionQuery } from "../../src/models/types.js";
+import { parseLabelAnswer } from "../../src/models/parse.js";
+import type { CompletionQuery, ModelClient, OptionAnswer, OptionQuery } from "../../src/models/types.js";
 import { startLlamaOpenAIServer, type LlamaOpenAIServer } from "../helpers/llama-openai-server.js";
 
 const KEY = "sk-test-SECRET123";
@@ -306,3 +308,255 @@ describe("failures", () => {
     assert.equal(server.requests.length, 1);
   });
 });
+
+describe("sampled completions (complete) over HTTP", () => {
+  const LABELS = ["A", "B", "C"];
+  const PROMPT = QUERIES[0]!.prompt;
+  const SAMPLE: CompletionQuery = { prompt: PROMPT, n: 5, temperature: 1, maxTokens: 8, seed: 11 };
+  const SHARES = {
+    type: "object",
+    properties: Object.fromEntries(LABELS.map((l) => [l, { type: "number", minimum: 0, maximum: 1 }])),
+    required: LABELS,
+    additionalProperties: false,
+  };
+  const bodies = () => server.requests.map((r) => r.body as Record<string, unknown>);
+
+  test("n honoured: one request with n, temperature, max_tokens and seed; the model's own texts; reproducible", async () => {
+    const a = await withClient({}, (c) => c.complete(SAMPLE));
+    assert.equal(a.mode, "none");
+    assert.equal(a.texts.length, 5);
+    assert.ok(new Set(a.texts).size >= 3, JSON.stringify(a.texts));
+    assert.equal(server.requests.length, 1);
+    const body = bodies()[0]!;
+    assert.deepEqual(
+      { ...body, messages: undefined },
+      { model: MODEL, messages: undefined, n: 5, temperature: 1, max_tokens: 8, seed: completionSeed(11, 0) },
+    );
+    assert.deepEqual(body["messages"], [{ role: "user", content: PROMPT }]);
+    // Exactly what the model behind the server samples with that seed.
+    const direct = await server.llama.complete({ ...SAMPLE, seed: completionSeed(11, 0) });
+    assert.deepEqual(a.texts, direct.texts);
+    assert.equal(a.promptTokens, direct.promptTokens);
+    assert.deepEqual(await withClient({}, (c) => c.complete(SAMPLE)), a);
+    assert.notDeepEqual((await withClient({}, (c) => c.complete({ ...SAMPLE, seed: 12 }))).texts, a.texts);
+  });
+
+  test("n emulated when the server answers one choice (llama-server): completion k asked alone with seed (seed, k)", async () => {
+    const honoured = await withClient({}, (c) => c.complete(SAMPLE));
+    server.reset();
+    server.configure({ ignoreN: true });
+    const a = await withClient({}, (c) => c.complete(SAMPLE));
+    assert.equal(a.texts.length, 5);
+    assert.deepEqual(
+      bodies().map((b) => [b["n"], b["seed"]]),
+      [0, 1, 2, 3, 4].map((k) => [k === 0 ? 5 : 1, completionSeed(11, k)]),
+    );
+    // The first request is the same as when n is honoured; the others are completions of their own seeds.
+    assert.equal(a.texts[0], honoured.texts[0]);
+    for (let k = 1; k < 5; k++) {
+      const direct = await server.llama.complete({ ...SAMPLE, n: 1, seed: completionSeed(11, k) });
+      assert.equal(a.texts[k], direct.texts[0]);
+    }
+    assert.ok(new Set(a.texts).size >= 3, JSON.stringify(a.texts));
+    assert.deepEqual(await withClient({}, (c) => c.complete(SAMPLE)), a);
+    // Faults in the middle of the emulation are retried and change nothing.
+    server.reset();
+    server.configure({ ignoreN: true });
+    server.inject({ kind: "ok" }, { kind: "500" }, { kind: "ok" }, { kind: "malformed" });
+    assert.deepEqual(await withClient({}, (c) => c.complete(SAMPLE)), a);
+    assert.equal(server.requests.length, 7);
+  });
+
+  test("a choice constraint: response_format with the {answer: enum} schema; every text names one of the choices", async () => {
+    const a = await withClient({}, (c) =>
+      c.complete({ ...SAMPLE, n: 12, maxTokens: 40, constrain: { kind: "choice", choices: LABELS } }),
+    );
+    assert.equal(a.mode, "json_schema");
+    assert.deepEqual(bodies()[0]!["response_format"], {
+      type: "json_schema",
+      json_schema: {
+        name: "answer",
+        schema: {
+          type: "object",
+          properties: { answer: { type: "string", enum: LABELS } },
+          required: ["answer"],
+          additionalProperties: false,
+        },
+        strict: true,
+      },
+    });
+    const seen = new Set<number>();
+    for (const t of a.texts) {
+      const v = JSON.parse(t) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(v), ["answer"], t);
+      assert.ok(LABELS.includes(v["answer"] as string), t);
+      const k = parseLabelAnswer(t, LABELS);
+      assert.equal(k, LABELS.indexOf(v["answer"] as string), t);
+      seen.add(k!);
+    }
+    assert.ok(seen.size >= 2, JSON.stringify(a.texts));
+  });
+
+  test("a json constraint: the schema sent as is; every text is JSON that matches it", async () => {
+    const free = await withClient({}, (c) => c.complete({ ...SAMPLE, n: 4, maxTokens: 30 }));
+    // (A text may happen to be a JSON string: "...". Never an object.)
+    for (const t of free.texts) assert.ok(!isJsonObject(t), t);
+    server.reset();
+    const a = await withClient({}, (c) => c.complete({ ...SAMPLE, n: 4, maxTokens: 200, constrain: { kind: "json", schema: SHARES } }));
+    assert.equal(a.mode, "json_schema");
+    assert.deepEqual(bodies()[0]!["response_format"], { type: "json_schema", json_schema: { name: "answer", schema: SHARES, strict: true } });
+    for (const t of a.texts) {
+      const v = JSON.parse(t) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(v), LABELS, t);
+      for (const x of Object.values(v)) assert.ok(typeof x === "number" && x >= 0 && x <= 1, t);
+    }
+  });
+
+  test("faults are retried and change nothing; exhausted retries name the failure, never the key", async () => {
+    const healthyTexts = await withClient({}, (c) => c.complete(SAMPLE));
+    server.reset();
+    const retries: OpenAIRetryInfo[] = [];
+    server.inject({ kind: "429" }, { kind: "500" }, { kind: "hang" }, { kind: "malformed" }, { kind: "nologprobs" });
+    assert.deepEqual(await withClient({ onRetry: (i) => retries.push(i) }, (c) => c.complete(SAMPLE)), healthyTexts);
+    assert.deepEqual(
+      server.requests.map((r) => r.outcome),
+      ["429", "500", "hang", "malformed", "nologprobs"],
+    );
+    assert.deepEqual(
+      retries.map((r) => r.status),
+      [429, 500, undefined, undefined],
+    );
+    for (const r of retries) assert.ok(!JSON.stringify(r).includes(KEY));
+
+    server.reset();
+    server.inject({ kind: "500" }, { kind: "500" }, { kind: "500" });
+    const e = await rejection(withClient({ retries: 2 }, (c) => c.complete(SAMPLE)));
+    assert.equal(e.kind, "model");
+    assert.match(e.message, /3 attempts: HTTP 500/u);
+    assert.ok(e.message.includes(server.url));
+    assert.ok(!visible(e).includes(KEY), visible(e));
+
+    server.reset();
+    const wrong = "sk-wrong-COMPLETE789";
+    const e401 = await rejection(withClient({ apiKey: wrong }, (c) => c.complete(SAMPLE)));
+    assert.equal(e401.kind, "usage");
+    assert.match(e401.message, /refused the API key/u);
+    assert.ok(!visible(e401).includes(wrong), visible(e401));
+    assert.equal(server.requests.length, 1);
+  });
+
+  test("a server that rejects response_format: fails at once and suggests dropping --constrain", async () => {
+    server.configure({ rejectResponseFormat: true });
+    let retried = 0;
+    const e = await rejection(
+      withClient({ onRetry: () => retried++ }, (c) => c.complete({ ...SAMPLE, constrain: { kind: "choice", choices: LABELS } })),
+    );
+    assert.equal(e.kind, "model");
+    assert.match(e.message, /rejected the constrained request \(HTTP 400: response_format is not supported/u);
+    assert.match(e.hint ?? "", /drop --constrain/u);
+    assert.match(e.hint ?? "", /vLLM/u);
+    assert.equal(server.requests.length, 1);
+    assert.equal(retried, 0);
+    assert.ok(!visible(e).includes(KEY));
+    // Unconstrained sampling still works there.
+    assert.equal((await withClient({}, (c) => c.complete(SAMPLE))).texts.length, 5);
+    // reset() puts the switches back.
+    server.reset();
+    assert.deepEqual(server.switches(), { ignoreN: false, rejectResponseFormat: false });
+  });
+
+  test("aborting a hanging completion rejects with the abort reason", async () => {
+    server.inject({ kind: "hang" });
+    const ctl = new AbortController();
+    const reason = new Error("run cancelled");
+    await withClient({ timeoutMs: 60_000 }, async (client) => {
+      const p = client.complete(SAMPLE, ctl.signal);
+      while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+      ctl.abort(reason);
+      await assert.rejects(p, (e: unknown) => e === reason);
+    });
+    assert.equal(server.requests.length, 1);
+  });
+});
+
+describe("completion bodies from other servers", () => {
+  /** A server that answers each request with the next of the given bodies. */
+  async function scripted(replies: readonly unknown[]): Promise<{ url: string; bodies: unknown[]; close(): Promise<void> }> {
+    const bodies: unknown[] = [];
+    let i = 0;
+    const srv = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        bodies.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+        const text = JSON.stringify(replies[Math.min(i++, replies.length - 1)]);
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(text);
+      });
+    });
+    await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+    const port = (srv.address() as AddressInfo).port;
+    return {
+      url: `http://127.0.0.1:${port}/v1`,
+      bodies,
+      close: () => new Promise<void>((resolve) => srv.close(() => resolve())),
+    };
+  }
+  const choice = (index: number | undefined, content: string | null, refusal?: string) => ({
+    ...(index === undefined ? {} : { index }),
+    message: { role: "assistant", content, ...(refusal === undefined ? {} : { refusal }) },
+    finish_reason: "stop",
+  });
+
+  test("a body of the wrong shape is retried; choices are taken in index order; a refusal is kept as the text", async () => {
+    const s = await scripted([
+      { choices: [] },
+      { choices: [{ text: "B" }] },
+      { choices: [choice(1, "B"), choice(0, "A")], usage: { prompt_tokens: 17 } },
+      { choices: [choice(undefined, null, "I cannot answer that")] },
+    ]);
+    try {
+      const retries: OpenAIRetryInfo[] = [];
+      const client = await openaiSpec("vllm", MODEL, { baseURL: s.url, retries: 3, retryBaseMs: 1, retryMaxMs: 2, env: {}, onRetry: (r) => retries.push(r) }).open();
+      const a = await client.complete({ prompt: "p", n: 3, temperature: 1, maxTokens: 4, seed: 5 });
+      assert.deepEqual(a, { texts: ["A", "B", "I cannot answer that"], mode: "none", promptTokens: 17 });
+      assert.deepEqual(
+        retries.map((r) => r.reason),
+        [
+          "the response is malformed at choices (expected choices[].message.content)",
+          "the response is malformed at choices[0].message (expected choices[].message.content)",
+        ],
+      );
+      assert.deepEqual(
+        s.bodies.map((b) => [(b as { n: number }).n, (b as { seed: number }).seed]),
+        [
+          [3, completionSeed(5, 0)],
+          [3, completionSeed(5, 0)],
+          [3, completionSeed(5, 0)],
+          [1, completionSeed(5, 2)],
+        ],
+      );
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("more choices than asked for: the first n are kept", async () => {
+    const s = await scripted([{ choices: [choice(0, "A"), choice(1, "B"), choice(2, "C")] }]);
+    try {
+      const client = await openaiSpec("vllm", MODEL, { baseURL: s.url, env: {} }).open();
+      assert.deepEqual((await client.complete({ prompt: "p", n: 2, temperature: 1, maxTokens: 4, seed: 5 })).texts, ["A", "B"]);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+function isJsonObject(text: string): boolean {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}

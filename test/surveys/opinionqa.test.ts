@@ -121,6 +121,8 @@ describe("loadOpinionQA on the shared data", () => {
       questionId: "SAFECRIME_W26",
       population: "SEX=Male",
       probs: [659 / 2054, 1143 / 2054, 205 / 2054, 47 / 2054],
+      // Refusals kept, for protocols that score them as options: 2058 answers in all.
+      allProbs: [659 / 2058, 1143 / 2058, 205 / 2058, 47 / 2058, 4 / 2058],
       n: 2054,
     });
   });
@@ -133,6 +135,7 @@ describe("loadOpinionQA on the shared data", () => {
       questionId: "SAFECRIME_W26",
       population: "overall",
       probs: [1169 / 4158, 2386 / 4158, 494 / 4158, 109 / 4158],
+      allProbs: [1169 / 4168, 2386 / 4168, 494 / 4168, 109 / 4168, 10 / 4168],
       n: 4158,
     });
   });

@@ -1,0 +1,70 @@
+/** `civitas score <suite> --predictions FILE`: score distributions produced elsewhere. */
+import { Command } from "commander";
+import { parseMetric, METRIC_NAMES } from "../metrics/index.js";
+import { formatScores } from "../report/index.js";
+import { PROTOCOLS, readPredictions, resolveConventions, scorePredictions } from "../runs/index.js";
+import { findSuite, SUITES } from "../surveys/index.js";
+import { intOption, loadSuiteFor, reportError, toJson, usageError } from "./common.js";
+
+interface ScoreFlags {
+  predictions?: string;
+  data?: string;
+  cacheDir?: string;
+  protocol?: string;
+  metric?: string;
+  resamples?: number;
+  seed: number;
+  json?: boolean;
+}
+
+const HELP = `
+The predictions file is JSONL, one object a line:
+  {"question": "SAFECRIME_W26", "population": "POLPARTY=Democrat",
+   "distribution": {"Very safe": 0.2, "Somewhat safe": 0.5, "Not too safe": 0.2, "Not at all safe": 0.1}}
+Question ids and population names are those \`civitas suites show <suite>\` lists. "distribution"
+may also be an array in survey order (over all options, or over the scored ones). Options left out
+count as 0 (a warning says so); sums other than 1 are renormalised (with a warning).
+
+Examples:
+  civitas score opinionqa --data ../shared/data/opinionqa --predictions preds.jsonl
+  civitas score distalign --data ../shared/data/distalign --predictions preds.jsonl --protocol meister2024 --json`;
+
+export function scoreCommand(): Command {
+  return new Command("score")
+    .description("score model distributions produced elsewhere against a suite's populations")
+    .argument("<suite>", `the survey: ${SUITES.map((s) => s.name).join(", ")}`)
+    .option("--predictions <file>", "the predictions, JSONL (see below)")
+    .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
+    .option("--cache-dir <dir>", "where downloaded surveys are kept")
+    .option("--protocol <name>", `a paper's conventions: ${PROTOCOLS.map((p) => p.name).join(", ")}`)
+    .option("--metric <name>", `override the metric: ${METRIC_NAMES.join(", ")}`)
+    .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
+    .option("--seed <n>", "bootstrap seed", intOption("--seed", 0), 0)
+    .option("--json", "print the result as JSON")
+    .addHelpText("after", HELP)
+    .action(async (suiteName: string, flags: ScoreFlags) => {
+      try {
+        if (!flags.predictions) throw usageError("--predictions is required", "give the JSONL file of model distributions");
+        findSuite(suiteName);
+        const metric = flags.metric ? parseMetric(flags.metric) : undefined;
+        const suite = await loadSuiteFor(suiteName, flags, (m) => process.stderr.write(`${m}\n`));
+        const conventions = resolveConventions(suite, {
+          ...(flags.protocol ? { protocol: flags.protocol } : {}),
+          ...(metric ? { metric } : {}),
+          ...(flags.resamples ? { resamples: flags.resamples } : {}),
+        });
+        const predictions = await readPredictions(flags.predictions, suite);
+        const result = scorePredictions(suite, predictions, conventions, flags.seed);
+        if (flags.json) {
+          process.stdout.write(`${toJson({ suite: suite.name, predictions: predictions.lines, ...result })}\n`);
+        } else {
+          for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+          process.stdout.write(
+            `${suite.title}\n${predictions.lines} predictions · alignment = ${result.metric_label}${result.protocol ? ` · protocol ${result.protocol}` : ""} · 95% bootstrap interval over questions\n\n${formatScores(result)}\n`,
+          );
+        }
+      } catch (e) {
+        process.exitCode = reportError(e);
+      }
+    });
+}

@@ -1,0 +1,80 @@
+/** `civitas suites` and `civitas suites show <suite>`: what can be evaluated, by which names. */
+import { Command } from "commander";
+import { formatTable } from "../report/index.js";
+import { SUITES, type Suite } from "../surveys/index.js";
+import { loadSuiteFor, reportError, toJson } from "./common.js";
+
+function describe(suite: Suite) {
+  return {
+    suite: suite.name,
+    title: suite.title,
+    location: suite.location,
+    default_metric: suite.defaultMetric,
+    reference: suite.reference,
+    ...(suite.datasets ? { datasets: suite.datasets } : {}),
+    populations: suite.populations.map((p) => ({ population: p.id, attribute: p.attribute, value: p.value })),
+    questions: suite.questions.map((q) => ({
+      id: q.id,
+      text: q.text,
+      options: q.options,
+      ordinals: q.ordinals,
+      refusal: q.options.filter((_, i) => q.refusal[i]),
+      ...(q.dataset ? { dataset: q.dataset } : {}),
+      ...(q.correct !== undefined ? { correct: q.options[q.correct] } : {}),
+    })),
+  };
+}
+
+export function suitesCommand(): Command {
+  const cmd = new Command("suites")
+    .description("list the surveys civitas can evaluate; `suites show <suite>` lists one's questions and populations")
+    .option("--json", "print as JSON")
+    .action((flags: { json?: boolean }) => {
+      if (flags.json) {
+        process.stdout.write(`${toJson(SUITES.map((s) => ({ suite: s.name, title: s.title })))}\n`);
+        return;
+      }
+      process.stdout.write(`${formatTable(["suite", "what it is"], SUITES.map((s) => [s.name, s.title]))}\n\n\`civitas suites show <suite>\` lists its questions and populations.\n`);
+    });
+  cmd
+    .command("show")
+    .description("list a suite's questions (id, text, options, ordinals) and populations, with the names other commands accept")
+    .argument("<suite>", `one of: ${SUITES.map((s) => s.name).join(", ")}`)
+    .option("--data <path>", "a local copy of the survey files (default: download them once into the cache)")
+    .option("--cache-dir <dir>", "where downloaded surveys are kept")
+    .option("--json", "print everything as JSON")
+    .action(async (name: string, flags: { data?: string; cacheDir?: string; json?: boolean }) => {
+      try {
+        const suite = await loadSuiteFor(name, flags, (m) => process.stderr.write(`${m}\n`));
+        for (const w of suite.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+        const d = describe(suite);
+        if (flags.json) {
+          process.stdout.write(`${toJson(d)}\n`);
+          return;
+        }
+        const out: string[] = [`${suite.title}`, `${suite.questions.length} questions · ${suite.populations.length} populations · default metric ${suite.defaultMetric} · data ${suite.location}`, ""];
+        const byAttr = new Map<string, string[]>();
+        for (const p of suite.populations) {
+          const k = p.attribute ?? "";
+          byAttr.set(k, [...(byAttr.get(k) ?? []), p.id]);
+        }
+        out.push("populations (as --populations takes them; an attribute name selects all its groups):");
+        for (const [attr, ids] of byAttr) out.push(`  ${attr ? `${attr}: ` : ""}${ids.join(", ")}`);
+        out.push("", "questions:");
+        out.push(
+          formatTable(
+            ["id", "options (ordinals)", "text"],
+            suite.questions.map((q) => [
+              q.id,
+              q.options.map((o, i) => `${o}${q.refusal[i] ? " [refusal]" : ""}${q.correct === i ? " [correct]" : ""}`).join(" | ").slice(0, 60) + (q.ordinals ? ` (${q.ordinals.join(",")})` : ""),
+              q.text.length > 70 ? `${q.text.slice(0, 67)}...` : q.text,
+            ]),
+          ),
+        );
+        process.stdout.write(`${out.join("\n")}\n`);
+      } catch (e) {
+        process.exitCode = reportError(e);
+      }
+    });
+  return cmd;
+}

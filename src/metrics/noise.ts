@@ -1,0 +1,96 @@
+/**
+ * The sampling noise floor: how far from the true distribution p an empirical distribution of n
+ * draws from p lies on average, E[d(p, X/n)] with X ~ Multinomial(n, p). A model can not be
+ * expected to come closer to a survey's population than the survey's own sampling noise, and a
+ * model sampled K times (`--method sample`) no closer than K draws allow.
+ *
+ * Total variation and the ordinal Wasserstein distance are sums of absolute deviations of
+ * (cumulative) counts, each marginally binomial, so their expectation is exact through the
+ * binomial mean absolute deviation (de Moivre; Berend & Kontorovich 2013):
+ *   E|X - np| = 2 (m + 1) C(n, m + 1) p^(m+1) (1 - p)^(n-m),  m = floor(np),  X ~ Bin(n, p).
+ * The Jensen-Shannon distance does not decompose; it is estimated by seeded simulation.
+ */
+import binomialRandom from "@stdlib/random-base-binomial";
+import gammaln from "@stdlib/math-base-special-gammaln";
+import { distance, type MetricName } from "./distances.js";
+
+/** E|X - np| for X ~ Binomial(n, p), exactly. */
+export function binomialMeanAbsoluteDeviation(n: number, p: number): number {
+  if (n <= 0 || p <= 0 || p >= 1) return 0;
+  const m = Math.floor(n * p);
+  if (m + 1 > n) return 0;
+  const logC = gammaln(n + 1) - gammaln(m + 2) - gammaln(n - m);
+  return 2 * (m + 1) * Math.exp(logC + (m + 1) * Math.log(p) + (n - m) * Math.log1p(-p));
+}
+
+/** E[TV(p, X/n)] = 1/2 sum_i E|X_i/n - p_i|, exactly. */
+export function expectedTotalVariation(p: readonly number[], n: number): number {
+  return p.reduce((s, pi) => s + binomialMeanAbsoluteDeviation(n, pi), 0) / (2 * n);
+}
+
+/**
+ * E[W1(p, X/n)] / range on ordinal positions, exactly: the sum over gaps of E|F^_k - F_k| * gap,
+ * where the cumulative count up to the k-th smallest ordinal is Binomial(n, F_k).
+ */
+export function expectedOrdinalWasserstein(p: readonly number[], ordinals: readonly number[], n: number): number {
+  const idx = ordinals.map((_, i) => i).sort((a, b) => ordinals[a]! - ordinals[b]!);
+  const lo = ordinals[idx[0]!]!;
+  const hi = ordinals[idx[idx.length - 1]!]!;
+  if (hi === lo) return 0;
+  let cdf = 0;
+  let w = 0;
+  for (let k = 0; k < idx.length - 1; k++) {
+    cdf += p[idx[k]!]!;
+    const gap = ordinals[idx[k + 1]!]! - ordinals[idx[k]!]!;
+    w += (binomialMeanAbsoluteDeviation(n, Math.min(1, cdf)) / n) * gap;
+  }
+  return w / (hi - lo);
+}
+
+export interface NoiseOptions {
+  readonly seed?: number;
+  /** Simulated surveys for metrics without an exact form (default 200). */
+  readonly draws?: number;
+}
+
+/**
+ * The expected distance between p and an empirical distribution of n draws from it, under a
+ * metric: exact for tv and wasserstein, simulated (seeded) for jsd.
+ */
+export function expectedSamplingDistance(
+  metric: MetricName,
+  p: readonly number[],
+  n: number,
+  ordinals: readonly number[] | null,
+  options: NoiseOptions = {},
+): number {
+  if (!(n >= 1)) return Number.NaN;
+  const total = p.reduce((a, b) => a + b, 0);
+  const q = p.map((x) => x / total);
+  if (metric === "tv") return expectedTotalVariation(q, n);
+  if (metric === "wasserstein") {
+    if (!ordinals) throw new RangeError("the ordinal Wasserstein distance needs ordinal positions");
+    return expectedOrdinalWasserstein(q, ordinals, n);
+  }
+  // A multinomial draw as a chain of binomials: X_i ~ Bin(n - sum of earlier X, p_i / remaining mass).
+  const draws = options.draws ?? 200;
+  const binomial = binomialRandom.factory({ seed: (options.seed ?? 0) >>> 0 || 1 });
+  let sum = 0;
+  const x = new Array<number>(q.length);
+  for (let d = 0; d < draws; d++) {
+    let left = n;
+    let mass = 1;
+    for (let i = 0; i < q.length; i++) {
+      if (i === q.length - 1 || left === 0) {
+        x[i] = i === q.length - 1 ? left : 0;
+      } else {
+        const pi = mass > 0 ? Math.min(1, Math.max(0, q[i]! / mass)) : 0;
+        x[i] = pi <= 0 ? 0 : pi >= 1 ? left : binomial(left, pi);
+      }
+      left -= x[i]!;
+      mass -= q[i]!;
+    }
+    sum += distance(metric, q, x.map((c) => c / n), ordinals);
+  }
+  return sum / draws;
+}

@@ -1,0 +1,35 @@
+/** Suite-specific scores that a suite asks for (Suite.extraScores), computed beside alignment. */
+import { mocaScores } from "../metrics/index.js";
+import type { Question, Suite } from "../surveys/index.js";
+
+/**
+ * MoCa (Nie et al. 2023): from the model's P(yes) and the humans' share of "yes" per story:
+ * agreement, AuROC on unambiguous stories, accuracy with the ambiguity class.
+ */
+function moca(suite: Suite, questions: readonly Question[], model: (q: Question) => readonly (readonly number[])[] | undefined, seed: number, resamples: number) {
+  const items = questions.flatMap((q) => {
+    const yes = q.options.findIndex((o) => /^yes$/iu.test(o.trim()));
+    const no = q.options.findIndex((o) => /^no$/iu.test(o.trim()));
+    const h = suite.human(q.id, "overall");
+    const dists = model(q);
+    if (yes < 0 || no < 0 || !h || !dists || dists.length === 0) return [];
+    // P(yes) among yes/no, averaged over the question's variants.
+    const modelYes = dists.reduce((s, d) => s + d[yes]! / (d[yes]! + d[no]! || 1), 0) / dists.length;
+    // The human distribution is over the scored options, which for MoCa are exactly yes and no.
+    return [{ id: q.id, humanYes: h.probs[yes]!, modelYes }];
+  });
+  if (items.length === 0) return undefined;
+  return { n: items.length, ...mocaScores(items, { seed, resamples }) };
+}
+
+export function suiteExtraScores(
+  suite: Suite,
+  questions: readonly Question[],
+  model: (q: Question) => readonly (readonly number[])[] | undefined,
+  seed: number,
+  resamples: number,
+): { moca?: Readonly<Record<string, unknown>> } | undefined {
+  if (!suite.extraScores?.includes("moca")) return undefined;
+  const m = moca(suite, questions, model, seed, resamples);
+  return m ? { moca: m } : undefined;
+}

@@ -1,0 +1,170 @@
+/**
+ * Everything a run reports, from its stored answers: the headline alignment (first method, with
+ * personas when the run steers), the other methods, steerability, the knowledge-to-simulation gap,
+ * knowledge questions and suite-specific scores.
+ */
+import { METRICS, type MetricName } from "../metrics/index.js";
+import type { AnswerRow, Method, ScoreRow } from "../store/index.js";
+import type { Persona, Population, Question, Suite } from "../surveys/index.js";
+import type { Conventions } from "./protocols.js";
+import {
+  distanceTable,
+  knowledgeGap,
+  knowledgeScores,
+  steerability,
+  summarize,
+  type AlignmentSummary,
+  type DistanceTable,
+  type Interval,
+  type ModelDistributions,
+} from "./score.js";
+import { suiteExtraScores } from "./extra.js";
+
+/** The scores of a run or of outside predictions, as printed with --json. */
+export interface EvalScores extends Omit<AlignmentSummary, "questions"> {
+  readonly metric_label: string;
+  readonly protocol: string | null;
+  /** The headline method. */
+  readonly method: Method | "predictions";
+  readonly questions: AlignmentSummary["questions"] & { readonly knowledge?: number };
+  /** Every method of the run, when it has more than one. */
+  readonly by_method?: ({ readonly method: Method } & Pick<AlignmentSummary, "overall" | "populations" | "baselines">)[];
+  /** With personas: alignment with the persona minus without, per population (paired bootstrap). */
+  readonly steerability?: { readonly overall: Interval; readonly populations: (Interval & { population: string; n: number })[] };
+  /** With personas: the alignment without them, for comparison. */
+  readonly unsteered?: Pick<AlignmentSummary, "overall" | "populations">;
+  /** Meister et al.'s TV(sequence) / TV(verbalized) - 1, when the run has verbalize and another method. */
+  readonly gap?: Interval & { readonly sequence_method: Method; readonly tv_sequence: number; readonly tv_verbalized: number; readonly pairs: number };
+  /** Questions with one correct option. */
+  readonly knowledge?: { readonly n: number; readonly accuracy: Interval; readonly p_correct: Interval };
+  /** MoCa's scores (Nie et al. 2023). */
+  readonly moca?: Readonly<Record<string, unknown>>;
+  readonly warnings: string[];
+}
+
+export interface AnswerScoringOptions {
+  readonly conventions: Conventions & { readonly protocol: string | null };
+  readonly methods: readonly Method[];
+  /** Persona of each population, when the run steers. */
+  readonly personas: ReadonlyMap<string, Persona>;
+  readonly seed: number;
+  /** K of the sample method, for its noise floor. */
+  readonly samples: number;
+}
+
+/** Scored distributions by method, persona and question (several when a question has several variants). */
+function index(answers: readonly AnswerRow[]): Map<string, number[][]> {
+  const m = new Map<string, number[][]>();
+  for (const a of answers) {
+    if (a.status !== "scored" || !a.distribution) continue;
+    const k = `${a.method}\u0000${a.persona}\u0000${a.questionId}`;
+    const list = m.get(k);
+    if (list) list.push([...a.distribution]);
+    else m.set(k, [[...a.distribution]]);
+  }
+  return m;
+}
+
+function rowsOf(table: DistanceTable, method: Method, steered: boolean): ScoreRow[] {
+  const rows: ScoreRow[] = [];
+  table.populations.forEach((pop, p) => {
+    table.questions.forEach((q, i) => {
+      const d = table.model[p]![i]!;
+      if (Number.isNaN(d)) return;
+      const nan = (x: number) => (Number.isNaN(x) ? null : x);
+      rows.push({
+        method,
+        steered,
+        questionId: q.id,
+        population: pop.id,
+        metric: table.metric,
+        modelDistance: d,
+        uniformDistance: table.uniform[p]![i]!,
+        humanDistance: nan(table.human[p]![i]!),
+        noiseDistance: nan(table.noise[p]![i]!),
+        humanN: table.humanN[p]![i] ?? null,
+      });
+    });
+  });
+  return rows;
+}
+
+export function scoreAnswers(
+  suite: Suite,
+  questions: readonly Question[],
+  populations: readonly Population[],
+  answers: readonly AnswerRow[],
+  o: AnswerScoringOptions,
+): { scores: EvalScores; rows: ScoreRow[] } {
+  const byKey = index(answers);
+  const opinion = questions.filter((q) => q.correct === undefined);
+  const knowledgeQs = questions.filter((q) => q.correct !== undefined);
+  const steers = o.personas.size > 0;
+  const view = (method: Method, steered: boolean): ModelDistributions => (q, p) => {
+    const persona = steered ? o.personas.get(p.id)?.id ?? "none" : "none";
+    return byKey.get(`${method}\u0000${persona}\u0000${q.id}`);
+  };
+  const tableFor = (method: Method, steered: boolean, metric: MetricName = o.conventions.metric) =>
+    distanceTable(suite, opinion, populations, view(method, steered), {
+      conventions: { ...o.conventions, metric },
+      seed: o.seed,
+      noiseSamples: method === "sample" ? o.samples : "respondents",
+    });
+
+  const rows: ScoreRow[] = [];
+  const perMethod = o.methods.map((method) => {
+    const main = tableFor(method, steers);
+    rows.push(...rowsOf(main, method, steers));
+    const summary = summarize(main, suite, o.conventions, o.seed, method === "sample" ? o.samples : "respondents");
+    let unsteeredSummary: AlignmentSummary | undefined;
+    let steer: EvalScores["steerability"];
+    if (steers) {
+      const plain = tableFor(method, false);
+      rows.push(...rowsOf(plain, method, false));
+      unsteeredSummary = summarize(plain, suite, o.conventions, o.seed, method === "sample" ? o.samples : "respondents");
+      steer = steerability(main, plain, o.seed, o.conventions.resamples);
+    }
+    return { method, main, summary, unsteeredSummary, steer };
+  });
+  const head = perMethod[0]!;
+  const warnings: string[] = [];
+
+  let gap: EvalScores["gap"];
+  const verbalized = o.methods.includes("verbalize");
+  const sequence = o.methods.find((m) => m !== "verbalize");
+  if (verbalized && sequence) {
+    const g = knowledgeGap(tableFor(sequence, steers, "tv"), tableFor("verbalize", steers, "tv"), o.seed, o.conventions.resamples);
+    gap = { ...g, sequence_method: sequence };
+  }
+
+  let knowledge: EvalScores["knowledge"];
+  if (knowledgeQs.length > 0) {
+    const items = knowledgeQs.flatMap((question) => {
+      const dists = byKey.get(`${head.method}\u0000none\u0000${question.id}`);
+      if (!dists) return [];
+      const mean = dists[0]!.map((_, k) => dists.reduce((s, d) => s + d[k]!, 0) / dists.length);
+      return [{ question, distribution: mean }];
+    });
+    if (items.length > 0) knowledge = knowledgeScores(items, o.seed, o.conventions.resamples);
+  }
+
+  const extra = suiteExtraScores(suite, opinion, (q) => byKey.get(`${head.method}\u0000none\u0000${q.id}`), o.seed, o.conventions.resamples);
+
+  const scores: EvalScores = {
+    ...head.summary,
+    metric_label: METRICS[o.conventions.metric].label,
+    protocol: o.conventions.protocol,
+    method: head.method,
+    questions: { ...head.summary.questions, ...(knowledgeQs.length > 0 ? { knowledge: knowledge?.n ?? 0 } : {}) },
+    ...(perMethod.length > 1
+      ? { by_method: perMethod.map((m) => ({ method: m.method, overall: m.summary.overall, populations: m.summary.populations, baselines: m.summary.baselines })) }
+      : {}),
+    ...(head.steer ? { steerability: head.steer } : {}),
+    ...(head.unsteeredSummary ? { unsteered: { overall: head.unsteeredSummary.overall, populations: head.unsteeredSummary.populations } } : {}),
+    ...(gap ? { gap } : {}),
+    ...(knowledge ? { knowledge } : {}),
+    ...(extra ? extra : {}),
+    warnings,
+  };
+  return { scores, rows };
+}

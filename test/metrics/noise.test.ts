@@ -1,0 +1,76 @@
+/**
+ * The sampling noise floor against exact enumeration: for small n, every multinomial outcome is
+ * listed with its probability, and the expected distance computed by brute force.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { distance, type MetricName } from "../../src/metrics/distances.js";
+import { binomialMeanAbsoluteDeviation, expectedSamplingDistance, expectedOrdinalWasserstein, expectedTotalVariation } from "../../src/metrics/noise.js";
+
+const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
+
+/** Every count vector of n draws over k options, with its multinomial probability. */
+function outcomes(p: readonly number[], n: number): { x: number[]; prob: number }[] {
+  const out: { x: number[]; prob: number }[] = [];
+  const rec = (i: number, left: number, x: number[]) => {
+    if (i === p.length - 1) {
+      const full = [...x, left];
+      const prob = (factorial(n) / full.reduce((s, c) => s * factorial(c), 1)) * full.reduce((s, c, j) => s * p[j]! ** c, 1);
+      out.push({ x: full, prob });
+      return;
+    }
+    for (let c = 0; c <= left; c++) rec(i + 1, left - c, [...x, c]);
+  };
+  rec(0, n, []);
+  return out;
+}
+
+function bruteForce(metric: MetricName, p: readonly number[], n: number, ordinals: readonly number[] | null): number {
+  return outcomes(p, n).reduce((s, { x, prob }) => s + prob * distance(metric, p, x.map((c) => c / n), ordinals), 0);
+}
+
+describe("binomial mean absolute deviation", () => {
+  it("matches hand computation and direct summation", () => {
+    // n=1, p=.5: |0-.5| and |1-.5| each with prob .5 -> .5; n=2, p=.5: 1*.25 + 0*.5 + 1*.25 = .5
+    assert.ok(Math.abs(binomialMeanAbsoluteDeviation(1, 0.5) - 0.5) < 1e-12);
+    assert.ok(Math.abs(binomialMeanAbsoluteDeviation(2, 0.5) - 0.5) < 1e-12);
+    for (const [n, p] of [[7, 0.3], [20, 0.05], [13, 0.77], [50, 0.5]] as const) {
+      let direct = 0;
+      for (let k = 0; k <= n; k++) direct += (factorial(n) / (factorial(k) * factorial(n - k))) * p ** k * (1 - p) ** (n - k) * Math.abs(k - n * p);
+      assert.ok(Math.abs(binomialMeanAbsoluteDeviation(n, p) - direct) < 1e-9, `n=${n} p=${p}`);
+    }
+    assert.equal(binomialMeanAbsoluteDeviation(10, 0), 0);
+    assert.equal(binomialMeanAbsoluteDeviation(10, 1), 0);
+  });
+  it("stays finite for survey-sized n", () => {
+    const m = binomialMeanAbsoluteDeviation(4000, 0.37);
+    // ~ sqrt(2/pi * n p (1-p)) for large n
+    assert.ok(Math.abs(m - Math.sqrt((2 / Math.PI) * 4000 * 0.37 * 0.63)) < 0.1, String(m));
+  });
+});
+
+describe("expected distance of an n-respondent sample from the truth", () => {
+  const p = [0.5, 0.3, 0.2];
+  it("total variation is exact", () => {
+    for (const n of [1, 2, 5, 9]) {
+      assert.ok(Math.abs(expectedTotalVariation(p, n) - bruteForce("tv", p, n, null)) < 1e-12, `n=${n}`);
+    }
+  });
+  it("the ordinal Wasserstein distance is exact, with unsorted ordinals", () => {
+    for (const ordinals of [[1, 2, 3], [1, 2, 1.5], [0, 1, 3]]) {
+      for (const n of [1, 3, 8]) {
+        assert.ok(Math.abs(expectedOrdinalWasserstein(p, ordinals, n) - bruteForce("wasserstein", p, n, ordinals)) < 1e-12, `${ordinals} n=${n}`);
+      }
+    }
+  });
+  it("the Jensen-Shannon distance is simulated, seeded, and close to the exact value", () => {
+    const exact = bruteForce("jsd", p, 6, null);
+    const a = expectedSamplingDistance("jsd", p, 6, null, { seed: 3, draws: 4000 });
+    const b = expectedSamplingDistance("jsd", p, 6, null, { seed: 3, draws: 4000 });
+    assert.equal(a, b);
+    assert.ok(Math.abs(a - exact) < 0.01, `${a} vs ${exact}`);
+  });
+  it("shrinks as n grows", () => {
+    assert.ok(expectedSamplingDistance("tv", p, 1000, null) < expectedSamplingDistance("tv", p, 30, null));
+  });
+});
