@@ -5,7 +5,7 @@ import { MODEL_FORMS, parseModelSpec } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
 import { DEFAULT_SAMPLES, findProtocol, METHODS, parseMethods, PROTOCOLS, runEval } from "../runs/index.js";
 import { Store } from "../store/index.js";
-import { findSuite, parsePersonaTemplates, resolvePopulations, splitPopulationList, SUITES } from "../surveys/index.js";
+import { findSuite, parsePersonaTemplates, resolvePopulations, splitPopulationList, SUITES, type Question, type Suite } from "../surveys/index.js";
 import { intOption, loadSuiteFor, numberOption, redactedCommand, reportError, STORE_HELP, storePath, toJson, usageError } from "./common.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
@@ -52,10 +52,25 @@ Examples:
   # any OpenAI-compatible server (vLLM, llama-server, Ollama, hosted APIs)
   OPENAI_BASE_URL=http://localhost:8000/v1 civitas eval opinionqa --model openai:my-model --json
 
+  # elicitation methods, personas and a paper's conventions
+  civitas eval opinionqa --model ollama:llama3.2 --method logprobs,verbalize --persona --populations POLPARTY
+  civitas eval opinionqa --model llama:model.gguf --method sample --samples 30 --constrain
+  civitas eval distalign --model llama:model.gguf --data ./distalign --protocol meister2024 --populations POLPARTY,SEX
+
+  # your own survey (docs/custom-surveys.md)
+  civitas eval custom --model llama:model.gguf --data examples/custom/neighbourhood.csv --populations age_group
+
 Populations are attribute names (all their groups) or exact groups, comma separated:
   POLPARTY, SEX=Female, overall. An unknown name is an error that lists the valid ones.
 Running the same command again resumes an interrupted run and asks the model nothing it has
 already answered; a finished run is answered from the store without loading the model.`;
+
+/** The first n questions, of each dataset when the suite has several (so that all are represented). */
+export function limitQuestions(suite: Suite, limit: number | undefined): readonly Question[] {
+  if (!limit) return suite.questions;
+  if (!suite.datasets || suite.datasets.length < 2) return suite.questions.slice(0, limit);
+  return suite.datasets.flatMap((d) => suite.questions.filter((q) => q.dataset === d).slice(0, limit));
+}
 
 export function evalCommand(): Command {
   return new Command("eval")
@@ -63,8 +78,8 @@ export function evalCommand(): Command {
     .argument("<suite>", `the survey: ${SUITES.map((s) => s.name).join(", ")}`)
     .option("-m, --model <model>", `the model: ${MODEL_FORMS.join(" | ")}`)
     .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
-    .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
-    .option("-n, --limit <n>", "ask only the first n questions", intOption("--limit", 1))
+    .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall, or all the suite has when it has no overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
+    .option("-n, --limit <n>", "ask only the first n questions (of each dataset, in suites that have several)", intOption("--limit", 1))
     .option("--metric <name>", `distance behind the alignment score: ${METRIC_NAMES.join(", ")} (default: the protocol's, else the suite's)`)
     .option("--protocol <name>", `a paper's conventions: ${PROTOCOLS.map((p) => p.name).join(", ")} (see docs/protocols.md)`)
     .option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${METHODS.join(", ")}`, (v: string, prev: string[] = []) => [...prev, ...v.split(",")], [])
@@ -131,8 +146,13 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
       onDownload: (done, total) => progress.log(`downloading model: ${(done / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB`),
     });
     const suite = await loadSuiteFor(info.name, flags, (m) => progress.log(m));
-    const populations = resolvePopulations(suite, flags.populations?.length ? flags.populations : ["overall"]);
-    const questions = flags.limit ? suite.questions.slice(0, flags.limit) : suite.questions;
+    // Default: the whole sample where the suite has one, else every population it has.
+    const populations = flags.populations?.length
+      ? resolvePopulations(suite, flags.populations)
+      : suite.reference
+        ? resolvePopulations(suite, [suite.reference])
+        : [...suite.populations];
+    const questions = limitQuestions(suite, flags.limit);
     store = await Store.open(storePath(flags.store));
     const result = await runEval(
       store,

@@ -11,6 +11,7 @@ import { suitesCommand } from "./suites.js";
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
 const program = new Command("civitas")
+  .enablePositionalOptions()
   .description("Measure, aggregate and simulate the social alignment of language models.")
   .version(pkg.version)
   .showHelpAfterError("(add --help for usage)")

@@ -27,6 +27,8 @@ function describe(suite: Suite) {
 
 export function suitesCommand(): Command {
   const cmd = new Command("suites")
+    // `suites --json` and `suites show <suite> --json` each take their own --json.
+    .enablePositionalOptions()
     .description("list the surveys civitas can evaluate; `suites show <suite>` lists one's questions and populations")
     .option("--json", "print as JSON")
     .action((flags: { json?: boolean }) => {
@@ -34,7 +36,7 @@ export function suitesCommand(): Command {
         process.stdout.write(`${toJson(SUITES.map((s) => ({ suite: s.name, title: s.title })))}\n`);
         return;
       }
-      process.stdout.write(`${formatTable(["suite", "what it is"], SUITES.map((s) => [s.name, s.title]))}\n\n\`civitas suites show <suite>\` lists its questions and populations.\n`);
+      process.stdout.write(`${formatTable(["suite", "what it is"], SUITES.map((s) => [s.name, s.title]), ["l", "l"])}\n\n\`civitas suites show <suite>\` lists its questions and populations.\n`);
     });
   cmd
     .command("show")
@@ -69,6 +71,7 @@ export function suitesCommand(): Command {
               q.options.map((o, i) => `${o}${q.refusal[i] ? " [refusal]" : ""}${q.correct === i ? " [correct]" : ""}`).join(" | ").slice(0, 60) + (q.ordinals ? ` (${q.ordinals.join(",")})` : ""),
               q.text.length > 70 ? `${q.text.slice(0, 67)}...` : q.text,
             ]),
+            ["l", "l", "l"],
           ),
         );
         process.stdout.write(`${out.join("\n")}\n`);

@@ -1,12 +1,13 @@
 /** Plain-text reports for the terminal. */
 import type { EvalResult, EvalScores, Interval } from "../runs/index.js";
 
-/** Left-aligns the first column and right-aligns the others. */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** Left-aligns the first column and right-aligns the others (numbers), unless `align` says otherwise. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[], align?: readonly ("l" | "r")[]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
+  const left = (c: number) => (align ? align[c] === "l" : c === 0);
   const line = (cells: readonly string[]) =>
     cells
-      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .map((cell, c) => (left(c) ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
       .join("   ")
       .trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
@@ -49,7 +50,7 @@ export function formatScores(r: EvalScores): string {
       "",
     ]);
   }
-  out.push(formatTable(header, rows));
+  if (rows.length > 0) out.push(formatTable(header, rows));
   if (r.baselines.noise) {
     const k = r.baselines.noise.samples;
     out.push(`noise floor: the alignment of an empirical distribution of ${k === "respondents" ? "the survey's own respondents" : `${k} samples`} with the truth`);
@@ -61,7 +62,9 @@ export function formatScores(r: EvalScores): string {
   if (r.by_method) {
     out.push("", formatTable(["method", "alignment", "95% CI"], r.by_method.map((m) => [m.method, num(m.overall.mean), ci(m.overall.ci)])));
   }
-  if (r.gap) {
+  if (r.gap && r.gap.pairs === 0) {
+    out.push(`knowledge-to-simulation gap: not computable, no question has both a valid stated distribution and a ${r.gap.sequence_method} one`);
+  } else if (r.gap) {
     out.push(
       `knowledge-to-simulation gap (Meister et al. 2024): TV(${r.gap.sequence_method}) / TV(verbalize) - 1 = ${interval(r.gap)}` +
         ` (TV ${num(r.gap.tv_sequence)} vs ${num(r.gap.tv_verbalized)} over ${r.gap.pairs} question-population pairs)`,

@@ -10,7 +10,7 @@ import { distance, uniform } from "../../src/metrics/index.js";
 import { parsePredictions, resolveConventions, scorePredictions } from "../../src/runs/index.js";
 import { loadOpinionQA, type Suite } from "../../src/surveys/index.js";
 import { runCli } from "../helpers/cli.js";
-import { OPINIONQA, tempDir } from "../helpers/paths.js";
+import { OPINIONQA, REPO, SHARED, tempDir } from "../helpers/paths.js";
 
 let suite: Suite;
 before(async () => {
@@ -140,5 +140,42 @@ describe("civitas score", () => {
     const e = await runCli(["score", "opinionqa", "--data", OPINIONQA, "--predictions", broken]);
     assert.equal(e.code, 1);
     assert.match(e.stderr, /error: .*broken\.jsonl line 2: "Sometimes" is not an option of SAFECRIME_W26/);
+  });
+});
+
+describe("a custom survey scored end to end", () => {
+  it("gives the known answer for a prediction of its own numbers", async () => {
+    const { loadCustom } = await import("../../src/surveys/index.js");
+    const custom = await loadCustom({ data: path.join(REPO, "examples/custom/town-aggregated.csv") });
+    // PARKS, region=North: More 30, About the same 12, Less 6, Refused 2 (dropped): n = 48.
+    // Predicting (1/3, 1/3, 1/3) on ordinals 1, 2, 3: CDFs 30/48, 42/48 vs 1/3, 2/3;
+    // W1 = |30/48 - 1/3| + |42/48 - 2/3| = 0.2916... + 0.2083... = 0.5; / range 2 = 0.25; alignment 0.75.
+    const p = parsePredictions(lines([{ question: "PARKS", population: "region=North", distribution: [1 / 3, 1 / 3, 1 / 3] }]), "p", custom);
+    const r = scorePredictions(custom, p, resolveConventions(custom), 0);
+    assert.equal(r.metric, "wasserstein");
+    assert.ok(Math.abs(r.overall.mean - 0.75) < 1e-12, String(r.overall.mean));
+    assert.equal(r.populations[0]!.n, 1);
+  });
+});
+
+describe("civitas suites", () => {
+  it("lists the suites, and shows a suite's questions and populations by the names other commands take", async () => {
+    const list = await runCli(["suites", "--json"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual((JSON.parse(list.stdout) as { suite: string }[]).map((s) => s.suite), ["opinionqa", "globalopinions", "distalign", "moca", "custom"]);
+    const show = await runCli(["suites", "show", "opinionqa", "--data", OPINIONQA, "--json"]);
+    assert.equal(show.code, 0, show.stderr);
+    const j = JSON.parse(show.stdout) as { questions: { id: string; text: string; options: string[]; ordinals: number[] | null; refusal: string[] }[]; populations: { population: string }[] };
+    assert.equal(j.questions.length, 684);
+    const q = j.questions.find((x) => x.id === "SAFECRIME_W26")!;
+    assert.deepEqual(q.options, ["Very safe", "Somewhat safe", "Not too safe", "Not at all safe", "Refused"]);
+    assert.deepEqual(q.ordinals, [1, 2, 3, 4]);
+    assert.deepEqual(q.refusal, ["Refused"]);
+    assert.equal(j.populations.length, 36);
+    assert.ok(j.populations.some((p) => p.population === "INCOME=$100,000 or more"));
+    const text = await runCli(["suites", "show", "moca", "--data", path.join(SHARED, "data/moca")]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /206 questions · 1 populations/);
+    assert.match(text.stdout, /moral\/0/);
   });
 });
