@@ -84,7 +84,7 @@ export function formatScores(r: EvalScores): string {
 export function formatEvalResult(r: EvalResult, title?: string): string {
   const out: string[] = [];
   if (title) out.push(title);
-  const how = [`model ${r.model}`, `method ${r.method}`, `alignment = ${r.metric_label}`, ...(r.protocol ? [`protocol ${r.protocol}`] : []), "95% bootstrap interval over questions"];
+  const how = [`model ${r.model}`, `method ${r.method ?? "logprobs"}`, `alignment = ${r.metric_label}`, ...(r.protocol ? [`protocol ${r.protocol}`] : []), "95% bootstrap interval over questions"];
   out.push(how.join(" · "));
   out.push("");
   out.push(formatScores(r));

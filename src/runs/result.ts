@@ -104,11 +104,13 @@ export function scoreAnswers(
     const persona = steered ? o.personas.get(p.id)?.id ?? "none" : "none";
     return byKey.get(`${method}\u0000${persona}\u0000${q.id}`);
   };
+  const noiseCache = new Map<string, number>();
   const tableFor = (method: Method, steered: boolean, metric: MetricName = o.conventions.metric) =>
     distanceTable(suite, opinion, populations, view(method, steered), {
       conventions: { ...o.conventions, metric },
       seed: o.seed,
       noiseSamples: method === "sample" ? o.samples : "respondents",
+      noiseCache,
     });
 
   const rows: ScoreRow[] = [];

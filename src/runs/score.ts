@@ -67,6 +67,11 @@ export interface TableOptions {
   readonly seed: number;
   /** For the noise floor: "respondents" (each population's n) or K model samples. */
   readonly noiseSamples?: "respondents" | number;
+  /**
+   * Noise floors already computed (they depend on the human data, not on the model): share one
+   * map between the tables of a run (methods, with and without personas).
+   */
+  readonly noiseCache?: Map<string, number>;
 }
 
 /** The model's distribution restricted to what is scored under the conventions, or null if empty. */
@@ -147,7 +152,15 @@ export function distanceTable(
         if (others.length > 0) t.human[p]![i] = others.reduce((s, o) => s + distance(metric, h, o, scale), 0) / others.length;
       }
       const n = options.noiseSamples === undefined || options.noiseSamples === "respondents" ? hd?.n ?? null : options.noiseSamples;
-      if (n !== null && n > 0) t.noise[p]![i] = expectedSamplingDistance(metric, h, n, scale, { seed: options.seed + i });
+      if (n !== null && n > 0) {
+        const key = `${metric}\u0000${refusals}\u0000${q.id}\u0000${pop.id}\u0000${n}\u0000${options.seed}`;
+        let noise = options.noiseCache?.get(key);
+        if (noise === undefined) {
+          noise = expectedSamplingDistance(metric, h, n, scale, { seed: options.seed + i });
+          options.noiseCache?.set(key, noise);
+        }
+        t.noise[p]![i] = noise;
+      }
       humanN[p]![i] = hd?.n ?? null;
     }
   });

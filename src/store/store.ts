@@ -221,6 +221,11 @@ export class Store {
       const v = await store.schemaVersion();
       if (v !== SCHEMA_VERSION) {
         await store.close();
+        if (v !== null && Number(v) < Number(SCHEMA_VERSION)) {
+          // Written by an older civitas: upgrade it once (this needs write access), then read.
+          await (await Store.open(file)).close();
+          return Store.open(file, options);
+        }
         throw v === null ? new CivitasError("store", `${file} is not a civitas store`) : store.versionError(v);
       }
     }
