@@ -5,7 +5,7 @@ import { MODEL_FORMS, parseModelSpec } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
 import { DEFAULT_SAMPLES, findProtocol, METHODS, parseMethods, PROTOCOLS, runEval } from "../runs/index.js";
 import { Store } from "../store/index.js";
-import { findSuite, parsePersonaTemplates, resolvePopulations, splitPopulationList, SUITES, type Question, type Suite } from "../surveys/index.js";
+import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, SUITES, VARIANT_SETS, type Question, type Suite } from "../surveys/index.js";
 import { intOption, loadSuiteFor, numberOption, redactedCommand, reportError, STORE_HELP, storePath, toJson, usageError } from "./common.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
@@ -21,6 +21,7 @@ interface EvalFlags {
   constrain?: boolean;
   persona?: boolean;
   personaTemplate: string[];
+  variants?: string;
   minCoverage: number;
   seed: number;
   resamples?: number;
@@ -57,6 +58,9 @@ Examples:
   civitas eval opinionqa --model llama:model.gguf --method sample --samples 30 --constrain
   civitas eval distalign --model llama:model.gguf --data ./distalign --protocol meister2024 --populations POLPARTY,SEX
 
+  # does the result survive rewording? 8 presentations ("Randomness, Not Representation")
+  civitas eval globalopinions --model llama:model.gguf --variants rnr8 --populations country=Japan,country=Germany,country=Nigeria
+
   # your own survey (docs/custom-surveys.md)
   civitas eval custom --model llama:model.gguf --data examples/custom/neighbourhood.csv --populations age_group
 
@@ -85,6 +89,10 @@ export function evalCommand(): Command {
     .option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${METHODS.join(", ")}`, (v: string, prev: string[] = []) => [...prev, ...v.split(",")], [])
     .option("--samples <k>", "completions per question for --method sample", intOption("--samples", 1), DEFAULT_SAMPLES)
     .option("--constrain", "constrain decoding so sampled labels and stated JSON are always well-formed (llama.cpp grammars; response_format on servers)")
+    .option(
+      "--variants <set|list>",
+      `presentation variants, and a stability report when there are several: ${VARIANT_SETS.join(", ")}, or variants separated by ";" (e.g. "standard;order=reversed;labels=numbers,answer=text")`,
+    )
     .option("--persona", "steer the model towards each population (\"Answer ... as someone who ...\") and report steerability")
     .option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)", (v: string, prev: string[] = []) => [...prev, v], [])
     .option("--min-coverage <p>", "set aside answers whose share on valid option labels is below p", numberOption("--min-coverage", 0, 1), 0)
@@ -168,6 +176,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
         samples: flags.samples,
         constrain: flags.constrain ?? false,
         persona: flags.persona ?? false,
+        ...(flags.variants ? { variants: parseVariants(flags.variants, suite.template ?? "opinionqa") } : {}),
         personaTemplates,
         minCoverage: flags.minCoverage,
         seed: flags.seed,

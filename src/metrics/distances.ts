@@ -4,9 +4,9 @@
  */
 import { CivitasError } from "../errors.js";
 
-export type MetricName = "wasserstein" | "tv" | "jsd";
+export type MetricName = "wasserstein" | "tv" | "jsd" | "mean";
 
-export const METRIC_NAMES: readonly MetricName[] = ["wasserstein", "tv", "jsd"];
+export const METRIC_NAMES: readonly MetricName[] = ["wasserstein", "tv", "jsd", "mean"];
 
 export interface MetricInfo {
   readonly name: MetricName;
@@ -34,6 +34,12 @@ export const METRICS: Readonly<Record<MetricName, MetricInfo>> = {
     label: "1 - Jensen-Shannon distance (natural log)",
     source: "Durmus et al. 2023 (GlobalOpinionQA)",
     needsOrdinals: false,
+  },
+  mean: {
+    name: "mean",
+    label: "1 - |difference of mean answers on the ordinal scale| / ordinal range",
+    source: "Randomness, Not Representation (2025)",
+    needsOrdinals: true,
   },
 };
 
@@ -129,7 +135,33 @@ export function ordinalWasserstein(
   return w / (hi - lo);
 }
 
-/** The distance a metric names; `ordinals` is required for "wasserstein". */
+/**
+ * The mean answer of a distribution on its ordinal scale, normalised to [0, 1]:
+ * sum_k p_k (o_k - min o) / (max o - min o), p renormalised. ("Randomness, Not Representation"
+ * compares models and countries by this score.) NaN for a scale whose ordinals are all equal.
+ */
+export function meanOrdinalScore(dist: readonly number[], ordinals: readonly number[]): number {
+  if (dist.length !== ordinals.length) {
+    throw new RangeError(`meanScore: the distribution has ${dist.length} values but the scale has ${ordinals.length} ordinals`);
+  }
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const o of ordinals) {
+    if (o < lo) lo = o;
+    if (o > hi) hi = o;
+  }
+  if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi === lo) return Number.NaN;
+  let mass = 0;
+  let s = 0;
+  for (let k = 0; k < dist.length; k++) {
+    mass += dist[k]!;
+    s += dist[k]! * (ordinals[k]! - lo);
+  }
+  if (!(mass > 0) || !Number.isFinite(mass)) return Number.NaN;
+  return s / mass / (hi - lo);
+}
+
+/** The distance a metric names; `ordinals` is required for "wasserstein" and "mean". */
 export function distance(
   metric: MetricName,
   p: readonly number[],
@@ -144,6 +176,10 @@ export function distance(
     case "wasserstein":
       if (!ordinals) throw new RangeError("the ordinal Wasserstein distance needs ordinal positions");
       return ordinalWasserstein(p, q, ordinals);
+    case "mean":
+      if (!ordinals) throw new RangeError("the mean-score distance needs ordinal positions");
+      checkSameLength(p, q);
+      return Math.abs(meanOrdinalScore(p, ordinals) - meanOrdinalScore(q, ordinals));
   }
 }
 

@@ -3,3 +3,4 @@ export * from "./bootstrap.js";
 export * from "./rng.js";
 export * from "./noise.js";
 export * from "./moca.js";
+export * from "./stability.js";

@@ -259,7 +259,18 @@ export class OpenAIClient implements ModelClient {
     });
   }
 
+  /**
+   * The label distribution from the top 20 log-probabilities of the first answer token. Option
+   * texts (`continuations`) are refused at once: the chat API gives only the next token's top
+   * log-probabilities, not the probability of a given text. `prefix` is ignored: servers such as
+   * vLLM and llama-server cache shared prefixes themselves.
+   */
   async optionProbabilities(query: OptionQuery, signal?: AbortSignal): Promise<OptionAnswer> {
+    if (query.continuations !== undefined) {
+      throw new CivitasError("usage", `model "${this.s.model}" at ${this.s.url} cannot score option texts: the chat API returns only the next token's top log-probabilities`, {
+        hint: "use the label answer format (answer=label, the default, in --variants), or --method sample, which reads the option texts the model writes",
+      });
+    }
     const { top, promptTokens } = await this.request(
       {
         model: this.s.model,

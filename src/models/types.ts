@@ -8,6 +8,19 @@ export interface OptionQuery {
   readonly prompt: string;
   /** Labels as shown, e.g. ["A", "B", "C"] or ["1", "2", "3"]. */
   readonly labels: readonly string[];
+  /**
+   * The start of `prompt` that other prompts share (persona, instruction, question text), or
+   * undefined. A backend that can keep evaluated state evaluates the prefix as its own batch and
+   * reuses it for the next prompt with the same prefix; because the prefix is always evaluated
+   * the same way, the numbers do not depend on which prompt came before.
+   */
+  readonly prefix?: string;
+  /**
+   * Score these continuations instead of the labels (answer format "text": the probability of
+   * each option's text, in the order shown): labelMass[k] is P(continuations[k] | prompt), the
+   * product of its tokens' probabilities. Backends that cannot score sequences refuse it.
+   */
+  readonly continuations?: readonly string[];
 }
 
 /** One candidate next token and its probability. */

@@ -1,1 +1,1 @@
-export { formatEvalResult, formatScores, formatTable } from "./table.js";
+export { formatEvalResult, formatScores, formatStability, formatTable } from "./table.js";

@@ -78,6 +78,45 @@ export function formatScores(r: EvalScores): string {
     const parts = ["agreement", "auroc", "accuracy"].filter((k) => m[k]).map((k) => `${k} ${interval(m[k]!)}`);
     out.push(`MoCa (${m.n ?? "?"} stories): ${parts.join(" · ")}`);
   }
+  if (r.stability) out.push("", formatStability(r.stability));
+  return out.join("\n");
+}
+
+const pctOf = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+/** The stability report: spread, conclusion verdict, biases, variance shares. */
+export function formatStability(s: NonNullable<EvalScores["stability"]>): string {
+  const out: string[] = [`stability across ${s.variants.length} presentation variants (${s.variants.join("; ")}):`];
+  out.push(
+    `  answers move by ${num(s.spread.mean)} ${ci(s.spread.ci)} (mean pairwise TV between variants, ${s.spread.questions} questions)` +
+      (s.human_spread !== null ? `; real populations differ by ${num(s.human_spread)}` : ""),
+  );
+  if (s.score_spread) {
+    out.push(
+      `  mean-answer spread (std on the [0, 1] scale): ${num(s.score_spread.model)} across variants vs ${num(s.score_spread.human)} across populations (${s.score_spread.questions} questions)`,
+    );
+  }
+  if (s.conclusion) {
+    const c = s.conclusion;
+    out.push(
+      c.stable
+        ? `  closest population: ${c.top}, stable (${pctOf(c.top_share)} of variant x bootstrap draws); Kendall's tau between variant rankings ${num(c.kendall_tau)}`
+        : `  closest population: UNSTABLE: ${c.top} stays closest in only ${pctOf(c.top_share)} of variant x bootstrap draws (needs ${pctOf(c.threshold)}); Kendall's tau between variant rankings ${num(c.kendall_tau)}. Not a finding.`,
+    );
+    const flips = c.per_variant_top.filter((v) => v.top !== c.top);
+    if (flips.length) out.push(`  closest under each variant: ${c.per_variant_top.map((v) => `${v.variant} -> ${v.top}`).join("; ")}`);
+  }
+  const pos = s.bias.byPosition.filter((b) => b.n > 0).slice(0, 6);
+  if (pos.length) {
+    out.push(`  position bias (mass on the k-th option shown vs without bias): ${pos.map((b) => `${b.position}: ${num(b.mean, 2)}/${num(b.expected, 2)}`).join(", ")}`);
+  }
+  const lab = s.bias.byLabel.filter((b) => b.n > 0).slice(0, 8);
+  if (lab.length) out.push(`  label bias: ${lab.map((b) => `${b.label}: ${num(b.mean, 2)}/${num(b.expected, 2)}`).join(", ")}`);
+  if (s.variance) {
+    out.push(
+      `  per-question score explained by population ${pctOf(s.variance.population)}, by variant ${pctOf(s.variance.variant)}, by both ${pctOf(s.variance.interaction)} (${s.variance.questions} questions)`,
+    );
+  }
   return out.join("\n");
 }
 

@@ -27,6 +27,7 @@ import {
   toSurveyOrder,
   type Persona,
   type Population,
+  type RenderedPrompt,
   type Question,
   type Suite,
   type Variant,
@@ -127,10 +128,13 @@ interface PlannedItem {
   readonly variant: Variant;
   readonly persona: Persona;
   readonly method: Method;
-  readonly prompt: string;
-  readonly labels: string[];
-  readonly order: number[];
+  readonly rendered: RenderedPrompt;
   readonly key: string;
+}
+
+/** What the model is scored on: the labels, or (answer format "text", except for stated distributions) the option texts. */
+function answerKeys(rendered: RenderedPrompt, method: Method): string[] {
+  return rendered.answer === "text" && method !== "verbalize" ? rendered.shown : rendered.labels;
 }
 
 const itemKey = (questionId: string, variant: string, persona: string, method: string): string =>
@@ -258,17 +262,8 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
       for (const persona of personas) {
         for (const method of r.methods) {
           const rendered = renderPrompt(question, variant, persona, method);
-          const params = methodParams(method, r.settings);
-          items.push({
-            question,
-            variant,
-            persona,
-            method,
-            prompt: rendered.text,
-            labels: rendered.labels,
-            order: rendered.order,
-            key: requestKey(plan.model, method, params, rendered.text, rendered.labels),
-          });
+          const params = methodParams(method, r.settings, variant.answer);
+          items.push({ question, variant, persona, method, rendered, key: requestKey(plan.model, method, params, rendered.text, answerKeys(rendered, method)) });
         }
       }
     }
@@ -282,7 +277,7 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
 
   const writer = new GroupWriter(store);
   const toAnswer = (it: PlannedItem, req: RequestRow, cacheHit: boolean): AnswerRow => {
-    const distribution = renormalise(toSurveyOrder(req.labelMass, it.order));
+    const distribution = renormalise(toSurveyOrder(req.labelMass, it.rendered.order));
     return {
       runId: id,
       questionId: it.question.id,
@@ -339,14 +334,14 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
           const first = group[0]!;
           const t = performance.now();
           try {
-            const e = await elicit(c, first.method, { text: first.prompt, labels: first.labels, options: first.order.map((i) => first.question.options[i]!) }, r.settings, events.signal);
+            const e = await elicit(c, first.method, first.rendered, r.settings, events.signal);
             const req: RequestRow = {
               key: first.key,
               model: plan.model.identity,
               method: first.method,
-              prompt: first.prompt,
-              labels: first.labels,
-              params: { ...plan.model.params, method: first.method, ...methodParams(first.method, r.settings) },
+              prompt: first.rendered.text,
+              labels: answerKeys(first.rendered, first.method),
+              params: { ...plan.model.params, method: first.method, ...methodParams(first.method, r.settings, first.variant.answer) },
               labelMass: e.labelMass,
               coverage: e.coverage,
               raw: e.raw,
@@ -391,6 +386,7 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
     personas: r.personas,
     seed: plan.seed,
     samples: r.settings.samples,
+    variants: r.variants,
   });
   await store.writeScores(id, s.rows);
 

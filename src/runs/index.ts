@@ -18,3 +18,4 @@ export {
   type PopulationResult,
 } from "./score.js";
 export { parsePredictions, readPredictions, scorePredictions, type Predictions } from "./predictions.js";
+export { stabilityReport, type StabilityReport } from "./stability.js";

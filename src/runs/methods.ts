@@ -15,6 +15,7 @@
 import { CivitasError } from "../errors.js";
 import { parseLabelAnswer, parseVerbalized, type ConstraintMode, type ModelClient } from "../models/index.js";
 import type { Method } from "../store/index.js";
+import type { AnswerFormat, RenderedPrompt } from "../surveys/index.js";
 
 export const METHODS: readonly Method[] = ["logprobs", "sample", "verbalize"];
 
@@ -40,12 +41,13 @@ export function parseMethods(specs: readonly string[]): Method[] {
 }
 
 /** The request parameters of a method: part of the cache key. */
-export function methodParams(method: Method, s: MethodSettings): Record<string, string | number | boolean> {
+export function methodParams(method: Method, s: MethodSettings, answer: AnswerFormat = "label"): Record<string, string | number | boolean> {
   switch (method) {
     case "logprobs":
       return {};
     case "sample":
-      return { n: s.samples, temperature: 1, max_tokens: s.constrain ? 4 : 8, seed: s.seed, constrain: s.constrain };
+      // An option's text takes more tokens than its label.
+      return { n: s.samples, temperature: 1, max_tokens: answer === "text" ? 48 : s.constrain ? 4 : 8, seed: s.seed, constrain: s.constrain };
     case "verbalize":
       return { n: 1, temperature: 0, max_tokens: 400, seed: s.seed, constrain: s.constrain };
   }
@@ -72,19 +74,24 @@ export function verbalizeSchema(labels: readonly string[]): Record<string, unkno
   };
 }
 
+/**
+ * Asks the model one prompt by a method. With the "text" answer format, logprobs scores each
+ * option's text as a continuation, and sampled answers are parsed (and constrained) as option texts.
+ */
 export async function elicit(
   client: ModelClient,
   method: Method,
-  prompt: { text: string; labels: readonly string[]; options: readonly string[] },
+  prompt: Pick<RenderedPrompt, "text" | "prefix" | "labels" | "shown" | "answer">,
   s: MethodSettings,
   signal?: AbortSignal,
 ): Promise<Elicited> {
-  const { text, labels, options } = prompt;
+  const { text, labels, shown: options, prefix } = prompt;
+  const byText = prompt.answer === "text";
   if (method === "logprobs") {
-    const a = await client.optionProbabilities({ prompt: text, labels }, signal);
+    const a = await client.optionProbabilities({ prompt: text, labels, prefix, ...(byText ? { continuations: options } : {}) }, signal);
     return { labelMass: [...a.labelMass], coverage: a.coverage, raw: { top: a.top }, mode: "none", promptTokens: a.promptTokens };
   }
-  const p = methodParams(method, s);
+  const p = methodParams(method, s, prompt.answer);
   if (method === "sample") {
     const a = await client.complete(
       {
@@ -93,7 +100,7 @@ export async function elicit(
         temperature: 1,
         maxTokens: Number(p.max_tokens),
         seed: s.seed,
-        ...(s.constrain ? { constrain: { kind: "choice" as const, choices: labels } } : {}),
+        ...(s.constrain ? { constrain: { kind: "choice" as const, choices: byText ? options : labels } } : {}),
       },
       signal,
     );

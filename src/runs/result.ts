@@ -5,7 +5,8 @@
  */
 import { METRICS, type MetricName } from "../metrics/index.js";
 import type { AnswerRow, Method, ScoreRow } from "../store/index.js";
-import type { Persona, Population, Question, Suite } from "../surveys/index.js";
+import type { Persona, Population, Question, Suite, Variant } from "../surveys/index.js";
+import { stabilityReport, type StabilityReport } from "./stability.js";
 import type { Conventions } from "./protocols.js";
 import {
   distanceTable,
@@ -39,6 +40,8 @@ export interface EvalScores extends Omit<AlignmentSummary, "questions"> {
   readonly knowledge?: { readonly n: number; readonly accuracy: Interval; readonly p_correct: Interval };
   /** MoCa's scores (Nie et al. 2023). */
   readonly moca?: Readonly<Record<string, unknown>>;
+  /** With several presentation variants: does the result survive them? */
+  readonly stability?: StabilityReport;
   readonly warnings: string[];
 }
 
@@ -50,6 +53,8 @@ export interface AnswerScoringOptions {
   readonly seed: number;
   /** K of the sample method, for its noise floor. */
   readonly samples: number;
+  /** The run's presentation variants (the stability report needs two or more). */
+  readonly variants?: readonly Variant[];
 }
 
 /** Scored distributions by method, persona and question (several when a question has several variants). */
@@ -150,6 +155,14 @@ export function scoreAnswers(
     if (items.length > 0) knowledge = knowledgeScores(items, o.seed, o.conventions.resamples);
   }
 
+  const stability = o.variants ? stabilityReport(suite, questions, populations, answers, { method: head.method, variants: o.variants, conventions: o.conventions, seed: o.seed }) : undefined;
+  if (stability?.conclusion && !stability.conclusion.stable) {
+    warnings.push(
+      `UNSTABLE: the population the model is closest to (${stability.conclusion.top}) stays closest in only ` +
+        `${(100 * stability.conclusion.top_share).toFixed(0)}% of variant x bootstrap draws (< ${100 * stability.conclusion.threshold}%): not a finding`,
+    );
+  }
+
   const extra = suiteExtraScores(suite, opinion, (q) => byKey.get(`${head.method}\u0000none\u0000${q.id}`), o.seed, o.conventions.resamples);
 
   const scores: EvalScores = {
@@ -166,6 +179,7 @@ export function scoreAnswers(
     ...(gap ? { gap } : {}),
     ...(knowledge ? { knowledge } : {}),
     ...(extra ? extra : {}),
+    ...(stability ? { stability } : {}),
     warnings,
   };
   return { scores, rows };

@@ -7,7 +7,7 @@
  * The same code scores `civitas eval` runs (model distributions from stored answers) and outside
  * predictions (`civitas score`), under a protocol's conventions.
  */
-import { bootstrapStatistic, distance, expectedSamplingDistance, METRICS, uniform, type MetricName } from "../metrics/index.js";
+import { bootstrapStatistic, distance, expectedSamplingDistance, meanOrdinalScore, METRICS, uniform, type MetricName } from "../metrics/index.js";
 import { scoredIndices, type HumanDistribution, type Population, type Question, type Suite } from "../surveys/index.js";
 import type { Conventions } from "./protocols.js";
 
@@ -45,6 +45,13 @@ export interface AlignmentSummary {
 
 /** Model distributions over all options (survey order) for a question when compared with a population. */
 export type ModelDistributions = (q: Question, p: Population) => readonly (readonly number[])[] | undefined;
+
+/** A population's answers to one question as a metric compares them. */
+interface HumanTarget {
+  readonly dist: readonly number[] | undefined;
+  /** Mean score on the ordinal scale in [0, 1] (metric "mean" only). */
+  readonly score: number;
+}
 
 /** Distances of every (population, question) pair; NaN where there is nothing to compare. */
 export interface DistanceTable {
@@ -132,31 +139,44 @@ export function distanceTable(
       noScale++;
       return;
     }
-    const refDist = reference ? humanView(suite.human(q.id, reference), refusals) : undefined;
+    // What a population's answers are compared by: its distribution, or (metric "mean") its mean
+    // score on the ordinal scale, which some sources give without the distribution.
+    const target = (hd: HumanDistribution | undefined): HumanTarget | undefined => {
+      const h = humanView(hd, refusals);
+      const dist = h && h.length > 0 ? h : undefined;
+      if (metric !== "mean") return dist ? { dist, score: Number.NaN } : undefined;
+      const score = hd?.meanScore ?? (dist && scale ? meanOrdinalScore(dist, scale) : undefined);
+      return score === undefined || Number.isNaN(score) ? undefined : { dist, score };
+    };
+    const gap = (d: readonly number[], h: HumanTarget): number =>
+      metric === "mean" ? Math.abs(meanOrdinalScore(d, scale as readonly number[]) - h.score) : distance(metric, d, h.dist!, scale);
+    const between = (a: HumanTarget, b: HumanTarget): number => (metric === "mean" ? Math.abs(a.score - b.score) : distance(metric, a.dist!, b.dist!, scale));
+    const refTarget = reference ? target(suite.human(q.id, reference)) : undefined;
+    const k = refusals === "keep" ? q.options.length : q.refusal.filter((r) => !r).length;
     for (let p = 0; p < P; p++) {
       const pop = populations[p]!;
       const hd = suite.human(q.id, pop.id);
-      const h = humanView(hd, refusals);
+      const h = target(hd);
       if (!h) continue;
       const dists = (model(q, pop) ?? []).map((d) => modelView(q, d, refusals)).filter((d): d is number[] => d !== null);
       if (dists.length === 0) continue;
-      t.model[p]![i] = dists.reduce((s, d) => s + distance(metric, d, h, scale), 0) / dists.length;
-      t.uniform[p]![i] = distance(metric, uniform(h.length), h, scale);
+      t.model[p]![i] = dists.reduce((s, d) => s + gap(d, h), 0) / dists.length;
+      t.uniform[p]![i] = gap(uniform(k), h);
       if (reference) {
-        if (refDist && pop.id !== reference) t.human[p]![i] = distance(metric, h, refDist, scale);
+        if (refTarget && pop.id !== reference) t.human[p]![i] = between(h, refTarget);
       } else {
         const others = siblings
           .get(pop.id)!
-          .map((o) => humanView(suite.human(q.id, o.id), refusals))
-          .filter((o): o is readonly number[] => o !== undefined);
-        if (others.length > 0) t.human[p]![i] = others.reduce((s, o) => s + distance(metric, h, o, scale), 0) / others.length;
+          .map((o) => target(suite.human(q.id, o.id)))
+          .filter((o): o is HumanTarget => o !== undefined);
+        if (others.length > 0) t.human[p]![i] = others.reduce((s, o) => s + between(h, o), 0) / others.length;
       }
       const n = options.noiseSamples === undefined || options.noiseSamples === "respondents" ? hd?.n ?? null : options.noiseSamples;
-      if (n !== null && n > 0) {
+      if (n !== null && n > 0 && h.dist) {
         const key = `${metric}\u0000${refusals}\u0000${q.id}\u0000${pop.id}\u0000${n}\u0000${options.seed}`;
         let noise = options.noiseCache?.get(key);
         if (noise === undefined) {
-          noise = expectedSamplingDistance(metric, h, n, scale, { seed: options.seed + i });
+          noise = expectedSamplingDistance(metric, h.dist, n, scale, { seed: options.seed + i });
           options.noiseCache?.set(key, noise);
         }
         t.noise[p]![i] = noise;

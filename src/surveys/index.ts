@@ -1,7 +1,7 @@
 export * from "./types.js";
 export { loadOpinionQA, OPINIONQA_ATTRIBUTES, OPINIONQA_WAVES, type LoadOpinionQAOptions } from "./opinionqa.js";
 export { resolvePopulations, splitPopulationList, suiteAttributes } from "./populations.js";
-export { NO_PERSONA, parseVariant, renderPrompt, STANDARD_VARIANT, TEMPLATES, toSurveyOrder, variantId, type Persona, type RenderedPrompt, type Variant } from "./prompt.js";
+export { NO_PERSONA, parseVariant, parseVariants, renderPrompt, STANDARD_VARIANT, TEMPLATES, toSurveyOrder, VARIANT_SETS, variantId, type AnswerFormat, type LabelStyle, type OptionOrder, type Persona, type PromptMethod, type RenderedPrompt, type Variant } from "./prompt.js";
 export { findSuite, SUITES, type SuiteInfo, type SuiteLoadOptions } from "./suites.js";
 export { defaultCacheDir, ensureCached } from "./download.js";
 export { parsePyList } from "./pyliteral.js";
@@ -10,3 +10,4 @@ export { loadMoCa, MOCA_DATASETS, MOCA_TITLE, type LoadMoCaOptions } from "./moc
 export { CUSTOM_TITLE, loadCustom, type CustomSuite, type LoadCustomOptions } from "./custom.js";
 export { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
 export { DISTALIGN_DATASETS, DISTALIGN_TITLE, loadDistAlign } from "./distalign.js";
+export { loadRnR, RNR_INSTRUCTIONS, RNR_PROMPT_SUFFIXES, RNR_TITLE, RNR_VARIATIONS } from "./rnr.js";

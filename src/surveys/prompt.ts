@@ -1,11 +1,18 @@
 /**
  * How a question is shown to a model. A prompt is a template applied to the question, its
- * options in some order with some labels, and an optional persona. Whatever the presentation,
- * `order` maps every shown option back to its survey position, so answers are always stored and
- * scored in survey order.
+ * options in some order with some labels, an answer format, and an optional persona. Whatever
+ * the presentation, `order` maps every shown option back to its survey position, so answers are
+ * always stored and scored in survey order.
+ *
+ * Presentation variants ("Randomness, Not Representation", 2025) vary four axes: option order
+ * (survey, reversed, alphabetical, seeded shuffles), label style (letters, numbers), answer format
+ * (the label, or the option's text) and template (paraphrases of the instruction). Every prompt
+ * has a `prefix` (persona and the template's stem: instruction and question text) that the
+ * variants of one question share, so a backend can evaluate it once.
  */
 import { CivitasError } from "../errors.js";
 import { seededRng } from "../metrics/index.js";
+import { RNR_INSTRUCTIONS, RNR_PROMPT_SUFFIXES } from "./rnr.js";
 import type { Question } from "./types.js";
 
 export type OptionOrder =
@@ -15,6 +22,8 @@ export type OptionOrder =
   | { readonly kind: "alphabetical" }
   | { readonly kind: "shuffle"; readonly seed: number };
 export type LabelStyle = "letters" | "numbers";
+/** What the model answers with: the option's label ("B"), or its text ("Somewhat safe"). */
+export type AnswerFormat = "label" | "text";
 
 /** One presentation of a question. */
 export interface Variant {
@@ -23,6 +32,7 @@ export interface Variant {
   readonly template: string;
   readonly order: OptionOrder;
   readonly labels: LabelStyle;
+  readonly answer: AnswerFormat;
 }
 
 /** A steering prefix describing who should answer; `none` is no prefix. */
@@ -35,32 +45,83 @@ export const NO_PERSONA: Persona = { id: "none", text: "" };
 
 export interface RenderedPrompt {
   readonly text: string;
+  /** The start of `text` shared by every variant of the question with the same template and persona. */
+  readonly prefix: string;
   /** Labels in the order shown. */
   readonly labels: string[];
+  /** Option texts in the order shown. */
+  readonly shown: string[];
   /** order[k] = survey index of the k-th option shown. */
   readonly order: number[];
+  readonly answer: AnswerFormat;
 }
 
-type Template = (question: string, lines: readonly { label: string; option: string }[]) => string;
+interface TemplateInput {
+  readonly question: string;
+  readonly lines: readonly { readonly label: string; readonly option: string }[];
+  readonly answer: AnswerFormat;
+}
+
+/** A template's parts: `stem` (instruction, question) is shared by the variants of a question; `options` and `ending` are not. */
+interface TemplateParts {
+  readonly stem: string;
+  readonly options: string;
+  readonly ending: string;
+}
+
+type Template = (t: TemplateInput) => TemplateParts;
+
+const optionLines = (lines: TemplateInput["lines"]): string => lines.map((l) => `${l.label}. ${l.option}\n`).join("");
+
+/** "Randomness, Not Representation" (2025): the instruction and the closing line per answer format, as in its data and code. */
+const RNR_TEXT: Readonly<Record<AnswerFormat, { instruction: string; suffix: string }>> = {
+  label: { instruction: RNR_INSTRUCTIONS.identifier_only, suffix: RNR_PROMPT_SUFFIXES.identifier_only },
+  text: { instruction: RNR_INSTRUCTIONS.option_text, suffix: RNR_PROMPT_SUFFIXES.option_text },
+};
 
 /**
- * Prompt templates: the question block, without its ending. `opinionqa` is the prompt of
- * Santurkar et al. (2023), also used by GlobalOpinionQA and Meister et al.: the question, one
- * lettered option per line; the ending ("Answer:") depends on the elicitation method.
+ * Prompt templates. `opinionqa` is the prompt of Santurkar et al. (2023), also used by
+ * GlobalOpinionQA and Meister et al.: the question, one labelled option per line, "Answer:".
+ * `survey`, `choose` and `respond` are paraphrases of its instruction, for stability checks.
  */
 export const TEMPLATES: Readonly<Record<string, Template>> = {
-  opinionqa: (question, lines) => `Question: ${question}\n${lines.map((l) => `${l.label}. ${l.option}`).join("\n")}`,
+  opinionqa: ({ question, lines }) => ({ stem: `Question: ${question}\n`, options: optionLines(lines), ending: "Answer:" }),
+  survey: ({ question, lines }) => ({
+    stem: `Here is a question from a public opinion survey.\n\n${question}\n\n`,
+    options: optionLines(lines),
+    ending: "\nYour answer:",
+  }),
+  choose: ({ question, lines }) => ({
+    stem: `Please answer the following question by choosing one of the options.\n\nQuestion: ${question}\nOptions:\n`,
+    options: optionLines(lines),
+    ending: "Answer:",
+  }),
+  respond: ({ question, lines }) => ({
+    stem: `${question}\n\nWhich of the following is closest to your view?\n`,
+    options: optionLines(lines),
+    ending: "Response:",
+  }),
   // MoCa's A/B prompt (Nie et al. 2023, exp1_moral_prompt_2.jinja): the labels named in the question, a blank line before the answer.
-  moca: (question, lines) =>
-    `Question: ${question} Please choose ${lines.map((l) => l.label).join(" or ")}.\n${lines.map((l) => `${l.label}. ${l.option}`).join("\n")}\n`,
+  moca: ({ question, lines }) => ({
+    stem: `Question: ${question} Please choose ${lines.map((l) => l.label).join(" or ")}.\n`,
+    options: optionLines(lines),
+    ending: "\nAnswer:",
+  }),
+  // "Randomness, Not Representation" (run_explicit_stability.py, construct_prompt): the instruction for
+  // the answer format, the question, the labelled options and the closing request, as one user
+  // message; civitas adds "Answer:" so that a completion model's next token is the answer.
+  rnr: ({ question, lines, answer }) => ({
+    stem: `${RNR_TEXT[answer].instruction}\n\n${question}\n\n`,
+    options: optionLines(lines),
+    ending: `${RNR_TEXT[answer].suffix}\nAnswer:`,
+  }),
 };
 
 /** How the model is asked to answer (Meister et al. 2024). */
 export type PromptMethod = "logprobs" | "sample" | "verbalize";
 
-/** The prompt's last line(s) per method: the answer label comes next, or a stated distribution. */
-function ending(method: PromptMethod, labels: readonly string[], steered: boolean): string {
-  if (method !== "verbalize") return "Answer:";
+/** The ending of a verbalize prompt: a stated distribution instead of an answer. */
+function verbalizeEnding(labels: readonly string[], steered: boolean): string {
   const who = steered ? "people like the one described" : "people";
   return (
     `Do not answer yourself: estimate how ${who} would answer. Give the share of them who would choose each option ` +
@@ -68,7 +129,7 @@ function ending(method: PromptMethod, labels: readonly string[], steered: boolea
   );
 }
 
-const DEFAULTS = { template: "opinionqa", order: { kind: "survey" } as OptionOrder, labels: "letters" as LabelStyle };
+const DEFAULTS = { template: "opinionqa", order: { kind: "survey" } as OptionOrder, labels: "letters" as LabelStyle, answer: "label" as AnswerFormat };
 
 function orderName(o: OptionOrder): string {
   return o.kind === "shuffle" ? `shuffle${o.seed}` : o.kind;
@@ -80,6 +141,7 @@ export function variantId(v: Omit<Variant, "id">): string {
   if (v.template !== DEFAULTS.template) parts.push(`template=${v.template}`);
   if (orderName(v.order) !== orderName(DEFAULTS.order)) parts.push(`order=${orderName(v.order)}`);
   if (v.labels !== DEFAULTS.labels) parts.push(`labels=${v.labels}`);
+  if (v.answer !== DEFAULTS.answer) parts.push(`answer=${v.answer}`);
   return parts.length === 0 ? "standard" : parts.join(",");
 }
 
@@ -89,22 +151,24 @@ function makeVariant(v: Omit<Variant, "id">): Variant {
 
 export const STANDARD_VARIANT: Variant = makeVariant(DEFAULTS);
 
+const VARIANT_HINT =
+  "write e.g. standard, or order=reversed,labels=numbers (keys: template = " +
+  `${Object.keys(TEMPLATES).join("|")}, order = survey|reversed|alphabetical|shuffle<seed>, labels = letters|numbers, answer = label|text)`;
+
 /**
- * Parses a variant: "standard" or a comma list of key=value with keys template (a name in
- * TEMPLATES), order (survey | reversed | alphabetical | shuffle<seed>) and labels (letters | numbers).
+ * Parses one variant: "standard" or a comma list of key=value with keys template (a name in
+ * TEMPLATES), order (survey | reversed | alphabetical | shuffle<seed>), labels (letters | numbers)
+ * and answer (label | text). Unset keys take the defaults, the template the suite's.
  */
 export function parseVariant(spec: string, defaultTemplate: string = DEFAULTS.template): Variant {
   const s = spec.trim();
-  if ((s === "" || s === "standard") && defaultTemplate === DEFAULTS.template) return STANDARD_VARIANT;
   let template = defaultTemplate;
   let order: OptionOrder = DEFAULTS.order;
   let labels: LabelStyle = DEFAULTS.labels;
+  let answer: AnswerFormat = DEFAULTS.answer;
   for (const part of s === "standard" ? [] : s.split(",").filter((x) => x.trim() !== "")) {
     const [key, value, extra] = part.split("=").map((x) => x.trim());
-    const bad = (why: string) =>
-      new CivitasError("usage", `bad variant "${spec}": ${why}`, {
-        hint: "write e.g. standard, or order=reversed,labels=numbers (keys: template, order = survey|reversed|alphabetical|shuffle<seed>, labels = letters|numbers)",
-      });
+    const bad = (why: string) => new CivitasError("usage", `bad variant "${spec}": ${why}`, { hint: VARIANT_HINT });
     if (!key || value === undefined || extra !== undefined) throw bad(`"${part}" is not key=value`);
     if (key === "template") {
       if (!(value in TEMPLATES)) throw bad(`unknown template "${value}" (known: ${Object.keys(TEMPLATES).join(", ")})`);
@@ -117,11 +181,55 @@ export function parseVariant(spec: string, defaultTemplate: string = DEFAULTS.te
     } else if (key === "labels") {
       if (value !== "letters" && value !== "numbers") throw bad(`unknown label style "${value}"`);
       labels = value;
+    } else if (key === "answer") {
+      if (value !== "label" && value !== "text") throw bad(`unknown answer format "${value}"`);
+      answer = value;
     } else {
       throw bad(`unknown key "${key}"`);
     }
   }
-  return makeVariant({ template, order, labels });
+  return makeVariant({ template, order, labels, answer });
+}
+
+/**
+ * Named variant sets, with the suite's template:
+ * - standard: one variant (the default);
+ * - rnr8: "Randomness, Not Representation"'s design, {numbers, letters} x {ascending, descending}
+ *   x {identifier, text}, in that paper's order;
+ * - robust: rnr8, plus the template paraphrases and two seeded shuffles.
+ */
+export const VARIANT_SETS = ["standard", "rnr8", "robust"] as const;
+
+function rnr8(template: string): Variant[] {
+  const out: Variant[] = [];
+  for (const labels of ["numbers", "letters"] as const) {
+    for (const order of [{ kind: "survey" }, { kind: "reversed" }] as const) {
+      for (const answer of ["label", "text"] as const) out.push(makeVariant({ template, order, labels, answer }));
+    }
+  }
+  return out;
+}
+
+/**
+ * `--variants`: a set name, or variants separated by ";" (e.g. "standard;order=reversed;labels=numbers").
+ * Duplicates are dropped, order kept.
+ */
+export function parseVariants(spec: string, defaultTemplate: string = DEFAULTS.template): Variant[] {
+  const s = spec.trim();
+  let list: Variant[];
+  if (s === "" || s === "standard") list = [parseVariant("standard", defaultTemplate)];
+  else if (s === "rnr8") list = rnr8(defaultTemplate);
+  else if (s === "robust") {
+    const paraphrases = ["survey", "choose", "respond"].filter((t) => t !== defaultTemplate);
+    list = [
+      ...rnr8(defaultTemplate),
+      ...paraphrases.map((t) => parseVariant(`template=${t}`, defaultTemplate)),
+      parseVariant("order=shuffle1", defaultTemplate),
+      parseVariant("order=shuffle2", defaultTemplate),
+    ];
+  } else list = s.split(";").filter((x) => x.trim() !== "").map((x) => parseVariant(x, defaultTemplate));
+  const seen = new Set<string>();
+  return list.filter((v) => (seen.has(v.id) ? false : (seen.add(v.id), true)));
 }
 
 function label(style: LabelStyle, k: number): string {
@@ -155,13 +263,11 @@ export function renderPrompt(
   if (!template) throw new CivitasError("usage", `unknown template "${variant.template}"`);
   const order = presentationOrder(q.options, variant.order);
   const labels = order.map((_, k) => label(variant.labels, k));
-  const block = template(
-    q.text,
-    order.map((i, k) => ({ label: labels[k]!, option: q.options[i]! })),
-  );
-  const body = `${block}\n${ending(method, labels, persona.text !== "")}`;
-  const text = persona.text ? `${persona.text.trim()}\n\n${body}` : body;
-  return { text, labels, order };
+  const shown = order.map((i) => q.options[i]!);
+  const parts = template({ question: q.text, lines: order.map((i, k) => ({ label: labels[k]!, option: q.options[i]! })), answer: variant.answer });
+  const prefix = (persona.text ? `${persona.text.trim()}\n\n` : "") + parts.stem;
+  const ending = method === "verbalize" ? verbalizeEnding(labels, persona.text !== "") : parts.ending;
+  return { text: `${prefix}${parts.options}${ending}`, prefix, labels, shown, order, answer: variant.answer };
 }
 
 /** Maps values given per shown option back to survey order. */

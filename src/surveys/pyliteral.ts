@@ -8,10 +8,19 @@
  * (ints and floats, optional sign, exponent, `_` digit separators), None, True, False, and a
  * trailing comma. Anything else (tuples, dicts, nan, triple-quoted or prefixed strings, text after
  * the list) is an error naming where the text came from and the character position.
+ *
+ * Flat dicts (`parsePyDict`), as pandas writes a column of Python dicts: `{'Brazil': 0.646,
+ * 'France': 0.63}`, `{'1': 1, '2': 2}`, `{'choice_format': 'numbers'}`. Keys must be strings (as
+ * above), values strings, numbers, None, True or False; a trailing comma is accepted. Nested lists
+ * or dicts, non-string keys, a key listed twice (Python would keep the last one silently) and text
+ * after the closing brace are errors.
  */
 import { CivitasError } from "../errors.js";
 
 export type PyValue = string | number | boolean | null | PyValue[];
+
+/** A value of a flat Python dict. */
+export type PyScalar = string | number | boolean | null;
 
 class Parser {
   private pos = 0;
@@ -19,14 +28,20 @@ class Parser {
   constructor(
     private readonly text: string,
     private readonly where: string,
+    private readonly kind: "list" | "dict" = "list",
   ) {}
 
   fail(message: string, at: number = this.pos): never {
     const shown = this.text.length > 120 ? `${this.text.slice(0, 117)}...` : this.text;
     throw new CivitasError(
       "input",
-      `${this.where}: ${message} at character ${at + 1} of the Python list ${JSON.stringify(shown)}`,
-      { hint: "the value must be a Python literal list such as ['Yes', 'No'] or [1.0, 2.0]" },
+      `${this.where}: ${message} at character ${at + 1} of the Python ${this.kind} ${JSON.stringify(shown)}`,
+      {
+        hint:
+          this.kind === "list"
+            ? "the value must be a Python literal list such as ['Yes', 'No'] or [1.0, 2.0]"
+            : "the value must be a flat Python literal dict such as {'Japan': 0.5, 'Brazil': 0.6} or {'1': 1, '2': 2}",
+      },
     );
   }
 
@@ -49,6 +64,58 @@ class Parser {
     this.skipSpace();
     if (this.pos < this.text.length) this.fail("unexpected text after the closing ']'");
     return list;
+  }
+
+  parseTopDict(): Map<string, PyScalar> {
+    this.skipSpace();
+    if (this.text[this.pos] !== "{") {
+      this.fail(this.pos >= this.text.length ? "expected '{' but the text is empty" : "expected '{'");
+    }
+    this.pos++;
+    const out = new Map<string, PyScalar>();
+    this.skipSpace();
+    if (this.text[this.pos] === "}") {
+      this.pos++;
+    } else {
+      for (;;) {
+        this.skipSpace();
+        const keyAt = this.pos;
+        const q = this.text[this.pos];
+        if (q === undefined) this.fail("unexpected end, expected a key");
+        if (q !== "'" && q !== '"') this.fail(`dict keys must be quoted strings, found '${q}'`);
+        const key = this.parseString(q);
+        if (out.has(key)) this.fail(`key ${JSON.stringify(key)} is listed twice`, keyAt);
+        this.skipSpace();
+        const colon = this.text[this.pos];
+        if (colon !== ":") this.fail(colon === undefined ? "unexpected end, expected ':'" : `expected ':' but found '${colon}'`);
+        this.pos++;
+        this.skipSpace();
+        const v = this.text[this.pos];
+        if (v === "[" || v === "{" || v === "(") {
+          this.fail(`the value of ${JSON.stringify(key)} is a list, dict or tuple (only flat dicts of strings, numbers, None, True and False are supported)`);
+        }
+        out.set(key, this.parseValue(0) as PyScalar);
+        this.skipSpace();
+        const c = this.text[this.pos];
+        if (c === ",") {
+          this.pos++;
+          this.skipSpace();
+          if (this.text[this.pos] === "}") {
+            this.pos++;
+            break;
+          }
+          continue;
+        }
+        if (c === "}") {
+          this.pos++;
+          break;
+        }
+        this.fail(c === undefined ? "unexpected end, expected ',' or '}'" : `expected ',' or '}' but found '${c}'`);
+      }
+    }
+    this.skipSpace();
+    if (this.pos < this.text.length) this.fail("unexpected text after the closing '}'");
+    return out;
   }
 
   parseList(depth: number): PyValue[] {
@@ -255,4 +322,42 @@ export function parsePyNumberList(text: string, where: string): number[] {
     }
   });
   return list as number[];
+}
+
+/**
+ * Parses a flat Python literal dict with string keys, in key order (e.g. `{'Brazil': 0.646,
+ * 'France': 0.63}`). `where` says where the text came from, for error messages. Throws
+ * CivitasError("input") on bad input, naming the character position.
+ */
+export function parsePyDict(text: string, where: string): Map<string, PyScalar> {
+  return new Parser(text, where, "dict").parseTopDict();
+}
+
+function checkDictValues<T extends PyScalar>(
+  text: string,
+  where: string,
+  test: (v: PyScalar) => v is T,
+  what: string,
+  example: string,
+): Map<string, T> {
+  const dict = parsePyDict(text, where);
+  for (const [k, v] of dict) {
+    if (!test(v)) {
+      const shown = text.length > 120 ? `${text.slice(0, 117)}...` : text;
+      throw new CivitasError("input", `${where}: the value of ${JSON.stringify(k)} in ${JSON.stringify(shown)} is not ${what}`, {
+        hint: `expected a dict such as ${example}`,
+      });
+    }
+  }
+  return dict as Map<string, T>;
+}
+
+/** A flat Python literal dict whose values must all be numbers (`{'Brazil': 0.646, 'France': 0.63}`). */
+export function parsePyNumberDict(text: string, where: string): Map<string, number> {
+  return checkDictValues(text, where, (v): v is number => typeof v === "number", "a number", "{'Japan': 0.5, 'Brazil': 0.6}");
+}
+
+/** A flat Python literal dict whose values must all be strings (`{'choice_format': 'numbers'}`). */
+export function parsePyStringDict(text: string, where: string): Map<string, string> {
+  return checkDictValues(text, where, (v): v is string => typeof v === "string", "a string", "{'choice_format': 'numbers'}");
 }

@@ -6,6 +6,7 @@ import { DISTALIGN_TITLE, loadDistAlign } from "./distalign.js";
 import { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
 import { loadMoCa, MOCA_TITLE } from "./moca.js";
 import { loadOpinionQA, OPINIONQA_TITLE } from "./opinionqa.js";
+import { loadRnR, RNR_TITLE } from "./rnr.js";
 import type { Suite } from "./types.js";
 
 export interface SuiteLoadOptions {
@@ -43,6 +44,11 @@ export const SUITES: readonly SuiteInfo[] = [
     name: "moca",
     title: MOCA_TITLE,
     load: (o) => loadMoCa(o),
+  },
+  {
+    name: "rnr",
+    title: RNR_TITLE,
+    load: (o) => loadRnR(o),
   },
   {
     name: "custom",

@@ -54,6 +54,12 @@ export interface HumanDistribution {
    * them (protocols that keep refusals as ordinary options, e.g. meister2024, need them).
    */
   readonly allProbs?: readonly number[];
+  /**
+   * The population's mean answer on the ordinal scale, normalised to [0, 1] ((o - min) / (max - min)),
+   * when the source gives it. Sources that give only this (the "Randomness, Not Representation"
+   * data) have an empty `probs` and can be scored with the `mean` metric only.
+   */
+  readonly meanScore?: number;
   /** Respondents behind it (unweighted count), or null when the source does not say. */
   readonly n: number | null;
 }

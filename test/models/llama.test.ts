@@ -4,8 +4,9 @@ import { after, before, describe, it } from "node:test";
 import { CivitasError } from "../../src/errors.js";
 import { labelMassFromTokens, labelOfToken, renormalise } from "../../src/models/extract.js";
 import { boundNumbers, checkGrammarSchema, choiceGrammar, LlamaClient, llamaSpec } from "../../src/models/llama.js";
+import { openaiSpec } from "../../src/models/openai.js";
 import { parseModelSpec } from "../../src/models/spec.js";
-import type { CompletionAnswer, CompletionQuery, OptionAnswer } from "../../src/models/types.js";
+import type { CompletionAnswer, CompletionQuery, OptionAnswer, OptionQuery } from "../../src/models/types.js";
 import { MODEL } from "../helpers/paths.js";
 
 const PROMPT =
@@ -273,3 +274,170 @@ function isJsonObject(text: string): boolean {
     return false;
   }
 }
+
+describe("shared prefixes and option texts (OptionQuery.prefix, .continuations) on stories260K", () => {
+  const STEM = "Question: How safe, if at all, would you say your local community is from crime? Would you say it is\n";
+  const OTHER_STEM = "Question: Do you like rain?\n";
+  const OPTIONS = ["Very safe", "Somewhat safe", "Not too safe", "Not at all safe", "Refused"];
+  const block = (options: readonly string[]) => options.map((o, k) => `${LABELS[k]}. ${o}\n`).join("");
+  const Q = { prompt: `${STEM}${block(OPTIONS)}Answer:`, prefix: STEM, labels: LABELS };
+  // The standard prompt split where the variants of a question start to differ.
+  assert.equal(Q.prompt, PROMPT);
+
+  let client: LlamaClient;
+  before(async () => {
+    client = (await (await llamaSpec(MODEL, { threads: 1, parallel: 1 })).open()) as LlamaClient;
+  });
+  after(async () => client.close());
+
+  /** The answer and how many tokens llama.cpp evaluated for it. */
+  async function counted(q: OptionQuery): Promise<{ a: OptionAnswer; evaluated: number }> {
+    const before = client.evaluatedTokens;
+    const a = await client.optionProbabilities(q);
+    return { a, evaluated: client.evaluatedTokens - before };
+  }
+
+  it("evaluates a shared prefix once, and gives bit-identical numbers whether it was reused or not", async () => {
+    const n = client.tokenize(Q.prompt).length;
+    const nPrefix = client.tokenize(STEM).length;
+    // After a prompt with another prefix, the prefix is evaluated again: the whole prompt.
+    await client.optionProbabilities({ prompt: `${OTHER_STEM}${block(["Yes", "No"])}Answer:`, prefix: OTHER_STEM, labels: ["A", "B"] });
+    const fresh = await counted(Q);
+    assert.equal(fresh.evaluated, n);
+    assert.equal(fresh.a.promptTokens, n);
+    // After a prompt with the same prefix (and a longer rest: more to erase), only the rest.
+    await client.optionProbabilities({ prompt: `${STEM}${block([...OPTIONS].reverse().map((o) => `${o}, or so`))}Answer:`, prefix: STEM, labels: LABELS });
+    const reused = await counted(Q);
+    assert.equal(reused.evaluated, n - nPrefix);
+    assert.deepEqual(reused.a, fresh.a);
+    // After option texts were scored on the same prefix (tokens added after the prompt, then erased).
+    await client.optionProbabilities({ ...Q, continuations: OPTIONS });
+    assert.deepEqual((await counted(Q)).a, fresh.a);
+    // Without a prefix: as before, the whole prompt from a cleared sequence...
+    const whole = await counted({ prompt: Q.prompt, labels: LABELS });
+    assert.equal(whole.evaluated, n);
+    // ...the same tokens (the prefix ends on a token boundary), the same numbers up to batching noise...
+    whole.a.labelMass.forEach((m, k) => assert.ok(Math.abs(m - fresh.a.labelMass[k]!) <= 1e-9 * fresh.a.labelMass[k]!, `${m} vs ${fresh.a.labelMass[k]}`));
+    // ...and the prefix is gone: the next prompt with it evaluates it again, with the same result.
+    const again = await counted(Q);
+    assert.equal(again.evaluated, n);
+    assert.deepEqual(again.a, fresh.a);
+  });
+
+  it("treats an empty prefix or one that is the whole prompt as none, and rejects one that does not start the prompt", async () => {
+    const plain = await client.optionProbabilities({ prompt: Q.prompt, labels: LABELS });
+    for (const prefix of ["", Q.prompt]) {
+      const { a, evaluated } = await counted({ ...Q, prefix });
+      assert.equal(evaluated, client.tokenize(Q.prompt).length);
+      assert.deepEqual(a, plain);
+    }
+    await assert.rejects(client.optionProbabilities({ ...Q, prefix: OTHER_STEM }), (e: unknown) => {
+      assert.ok(e instanceof CivitasError && e.kind === "usage", String(e));
+      assert.match(e.message, /not the start of its prompt/u);
+      return true;
+    });
+  });
+
+  it("sends a prompt to a free sequence that holds its prefix, and gives the same numbers on any sequence", async () => {
+    const two = (await (await llamaSpec(MODEL, { threads: 1, parallel: 2 })).open()) as LlamaClient;
+    try {
+      const stems = [STEM, OTHER_STEM, "Question: Is school fun?\n"];
+      const q = (stem: string, options = OPTIONS) => ({ prompt: `${stem}${block(options)}Answer:`, prefix: stem, labels: LABELS });
+      const ask = async (query: OptionQuery) => {
+        const before = two.evaluatedTokens;
+        const a = await two.optionProbabilities(query);
+        return { a, evaluated: two.evaluatedTokens - before };
+      };
+      const rest = (stem: string) => two.tokenize(q(stem).prompt).length - two.tokenize(stem).length;
+      const first = await ask(q(stems[0]!));
+      await ask(q(stems[1]!));
+      // Alternating prefixes on two sequences: each keeps its own.
+      assert.equal((await ask(q(stems[0]!, [...OPTIONS].reverse()))).evaluated, rest(stems[0]!));
+      assert.equal((await ask(q(stems[1]!, [...OPTIONS].reverse()))).evaluated, rest(stems[1]!));
+      // A third prefix takes the sequence released longest ago (the first stem's)...
+      await ask(q(stems[2]!));
+      // ...so the first stem is evaluated again, on the other sequence, with the same numbers.
+      const moved = await ask(q(stems[0]!));
+      assert.equal(moved.evaluated, two.tokenize(q(stems[0]!).prompt).length);
+      assert.deepEqual(moved.a, first.a);
+      assert.deepEqual((await client.optionProbabilities(q(stems[0]!))).labelMass, first.a.labelMass);
+    } finally {
+      await two.close();
+    }
+  });
+
+  it("scores option texts as P(text | prompt), the product of their tokens' probabilities", async () => {
+    const { a, evaluated } = await counted({ ...Q, continuations: OPTIONS });
+    assert.equal(a.labelMass.length, OPTIONS.length);
+    for (const p of a.labelMass) assert.ok(p > 0 && p <= 1, String(p));
+    assert.equal(a.coverage, Math.min(1, a.labelMass.reduce((s, p) => s + p, 0)));
+    // The prompt (only its rest: the prefix is held from the test before), then each text but its last token.
+    const texts = OPTIONS.map((o) => client.continuationTokens(Q.prompt, o));
+    assert.equal(evaluated, client.tokenize(Q.prompt).length - client.tokenize(STEM).length + texts.reduce((s, t) => s + t.length - 1, 0));
+    // `top` is the distribution after the prompt, as for labels.
+    assert.deepEqual(a.top, (await client.optionProbabilities(Q)).top);
+    // After "Answer:" a text is scored with a space before it, tokenized as in the whole text.
+    const spaced = client.tokenize(`${Q.prompt} ${OPTIONS[2]}`);
+    assert.deepEqual([...client.tokenize(Q.prompt), ...texts[2]!], spaced);
+    // After whitespace no space is added; a one-token text's probability is the next-token probability after the prompt.
+    const open = `${STEM}${block(OPTIONS)}`;
+    const one = client.continuationTokens(open, "A");
+    assert.equal(one.length, 1);
+    const { probs } = await client.nextTokenProbabilities(open);
+    assert.deepEqual((await client.optionProbabilities({ prompt: open, labels: ["A"], continuations: ["A"] })).labelMass, [probs.get(one[0]!)]);
+    // The chain rule at a word boundary: P("Not too safe") = P("Not") * P("too safe" | ... " Not").
+    assert.deepEqual([...texts[2]!], [...client.continuationTokens(Q.prompt, "Not"), ...client.continuationTokens(`${Q.prompt} Not`, "too safe")]);
+    const [not] = (await client.optionProbabilities({ ...Q, continuations: ["Not"] })).labelMass;
+    const [tooSafe] = (await client.optionProbabilities({ prompt: `${Q.prompt} Not`, labels: ["A"], continuations: ["too safe"] })).labelMass;
+    const chained = not! * tooSafe!;
+    assert.ok(Math.abs(a.labelMass[2]! - chained) <= 1e-6 * chained, `${a.labelMass[2]} vs ${chained}`);
+  });
+
+  it("gives each text the same probability whatever the other texts and their order, every time", async () => {
+    const a = await client.optionProbabilities({ ...Q, continuations: OPTIONS });
+    const reversed = await client.optionProbabilities({ ...Q, continuations: [...OPTIONS].reverse() });
+    assert.deepEqual([...reversed.labelMass].reverse(), a.labelMass);
+    // Texts that share tokens ("Not too safe", "Not at all safe", and one twice) are scored each on its own.
+    const alone = await client.optionProbabilities({ ...Q, continuations: [OPTIONS[3]!, OPTIONS[2]!, OPTIONS[3]!] });
+    assert.deepEqual(alone.labelMass, [a.labelMass[3], a.labelMass[2], a.labelMass[3]]);
+    // Without a prefix, after other prompts: the same (the prompt splits on a token boundary; batching noise only).
+    await client.optionProbabilities({ prompt: "Once upon a time", labels: ["A"] });
+    const plain = await client.optionProbabilities({ prompt: Q.prompt, labels: LABELS, continuations: OPTIONS });
+    plain.labelMass.forEach((p, k) => assert.ok(Math.abs(p - a.labelMass[k]!) <= 1e-9 * a.labelMass[k]!, `${p} vs ${a.labelMass[k]}`));
+    assert.deepEqual((await client.optionProbabilities({ ...Q, continuations: OPTIONS })).labelMass, a.labelMass);
+  });
+
+  it("gives the text the model writes greedily a far higher probability than a random string", async () => {
+    const [greedy] = (await client.complete({ prompt: Q.prompt, n: 1, temperature: 0, maxTokens: 4, seed: 1 })).texts;
+    assert.ok(greedy !== undefined && greedy.trim() !== "", JSON.stringify(greedy));
+    const [g, random] = (await client.optionProbabilities({ ...Q, continuations: [greedy.trimStart(), "zq xv kj wp"] })).labelMass;
+    assert.ok(g! > 0.001 && g! > 1e6 * random!, `${JSON.stringify(greedy)}: ${g} vs random ${random}`);
+  });
+
+  it("rejects an empty text and texts that do not fit in the context", async () => {
+    await assert.rejects(client.optionProbabilities({ ...Q, continuations: ["Very safe", ""] }), /continuation 2 of a query is empty/u);
+    // A context of 256 tokens (node-llama-cpp rounds sizes up to a multiple of 256): the prompt fits, not with this text after it.
+    const small = (await (await llamaSpec(MODEL, { threads: 1, parallel: 1, contextSize: 256 })).open()) as LlamaClient;
+    try {
+      const long = "and it is very safe ".repeat(30);
+      assert.ok(small.tokenize(Q.prompt).length + small.continuationTokens(Q.prompt, long).length > 256);
+      assert.ok((await small.optionProbabilities(Q)).coverage > 0);
+      await assert.rejects(small.optionProbabilities({ ...Q, continuations: ["Very safe", long] }), /longest continuation have \d+ tokens, more than the context of 256/u);
+      // The sequence went back to the pool.
+      assert.ok((await small.optionProbabilities({ ...Q, continuations: OPTIONS })).coverage > 0);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it("an OpenAI-compatible server refuses option texts at once, before any request", async () => {
+    const remote = await openaiSpec("vllm", "some-model", { baseURL: "http://127.0.0.1:9/v1", retries: 0, env: {} }).open();
+    await assert.rejects(remote.optionProbabilities({ ...Q, continuations: OPTIONS }), (e: unknown) => {
+      assert.ok(e instanceof CivitasError && e.kind === "usage", String(e));
+      assert.match(e.message, /cannot score option texts/u);
+      assert.match(e.hint ?? "", /answer=label.*--method sample/u);
+      return true;
+    });
+    await remote.close();
+  });
+});

@@ -3,7 +3,14 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
 import { CivitasError } from "../../src/errors.js";
-import { parsePyList, parsePyNumberList, parsePyStringList } from "../../src/surveys/pyliteral.js";
+import {
+  parsePyDict,
+  parsePyList,
+  parsePyNumberDict,
+  parsePyNumberList,
+  parsePyStringDict,
+  parsePyStringList,
+} from "../../src/surveys/pyliteral.js";
 
 const SHARED = new URL("../../../shared/data/", import.meta.url);
 
@@ -160,5 +167,98 @@ describe("parsePyList", () => {
     assert.match(e2.message, /line 3, column option_ordinal: item 2 .* is not a number/);
     throwsCivitas(() => parsePyNumberList("[1.0, None]", "x"), "input");
     throwsCivitas(() => parsePyNumberList("[True]", "x"), "input");
+  });
+});
+
+describe("parsePyDict", () => {
+  it("parses flat dicts in key order: numbers, strings, None, True, False, escapes, a trailing comma", () => {
+    assert.deepEqual(
+      [...parsePyDict("{'Brazil': 0.646, 'France': 0.63}", "t")],
+      [
+        ["Brazil", 0.646],
+        ["France", 0.63],
+      ],
+    );
+    assert.deepEqual(
+      [...parsePyDict("{'1': 1, '2': 2}", "t")],
+      [
+        ["1", 1],
+        ["2", 2],
+      ],
+    );
+    assert.deepEqual(
+      [...parsePyDict(` { "it's" : 'a', 'b':None,'c': True, 'd': False, 'e': -1.5e-3, } `, "t")],
+      [
+        ["it's", "a"],
+        ["b", null],
+        ["c", true],
+        ["d", false],
+        ["e", -0.0015],
+      ],
+    );
+    assert.equal(parsePyDict("{}", "t").size, 0);
+    assert.equal(parsePyDict(String.raw`{'\u00e9t\u00e9': 1}`, "t").get("été"), 1);
+  });
+
+  it("parses every variation, label_to_scale and mean_weights cell of the real RnR data", () => {
+    const csv = readFileSync(new URL("cultural-stability/global_opinion_data.csv", SHARED));
+    const rows = parseCsv(csv, { columns: true }) as Record<string, string>[];
+    assert.equal(rows.length, 616);
+    for (const r of rows) {
+      const v = parsePyStringDict(r.variation!, "variation");
+      assert.deepEqual([...v.keys()], ["choice_format", "direction_format", "response_format"]);
+      const l = parsePyNumberDict(r.label_to_scale!, "label_to_scale");
+      assert.deepEqual(
+        [...l.values()].sort((a, b) => a - b),
+        Array.from({ length: l.size }, (_, i) => i + 1),
+      );
+      assert.equal(parsePyNumberDict(r.mean_weights!, "mean_weights").size, 15);
+    }
+    const first = parsePyNumberDict(rows[0]!.mean_weights!, "mean_weights");
+    assert.equal(first.get("Brazil"), 0.6464646464646464);
+    assert.equal(first.get("United States"), 0.6258503401360543);
+  });
+
+  it("rejects bad input with an input error naming where, the character position and 'dict'", () => {
+    const where = "data.csv line 3, column mean_weights";
+    const cases: [string, number, RegExp][] = [
+      ["", 1, /expected '\{' but the text is empty/],
+      ["['a']", 1, /expected '\{'/],
+      ["{'a': 1", 8, /unexpected end, expected ',' or '\}'/],
+      ["{'a': 1 'b': 2}", 9, /expected ',' or '\}' but found '''/],
+      ["{'a' 1}", 6, /expected ':' but found '1'/],
+      ["{'a':}", 6, /unexpected character '\}'/],
+      ["{1: 'a'}", 2, /keys must be quoted strings/],
+      ["{'a': 1, 'a': 2}", 10, /key "a" is listed twice/],
+      ["{'a': [1, 2]}", 7, /value of "a" is a list, dict or tuple/],
+      ["{'a': {'b': 1}}", 7, /list, dict or tuple/],
+      ["{'a': nan}", 7, /'nan' is not a Python literal/],
+      ["{'a': np.float64(0.5)}", 7, /'np' is not a Python literal/],
+      ["{'a': 1} x", 10, /after the closing '\}'/],
+      ["{'a: 1}", 2, /unterminated string/],
+      ["{'a': 1,,}", 9, /keys must be quoted strings, found ','/],
+    ];
+    for (const [text, pos, re] of cases) {
+      const e = throwsCivitas(() => parsePyDict(text, where), "input");
+      assert.ok(e.message.startsWith(`${where}: `), e.message);
+      assert.match(e.message, re, text);
+      assert.match(e.message, new RegExp(`at character ${pos} of the Python dict `), `${text}: ${e.message}`);
+      assert.match(e.hint ?? "", /flat Python literal dict/);
+    }
+  });
+
+  it("typed variants reject values of the wrong type; lists keep their messages", () => {
+    const e1 = throwsCivitas(
+      () => parsePyNumberDict("{'Brazil': 0.6, 'France': '0.6'}", "f.csv line 2, column mean_weights"),
+      "input",
+    );
+    assert.match(e1.message, /f\.csv line 2, column mean_weights: the value of "France" in .* is not a number/);
+    throwsCivitas(() => parsePyNumberDict("{'a': None}", "x"), "input");
+    throwsCivitas(() => parsePyNumberDict("{'a': True}", "x"), "input");
+    const e2 = throwsCivitas(() => parsePyStringDict("{'choice_format': 1}", "v"), "input");
+    assert.match(e2.message, /the value of "choice_format" .* is not a string/);
+    const e3 = throwsCivitas(() => parsePyList("['a'", "w"), "input");
+    assert.match(e3.message, /of the Python list /);
+    assert.equal(e3.hint, "the value must be a Python literal list such as ['Yes', 'No'] or [1.0, 2.0]");
   });
 });
