@@ -26,7 +26,7 @@ import { z } from "zod";
 import { CivitasError, messageOf } from "../errors.js";
 import type { MetricName } from "../metrics/index.js";
 import { parsePyNumberList, parsePyStringList } from "./pyliteral.js";
-import type { HumanDistribution, Population, Question, Suite } from "./types.js";
+import { humanDistribution, type HumanDistribution, type Population, type Question, type Suite } from "./types.js";
 
 /** The registry title of the suite (a loaded suite's title names its file). */
 export const CUSTOM_TITLE = "Your own survey (--data survey.csv | .jsonl | .json | folder); see docs/custom-surveys.md";
@@ -965,21 +965,6 @@ function orderPopulations(pops: readonly Population[]): Population[] {
   return [...(overall ? [overall] : []), ...[...groups.values()].flat()];
 }
 
-/** A distribution from per-option masses (counts, weights or shares), or undefined when no scored answer. */
-function distribution(q: Question, population: string, mass: readonly number[], n: number | null): HumanDistribution | undefined {
-  let total = 0;
-  let scored = 0;
-  mass.forEach((m, i) => {
-    total += m;
-    if (!q.refusal[i]) scored += m;
-  });
-  if (!(scored > 0)) return undefined;
-  const probs: number[] = [];
-  mass.forEach((m, i) => {
-    if (!q.refusal[i]) probs.push(m / scored);
-  });
-  return { questionId: q.id, population, probs, allProbs: mass.map((m) => m / total), n };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Loading
@@ -1243,7 +1228,7 @@ function aggregate(
         if (!q.refusal[i]) n! += c;
       });
     }
-    const d = distribution(q, g.pop.id, g.mass, n);
+    const d = humanDistribution(q, g.pop.id, g.mass, n);
     if (d) humans.set(humanKey(q.id, g.pop.id), d);
     else warnings.push(`${where(g.first.row)}: question ${q.id}, population ${g.pop.id}: no answer outside the refusal options; no distribution`);
   }
@@ -1341,7 +1326,7 @@ function individual(
     for (const p of populations) {
       const a = acc.get(humanKey(q.id, p.id));
       if (!a) continue;
-      const d = distribution(q, p.id, a.mass, a.n);
+      const d = humanDistribution(q, p.id, a.mass, a.n);
       if (d) humans.set(humanKey(q.id, p.id), d);
     }
   }

@@ -77,7 +77,7 @@ import {
   sharesDistribution,
 } from "./globalopinions.js";
 import { buildQuestion, isPlainObject, parseInfo, parseJsonFile, readCounts, type BuiltQuestion, type RawFile } from "./opinionqa.js";
-import type { HumanDistribution, Population, Question, Suite } from "./types.js";
+import { humanDistribution, type HumanDistribution, type Population, type Question, type Suite } from "./types.js";
 
 export const DISTALIGN_TITLE =
   "Distributional alignment benchmark (Meister et al. 2024): OpinionQA, GlobalOpinionQA and NYT books";
@@ -300,21 +300,6 @@ interface Part {
   readonly populations: Population[];
 }
 
-/** probs over the scored options (n = their count sum) and allProbs over all; undefined if n = 0. */
-function countsDistribution(q: Question, population: string, counts: readonly number[]): HumanDistribution | undefined {
-  let n = 0;
-  let total = 0;
-  counts.forEach((c, i) => {
-    total += c;
-    if (!q.refusal[i]) n += c;
-  });
-  if (!(n > 0)) return undefined;
-  const probs: number[] = [];
-  counts.forEach((c, i) => {
-    if (!q.refusal[i]) probs.push(c / n);
-  });
-  return { questionId: q.id, population, probs, allProbs: counts.map((c) => c / total), n };
-}
 
 function loadOpinionQAPart(infoFile: RawFile, data: readonly { attr: string; file: RawFile }[]): Part {
   const info = parseInfo(infoFile);
@@ -363,7 +348,7 @@ function loadOpinionQAPart(infoFile: RawFile, data: readonly { attr: string; fil
       const counts = readCounts(file, qid, entry, bq);
       for (const g of groups) {
         const c = counts.get(g);
-        const d = c && countsDistribution(question, `${attr}=${g}`, c);
+        const d = c && humanDistribution(question, `${attr}=${g}`, c);
         if (d) humans.push(d);
       }
     }
@@ -451,7 +436,7 @@ function loadNytimesPart(data: readonly { attr: string; file: RawFile }[]): Part
           }
           counts[idx]! += c;
         }
-        const d = countsDistribution(question, `${attr}=${g}`, counts);
+        const d = humanDistribution(question, `${attr}=${g}`, counts);
         if (d) humans.push(d);
       }
     }

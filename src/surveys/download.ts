@@ -256,3 +256,13 @@ export async function isDirectory(p: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Whether a path is a file, a folder, or neither (missing, unreadable). */
+export async function pathKind(p: string): Promise<"file" | "dir" | undefined> {
+  try {
+    const s = await stat(p);
+    return s.isDirectory() ? "dir" : s.isFile() ? "file" : undefined;
+  } catch {
+    return undefined;
+  }
+}

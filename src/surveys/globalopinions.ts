@@ -54,13 +54,13 @@
  * - CSV rows with an empty question are skipped (public loaders of this file skip them too).
  */
 import { createHash } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { CivitasError, messageOf } from "../errors.js";
-import { ensureCached, type CacheOptions, type PinnedSource } from "./download.js";
+import { ensureCached, pathKind, type CacheOptions, type PinnedSource } from "./download.js";
 import { columnIndex, isPlainObject, parseCsvFile, parseJsonFile, type RawFile } from "./opinionqa.js";
 import { parsePyStringList } from "./pyliteral.js";
-import type { HumanDistribution, Population, Question, Suite } from "./types.js";
+import { humanDistribution, type HumanDistribution, type Population, type Question, type Suite } from "./types.js";
 
 export const GLOBALOPINIONS_TITLE =
   "GlobalOpinionQA (Durmus et al. 2023), Pew Global Attitudes Survey and World Values Survey";
@@ -405,19 +405,7 @@ export function parseGlobalOpinionsCsv(f: RawFile): GlobalOpinionsItem[] {
  * share is NaN. `n` is null: the source gives shares, not counts.
  */
 export function sharesDistribution(q: Question, population: string, shares: readonly number[]): HumanDistribution | undefined {
-  if (shares.some((p) => Number.isNaN(p))) return undefined;
-  let total = 0;
-  let scored = 0;
-  shares.forEach((p, i) => {
-    total += p;
-    if (!q.refusal[i]) scored += p;
-  });
-  if (!(scored > 0)) return undefined;
-  const probs: number[] = [];
-  shares.forEach((p, i) => {
-    if (!q.refusal[i]) probs.push(p / scored);
-  });
-  return { questionId: q.id, population, probs, allProbs: shares.map((p) => p / total), n: null };
+  return humanDistribution(q, population, shares, null);
 }
 
 /** "country" populations, sorted by name (code-unit order). */
@@ -437,20 +425,12 @@ interface Located {
   readonly format: Format;
 }
 
-async function kind(p: string): Promise<"file" | "dir" | undefined> {
-  try {
-    const s = await stat(p);
-    return s.isDirectory() ? "dir" : s.isFile() ? "file" : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const SUBSET_REL = "globalvalues/data.json";
 
 async function locate(data: string): Promise<Located> {
   const abs = path.resolve(data);
-  const k = await kind(abs);
+  const k = await pathKind(abs);
   if (k === undefined) throw new CivitasError("usage", `${abs} does not exist`, { hint: DATA_HINT });
   if (k === "file") {
     if (/\.json$/i.test(abs)) return { abs, rel: SUBSET_REL, format: "subset" };
@@ -466,7 +446,7 @@ async function locate(data: string): Promise<Located> {
   ];
   for (const [rel, format] of candidates) {
     const p = path.join(abs, ...rel.split("/"));
-    if ((await kind(p)) === "file") return { abs: p, rel: format === "subset" ? SUBSET_REL : GLOBALOPINIONS_CSV, format };
+    if ((await pathKind(p)) === "file") return { abs: p, rel: format === "subset" ? SUBSET_REL : GLOBALOPINIONS_CSV, format };
   }
   throw new CivitasError("input", `${abs} holds no GlobalOpinionQA file (looked for ${candidates.map(([r]) => r).join(", ")})`, {
     hint: DATA_HINT,

@@ -29,7 +29,7 @@ import { CivitasError, messageOf } from "../errors.js";
 import { ensureCached, isDirectory, type CacheOptions } from "./download.js";
 import { OPINIONQA_BASE_URL, OPINIONQA_FILES, OPINIONQA_URL_ENV } from "./opinionqa-manifest.js";
 import { parsePyNumberList, parsePyStringList } from "./pyliteral.js";
-import type { HumanDistribution, Population, Question, Suite } from "./types.js";
+import { humanDistribution, type HumanDistribution, type Population, type Question, type Suite } from "./types.js";
 
 /** The waves OpinionQA uses, in order. */
 export const OPINIONQA_WAVES = [
@@ -393,17 +393,6 @@ export function readCounts(f: RawFile, qid: string, entry: unknown, bq: BuiltQue
   return out;
 }
 
-function distribution(q: Question, population: string, counts: readonly number[]): HumanDistribution | undefined {
-  let n = 0;
-  for (let i = 0; i < counts.length; i++) if (!q.refusal[i]) n += counts[i]!;
-  if (n <= 0) return undefined;
-  const probs: number[] = [];
-  for (let i = 0; i < counts.length; i++) if (!q.refusal[i]) probs.push(counts[i]! / n);
-  // Shares over every option, refusals included, for protocols that keep them (meister2024).
-  const all = counts.reduce((a, b) => a + b, 0);
-  const allProbs = counts.map((c) => c / all);
-  return { questionId: q.id, population, probs, allProbs, n };
-}
 
 function humanKey(questionId: string, population: string): string {
   return `${questionId}\u0000${population}`;
@@ -486,14 +475,14 @@ function buildSuite(root: string, waves: readonly string[], files: readonly RawF
           const counts = groups.get(g);
           if (!counts) continue;
           const pop = `${attr}=${g}`;
-          const d = distribution(q, pop, counts);
+          const d = humanDistribution(q, pop, counts);
           if (d) humans.set(humanKey(qid, pop), d);
         }
       }
       if (best) {
         const sum = new Array<number>(q.options.length).fill(0);
         for (const counts of best.groups.values()) counts.forEach((c, i) => (sum[i]! += c));
-        const d = distribution(q, "overall", sum);
+        const d = humanDistribution(q, "overall", sum);
         if (d) humans.set(humanKey(qid, "overall"), d);
       }
     }

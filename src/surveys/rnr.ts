@@ -53,10 +53,10 @@
  *   options when mapped_options is null). It is not part of the fingerprint: the suite is built
  *   from the CSV alone, so the same CSV gives the same fingerprint wherever it is read from.
  */
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { CivitasError, messageOf } from "../errors.js";
-import { ensureCached, type CacheOptions, type PinnedFile } from "./download.js";
+import { ensureCached, pathKind, type CacheOptions, type PinnedFile } from "./download.js";
 import { filesFingerprint } from "./globalopinions.js";
 import { columnIndex, isPlainObject, parseCsvFile, parseJsonFile, type RawFile } from "./opinionqa.js";
 import { parsePyNumberDict, parsePyStringDict, parsePyStringList } from "./pyliteral.js";
@@ -169,18 +169,10 @@ interface Located {
   readonly map: string | undefined;
 }
 
-async function kind(p: string): Promise<"file" | "dir" | undefined> {
-  try {
-    const s = await stat(p);
-    return s.isDirectory() ? "dir" : s.isFile() ? "file" : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 async function locate(data: string): Promise<Located> {
   const abs = path.resolve(data);
-  const k = await kind(abs);
+  const k = await pathKind(abs);
   if (k === undefined) throw new CivitasError("usage", `${abs} does not exist`, { hint: DATA_HINT });
   if (k === "file") {
     if (!/\.csv$/i.test(abs)) throw new CivitasError("usage", `${abs} is not a .csv file`, { hint: DATA_HINT });
@@ -190,9 +182,9 @@ async function locate(data: string): Promise<Located> {
   for (const sub of candidates) {
     const dir = path.join(abs, ...sub.split("/").filter((s) => s !== ""));
     const csv = path.join(dir, RNR_CSV);
-    if ((await kind(csv)) === "file") {
+    if ((await pathKind(csv)) === "file") {
       const map = path.join(dir, RNR_OPTIONS_MAP);
-      return { csv, map: (await kind(map)) === "file" ? map : undefined };
+      return { csv, map: (await pathKind(map)) === "file" ? map : undefined };
     }
   }
   throw new CivitasError(

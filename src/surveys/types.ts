@@ -107,3 +107,30 @@ export function scoredIndices(q: Question): number[] {
   });
   return out;
 }
+
+/**
+ * A population's distribution from per-option masses in survey order (counts, weights or shares):
+ * `probs` over the scored options and `allProbs` over all options, each renormalised. Undefined
+ * when no mass fell on a scored option or a mass is NaN. `n`: the respondents behind it, or
+ * "scored" for the sum of the scored masses (when they are counts).
+ */
+export function humanDistribution(
+  q: Question,
+  population: string,
+  mass: readonly number[],
+  n: number | null | "scored" = "scored",
+): HumanDistribution | undefined {
+  if (mass.some((m) => Number.isNaN(m))) return undefined;
+  let total = 0;
+  let scored = 0;
+  mass.forEach((m, i) => {
+    total += m;
+    if (!q.refusal[i]) scored += m;
+  });
+  if (!(scored > 0)) return undefined;
+  const probs: number[] = [];
+  mass.forEach((m, i) => {
+    if (!q.refusal[i]) probs.push(m / scored);
+  });
+  return { questionId: q.id, population, probs, allProbs: mass.map((m) => m / total), n: n === "scored" ? scored : n };
+}
