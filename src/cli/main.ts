@@ -2,6 +2,7 @@
 /** The `civitas` command line. Each command lives in its own file; this one only wires them up. */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { aggregateCommand } from "./aggregate.js";
 import { evalCommand } from "./eval.js";
 import { exportCommand } from "./export.js";
 import { runsCommand } from "./runs.js";
@@ -18,6 +19,7 @@ const program = new Command("civitas")
   .addCommand(evalCommand())
   .addCommand(scoreCommand())
   .addCommand(suitesCommand())
+  .addCommand(aggregateCommand())
   .addCommand(runsCommand())
   .addCommand(exportCommand())
   .addHelpText(
@@ -27,6 +29,7 @@ Start here:
   civitas eval opinionqa --model llama:model.gguf --data ./opinionqa --populations POLPARTY,SEX --limit 100
   civitas suites show opinionqa --data ./opinionqa
   civitas score opinionqa --data ./opinionqa --predictions preds.jsonl
+  civitas aggregate ../shared/data/preflib/00002-00000001.soi --axioms
   civitas runs list
   civitas export <run> --format parquet
 

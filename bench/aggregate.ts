@@ -1,0 +1,273 @@
+/**
+ * bench/aggregate: how fast is the margin matrix (the input of every pairwise voting rule)?
+ *
+ * Two profiles, each timed side by side in one process with a naive implementation:
+ *   (a) impartial culture: 1,000,000 voters, each a uniformly random strict order of 10
+ *       alternatives (seeded Fisher-Yates with `seededRng`), merged into unique ballots with counts
+ *       (each permutation keyed by its Lehmer code); generation and merging are timed apart;
+ *   (b) PrefLib-style: 100,000 unique orders of 10 alternatives with ties and truncation (as .toi
+ *       files have them) and random whole weights 1..100, built with `profileFromRankings`.
+ * `marginMatrix` (src/choice/profile.ts: flat typed arrays, one pass over unique ballots) is
+ * compared with what one writes first: one object per voter (a) or per ballot (b) holding its
+ * ranking as a JS array, and a nested loop over pairs of positions adding into a JS 2-D array. Both
+ * results are checked equal. Target: the margin matrix of (a) under 1 s on one core.
+ *
+ * Then every voting rule of src/choice/rules.ts (its RULES registry) on both profiles: margin
+ * rules from the margin matrix computed once, against a 0.1 s target each (Kemeny-Young excepted),
+ * ballot rules (plurality, Borda, IRV) from the profile.
+ *
+ *   npx tsx bench/aggregate.ts                       # 1,000,000 voters, 100,000 orders, 5 rounds
+ *   npx tsx bench/aggregate.ts --voters 200000 --orders 20000 --rounds 3 --seed 7
+ */
+import { parseArgs } from "node:util";
+import { performance } from "node:perf_hooks";
+import { seededRng, type Rng } from "../src/metrics/rng.js";
+import { CivitasError } from "../src/errors.js";
+import { marginMatrix, profileFromRankings, type MarginMatrix, type Profile, type Ranking } from "../src/choice/profile.js";
+import { borda, RULES } from "../src/choice/rules.js";
+
+const { values: flags } = parseArgs({
+  options: {
+    voters: { type: "string", default: "1000000" },
+    orders: { type: "string", default: "100000" },
+    alternatives: { type: "string", default: "10" },
+    rounds: { type: "string", default: "5" },
+    seed: { type: "string", default: "0" },
+  },
+});
+const whole = (name: string, v: string | undefined, min: number): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number >= ${min}, got ${v}`);
+  return n;
+};
+const VOTERS = whole("voters", flags.voters, 1);
+const ORDERS = whole("orders", flags.orders, 1);
+const M = whole("alternatives", flags.alternatives, 2);
+const ROUNDS = whole("rounds", flags.rounds, 1);
+const SEED = whole("seed", flags.seed, 0);
+if (M > 12) throw new Error("--alternatives must be 12 or fewer (impartial culture keys permutations by their Lehmer code, m! must fit an array)");
+
+const names = Array.from({ length: M }, (_, i) => `alt${i + 1}`);
+
+function time<T>(f: () => T): { value: T; ms: number } {
+  const t0 = performance.now();
+  const value = f();
+  return { value, ms: performance.now() - t0 };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const k = s.length >> 1;
+  return s.length % 2 ? s[k]! : (s[k - 1]! + s[k]!) / 2;
+}
+
+const fmt = (ms: number): string =>
+  ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(ms < 10 ? 2 : 0)} ms` : `${(ms * 1000).toFixed(0)} µs`;
+const row = (what: string, ms: number, extra = ""): void => console.log(`  ${what.padEnd(52)} ${fmt(ms).padStart(10)}${extra ? `   ${extra}` : ""}`);
+
+// ---------------------------------------------------------------- the naive implementation
+interface NaiveVoter {
+  /** Tiers best first, each a list of alternatives; unranked alternatives absent. */
+  ranking: number[][];
+  weight: number;
+}
+
+function naiveSupport(voters: readonly NaiveVoter[], m: number): number[][] {
+  const support: number[][] = [];
+  for (let i = 0; i < m; i++) support.push(new Array<number>(m).fill(0));
+  for (const v of voters) {
+    const r = v.ranking;
+    for (let i = 0; i < r.length; i++) {
+      for (let j = i + 1; j < r.length; j++) {
+        for (const a of r[i]!) for (const b of r[j]!) support[a]![b]! += v.weight;
+      }
+    }
+  }
+  return support;
+}
+
+function naiveMargins(voters: readonly NaiveVoter[], m: number): number[][] {
+  const s = naiveSupport(voters, m);
+  return s.map((r, i) => r.map((x, j) => x - s[j]![i]!));
+}
+
+function checkEqual(mm: MarginMatrix, naive: number[][], what: string): void {
+  for (let i = 0; i < mm.m; i++) {
+    for (let j = 0; j < mm.m; j++) {
+      if (mm.margin[i * mm.m + j] !== naive[i]![j]) throw new Error(`${what}: margin[${i}][${j}] is ${mm.margin[i * mm.m + j]} by marginMatrix, ${naive[i]![j]} by the naive loop`);
+    }
+  }
+}
+
+/** Times marginMatrix and the naive loop in alternation; prints medians and the ratio. */
+function compare(label: string, p: Profile, voters: readonly NaiveVoter[]): MarginMatrix {
+  const fast: number[] = [];
+  const slow: number[] = [];
+  const fastExt: number[] = [];
+  let mm: MarginMatrix | undefined;
+  for (let r = 0; r < ROUNDS; r++) {
+    const f = time(() => marginMatrix(p));
+    fast.push(f.ms);
+    mm = f.value;
+    const s = time(() => naiveMargins(voters, M));
+    slow.push(s.ms);
+    const fe = time(() => marginMatrix(p, { extendTruncated: true }));
+    fastExt.push(fe.ms);
+    if (r === 0) {
+      checkEqual(f.value, s.value, label);
+    }
+  }
+  const fm = median(fast);
+  const sm = median(slow);
+  row(`marginMatrix (${p.size.toLocaleString("en")} unique ballots)`, fm, `min ${fmt(Math.min(...fast))}${fm < 1000 ? "" : "  OVER 1 s"}`);
+  row(`naive (${voters.length.toLocaleString("en")} objects, JS 2-D array)`, sm, `min ${fmt(Math.min(...slow))}`);
+  console.log(`  ${"ratio naive / marginMatrix".padEnd(52)} ${(sm / fm).toFixed(2).padStart(8)} x`);
+  row("marginMatrix, extendTruncated", median(fastExt));
+  return mm!;
+}
+
+
+// ---------------------------------------------------------------- (a) impartial culture
+function factorial(n: number): number {
+  let f = 1;
+  for (let i = 2; i <= n; i++) f *= i;
+  return f;
+}
+
+/** voters x m alternative indices, each row a uniformly random permutation (best first). */
+function impartialCulture(rng: Rng, voters: number, m: number): Uint8Array {
+  const out = new Uint8Array(voters * m);
+  const perm = new Uint8Array(m);
+  for (let v = 0; v < voters; v++) {
+    for (let i = 0; i < m; i++) perm[i] = i;
+    for (let i = m - 1; i > 0; i--) {
+      const j = rng.int(0, i);
+      const t = perm[i]!;
+      perm[i] = perm[j]!;
+      perm[j] = t;
+    }
+    out.set(perm, v * m);
+  }
+  return out;
+}
+
+/** Merges identical permutations (keyed by their Lehmer code) into a profile, in order of first appearance. */
+function mergePermutations(orders: Uint8Array, voters: number, m: number): Profile {
+  const slot = new Int32Array(factorial(m)).fill(-1);
+  const firstVoter: number[] = [];
+  const counts: number[] = [];
+  const seen = new Uint8Array(m);
+  for (let v = 0; v < voters; v++) {
+    // Lehmer code: for each position, how many unused alternatives are smaller.
+    seen.fill(0);
+    let code = 0;
+    for (let i = 0; i < m; i++) {
+      const a = orders[v * m + i]!;
+      let smaller = 0;
+      for (let b = 0; b < a; b++) if (!seen[b]) smaller++;
+      seen[a] = 1;
+      code = code * (m - i) + smaller;
+    }
+    const s = slot[code]!;
+    if (s < 0) {
+      slot[code] = counts.length;
+      firstVoter.push(v);
+      counts.push(1);
+    } else {
+      counts[s]!++;
+    }
+  }
+  const ranks = new Int32Array(counts.length * m);
+  firstVoter.forEach((v, b) => {
+    for (let i = 0; i < m; i++) ranks[b * m + orders[v * m + i]!] = i;
+  });
+  return { alternatives: names, size: counts.length, ranks, counts: Float64Array.from(counts), metadata: { TITLE: "impartial culture" } };
+}
+
+// ---------------------------------------------------------------- (b) PrefLib-style
+/** `count` distinct random orders with ties (each adjacent pair tied with probability 0.2) and truncation (half the orders cut at a random length). */
+function prefLibStyle(rng: Rng, count: number, m: number): { rankings: Ranking[]; weights: number[] } {
+  const seen = new Set<string>();
+  const rankings: Ranking[] = [];
+  const weights: number[] = [];
+  const perm: number[] = [];
+  while (rankings.length < count) {
+    for (let i = 0; i < m; i++) perm[i] = i;
+    for (let i = m - 1; i > 0; i--) {
+      const j = rng.int(0, i);
+      [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+    }
+    const length = rng.float() < 0.5 ? m : rng.int(1, m - 1);
+    const tiers: number[][] = [];
+    for (let i = 0; i < length; i++) {
+      if (i > 0 && rng.float() < 0.2) tiers[tiers.length - 1]!.push(perm[i]!);
+      else tiers.push([perm[i]!]);
+    }
+    const key = tiers.map((t) => [...t].sort((x, y) => x - y).join(" ")).join("|");
+    if (seen.has(key)) continue;
+    seen.add(key);
+    rankings.push(tiers);
+    weights.push(rng.int(1, 100));
+  }
+  return { rankings, weights };
+}
+
+// ---------------------------------------------------------------- run
+console.log(`bench/aggregate · node ${process.version} · seed ${SEED} · medians of ${ROUNDS} rounds\n`);
+
+console.log(`(a) impartial culture: ${VOTERS.toLocaleString("en")} voters x ${M} alternatives`);
+const rngA = seededRng(SEED);
+const gen = time(() => impartialCulture(rngA, VOTERS, M));
+row("generate (seeded Fisher-Yates)", gen.ms);
+const merged = time(() => mergePermutations(gen.value, VOTERS, M));
+row(`merge into unique ballots (Lehmer codes)`, merged.ms, `${merged.value.size.toLocaleString("en")} unique of ${factorial(M).toLocaleString("en")} possible`);
+const icVoters: NaiveVoter[] = [];
+for (let v = 0; v < VOTERS; v++) {
+  const ranking: number[][] = [];
+  for (let i = 0; i < M; i++) ranking.push([gen.value[v * M + i]!]);
+  icVoters.push({ ranking, weight: 1 });
+}
+const mmA = compare("impartial culture", merged.value, icVoters);
+icVoters.length = 0;
+
+console.log(`\n(b) PrefLib-style: ${ORDERS.toLocaleString("en")} unique orders x ${M} alternatives, ties and truncation, weights 1..100`);
+const rngB = seededRng(SEED + 1);
+const pl = time(() => prefLibStyle(rngB, ORDERS, M));
+row("generate", pl.ms);
+const built = time(() => profileFromRankings(names, pl.value.rankings, pl.value.weights));
+row("profileFromRankings", built.ms, `${built.value.size.toLocaleString("en")} ballots, ${built.value.counts.reduce((s, c) => s + c, 0).toLocaleString("en")} voters`);
+const plBallots: NaiveVoter[] = pl.value.rankings.map((r, k) => ({ ranking: r.map((t) => [...t]), weight: pl.value.weights[k]! }));
+const mmB = compare("PrefLib-style", built.value, plBallots);
+
+// ---------------------------------------------------------------- voting rules
+// Every rule of src/choice/rules.ts's registry: margin rules from the margin matrix (computed
+// once, above), target < 0.1 s each (Kemeny-Young excepted: exact, O(2^m m)); ballot rules from the
+// profile (they cannot use the margins), timed for information. A rule that refuses the input
+// (plurality and IRV refuse ties by default) is reported with its reason.
+function timeRules(label: string, p: Profile, mm: MarginMatrix): void {
+  console.log(`\nvoting rules on ${label} (margin rules from its margin matrix; target < 0.1 s each, Kemeny-Young excepted)`);
+  for (const rule of RULES) {
+    const ms: number[] = [];
+    let refused: string | undefined;
+    for (let r = 0; r < ROUNDS && refused === undefined; r++) {
+      try {
+        // Borda is margin-sum Borda: from the margins when no ballot leaves an alternative out (as runRules does).
+        const bordaFromMargins = rule.id === "borda" && !p.ranks.includes(-1);
+        ms.push(time(() => (rule.kind === "margins" ? rule.run(mm) : bordaFromMargins ? borda(p, mm) : rule.run(p))).ms);
+      } catch (e) {
+        if (!(e instanceof CivitasError)) throw e;
+        refused = e.message;
+      }
+    }
+    const what = `${rule.name} (${rule.kind === "margins" ? "margins" : "ballots"})`;
+    if (refused !== undefined) {
+      console.log(`  ${what.padEnd(52)} ${"refused".padStart(10)}   ${refused.length > 70 ? `${refused.slice(0, 67)}...` : refused}`);
+      continue;
+    }
+    const t = median(ms);
+    const verdict = rule.id === "borda" && !p.ranks.includes(-1) ? (t < 100 ? "ok (from the margins)" : "OVER 0.1 s") : rule.kind === "ballots" ? "reads every ballot" : rule.id === "kemeny-young" ? "exempt" : t < 100 ? "ok" : "OVER 0.1 s";
+    row(what, t, verdict);
+  }
+}
+timeRules(`(a) impartial culture, ${merged.value.size.toLocaleString("en")} unique ballots`, merged.value, mmA);
+timeRules(`(b) PrefLib-style, ${built.value.size.toLocaleString("en")} unique ballots`, built.value, mmB);

@@ -1,0 +1,291 @@
+/**
+ * `civitas aggregate` as a library call: read one input (PrefLib, ratings CSV with groups, RLHF
+ * comparisons JSONL, or a Polis conversation), run the voting rules, check the axioms, and report
+ * groups, welfare, MaxMin clusters or Polis opinion groups. Alternatives are reported by their
+ * 1-based numbers (PrefLib's own), as in `{"alternatives": {"1": "<name>"}, "rules": {"schulze":
+ * {"winners": [3]}}}`.
+ */
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { CivitasError } from "../errors.js";
+import { auditRules, type AxiomCheck } from "./axioms.js";
+import { bradleyTerry } from "./bradley-terry.js";
+import { comparisonProfile, readComparisons, type ComparisonData } from "./comparisons.js";
+import { toPreferencePairs, type PairWeight, type PreferencePair } from "./export.js";
+import { maxMinRlhf, type MaxMinResult } from "./maxmin.js";
+import { polisGroups, readPolis, type PolisGroupsResult } from "./polis.js";
+import { readPrefLibWithWarnings } from "./preflib.js";
+import { marginMatrix, totalVoters, type MarginMatrix, type Profile } from "./profile.js";
+import { readRatings } from "./ratings.js";
+import { getRule, RULES, type RuleId, type RuleResult } from "./rules.js";
+import { groupWelfare, type WelfareReport } from "./welfare.js";
+
+export type InputKind = "preflib" | "ratings" | "comparisons" | "polis";
+
+export interface AggregateOptions {
+  /** Rule ids, or undefined for all that apply. */
+  readonly rules?: readonly string[];
+  readonly axioms?: boolean;
+  /** Rank unranked alternatives last instead of leaving them incomparable. */
+  readonly extendTruncated?: boolean;
+  /** Ratings CSV: the column holding group labels (default "group" when present). */
+  readonly groups?: string;
+  /** The rule behind per-group welfare and exported pairs (default copeland). */
+  readonly welfareRule?: string;
+  /** Comparisons: MaxMin clusters: a number of clusters, or "auto" (held-out likelihood). */
+  readonly clusters?: number | "auto";
+  readonly seed?: number;
+}
+
+export interface RuleReport {
+  readonly winners: number[];
+  readonly scores?: Record<string, number>;
+  readonly ranking?: number[][];
+  readonly error?: string;
+  readonly warnings?: readonly string[];
+}
+
+/** The aggregation of one profile (one prompt of a comparisons file, or a whole ranking file). */
+export interface ProfileReport {
+  readonly prompt?: string;
+  readonly alternatives: Record<string, string>;
+  readonly voters: number;
+  readonly ballots: number;
+  readonly margin: Record<string, Record<string, number>>;
+  readonly rules: Record<string, RuleReport>;
+  readonly axioms?: Record<string, Record<string, { applicable: boolean; violated: boolean; detail: string }>>;
+  readonly groups?: GroupsReport;
+}
+
+export interface GroupsReport {
+  readonly rule: string;
+  readonly groups: { name: string; voters: number; winners: number[]; same_winners: boolean; agreement: number | null }[];
+  readonly utilitarian: number[];
+  readonly egalitarian: number[];
+  readonly outcomes: { label: string; winners: number[]; welfare: Record<string, number>; mean: number; min: number }[];
+}
+
+export interface AggregateReport {
+  readonly file: string;
+  readonly input: InputKind;
+  readonly title?: string;
+  /** Ranking inputs: one report. Comparisons: one per prompt. */
+  readonly profiles: ProfileReport[];
+  readonly clusters?: MaxMinReport;
+  readonly polis?: PolisReport;
+  readonly warnings: string[];
+}
+
+export interface MaxMinReport {
+  readonly k: number;
+  readonly selection: { k: number; held_out_log_likelihood: number; standard_error: number }[] | null;
+  readonly clusters: { size: number; members: string[] }[];
+  readonly choices: { prompt?: string; maxmin: number[]; utilitarian: number[] }[];
+}
+
+export interface PolisReport {
+  readonly participants: number;
+  readonly comments: number;
+  readonly k: number;
+  readonly silhouette: number | null;
+  readonly groups: { id: number; size: number }[];
+  readonly ari: number | null;
+  readonly consensus: { comment: number; text: string; score: number }[];
+  readonly agreed_by_all: { comment: number; text: string }[];
+  readonly divisive: { comment: number; text: string; spread: number }[];
+  readonly points: { participant: number; x: number; y: number; group: number }[];
+}
+
+/** What a file is: PrefLib by extension, a Polis folder or participants-votes.csv, JSONL comparisons, else a ratings CSV. */
+export async function detectInput(file: string): Promise<InputKind> {
+  const ext = path.extname(file).toLowerCase();
+  if ([".soc", ".soi", ".toc", ".toi"].includes(ext)) return "preflib";
+  if (ext === ".jsonl") return "comparisons";
+  let isDir = false;
+  try {
+    isDir = (await stat(file)).isDirectory();
+  } catch {
+    throw new CivitasError("input", `no such file: ${file}`);
+  }
+  if (isDir || path.basename(file) === "participants-votes.csv") return "polis";
+  if (ext === ".csv") return "ratings";
+  throw new CivitasError("input", `cannot tell what ${file} holds`, {
+    hint: "give a PrefLib file (.soc, .soi, .toc, .toi), a ratings or rankings CSV, a comparisons JSONL, or a Polis conversation folder",
+  });
+}
+
+const one = (i: number) => String(i + 1);
+const byNumber = (values: ArrayLike<number>): Record<string, number> => Object.fromEntries(Array.from(values, (v, i) => [one(i), v]));
+
+function ruleReport(r: RuleResult): RuleReport {
+  return {
+    winners: r.winners.map((w) => w + 1),
+    ...(r.scores ? { scores: byNumber(r.scores) } : {}),
+    ...(r.ranking ? { ranking: r.ranking.map((t) => t.map((w) => w + 1)) } : {}),
+    ...(r.warnings?.length ? { warnings: r.warnings } : {}),
+  };
+}
+
+function marginReport(mm: MarginMatrix): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (let i = 0; i < mm.m; i++) {
+    out[one(i)] = {};
+    for (let j = 0; j < mm.m; j++) if (i !== j) out[one(i)]![one(j)] = mm.margin[i * mm.m + j]!;
+  }
+  return out;
+}
+
+function axiomsReport(checks: readonly AxiomCheck[]): ProfileReport["axioms"] {
+  const out: Record<string, Record<string, { applicable: boolean; violated: boolean; detail: string }>> = {};
+  for (const c of checks) (out[c.axiom] ??= {})[c.rule] = { applicable: c.applicable, violated: c.violated, detail: c.detail };
+  return out;
+}
+
+/** Rules that apply to pairwise comparisons: those that read only the margins. */
+const MARGIN_RULES = RULES.filter((r) => r.kind === "margins").map((r) => r.id);
+
+function aggregateProfile(profile: Profile, o: AggregateOptions, allowed?: readonly RuleId[]): ProfileReport {
+  const ids = o.rules ?? allowed ?? RULES.map((r) => r.id);
+  for (const id of ids) getRule(id);
+  const usable = allowed ? ids.filter((id) => allowed.includes(id as RuleId)) : ids;
+  const margin = { extendTruncated: o.extendTruncated ?? false };
+  const audit = auditRules(profile, { ...margin, rules: usable });
+  const rules: Record<string, RuleReport> = {};
+  for (const run of audit.runs) rules[run.rule.id] = "error" in run ? { winners: [], error: run.error.message } : ruleReport(run.result);
+  for (const id of ids) if (!usable.includes(id)) rules[id] = { winners: [], error: "needs full rankings; pairwise comparisons give only margins" };
+  return {
+    alternatives: Object.fromEntries(profile.alternatives.map((a, i) => [one(i), a])),
+    voters: totalVoters(profile),
+    ballots: profile.size,
+    margin: marginReport(marginMatrix(profile, margin)),
+    rules,
+    ...(o.axioms ? { axioms: axiomsReport(audit.checks) } : {}),
+  };
+}
+
+function welfareRule(o: AggregateOptions) {
+  const rule = getRule(o.welfareRule ?? "copeland");
+  const extend = o.extendTruncated ?? false;
+  return {
+    id: rule.id,
+    run: (p: Profile): RuleResult => (rule.kind === "ballots" ? rule.run(p) : rule.run(marginMatrix(p, { extendTruncated: extend }))),
+  };
+}
+
+function groupsReport(pooled: Profile, groups: Map<string, Profile>, o: AggregateOptions): GroupsReport {
+  const rule = welfareRule(o);
+  const w: WelfareReport = groupWelfare(
+    pooled,
+    [...groups].map(([name, profile]) => ({ name, profile })),
+    rule.run,
+    { extendTruncated: o.extendTruncated ?? true },
+  );
+  const names = w.groups.map((g) => g.name);
+  return {
+    rule: rule.id,
+    groups: w.groups.map((g) => ({ name: g.name, voters: g.voters, winners: g.outcome.winners.map((x) => x + 1), same_winners: g.sameWinners, agreement: g.agreement.tau })),
+    utilitarian: w.utilitarian.winners.map((x) => x + 1),
+    egalitarian: w.egalitarian.winners.map((x) => x + 1),
+    outcomes: w.outcomes.map((x) => ({
+      label: x.label,
+      winners: x.winners.map((i) => i + 1),
+      welfare: Object.fromEntries(names.map((n, k) => [n, x.welfare[k]!])),
+      mean: x.mean,
+      min: x.min,
+    })),
+  };
+}
+
+function maxMinReport(data: ComparisonData, r: MaxMinResult): MaxMinReport {
+  return {
+    k: r.k,
+    selection: r.selection?.map((s) => ({ k: s.k, held_out_log_likelihood: s.heldOutLogLikelihood, standard_error: s.standardError })) ?? null,
+    clusters: r.clusters.map((c) => ({ size: c.size, members: c.members })),
+    choices: r.choices.map((c) => ({
+      ...(data.problems[c.problem]!.prompt != null ? { prompt: data.problems[c.problem]!.prompt! } : {}),
+      maxmin: c.maxmin.winners.map((x) => x + 1),
+      utilitarian: c.utilitarian.winners.map((x) => x + 1),
+    })),
+  };
+}
+
+function polisReport(r: PolisGroupsResult): PolisReport {
+  return {
+    participants: r.participants.filter((p) => p.group !== null && p.group >= 0).length,
+    comments: r.comments.length,
+    k: r.k,
+    silhouette: r.silhouette,
+    groups: r.groups.map((g) => ({ id: g.id, size: g.size })),
+    ari: r.ari,
+    consensus: r.consensus.slice(0, 10).map((c) => ({ comment: c.comment, text: c.text, score: c.score })),
+    agreed_by_all: r.agreedByAll.map((c) => ({ comment: c.comment, text: c.text })),
+    divisive: r.divisive.slice(0, 10).map((c) => ({ comment: c.comment, text: c.text, spread: c.spread })),
+    points: r.participants.flatMap((p) => (p.group !== null && p.group >= 0 ? [{ participant: p.id, x: p.x, y: p.y, group: p.group }] : [])),
+  };
+}
+
+export async function aggregateFile(file: string, o: AggregateOptions = {}): Promise<AggregateReport> {
+  const input = await detectInput(file);
+  if (input === "preflib") {
+    const r = await readPrefLibWithWarnings(file);
+    const title = r.profile.metadata["TITLE"];
+    return { file, input, ...(title ? { title } : {}), profiles: [aggregateProfile(r.profile, o)], warnings: [...r.warnings] };
+  }
+  if (input === "ratings") {
+    const r = await readRatings(file, o.groups ? { groups: o.groups } : {});
+    const report = aggregateProfile(r.profile, o);
+    const groups = r.groups && r.groups.size > 0 ? groupsReport(r.profile, r.groups, o) : undefined;
+    return { file, input, profiles: [{ ...report, ...(groups ? { groups } : {}) }], warnings: [...r.warnings] };
+  }
+  if (input === "comparisons") {
+    const data = await readComparisons(file);
+    const profiles = data.problems.map((problem) => {
+      const profile = comparisonProfile(problem);
+      const report = aggregateProfile(profile, { ...o, extendTruncated: false }, MARGIN_RULES);
+      const groupNames = [...problem.groups.keys()];
+      const groups = groupNames.length > 0 ? groupsReport(profile, new Map(groupNames.map((g) => [g, comparisonProfile(problem, g)])), { ...o, extendTruncated: false }) : undefined;
+      return { ...report, ...(problem.prompt != null ? { prompt: problem.prompt } : {}), ...(groups ? { groups } : {}) };
+    });
+    const clusters = o.clusters !== undefined ? maxMinReport(data, maxMinRlhf(data, { seed: o.seed ?? 0, ...(o.clusters === "auto" ? {} : { k: o.clusters }) })) : undefined;
+    return { file, input, profiles, ...(clusters ? { clusters } : {}), warnings: [...data.warnings] };
+  }
+  const data = await readPolis(file);
+  const groups = polisGroups(data, { seed: o.seed ?? 0 });
+  return { file, input, profiles: [], polis: polisReport(groups), warnings: [...data.warnings, ...groups.warnings] };
+}
+
+/**
+ * DPO-style preference pairs from the aggregated outcome: per profile, the ranking by the chosen
+ * rule (its ranking, else its scores), every pair ranked strictly apart. Weight: "uniform",
+ * "support" (the share of voters comparing the pair who prefer the chosen one) or "bradley-terry"
+ * (the fitted win probability).
+ */
+export async function preferencePairs(file: string, o: AggregateOptions & { readonly weight?: "uniform" | "support" | "bradley-terry" }): Promise<PreferencePair[]> {
+  const input = await detectInput(file);
+  const profiles: { profile: Profile; prompt?: string }[] = [];
+  if (input === "preflib") profiles.push({ profile: (await readPrefLibWithWarnings(file)).profile });
+  else if (input === "ratings") profiles.push({ profile: (await readRatings(file, o.groups ? { groups: o.groups } : {})).profile });
+  else if (input === "comparisons") {
+    for (const p of (await readComparisons(file)).problems) profiles.push({ profile: comparisonProfile(p), ...(p.prompt != null ? { prompt: p.prompt } : {}) });
+  } else throw new CivitasError("usage", "a Polis conversation has no ranking of alternatives to export as preference pairs");
+  const rule = welfareRule(o);
+  return profiles.flatMap(({ profile, prompt }) => {
+    const r = rule.run(profile);
+    const ranking = r.ranking ?? (r.scores ? tiersOf(r.scores) : [r.winners]);
+    const mm = marginMatrix(profile, { extendTruncated: o.extendTruncated ?? false });
+    const weight: PairWeight =
+      o.weight === "support" ? { kind: "support", support: mm } : o.weight === "bradley-terry" ? { kind: "bradley-terry", strengths: bradleyTerry(mm, mm.m).strengths } : { kind: "uniform" };
+    return toPreferencePairs(profile.alternatives, ranking, { weight, ...(prompt !== undefined ? { prompt } : {}) });
+  });
+}
+
+function tiersOf(scores: readonly number[]): number[][] {
+  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const tiers: number[][] = [];
+  for (const i of order) {
+    const last = tiers[tiers.length - 1];
+    if (last && Math.abs(scores[last[0]!]! - scores[i]!) <= 1e-12) last.push(i);
+    else tiers.push([i]);
+  }
+  return tiers;
+}

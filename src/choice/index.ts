@@ -1,0 +1,12 @@
+export * from "./profile.js";
+export * from "./preflib.js";
+export * from "./ratings.js";
+export * from "./rules.js";
+export { AXIOMS, auditRules, checkAxioms, majorityRanking, paretoDominations, type AxiomCheck, type AxiomId, type AxiomOptions, type AuditOptions } from "./axioms.js";
+export { argMaxSet, AUTO_PRIOR, bradleyTerry, bradleyTerryFromComparisons, bradleyTerryLogLikelihood, logWinProbability, supportFromComparisons, type BradleyTerryOptions, type BradleyTerryResult, type PairwiseComparison } from "./bradley-terry.js";
+export * from "./comparisons.js";
+export * from "./maxmin.js";
+export { bordaUtilities, groupWelfare, type GroupReport, type OutcomeWelfare, type WelfareGroup, type WelfareOptions, type WelfareReport } from "./welfare.js";
+export * from "./export.js";
+export * from "./polis.js";
+export { aggregateFile, detectInput, preferencePairs, type AggregateOptions, type AggregateReport, type GroupsReport, type InputKind, type MaxMinReport, type PolisReport, type ProfileReport, type RuleReport } from "./aggregate.js";

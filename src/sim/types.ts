@@ -1,0 +1,57 @@
+/**
+ * The simulation engine's core types. A world is N agents on a graph stored compactly (CSR), a
+ * dynamics that updates their state step by step (rule-based models in typed arrays, or agents
+ * that ask a model), and metrics collected as it runs.
+ */
+import type { Rng } from "../metrics/index.js";
+
+/** An undirected (or directed) graph in compressed sparse row form: the neighbours of v are neighbors[offsets[v] .. offsets[v+1]). */
+export interface Graph {
+  readonly n: number;
+  readonly offsets: Int32Array;
+  readonly neighbors: Int32Array;
+  /** Optional edge weights aligned with `neighbors` (e.g. DeGroot trust). */
+  readonly weights?: Float64Array;
+  readonly directed: boolean;
+  /**
+   * "complete": every pair of distinct agents is adjacent. Such a graph may be implicit (no edge
+   * lists: `offsets` all 0, `neighbors` empty) so that N = 10^6 costs no N^2 memory; dynamics
+   * sample partners directly, and `degree`, `randomNeighbor`, `neighborsOf` in graph.ts handle it.
+   */
+  readonly kind?: "complete";
+}
+
+/** Scenario parameters after validation: numbers, strings and booleans by name (agents, epsilon, mu, graph, steps, ...). */
+export type Params = Readonly<Record<string, number | string | boolean>>;
+
+export interface StepContext {
+  readonly graph: Graph;
+  readonly params: Params;
+  readonly rng: Rng;
+  /** 0-based step being computed. */
+  readonly step: number;
+  readonly seed: number;
+  /** Stops a long step early (interrupt, budget). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A model of how agents update. `step` returns true when the dynamics has converged (the run then
+ * stops before the step limit). Rule-based dynamics are synchronous; model-driven ones return a
+ * promise.
+ */
+export interface Dynamics<S> {
+  readonly name: string;
+  /**
+   * How one step updates the agents (informational; the dynamics implements it in `step`).
+   * One step is one sweep, so time means the same in every dynamics:
+   * - "synchronous": every agent updates once from the state at the start of the step (parallel).
+   * - "asynchronous": random sequential: N single updates (an agent, or a pair of neighbours,
+   *   drawn uniformly at random each time), each seeing the effect of the ones before it.
+   */
+  readonly update?: "synchronous" | "asynchronous";
+  init(ctx: Omit<StepContext, "step">): S | Promise<S>;
+  step(state: S, ctx: StepContext): boolean | Promise<boolean>;
+  /** Metrics of the current state (every dynamics reports at least consensus, clusters; the engine adds steps). */
+  metrics(state: S, ctx: StepContext): Readonly<Record<string, number>>;
+}

@@ -1,0 +1,109 @@
+/** `civitas aggregate` as a user runs it, on the real PrefLib and Polis data and the shipped examples. */
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { runCli } from "../helpers/cli.js";
+import { REPO, SHARED, tempDir } from "../helpers/paths.js";
+
+const PREFLIB = path.join(SHARED, "data/preflib");
+const json = <T>(s: string) => JSON.parse(s) as T;
+
+interface Report {
+  alternatives: Record<string, string>;
+  margin: Record<string, Record<string, number>>;
+  rules: Record<string, { winners: number[]; scores?: Record<string, number>; error?: string }>;
+  axioms?: Record<string, Record<string, { applicable: boolean; violated: boolean }>>;
+}
+
+describe("civitas aggregate", () => {
+  it("elects the Debian 2002 winner under every Condorcet method, in the documented JSON shape", async () => {
+    const r = await runCli(["aggregate", path.join(PREFLIB, "00002-00000001.soi"), "--json", "--axioms"]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = json<Report>(r.stdout);
+    assert.deepEqual(j.alternatives, { "1": "Branden Robinson", "2": "Raphael Hertzog", "3": "Bdale Garbee", "4": "None Of The Above" });
+    for (const rule of ["condorcet", "copeland", "llull", "minimax", "schulze", "ranked-pairs", "smith", "schwartz", "split-cycle", "kemeny-young"]) {
+      assert.deepEqual(j.rules[rule]!.winners, [3], rule);
+    }
+    assert.deepEqual(Object.keys(j.rules), ["plurality", "borda", "copeland", "llull", "minimax", "schulze", "ranked-pairs", "irv", "kemeny-young", "condorcet", "weak-condorcet", "smith", "schwartz", "split-cycle", "bradley-terry"]);
+    assert.equal(j.margin["3"]!["1"], -j.margin["1"]!["3"]!);
+    assert.ok(j.axioms && j.axioms["condorcet-winner"]!["schulze"]!.violated === false);
+  });
+
+  it("gives one object per file, keyed by path, and takes a rule list", async () => {
+    const files = ["00002-00000006.toc", "00002-00000007.toc"].map((f) => path.join(PREFLIB, f));
+    const r = await runCli(["aggregate", ...files, "--rules", "schulze,ranked-pairs", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = json<Record<string, Report>>(r.stdout);
+    assert.deepEqual(j[files[0]!]!.rules["schulze"]!.winners, [1]);
+    assert.deepEqual(j[files[1]!]!.rules["ranked-pairs"]!.winners, [3]);
+    assert.deepEqual(Object.keys(j[files[0]!]!.rules), ["schulze", "ranked-pairs"]);
+  });
+
+  it("returns all three alternatives of the 3-cycle under Condorcet-consistent rules", async () => {
+    const r = await runCli(["aggregate", path.join(PREFLIB, "condorcet-paradox-3.soc"), "--json", "--rules", "copeland,schulze,ranked-pairs,smith,split-cycle,condorcet"]);
+    const j = json<Report>(r.stdout);
+    for (const rule of ["copeland", "schulze", "ranked-pairs", "smith", "split-cycle"]) assert.deepEqual(j.rules[rule]!.winners, [1, 2, 3], rule);
+    assert.deepEqual(j.rules["condorcet"]!.winners, []);
+  });
+
+  it("shows Bradley-Terry breaking pairwise majority consistency where Copeland keeps it (docs/aggregate.md)", async () => {
+    const r = await runCli(["aggregate", path.join(REPO, "examples/choice/bt-majority.soc"), "--json", "--axioms", "--rules", "copeland,kemeny-young,bradley-terry"]);
+    const j = json<Report>(r.stdout);
+    const pmc = j.axioms!["pairwise-majority-consistency"]!;
+    assert.equal(pmc["bradley-terry"]!.violated, true);
+    assert.equal(pmc["copeland"]!.violated, false);
+    assert.equal(pmc["kemeny-young"]!.violated, false);
+    assert.deepEqual(j.rules["bradley-terry"]!.winners, [2]);
+    assert.deepEqual(j.rules["copeland"]!.winners, [1]);
+  });
+
+  it("reports group outcomes and welfare from ratings with group labels", async () => {
+    const r = await runCli(["aggregate", path.join(REPO, "examples/choice/ratings.csv"), "--groups", "group", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = json<{ groups: { groups: { name: string; winners: number[] }[]; utilitarian: number[]; egalitarian: number[] } }>(r.stdout);
+    assert.deepEqual(j.groups.groups.map((g) => [g.name, g.winners]), [["resident", [1]], ["commuter", [3]], ["shop owner", [2]]]);
+    assert.deepEqual(j.groups.utilitarian, [2]);
+    assert.deepEqual(j.groups.egalitarian, [3]);
+  });
+
+  it("finds the minority cluster in comparisons, chooses max-min, and exports preference pairs", async () => {
+    const out = path.join(tempDir(), "pairs.jsonl");
+    const r = await runCli(["aggregate", path.join(REPO, "examples/choice/comparisons.jsonl"), "--clusters", "auto", "--json", "--export", out]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = json<{ profiles: Report[]; clusters: { k: number; clusters: { size: number }[]; choices: { maxmin: number[]; utilitarian: number[] }[] } }>(r.stdout);
+    assert.equal(j.clusters.k, 2);
+    assert.deepEqual(j.clusters.clusters.map((c) => c.size), [8, 3]);
+    // The library question: the majority's favourite, and the compromise the minority can live with.
+    assert.deepEqual(j.clusters.choices[0]!.utilitarian, [1]);
+    assert.deepEqual(j.clusters.choices[0]!.maxmin, [2]);
+    // Pairwise comparisons give margins only: rules that need full rankings are left out.
+    assert.equal(j.profiles[0]!.rules["plurality"], undefined);
+    assert.deepEqual(j.profiles[0]!.rules["copeland"]!.winners, [1]);
+    const pairs = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { prompt: string; chosen: string; rejected: string; weight: number });
+    assert.equal(pairs.length, 4);
+    assert.deepEqual(Object.keys(pairs[0]!), ["prompt", "chosen", "rejected", "weight"]);
+    assert.match(r.stderr, /wrote 4 preference pairs/);
+  });
+
+  it("finds Polis opinion groups that match the conversation's own", async () => {
+    const r = await runCli(["aggregate", path.join(SHARED, "data/polis/15-per-hour-seattle"), "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = json<{ polis: { k: number; ari: number; groups: { size: number }[]; consensus: unknown[] } }>(r.stdout);
+    assert.equal(j.polis.k, 2);
+    assert.ok(j.polis.ari > 0.8, String(j.polis.ari));
+    assert.ok(j.polis.consensus.length > 0);
+  });
+
+  it("names the file and line of a bad ballot, and refuses unknown rules", async () => {
+    const dir = tempDir();
+    const bad = path.join(dir, "bad.soc");
+    writeFileSync(bad, "# NUMBER ALTERNATIVES: 3\n# NUMBER VOTERS: 2\n2: 1,2,7\n");
+    const r = await runCli(["aggregate", bad]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad\.soc.*line 3/);
+    const u = await runCli(["aggregate", path.join(PREFLIB, "condorcet-paradox-3.soc"), "--rules", "approval"]);
+    assert.equal(u.code, 2);
+    assert.match(u.stderr, /unknown voting rule "approval"/);
+  });
+});
