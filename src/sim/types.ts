@@ -55,3 +55,50 @@ export interface Dynamics<S> {
   /** Metrics of the current state (every dynamics reports at least consensus, clusters; the engine adds steps). */
   metrics(state: S, ctx: StepContext): Readonly<Record<string, number>>;
 }
+
+/**
+ * How model-driven agents reach a model: through the same machinery as `civitas eval` (request
+ * cache, bounded concurrency, retries), with every call recorded for replay and counted against a
+ * budget. Implemented in src/sim/model.ts; a replaying one answers from the record with no model.
+ */
+export interface SimModel {
+  /**
+   * Next-token probability of each option label after the prompt (in the order of `labels`,
+   * renormalised over them), and the raw coverage.
+   */
+  optionDistribution(query: SimQuery & { readonly labels: readonly string[] }): Promise<{ readonly distribution: number[]; readonly coverage: number }>;
+  /** A sampled text completion (seeded). */
+  complete(query: SimQuery & { readonly maxTokens: number; readonly temperature: number; readonly seed: number }): Promise<string>;
+  /** Calls, cache hits, tokens, and the peak of calls in flight, so far. */
+  readonly stats: SimModelStats;
+}
+
+export interface SimQuery {
+  readonly prompt: string;
+  /** The start of `prompt` shared with other agents' prompts (persona, instructions), for prefix reuse. */
+  readonly prefix?: string;
+  /** Who asks when: recorded with the call. */
+  readonly step: number;
+  readonly agent: number;
+}
+
+export interface SimModelStats {
+  readonly calls: number;
+  readonly cacheHits: number;
+  readonly promptTokens: number;
+  readonly maxInFlight: number;
+  /** Mean calls in flight while any was, for the benchmark's in-flight / limit figure. */
+  readonly meanInFlight: number;
+  readonly concurrency: number;
+}
+
+/** What a scenario's dynamics may need besides its parameters. */
+export interface DynamicsDeps {
+  /** Present when the scenario names a model (or replays a run). */
+  readonly model?: SimModel;
+  /** Present when the scenario names a survey (model-driven scenarios). */
+  readonly suite?: import("../surveys/index.js").Suite;
+}
+
+/** Builds a scenario's dynamics from its validated parameters. */
+export type DynamicsFactory = (params: Params, deps: DynamicsDeps) => Dynamics<unknown>;

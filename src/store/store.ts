@@ -12,7 +12,7 @@ import { CivitasError, messageOf } from "../errors.js";
 import type { ConstraintMode } from "../models/index.js";
 
 export const DEFAULT_STORE = path.join(".civitas", "civitas.duckdb");
-const SCHEMA_VERSION = "2";
+const SCHEMA_VERSION = "3";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -59,6 +59,25 @@ CREATE TABLE IF NOT EXISTS answers (
   cache_hit BOOLEAN NOT NULL,
   created_at TIMESTAMP NOT NULL,
   PRIMARY KEY (run_id, question_id, variant, persona, method)
+);
+CREATE TABLE IF NOT EXISTS sim_metrics (
+  run_id VARCHAR NOT NULL,
+  point INTEGER NOT NULL,
+  seed INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  metric VARCHAR NOT NULL,
+  value DOUBLE,
+  PRIMARY KEY (run_id, point, seed, step, metric)
+);
+CREATE TABLE IF NOT EXISTS sim_calls (
+  run_id VARCHAR NOT NULL,
+  point INTEGER NOT NULL,
+  seed INTEGER NOT NULL,
+  call INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  agent INTEGER NOT NULL,
+  request_key VARCHAR NOT NULL,
+  PRIMARY KEY (run_id, point, seed, call)
 );
 CREATE TABLE IF NOT EXISTS scores (
   run_id VARCHAR NOT NULL,
@@ -245,17 +264,18 @@ export class Store {
     if (version === null) {
       await this.con.run(SCHEMA);
       await this.con.run("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION]);
-    } else if (version === "1") {
+    } else if (version === "1" || version === "2") {
+      // 1 -> 2: answers and requests gain the method. 2 -> 3: simulation tables (new, created by SCHEMA).
       await this.con.run("BEGIN TRANSACTION");
       try {
-        await this.con.run(MIGRATE_1_TO_2);
+        if (version === "1") await this.con.run(MIGRATE_1_TO_2);
         await this.con.run(SCHEMA);
-        await this.con.run("INSERT INTO answers SELECT * FROM answers_v2; DROP TABLE answers_v2;");
+        if (version === "1") await this.con.run("INSERT INTO answers SELECT * FROM answers_v2; DROP TABLE answers_v2;");
         await this.con.run("UPDATE meta SET value = $1 WHERE key = 'schema_version'", [SCHEMA_VERSION]);
         await this.con.run("COMMIT");
       } catch (e) {
         await this.con.run("ROLLBACK").catch(() => undefined);
-        throw new CivitasError("store", `could not upgrade the store ${this.file} from version 1: ${messageOf(e)}`, { cause: e });
+        throw new CivitasError("store", `could not upgrade the store ${this.file} from version ${version}: ${messageOf(e)}`, { cause: e });
       }
     } else if (version !== SCHEMA_VERSION) {
       throw this.versionError(version);
@@ -508,6 +528,63 @@ export class Store {
       throw new CivitasError("store", `could not write ${file}: ${messageOf(e)}`, { cause: e });
     }
     return this.countAnswers(runId);
+  }
+
+  // ---- simulations --------------------------------------------------------------------------
+
+  /** Metrics of one simulation (point of the sweep, seed), every recorded step. Replaces what the run had for it. */
+  async writeSimMetrics(runId: string, point: number, seed: number, series: readonly { step: number; metrics: Readonly<Record<string, number>> }[]): Promise<void> {
+    const rows = series.flatMap(({ step, metrics }) => Object.entries(metrics).map(([metric, value]) => [step, metric, value] as const));
+    await this.transaction(async () => {
+      await this.con.run("DELETE FROM sim_metrics WHERE run_id = $1 AND point = $2 AND seed = $3", [runId, point, seed]);
+      for (let i = 0; i < rows.length; i += 500) {
+        const chunk = rows.slice(i, i + 500);
+        const params: (string | number | null)[] = [];
+        const tuples = chunk.map(([step, metric, value]) => {
+          const o = params.length;
+          params.push(runId, point, seed, step, metric, Number.isFinite(value) ? value : null);
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6})`;
+        });
+        await this.con.run(`INSERT INTO sim_metrics VALUES ${tuples.join(", ")}`, params);
+      }
+    });
+  }
+
+  /** The stored metrics of a simulation run, ordered by point, seed, step. */
+  async simMetrics(runId: string): Promise<{ point: number; seed: number; step: number; metric: string; value: number | null }[]> {
+    const rows = await this.query("SELECT point, seed, step, metric, value FROM sim_metrics WHERE run_id = $1 ORDER BY point, seed, step, metric", [runId]);
+    return rows.map((r) => ({ point: Number(r.point), seed: Number(r.seed), step: Number(r.step), metric: String(r.metric), value: r.value === null ? null : Number(r.value) }));
+  }
+
+  /**
+   * Records model calls of a simulation, in order, with the request cache entries they answered
+   * from (new ones are added): the record that `--replay` reruns a simulation from.
+   */
+  async writeSimCalls(
+    runId: string,
+    calls: readonly { point: number; seed: number; call: number; step: number; agent: number; requestKey: string }[],
+    requests: readonly RequestRow[],
+  ): Promise<void> {
+    if (calls.length === 0 && requests.length === 0) return;
+    await this.writeAnswers(requests, []);
+    await this.transaction(async () => {
+      for (let i = 0; i < calls.length; i += 500) {
+        const chunk = calls.slice(i, i + 500);
+        const params: (string | number)[] = [];
+        const tuples = chunk.map((c) => {
+          const o = params.length;
+          params.push(runId, c.point, c.seed, c.call, c.step, c.agent, c.requestKey);
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7})`;
+        });
+        await this.con.run(`INSERT OR REPLACE INTO sim_calls VALUES ${tuples.join(", ")}`, params);
+      }
+    });
+  }
+
+  /** The recorded calls of a simulation (point, seed), in call order. */
+  async simCalls(runId: string, point: number, seed: number): Promise<{ call: number; step: number; agent: number; requestKey: string }[]> {
+    const rows = await this.query("SELECT call, step, agent, request_key FROM sim_calls WHERE run_id = $1 AND point = $2 AND seed = $3 ORDER BY call", [runId, point, seed]);
+    return rows.map((r) => ({ call: Number(r.call), step: Number(r.step), agent: Number(r.agent), requestKey: String(r.request_key) }));
   }
 
   /** Runs a read query (ad-hoc inspection, tests) and returns plain JS rows. */
