@@ -13,8 +13,9 @@
  *         as it converges in ~14).
  *     Rounds alternate engine and plain loop; the best round of each is compared. Target: engine /
  *     plain >= 0.8.
- *   (b) replay of a recorded model-driven run: not yet (see the marked section below).
- *   (c) model calls in flight against the concurrency limit: not yet (see the marked section).
+ *   (b) replay of a recorded model-driven run (opinion with the tiny model, recorded first):
+ *       agent-steps per second with no model (target >= 100,000);
+ *   (c) model-driven with the tiny model: mean calls in flight / the concurrency limit.
  *
  *   npx tsx bench/sim.ts                 # 3 rounds, 5 sweeps per round
  *   npx tsx bench/sim.ts --rounds 5 --sweeps 10
@@ -288,15 +289,126 @@ const worst = Math.min(...rows.map((r) => r.plain / r.engine));
 console.log(`lowest engine / plain ratio: ${worst.toFixed(2)} (target >= 0.8)`);
 
 // ============================================================================================
-// (b) REPLAY OF A RECORDED MODEL-DRIVEN RUN -- placeholder, to be added with model-driven agents.
-// Measure: agent decisions per second when a recorded run (every model answer stored) is replayed
-// through the engine without calling the model, against reading the same records in a bare loop.
+// (b) REPLAY OF A RECORDED MODEL-DRIVEN RUN
+// An opinion run (400 OpinionQA personas of POLPARTY on a 20 x 20 torus, every agent asking the
+// tiny model at every step, 50 steps) is recorded into a fresh store, then replayed from its record
+// through `simulate` with a SimModel that answers from the record (no model: its spec cannot be
+// opened). Reported: agent-steps (one agent's call answered and its answer drawn) per second of the
+// whole replay, loading the record included (two queries, then in-memory lookups); best of
+// --rounds replays. Target >= 100,000. The replay's metrics must equal the recording's.
 // ============================================================================================
-console.log("(b) replay of a recorded model-driven run: not implemented yet");
+{
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const { fileURLToPath } = await import("node:url");
+  const { llamaSpec } = await import("../src/models/index.js");
+  const { Store } = await import("../src/store/index.js");
+  const { loadOpinionQA } = await import("../src/surveys/index.js");
+  const { AGENT_SCENARIOS } = await import("../src/sim/agents/index.js");
+  const { createSimModel } = await import("../src/sim/model.js");
+  const { lattice2d } = await import("../src/sim/graph.js");
+  const shared = fileURLToPath(new URL("../../shared/", import.meta.url));
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "civitas-bench-sim-"));
+  try {
+    const suite = await loadOpinionQA({ data: path.join(shared, "data/opinionqa"), waves: ["W26"] });
+    const modelFile = path.join(shared, "models/stories260K.gguf");
+    const store = await Store.open(path.join(tmp, "bench.duckdb"));
+    try {
+      const side = 20;
+      const agents = side * side;
+      const steps = 50;
+      const graph = lattice2d(side, side, { torus: true });
+      const params = { question: "SAFECRIME_W26", attribute: "POLPARTY", init: "human", llm_share: 1, steps };
+      const spec = await llamaSpec(modelFile);
+      let t = performance.now();
+      const rec = createSimModel(store, spec, { runId: "bench-rec", point: 0, seed: SEED });
+      const recorded = await simulate(AGENT_SCENARIOS.opinion!(params, { suite, model: rec }), { graph, params, seed: SEED });
+      await rec.close();
+      const recordSeconds = (performance.now() - t) / 1000;
+      if (recorded.steps !== steps) throw new Error(`the recorded run stopped after ${recorded.steps} of ${steps} steps`);
+      const rs = rec.stats;
+      console.log(
+        `(b) recorded: opinion, ${agents} agents x ${steps} steps = ${rs.calls} calls (${rs.modelCalls} asked of the tiny model, ${rs.cacheHits} answered by this run's earlier calls or the cache) in ${recordSeconds.toFixed(1)} s`,
+      );
+      const never = { ...spec, open: () => Promise.reject(new Error("the replay opened the model")) };
+      let best = Infinity;
+      for (let r = 0; r < ROUNDS; r++) {
+        t = performance.now();
+        const rep = createSimModel(store, never, { runId: `bench-rep-${r}`, point: 0, seed: SEED, replay: { runId: "bench-rec" } });
+        const replayed = await simulate(AGENT_SCENARIOS.opinion!(params, { suite, model: rep }), { graph, params, seed: SEED });
+        await rep.close();
+        best = Math.min(best, (performance.now() - t) / 1000);
+        if (JSON.stringify(replayed.final) !== JSON.stringify(recorded.final)) throw new Error("the replay's metrics differ from the recording's");
+        if (rep.stats.replayed !== rs.calls) throw new Error(`the replay answered ${rep.stats.replayed} of ${rs.calls} calls from the record`);
+      }
+      const rate = (agents * steps) / best;
+      console.log(
+        `(b) replay: ${fmt(rate).padStart(7)} agent-steps/s (${agents * steps} agent-steps in ${(best * 1000).toFixed(0)} ms, record loaded included; no model; metrics identical); target >= 100k: ${rate >= 100_000 ? "met" : "NOT met"}`,
+      );
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
 
 // ============================================================================================
-// (c) CALLS IN FLIGHT VS THE CONCURRENCY LIMIT -- placeholder, to be added with model-driven agents.
-// Measure: mean number of model calls in flight during a model-driven step (sampled), against the
-// configured concurrency limit, with a fake model of fixed latency; target close to the limit.
+// (c) CALLS IN FLIGHT VS THE CONCURRENCY LIMIT, with the tiny model
+// A model-driven opinion run (60 agents on an Erdos-Renyi graph of mean degree 6, each first
+// answering with its persona, then 2 steps) against a fresh store, so every distinct prompt goes to
+// llama.cpp, with 1, 2 and 4 parallel sequences. Reported: the SimModel's time-weighted mean of
+// calls in flight (while any is) over its limit (target close to 1: a step's calls keep every
+// sequence busy), the peak, and model calls per second.
 // ============================================================================================
-console.log("(c) model calls in flight vs the concurrency limit: not implemented yet");
+{
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const { fileURLToPath } = await import("node:url");
+  const { llamaSpec } = await import("../src/models/index.js");
+  const { Store } = await import("../src/store/index.js");
+  const { loadOpinionQA } = await import("../src/surveys/index.js");
+  const { AGENT_SCENARIOS } = await import("../src/sim/agents/index.js");
+  const { createSimModel } = await import("../src/sim/model.js");
+  const shared = fileURLToPath(new URL("../../shared/", import.meta.url));
+  const suite = await loadOpinionQA({ data: path.join(shared, "data/opinionqa"), waves: ["W26"] });
+  const graph = erdosRenyi(60, { meanDegree: 6 }, SEED);
+  const params = { question: "SAFECRIME_W26", attribute: "POLPARTY", init: "model", llm_share: 1, steps: 2 };
+  for (const parallel of [1, 2, 4]) {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "civitas-bench-sim-"));
+    try {
+      const store = await Store.open(path.join(tmp, "bench.duckdb"));
+      try {
+        const spec = await llamaSpec(path.join(shared, "models/stories260K.gguf"), { parallel });
+        const model = createSimModel(store, spec, { runId: "bench-inflight", point: 0, seed: SEED });
+        // the steps are timed from the end of init (which opened the model) to the end
+        let t0 = 0;
+        let calls0 = 0;
+        await simulate(AGENT_SCENARIOS.opinion!(params, { suite, model }), {
+          graph,
+          params,
+          seed: SEED,
+          onStep: (e) => {
+            if (e.step === 0) {
+              t0 = performance.now();
+              calls0 = model.stats.modelCalls;
+            }
+          },
+        });
+        const seconds = (performance.now() - t0) / 1000;
+        await model.close();
+        const s = model.stats;
+        console.log(
+          `(c) tiny model, parallel ${parallel}: mean in flight ${s.meanInFlight.toFixed(2)} / limit ${s.concurrency} = ${(s.meanInFlight / s.concurrency).toFixed(2)}, peak ${s.maxInFlight}; ` +
+            `${s.modelCalls} model calls of ${s.calls}; the steps' ${s.modelCalls - calls0} at ${((s.modelCalls - calls0) / seconds).toFixed(0)}/s`,
+        );
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+}

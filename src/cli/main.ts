@@ -7,6 +7,7 @@ import { evalCommand } from "./eval.js";
 import { exportCommand } from "./export.js";
 import { runsCommand } from "./runs.js";
 import { scoreCommand } from "./score.js";
+import { simulateCommand } from "./simulate.js";
 import { suitesCommand } from "./suites.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -20,6 +21,7 @@ const program = new Command("civitas")
   .addCommand(scoreCommand())
   .addCommand(suitesCommand())
   .addCommand(aggregateCommand())
+  .addCommand(simulateCommand())
   .addCommand(runsCommand())
   .addCommand(exportCommand())
   .addHelpText(
@@ -30,6 +32,7 @@ Start here:
   civitas suites show opinionqa --data ./opinionqa
   civitas score opinionqa --data ./opinionqa --predictions preds.jsonl
   civitas aggregate ../shared/data/preflib/00002-00000001.soi --axioms
+  civitas simulate examples/hk.yaml --seeds 1..20
   civitas runs list
   civitas export <run> --format parquet
 

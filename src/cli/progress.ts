@@ -40,7 +40,8 @@ class Rate {
   }
 }
 
-export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Progress {
+/** `unit`: what is counted ("answers" for eval, "simulations" for simulate). */
+export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr, unit = "answers"): Progress {
   const effective = mode === "auto" ? (stream.isTTY ? "bar" : "lines") : mode;
   if (effective === "none") {
     return { start() {}, update() {}, log() {}, stop() {} };
@@ -52,7 +53,7 @@ export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = 
     let lastDone = -1;
     const print = (p: EvalProgress) => {
       const r = rate.sample(p);
-      stream.write(`answered ${p.done}/${p.total} (${p.modelCalls} model calls, ${p.cacheHits} from cache) ${r.rate.toFixed(1)}/s ETA ${r.eta}\n`);
+      stream.write(`${unit === "answers" ? "answered" : `${unit}:`} ${p.done}/${p.total} (${p.modelCalls} model calls, ${p.cacheHits} from cache) ${r.rate.toFixed(1)}/s ETA ${r.eta}\n`);
       lastDone = p.done;
     };
     let latest: EvalProgress | null = null;
@@ -77,7 +78,7 @@ export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = 
   const multi = new cliProgress.MultiBar(
     {
       stream,
-      format: "{bar} {value}/{total} answers | {rate}/s | ETA {myEta} | {calls} model calls, {hits} cached",
+      format: `{bar} {value}/{total} ${unit} | {rate}/s | ETA {myEta} | {calls} model calls, {hits} cached`,
       hideCursor: true,
       clearOnComplete: true,
       barsize: 30,

@@ -3,15 +3,19 @@ import { Command } from "commander";
 import { formatEvalResult, formatTable } from "../report/index.js";
 import type { EvalResult } from "../runs/index.js";
 import { Store, type RunRow } from "../store/index.js";
+import type { SimulationReport } from "../sim/index.js";
 import { reportError, STORE_HELP, storePath, toJson } from "./common.js";
+import { formatReport as formatSimulation } from "./simulate.js";
 
 function overallOf(run: RunRow): string {
+  if (run.suite.startsWith("sim:")) return "-";
   const s = run.summary as Partial<EvalResult> | null;
   const m = s?.overall?.mean;
   return typeof m === "number" ? m.toFixed(3) : "-";
 }
 
 function questionsOf(run: RunRow): string {
+  if (run.suite.startsWith("sim:")) return "-";
   const s = run.summary as Partial<EvalResult> | null;
   return s?.questions ? String(s.questions.scored) : "-";
 }
@@ -68,7 +72,8 @@ export function runsCommand(): Command {
           return;
         }
         process.stdout.write(`run ${run.id} · ${run.status} · created ${run.createdAt.toISOString()}\n${run.command}\n\n`);
-        if (summary) process.stdout.write(`${formatEvalResult(summary)}\n`);
+        if (summary && run.suite.startsWith("sim:")) process.stdout.write(`${formatSimulation(run.summary as SimulationReport)}\n`);
+        else if (summary) process.stdout.write(`${formatEvalResult(summary)}\n`);
         else process.stdout.write(`not finished${run.error ? `: ${run.error}` : ""}; run the same command again to resume it\n`);
       } catch (e) {
         process.exitCode = reportError(e);

@@ -1,0 +1,195 @@
+/** `civitas simulate FILE`: runs a scenario (a sweep over parameters x seeds) and prints each point's metrics with 95% intervals. */
+import { Command, Option } from "commander";
+import { formatTable } from "../report/index.js";
+import { Store } from "../store/index.js";
+import { applyOverrides, COMMON_PARAMS, DYNAMICS, DYNAMICS_NAMES, loadScenario } from "../sim/scenario.js";
+import { runScenario, type SimulationReport } from "../sim/run.js";
+import { formatSeeds, type MetricSummary } from "../sim/sweep.js";
+import { createProgress, type ProgressMode } from "./progress.js";
+import { intOption, redactedCommand, reportError, STORE_HELP, storePath, toJson } from "./common.js";
+
+interface SimulateFlags {
+  seeds?: string;
+  set?: string[];
+  json?: boolean;
+  store?: string;
+  replay?: string;
+  maxCalls?: number;
+  maxTokens?: number;
+  model?: string;
+  progress: ProgressMode;
+}
+
+function dynamicsHelp(): string {
+  return DYNAMICS_NAMES.map((name) => {
+    const d = DYNAMICS[name];
+    const own = Object.entries(d.params).map(([p, s]) => `${p}${s.required ? " (required)" : s.default !== undefined ? ` (default ${String(s.default)})` : ""}`);
+    const pad = "".padEnd(13);
+    return `  ${name.padEnd(11)}${d.title}${d.kind === "model" ? " [model-driven]" : ""}\n${pad}parameters: ${own.join(", ") || "none of its own"}\n${pad}metrics: ${d.metrics.join(", ")}`;
+  }).join("\n");
+}
+
+const HELP = () => `
+A scenario file (YAML or JSON) names a dynamics, its parameters, an optional sweep and seeds:
+
+  name: hk-consensus
+  dynamics: hk
+  params: { agents: 1000, graph: complete, steps: 1000 }
+  sweep: { epsilon: [0.15, 0.19, 0.22, 0.25, 0.3] }
+  seeds: 1..10
+
+Every dynamics takes ${Object.keys(COMMON_PARAMS).join(", ")} (agents and steps required;
+graph: complete, er:k=10, er:p=0.01, ws:k=4,beta=0.1, ba:m=3, lattice, torus, file:<edge list>).
+The dynamics:
+${dynamicsHelp()}
+
+Each point's metric is the final value of each seed's run, summarised as mean and 95% t-interval
+across seeds. Every run is stored (--store); the same command finds the same run and reports it
+from the store; an interrupted one continues where it stopped.
+
+Examples:
+  civitas simulate examples/hk.yaml                          # consensus vs epsilon, 5 points x 10 seeds
+  civitas simulate examples/hk.yaml --set agents=200 --seeds 1..20
+  civitas simulate examples/hk.yaml --set epsilon=0.2        # one point instead of the sweep
+  civitas simulate examples/hk.yaml --set epsilon=[0.1,0.2]  # a list sweeps the parameter
+  civitas simulate examples/deffuant.yaml --json             # {"run", "points": [{"params", "metrics": {...}}]}
+  civitas simulate examples/voter.yaml --set graph=torus --set agents=[100,400]
+  civitas simulate examples/donor.yaml --set multiplier=[1,3]
+  civitas simulate examples/opinion.yaml --model llama:model.gguf --max-calls 2000
+  civitas simulate examples/opinion.yaml --replay 1a2b3c     # rerun a recorded run, no model
+
+docs/simulate.md describes the format, the dynamics, their metrics and the published results
+they are checked against.`;
+
+export function simulateCommand(): Command {
+  return new Command("simulate")
+    .description("simulate opinion dynamics or model-driven agents: sweeps over parameters x seeds, with intervals")
+    .argument("<file>", "scenario file (.yaml, .yml or .json)")
+    .option("--seeds <seeds>", 'seeds: a range "1..20" (inclusive), a list "1,5,9" or one seed (default: the file\'s, else 0)')
+    .option("--set <name=value>", "set a parameter (repeatable); a list [a,b,c] sweeps it", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option("--model <spec>", "the model of model-driven agents (replaces the file's): llama:<file.gguf>, openai:<model>, ...")
+    .option("--replay <run>", "rerun a recorded model-driven run from its record, with no model")
+    .option("--max-calls <n>", "stop cleanly after n model calls (cache hits are free); the same command continues", intOption("--max-calls", 0))
+    .option("--max-tokens <n>", "stop cleanly after n prompt tokens", intOption("--max-tokens", 0))
+    .option("--json", "print the result as JSON")
+    .option("--store <file>", STORE_HELP)
+    .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
+    .addHelpText("after", HELP)
+    .action(async (file: string, flags: SimulateFlags) => {
+      process.exitCode = await runSimulateCommand(file, flags);
+    });
+}
+
+async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<number> {
+  const progress = createProgress(flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress, process.stderr, "simulations");
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    progress.log("interrupted: finishing the step in flight and saving (press Ctrl-C again to quit at once)");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  let store: Store | undefined;
+  const t0 = performance.now();
+  try {
+    const scenario = applyOverrides(await loadScenario(file), {
+      set: flags.set ?? [],
+      ...(flags.seeds === undefined ? {} : { seeds: flags.seeds }),
+      ...(flags.model === undefined ? {} : { model: flags.model }),
+      ...(flags.maxCalls === undefined ? {} : { maxCalls: flags.maxCalls }),
+      ...(flags.maxTokens === undefined ? {} : { maxTokens: flags.maxTokens }),
+    });
+    const storeFile = storePath(flags.store);
+    store = await Store.open(storeFile);
+    // Progress only for runs that take a while: short sweeps print nothing on stderr.
+    let started = false;
+    let total = 0;
+    let doneBefore = 0;
+    const report = await runScenario(scenario, {
+      store,
+      command: redactedCommand(process.argv.slice(2)),
+      ...(flags.replay === undefined ? {} : { replay: flags.replay }),
+      signal: controller.signal,
+      onLog: (m) => progress.log(m),
+      onPlan: (p) => {
+        total = p.total;
+        doneBefore = p.stored;
+        if (p.stored > 0 && p.stored < p.total) progress.log(`resuming run ${p.runId}: ${p.stored} of ${p.total} simulations already stored`);
+      },
+      onProgress: (p) => {
+        if (!started) {
+          if (performance.now() - t0 < 1000) return;
+          started = true;
+          progress.start(total, doneBefore);
+        }
+        progress.update(p);
+      },
+    });
+    progress.stop();
+    const seconds = (performance.now() - t0) / 1000;
+    if (flags.json) process.stdout.write(`${toJson({ ...report, store: storeFile })}\n`);
+    else process.stdout.write(`${formatReport(report, { seconds, store: storeFile })}\n`);
+    const sims = report.simulations;
+    if (report.stop === "budget") {
+      process.stderr.write(
+        `budget reached: ${report.budget_note ?? "the budget is spent"}\n` +
+          `  ${sims.stored + sims.run - sims.stopped.length} of ${sims.total} simulations complete, ${sims.stopped.length} stopped early (stored up to their last complete step, left out of the means), ${sims.not_run} not run; run the same command again to continue\n`,
+      );
+    }
+    if (report.stop === "interrupted") {
+      process.stderr.write(`interrupted: ${sims.stored + sims.run} of ${sims.total} simulations stored; run the same command to continue\n`);
+      return 130;
+    }
+    return 0;
+  } catch (e) {
+    progress.stop();
+    const code = reportError(e);
+    return controller.signal.aborted ? 130 : code;
+  } finally {
+    process.off("SIGINT", onSigint);
+    await store?.close();
+  }
+}
+
+const num = (x: number | null | undefined): string => {
+  if (x === null || x === undefined || Number.isNaN(x)) return "-";
+  if (Number.isInteger(x)) return String(x);
+  return Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(3);
+};
+
+function metricRows(metrics: Record<string, MetricSummary>): string[][] {
+  return Object.entries(metrics).map(([name, m]) => [name, num(m.mean), m.n >= 2 ? `[${num(m.ci[0])}, ${num(m.ci[1])}]` : "-", num(m.min), num(m.max), String(m.n)]);
+}
+
+/**
+ * The text result: what ran, then one table per point, then the run and where it is stored. Needs
+ * only the report (also stored as the run's summary), so `runs show` can print a stored run.
+ */
+export function formatReport(r: SimulationReport, options: { seconds?: number; store?: string } = {}): string {
+  const out: string[] = [];
+  const d = (DYNAMICS as Readonly<Record<string, (typeof DYNAMICS)[keyof typeof DYNAMICS] | undefined>>)[r.dynamics];
+  out.push(`${r.scenario} · ${r.dynamics}${d ? `: ${d.title}` : ""}`);
+  const fixed = Object.entries(r.points[0]?.params ?? {})
+    .filter(([k]) => !r.sweep.includes(k))
+    .map(([k, v]) => `${k} ${String(v)}`);
+  out.push(
+    [...fixed, `seeds ${formatSeeds(r.seeds)}`, ...(r.model === "none" ? [] : [`model ${r.model}`])].join(" · ") +
+      `\neach metric: mean over seeds of its final value, 95% t-interval, min and max over seeds`,
+  );
+  for (const p of r.points) {
+    out.push("");
+    const label = r.sweep.length === 0 ? `no sweep: ${r.seeds.length} seed${r.seeds.length === 1 ? "" : "s"}` : r.sweep.map((k) => `${k} = ${String(p.params[k])}`).join(", ");
+    out.push(label);
+    out.push(formatTable(["metric", "mean", "95% CI", "min", "max", "seeds"], metricRows(p.metrics), ["l", "r", "r", "r", "r", "r"]));
+  }
+  const s = r.simulations;
+  const calls = r.model === "none" ? "" : ` · ${r.model_calls} model calls, ${r.cache_hits} from the cache`;
+  out.push("");
+  out.push(
+    `run ${r.run} · ${s.total} simulation${s.total === 1 ? "" : "s"} (${s.run} run, ${s.stored} from the store${s.stopped.length ? `, ${s.stopped.length} stopped early` : ""}${s.not_run ? `, ${s.not_run} not run` : ""})` +
+      `${calls}${options.seconds === undefined ? "" : ` · ${options.seconds.toFixed(1)} s`}${options.store === undefined ? "" : ` · stored in ${options.store}`}`,
+  );
+  return out.join("\n");
+}

@@ -1,0 +1,528 @@
+/**
+ * Runs a scenario: every grid point x seed with the engine (rule-based dynamics) or with agents
+ * that ask a model (model-driven ones), each simulation's metrics stored as they finish, and the
+ * summary per point (mean, 95% t-interval across seeds, per-seed values) stored with the run.
+ *
+ * Identity and resume. A run's id is the first 12 hex digits of the SHA-256 of its resolved
+ * configuration (name, dynamics, parameters, sweep, seeds, `every`, the model's identity and
+ * request parameters, the survey's suite, data fingerprint and choices, the replayed run), after
+ * the command-line overrides: the same command finds the same run. A simulation whose metrics
+ * are stored is not run again, so a finished run is re-reported from the store, and an
+ * interrupted one continues with the simulations it lacks. The budget is not part of the identity:
+ * it bounds the model calls of one invocation, and the same command run again continues where
+ * the budget stopped it (the simulation it cut short is run again, its calls then come from the
+ * request cache).
+ *
+ * Stopping. A budget (`max_calls`, `max_tokens`, over the whole sweep) is enforced by the
+ * recording SimModel (model.ts): the call that would pass it is refused, the step that asked it
+ * fails as a whole, and the simulation keeps the metrics of its last complete step (stored, and
+ * listed under `stopped`; its seed is left out of the summaries); the simulations after it are not
+ * run. An interrupt (the `signal`) stops at the end of the step in flight; the simulation it cut
+ * is not stored (it is run again on resume), and the run is marked failed ("interrupted").
+ */
+import { createHash } from "node:crypto";
+import { CivitasError, isCivitasError, messageOf } from "../errors.js";
+import { seededRng } from "../metrics/index.js";
+import { parseModelSpec, type ModelClient, type ModelOptions, type ModelSpec } from "../models/index.js";
+import type { Store } from "../store/index.js";
+import { findSuite, type Suite } from "../surveys/index.js";
+import { simulate, type Metrics } from "./engine.js";
+import { graphFromSpec } from "./graph.js";
+import { createSimModel, isBudgetExhausted, type RecordingSimModel } from "./model.js";
+import { DYNAMICS, type ModelSection, type Scenario } from "./scenario.js";
+import { expandGrid, pointLabel, summarizeMetrics, type MetricSummary, type ParamValue } from "./sweep.js";
+import type { Dynamics, DynamicsDeps, DynamicsFactory, Graph, Params, StepContext } from "./types.js";
+
+export interface SimProgress {
+  /** Simulations finished (run now or found in the store). */
+  readonly done: number;
+  readonly total: number;
+  /** Model calls answered by the model, and from the cache, so far in this invocation. */
+  readonly modelCalls: number;
+  readonly cacheHits: number;
+  /** Where the simulation in progress is (absent between simulations). */
+  readonly point?: number;
+  readonly seed?: number;
+  readonly step?: number;
+}
+
+export interface RunScenarioOptions {
+  readonly store: Store;
+  /** The command line as typed (secrets redacted), recorded with the run. */
+  readonly command?: string;
+  /** Rerun a recorded model-driven run (id or unique prefix) from its record, with no model. */
+  readonly replay?: string;
+  /** Builds the dynamics instead of the registry's factory for the scenario's dynamics (tests, custom dynamics). */
+  readonly factory?: DynamicsFactory;
+  /** Stops the run at the end of the step in flight (Ctrl-C). */
+  readonly signal?: AbortSignal;
+  /** Once, before the first simulation: the run id, and how much of it is stored already. */
+  onPlan?(info: { runId: string; resumed: boolean; total: number; stored: number }): void;
+  onProgress?(p: SimProgress): void;
+  /** Notes for the user (loading the survey, the model). */
+  onLog?(message: string): void;
+}
+
+export interface PointReport {
+  /** The point's parameters: the scenario's fixed ones and the swept values. */
+  readonly params: Params;
+  readonly metrics: Record<string, MetricSummary>;
+}
+
+export interface SimulationReport {
+  readonly run: string;
+  readonly scenario: string;
+  readonly dynamics: string;
+  /** The model's display name, or "none". */
+  readonly model: string;
+  /** Swept parameters, in grid order (the first varies slowest). */
+  readonly sweep: string[];
+  readonly seeds: number[];
+  readonly points: PointReport[];
+  /** "done": every simulation ran; "budget": the budget stopped the run; "interrupted": the signal did. */
+  readonly stop: "done" | "budget" | "interrupted";
+  readonly simulations: {
+    readonly total: number;
+    /** Run by this invocation. */
+    readonly run: number;
+    /** Found in the store (an earlier invocation of the same run). */
+    readonly stored: number;
+    /** Cut short by the budget: stored up to their last complete step, left out of the summaries. */
+    readonly stopped: { point: number; seed: number; steps: number }[];
+    /** Not run (after the budget was spent, or after an interrupt). */
+    readonly not_run: number;
+  };
+  /** Model calls of this invocation: answered by the model, from the cache, prompt tokens. */
+  readonly model_calls: number;
+  readonly cache_hits: number;
+  readonly prompt_tokens: number;
+  /** Why the budget stopped the run, when it did. */
+  readonly budget_note?: string;
+}
+
+/** The configuration a run's id is the hash of (stored as `runs.config`, with `source` and `points`). */
+export interface SimRunConfig {
+  readonly kind: "simulate";
+  readonly version: 1;
+  readonly name: string;
+  readonly dynamics: string;
+  readonly params: Params;
+  readonly sweep: [string, ParamValue[]][];
+  readonly seeds: number[];
+  readonly every: number | null;
+  readonly model: { identity: string; display: string; backend: "llama" | "openai"; params: Readonly<Record<string, string | number | boolean>> } | null;
+  readonly survey: { suite: string; fingerprint: string; question: string | null; attribute: string | null; populations: string[] | null } | null;
+  readonly replay: string | null;
+}
+
+/** JSON with object keys sorted, for hashing. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "null";
+}
+
+/** The run id of a configuration: the first 12 hex digits of the SHA-256 of its canonical JSON. */
+export function simRunId(config: SimRunConfig): string {
+  return createHash("sha256").update(canonical(config)).digest("hex").slice(0, 12);
+}
+
+/** Backend options of a scenario's `model` section, as the model clients take them. */
+export function modelOptions(m: ModelSection): ModelOptions {
+  return {
+    ...(m.threads === undefined ? {} : { threads: m.threads }),
+    ...(m.parallel === undefined ? {} : { parallel: m.parallel }),
+    ...(m.context_size === undefined ? {} : { contextSize: m.context_size }),
+    ...(m.gpu === undefined ? {} : { gpu: m.gpu }),
+    ...(m.base_url === undefined ? {} : { baseURL: m.base_url }),
+    ...(m.concurrency === undefined ? {} : { concurrency: m.concurrency }),
+    ...(m.timeout === undefined ? {} : { timeoutMs: m.timeout * 1000 }),
+    ...(m.retries === undefined ? {} : { retries: m.retries }),
+  };
+}
+
+/**
+ * One model for the whole sweep: every simulation's SimModel opens it through this spec, which
+ * opens the real model once and closes it when the run ends (`closeShared`).
+ */
+function sharedSpec(spec: ModelSpec): ModelSpec & { closeShared(): Promise<void> } {
+  let opened: Promise<ModelClient> | null = null;
+  return {
+    backend: spec.backend,
+    identity: spec.identity,
+    display: spec.display,
+    params: spec.params,
+    async open() {
+      opened ??= spec.open();
+      const c = await opened;
+      return {
+        backend: c.backend,
+        identity: c.identity,
+        concurrency: c.concurrency,
+        optionProbabilities: (q, s) => c.optionProbabilities(q, s),
+        complete: (q, s) => c.complete(q, s),
+        close: async () => {},
+      };
+    },
+    async closeShared() {
+      const p = opened;
+      opened = null;
+      if (p !== null) await (await p.catch(() => null))?.close();
+    },
+  };
+}
+
+/** A spec rebuilt from a recorded run's configuration: it computes the same request keys and never opens a model. */
+function recordedSpec(m: NonNullable<SimRunConfig["model"]>, run: string): ModelSpec {
+  return {
+    ...m,
+    open: () => Promise.reject(new CivitasError("usage", `replaying run ${run} opens no model, but a call was not in its record`)),
+  };
+}
+
+const stoppedKey = (point: number, seed: number) => `${point}:${seed}`;
+
+/** Final metrics of each stored simulation (the metrics at its last recorded step), by point:seed. */
+async function storedFinals(store: Store, runId: string): Promise<Map<string, Metrics>> {
+  const rows = await store.simMetrics(runId);
+  const last = new Map<string, { step: number; metrics: Record<string, number> }>();
+  for (const r of rows) {
+    const k = stoppedKey(r.point, r.seed);
+    const cur = last.get(k);
+    const value = r.value === null ? Number.NaN : r.value;
+    if (cur === undefined || r.step > cur.step) last.set(k, { step: r.step, metrics: { [r.metric]: value } });
+    else if (r.step === cur.step) cur.metrics[r.metric] = value;
+  }
+  return new Map([...last].map(([k, v]) => [k, v.metrics]));
+}
+
+/** Runs (or resumes, or re-reports) a scenario, storing it; see the module comment. */
+export async function runScenario(scenario: Scenario, options: RunScenarioOptions): Promise<SimulationReport> {
+  const { store, signal } = options;
+  const entry = DYNAMICS[scenario.dynamics];
+  const log = (m: string) => options.onLog?.(m);
+
+  // ---- the model: named, replayed, or none ----
+  let spec: ModelSpec | undefined;
+  let replay: { run: string; points: string[]; seeds: Set<number> } | undefined;
+  let modelInfo: SimRunConfig["model"] = null;
+  if (options.replay !== undefined) {
+    if (entry.kind === "rule") throw new CivitasError("usage", `--replay: ${scenario.dynamics} is rule-based; only runs of model-driven scenarios are recorded`);
+    const source = await store.findRun(options.replay);
+    const cfg = source.config as Partial<SimRunConfig & { points: Params[] }> | null;
+    if (cfg?.kind !== "simulate" || cfg.model === null || cfg.model === undefined || !Array.isArray(cfg.points)) {
+      throw new CivitasError("usage", `--replay ${options.replay}: run ${source.id} is not a recorded model-driven simulation`, { hint: "`civitas runs list` shows the runs; simulations are those of suite sim:<name>" });
+    }
+    if (cfg.dynamics !== scenario.dynamics) {
+      throw new CivitasError("usage", `--replay ${options.replay}: run ${source.id} ran ${cfg.dynamics}, but ${scenario.source} runs ${scenario.dynamics}`);
+    }
+    modelInfo = cfg.model;
+    spec = recordedSpec(cfg.model, source.id);
+    replay = { run: source.id, points: cfg.points.map(canonical), seeds: new Set(cfg.seeds ?? []) };
+  } else if (entry.kind === "model" && scenario.model !== undefined) {
+    // without a model, model-driven scenarios run their rule-based agents only (llm_share 0)
+    spec = await parseModelSpec(scenario.model.spec, modelOptions(scenario.model));
+    modelInfo = { identity: spec.identity, display: spec.display, backend: spec.backend, params: spec.params };
+  }
+
+  // ---- the survey ----
+  let suite: Suite | undefined;
+  if (scenario.survey !== undefined) {
+    const info = findSuite(scenario.survey.suite);
+    log(`loading ${info.name}${scenario.survey.data ? ` from ${scenario.survey.data}` : ""}`);
+    suite = await info.load({
+      ...(scenario.survey.data === undefined ? {} : { data: scenario.survey.data }),
+      onProgress: (done, total, file) => log(`downloading ${info.name} (${done}/${total}): ${file}`),
+    });
+  }
+  const surveyParams: Record<string, string> = {};
+  if (scenario.survey?.question !== undefined) surveyParams.question = scenario.survey.question;
+  if (scenario.survey?.attribute !== undefined) surveyParams.attribute = scenario.survey.attribute;
+  if (scenario.survey?.populations !== undefined) surveyParams.populations = scenario.survey.populations.join(",");
+
+  // ---- identity ----
+  const points = expandGrid(scenario.params, scenario.sweep);
+  const seeds = [...scenario.seeds];
+  const config: SimRunConfig = {
+    kind: "simulate",
+    version: 1,
+    name: scenario.name,
+    dynamics: scenario.dynamics,
+    params: scenario.params,
+    sweep: scenario.sweep.map(([n, v]) => [n, [...v]]),
+    seeds,
+    every: scenario.every ?? null,
+    model: modelInfo,
+    survey:
+      scenario.survey === undefined || suite === undefined
+        ? null
+        : {
+            suite: suite.name,
+            fingerprint: suite.fingerprint,
+            question: scenario.survey.question ?? null,
+            attribute: scenario.survey.attribute ?? null,
+            populations: scenario.survey.populations === undefined ? null : [...scenario.survey.populations],
+          },
+    replay: replay?.run ?? null,
+  };
+  const runId = simRunId(config);
+  const display = modelInfo === null ? "none" : replay !== undefined ? `${modelInfo.display} (replay of ${replay.run})` : modelInfo.display;
+
+  const previous = await store.getRun(runId);
+  const wasStopped = new Set(
+    ((previous?.summary as Partial<SimulationReport> | null)?.simulations?.stopped ?? []).map((s) => stoppedKey(s.point, s.seed)),
+  );
+  const resumed =
+    (await store.beginRun({
+      id: runId,
+      command: options.command ?? `civitas simulate ${scenario.source}`,
+      suite: `sim:${scenario.name}`,
+      model: display,
+      metric: "-",
+      config: { ...config, source: scenario.source, points },
+    })) === "resumed";
+  const stored = resumed ? await storedFinals(store, runId) : new Map<string, Metrics>();
+  for (const k of wasStopped) stored.delete(k);
+
+  const total = points.length * seeds.length;
+  const storedCount = points.reduce((n, _p, i) => n + seeds.filter((s) => stored.has(stoppedKey(i, s))).length, 0);
+  options.onPlan?.({ runId, resumed, total, stored: storedCount });
+
+  const shared = spec !== undefined && replay === undefined ? sharedSpec(spec) : undefined;
+  const finals = new Map<string, Metrics>(stored);
+  const stopped: { point: number; seed: number; steps: number }[] = [];
+  let ran = 0;
+  let done = storedCount;
+  let stop: SimulationReport["stop"] = "done";
+  let budgetNote: string | undefined;
+  const totals = { modelCalls: 0, cacheHits: 0, tokens: 0 };
+  let factory: DynamicsFactory | undefined = options.factory;
+  const graphs = new Map<string, Graph>();
+
+  const where = (name: string) => {
+    const origin = scenario.origin[name] ?? `params.${name}`;
+    return origin.startsWith("--") ? origin : `${scenario.source}: ${origin}`;
+  };
+  try {
+    outer: for (let p = 0; p < points.length; p++) {
+      for (const seed of seeds) {
+        const key = stoppedKey(p, seed);
+        if (finals.has(key)) continue;
+        if (stop !== "done") break outer;
+        if (signal?.aborted) {
+          stop = "interrupted";
+          break outer;
+        }
+        const point = points[p]!;
+        const label = `${pointLabel(point, scenario.sweep)}, seed ${seed}`;
+        factory ??= await entry.factory();
+        const graph = await graphFor(point, seed, graphs, where);
+        const params: Params = { ...point, ...surveyParams, ...(point.agents === undefined ? { agents: graph.n } : {}) };
+
+        let model: RecordingSimModel | undefined;
+        if (spec !== undefined) {
+          let replayPoint = p;
+          if (replay !== undefined) {
+            replayPoint = replay.points.indexOf(canonical(point));
+            if (replayPoint < 0 || !replay.seeds.has(seed)) {
+              throw new CivitasError("usage", `--replay ${replay.run}: that run has no simulation at ${label}`, {
+                hint: "replay the scenario (parameters, sweep, seeds) the run was recorded with",
+              });
+            }
+          }
+          const budget = scenario.budget;
+          model = createSimModel(store, shared ?? spec, {
+            runId,
+            point: replayPoint,
+            seed,
+            ...(signal === undefined ? {} : { signal }),
+            ...(replay === undefined ? {} : { replay: { runId: replay.run } }),
+            ...(budget === undefined || replay !== undefined
+              ? {}
+              : {
+                  budget: {
+                    ...(budget.max_calls === undefined ? {} : { maxCalls: Math.max(0, budget.max_calls - totals.modelCalls) }),
+                    ...(budget.max_tokens === undefined ? {} : { maxTokens: Math.max(0, budget.max_tokens - totals.tokens) }),
+                  },
+                }),
+          });
+        }
+        const deps: DynamicsDeps = { ...(model === undefined ? {} : { model }), ...(suite === undefined ? {} : { suite }) };
+        let dynamics: Dynamics<unknown>;
+        try {
+          dynamics = factory(params, deps);
+        } catch (e) {
+          throw prefixed(e, `${scenario.source} (${label})`);
+        }
+
+        let series: { step: number; metrics: Metrics }[] = [];
+        /** Metrics taken so far (every `every` steps), kept when the budget cuts the run. */
+        const taken: { step: number; metrics: Metrics }[] = [];
+        let last: { step: number; state: unknown } | undefined;
+        let live = model !== undefined; // its calls are not yet in totals
+        const report = (step?: number) => {
+          const s = live ? model?.stats : undefined;
+          options.onProgress?.({
+            done,
+            total,
+            modelCalls: totals.modelCalls + (s?.modelCalls ?? 0),
+            cacheHits: totals.cacheHits + (s?.cacheHits ?? 0),
+            ...(step === undefined ? {} : { point: p, seed, step }),
+          });
+        };
+        let outcome: "complete" | "budget" | "unstarted" | "interrupted" = "complete";
+        let budgetKind: "calls" | "tokens" | undefined;
+        try {
+          const r = await simulate(dynamics, {
+            graph,
+            params,
+            seed,
+            ...(scenario.every === undefined ? {} : { every: scenario.every }),
+            ...(signal === undefined ? {} : { signal }),
+            onStep: (e) => {
+              last = { step: e.step, state: e.state };
+              if (e.metrics !== undefined) taken.push({ step: e.step, metrics: e.metrics });
+              if (model !== undefined) report(e.step);
+            },
+          });
+          series = r.series;
+          if (r.stop === "aborted") outcome = "interrupted";
+        } catch (e) {
+          if (isBudgetExhausted(e) && last !== undefined) {
+            outcome = "budget";
+            budgetKind = e.budget;
+            // The step that ran out failed as a whole: the state is that of the last complete step.
+            const ctx: StepContext = { graph, params, rng: seededRng(seed), step: last.step, seed };
+            const m: Metrics = { ...dynamics.metrics(last.state, ctx), steps: last.step };
+            series = [...taken.filter((t) => t.step < last!.step), { step: last.step, metrics: m }];
+          } else if (isBudgetExhausted(e)) {
+            // spent while the dynamics set up its agents: nothing to keep
+            outcome = "unstarted";
+            budgetKind = e.budget;
+          } else if (signal?.aborted) {
+            outcome = "interrupted";
+          } else {
+            throw prefixed(e, `${scenario.source} (${label})`);
+          }
+        } finally {
+          if (model !== undefined) {
+            await model.close();
+            live = false;
+            const s = model.stats;
+            totals.modelCalls += s.modelCalls;
+            totals.cacheHits += s.cacheHits;
+            totals.tokens += s.promptTokens;
+          }
+        }
+        if (budgetKind !== undefined) {
+          budgetNote =
+            budgetKind === "calls"
+              ? `${totals.modelCalls} model calls made (max_calls ${scenario.budget?.max_calls})`
+              : `${totals.tokens} prompt tokens evaluated (max_tokens ${scenario.budget?.max_tokens})`;
+        }
+        if (outcome === "interrupted" || outcome === "unstarted") {
+          stop = outcome === "unstarted" ? "budget" : "interrupted";
+          break outer;
+        }
+        await store.writeSimMetrics(runId, p, seed, series);
+        ran++;
+        done++;
+        if (outcome === "budget") {
+          stop = "budget";
+          stopped.push({ point: p, seed, steps: last!.step });
+        } else {
+          finals.set(key, series[series.length - 1]!.metrics);
+        }
+        report();
+      }
+    }
+  } catch (e) {
+    await store.failRun(runId, messageOf(e)).catch(() => undefined);
+    throw e;
+  } finally {
+    await shared?.closeShared();
+  }
+
+  const report: SimulationReport = {
+    run: runId,
+    scenario: scenario.name,
+    dynamics: scenario.dynamics,
+    model: display,
+    sweep: scenario.sweep.map(([n]) => n),
+    seeds,
+    points: points.map((params, p) => {
+      const f = seeds.map((s) => finals.get(stoppedKey(p, s)));
+      return { params, metrics: summarizeMetrics(f, { order: metricOrder(entry.metrics, f) }) };
+    }),
+    stop,
+    simulations: { total, run: ran, stored: storedCount, stopped, not_run: total - storedCount - ran },
+    model_calls: totals.modelCalls,
+    cache_hits: totals.cacheHits,
+    prompt_tokens: totals.tokens,
+    ...(budgetNote === undefined ? {} : { budget_note: budgetNote }),
+  };
+  if (stop === "interrupted") {
+    await store.failRun(runId, `interrupted after ${done} of ${total} simulations; run the same command to continue`);
+  } else {
+    await store.finishRun(runId, report);
+  }
+  return report;
+}
+
+/**
+ * The order of a dynamics' metrics in summaries: as its registry entry lists them, a `name_<k>`
+ * entry standing for name_0, name_1, ... in numeric order. (The store returns metrics sorted by
+ * name; this keeps a re-reported run as it was printed.)
+ */
+function metricOrder(listed: readonly string[], finals: readonly (Metrics | undefined)[]): string[] {
+  const found = new Set<string>();
+  for (const f of finals) for (const k of Object.keys(f ?? {})) found.add(k);
+  const out: string[] = [];
+  for (const m of listed) {
+    const at = m.indexOf("<k>");
+    if (at < 0) out.push(m);
+    else {
+      const prefix = m.slice(0, at);
+      const suffix = m.slice(at + 3);
+      const matches = [...found].filter((k) => k.startsWith(prefix) && k.endsWith(suffix) && /^\d+$/u.test(k.slice(prefix.length, k.length - suffix.length)));
+      out.push(...matches.sort((a, b) => Number(a.slice(prefix.length, a.length - suffix.length)) - Number(b.slice(prefix.length, b.length - suffix.length))));
+    }
+  }
+  return out;
+}
+
+/** Builds (or reuses) the graph of a simulation; errors name the field that set the graph. */
+async function graphFor(point: Params, seed: number, cache: Map<string, Graph>, where: (name: string) => string): Promise<Graph> {
+  const spec = String(point.graph ?? "complete");
+  const agents = point.agents === undefined ? undefined : Number(point.agents);
+  const kind = spec.split(":")[0]!.trim().toLowerCase();
+  const random = kind === "er" || kind === "ws" || kind === "ba";
+  const graphSeed = point.graph_seed === undefined ? seed : Number(point.graph_seed);
+  const cacheable = !random || point.graph_seed !== undefined;
+  const key = JSON.stringify([spec, agents ?? null, random ? graphSeed : 0]);
+  const hit = cacheable ? cache.get(key) : undefined;
+  if (hit !== undefined) return hit;
+  let g: Graph;
+  try {
+    g = await graphFromSpec(spec, { ...(agents === undefined ? {} : { agents }), seed: graphSeed });
+  } catch (e) {
+    throw prefixed(e, where("graph"));
+  }
+  if (agents !== undefined && g.n !== agents) {
+    throw new CivitasError("input", `${where("graph")}: the graph has ${g.n} nodes but agents = ${agents}`);
+  }
+  if (cacheable) cache.set(key, g);
+  return g;
+}
+
+/** A CivitasError with the place it arose prefixed; other errors as they are. */
+function prefixed(e: unknown, at: string): unknown {
+  if (!isCivitasError(e) || isBudgetExhausted(e)) return e;
+  const err = new CivitasError(e.kind, `${at}: ${e.message}`, { ...(e.hint === undefined ? {} : { hint: e.hint }), cause: e });
+  return err;
+}
