@@ -24,6 +24,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { CivitasError, messageOf } from "../errors.js";
+import { jsonLines } from "../jsonl.js";
 import type { PairwiseComparison } from "./bradley-terry.js";
 import { profileFromRankings, type MarginMatrix, type Profile, type Ranking } from "./profile.js";
 
@@ -120,16 +121,7 @@ export function parseComparisons(text: string, file: string): ComparisonData {
   let withoutPrompt: number | undefined;
   let noGroup = 0;
   let lines = 0;
-  text.split(/\r?\n/u).forEach((raw, i) => {
-    const lineNo = i + 1;
-    const at = `${file} line ${lineNo}`;
-    if (raw.trim() === "") return;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (e) {
-      throw new CivitasError("input", `${at}: not valid JSON (${messageOf(e)})`, { hint: LINE_HINT });
-    }
+  for (const { line: lineNo, at, value: obj } of jsonLines(text, file, LINE_HINT)) {
     const parsed = Line.safeParse(obj);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -182,7 +174,7 @@ export function parseComparisons(text: string, file: string): ComparisonData {
     prob.comparisons.push({ chosen: c, rejected: r, weight, annotator: a, group, line: lineNo });
     who.comparisons.push({ chosen: c, rejected: r, weight, problem: p, line: lineNo });
     lines++;
-  });
+  }
   if (lines === 0) throw new CivitasError("input", `${file} holds no comparisons`, { hint: LINE_HINT });
   if (groups.length > 0 && noGroup > 0) warnings.push(`${file}: ${noGroup} of ${lines} lines name no group: they count in the pooled matrices only`);
   const multi = annotators.filter((a) => a.groups.length > 1);

@@ -11,6 +11,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { CivitasError, messageOf } from "../errors.js";
+import { jsonLines } from "../jsonl.js";
 import { resolvePopulations, scoredIndices, type Population, type Question, type Suite } from "../surveys/index.js";
 import type { Conventions } from "./protocols.js";
 import type { EvalScores } from "./result.js";
@@ -41,18 +42,8 @@ export function parsePredictions(text: string, file: string, suite: Suite): Pred
   const popOrder: Population[] = [];
   const seenPop = new Set<string>();
   const warnings: string[] = [];
-  const lines = text.split(/\r?\n/u);
   let count = 0;
-  lines.forEach((raw, i) => {
-    const lineNo = i + 1;
-    const at = `${file} line ${lineNo}`;
-    if (raw.trim() === "") return;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (e) {
-      throw new CivitasError("input", `${at}: not valid JSON (${messageOf(e)})`, { hint: "each line must be one JSON object" });
-    }
+  for (const { at, value: obj } of jsonLines(text, file)) {
     const parsed = Line.safeParse(obj);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -122,7 +113,7 @@ export function parsePredictions(text: string, file: string, suite: Suite): Pred
       popOrder.push(pop);
     }
     count++;
-  });
+  }
   if (count === 0) throw new CivitasError("input", `${file} holds no predictions`);
   // Suite order for both, so results do not depend on the file's order.
   const popIndex = new Map(suite.populations.map((p, k) => [p.id, k]));
