@@ -22,3 +22,4 @@ export * from "./runs/index.js";
 export * from "./report/index.js";
 export * as choice from "./choice/index.js";
 export * as sim from "./sim/index.js";
+export * as view from "./view/index.js";

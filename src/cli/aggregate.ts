@@ -1,7 +1,8 @@
 /** `civitas aggregate FILE...`: social-choice rules, axioms, group welfare, MaxMin clusters, Polis groups. */
+import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { aggregateFile, preferencePairs, RULES, writePreferencePairs, type AggregateReport, type ProfileReport } from "../choice/index.js";
-import { formatTable } from "../report/index.js";
+import { aggregatePage, formatTable, reportDocument } from "../report/index.js";
 import { intOption, reportError, toJson, usageError } from "./common.js";
 
 interface AggregateFlags {
@@ -16,6 +17,7 @@ interface AggregateFlags {
   json?: boolean;
   export?: string;
   exportWeight: "uniform" | "support" | "bradley-terry";
+  html?: string;
 }
 
 const HELP = `
@@ -34,7 +36,8 @@ Examples:
   civitas aggregate examples/choice/ratings.csv --groups group --welfare-rule borda
   civitas aggregate prefs.jsonl --clusters auto --export pairs.jsonl
   civitas aggregate ../shared/data/polis/brexit-consensus --json
-  civitas aggregate a.soc b.toi --rules schulze,ranked-pairs --json`;
+  civitas aggregate a.soc b.toi --rules schulze,ranked-pairs --json
+  civitas aggregate ../shared/data/polis/15-per-hour-seattle --html polis.html`;
 
 export function aggregateCommand(): Command {
   return new Command("aggregate")
@@ -51,6 +54,7 @@ export function aggregateCommand(): Command {
     .option("--json", "print JSON (several files: one object per file, keyed by path)")
     .option("--export <file>", "write DPO-style preference pairs (prompt, chosen, rejected, weight) from the aggregated outcome")
     .addOption(new Option("--export-weight <kind>", "weight of exported pairs").choices(["uniform", "support", "bradley-terry"]).default("uniform"))
+    .option("--html <file>", "also write the results as one self-contained HTML report with charts (margin heat maps, group welfare, Polis groups)")
     .addHelpText("after", HELP)
     .action(async (files: string[], flags: AggregateFlags) => {
       try {
@@ -75,6 +79,12 @@ export function aggregateCommand(): Command {
           const pairs = (await Promise.all(files.map((f) => preferencePairs(f, { ...options, weight: flags.exportWeight })))).flat();
           const n = await writePreferencePairs(flags.export, pairs);
           process.stderr.write(`wrote ${n} preference pairs to ${flags.export}\n`);
+        }
+        if (flags.html) {
+          const pages = [];
+          for (const r of reports) pages.push(await aggregatePage(r));
+          await writeFile(flags.html, reportDocument(pages, pages.length > 1 ? { title: "civitas aggregate" } : {}));
+          process.stderr.write(`wrote ${pages.length} page${pages.length === 1 ? "" : "s"} to ${flags.html}\n`);
         }
         if (flags.json) {
           const json = (r: AggregateReport) => jsonOf(r, flags.margin ?? false);

@@ -5,10 +5,12 @@ import { Command } from "commander";
 import { aggregateCommand } from "./aggregate.js";
 import { evalCommand } from "./eval.js";
 import { exportCommand } from "./export.js";
+import { reportCommand } from "./report.js";
 import { runsCommand } from "./runs.js";
 import { scoreCommand } from "./score.js";
 import { simulateCommand } from "./simulate.js";
 import { suitesCommand } from "./suites.js";
+import { viewCommand } from "./view.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -24,6 +26,8 @@ const program = new Command("civitas")
   .addCommand(simulateCommand())
   .addCommand(runsCommand())
   .addCommand(exportCommand())
+  .addCommand(reportCommand())
+  .addCommand(viewCommand())
   .addHelpText(
     "after",
     `
@@ -35,6 +39,8 @@ Start here:
   civitas simulate examples/hk.yaml --seeds 1..20
   civitas runs list
   civitas export <run> --format parquet
+  civitas report <run> [<run>...] -o report.html --data ./opinionqa
+  civitas view
 
 \`civitas <command> --help\` explains each command with examples.`,
   );

@@ -1,1 +1,5 @@
 export { formatEvalResult, formatScores, formatStability, formatTable } from "./table.js";
+export { escapeHtml, html, pageShell, raw, Raw } from "./html.js";
+export { addMarkTitles, chart, type ChartOptions, type ChartSpec } from "./charts.js";
+export { aggregatePage, comparePage, runPage, type Page, type RunPageOptions } from "./pages.js";
+export { reportDocument } from "./sections/document.js";

@@ -1,11 +1,24 @@
 /**
  * The pages of reports and of the viewer, built from the store: one function per kind of page,
  * each returning a title and an HTML body (charts as inline SVG). `civitas report` puts pages into
- * one file; `civitas view` serves them.
+ * one file (`reportDocument`); `civitas view` serves them.
+ *
+ * Question texts and human shares are not in a run's summary: see sections/sources.ts for where
+ * the pages find them (a local copy of the survey named by `data`, checked against the run's data
+ * fingerprint; question texts otherwise from the stored prompts).
  */
+import path from "node:path";
 import type { AggregateReport } from "../choice/index.js";
-import type { Store } from "../store/index.js";
-import type { Raw } from "./html.js";
+import type { EvalResult } from "../runs/index.js";
+import type { SimulationReport } from "../sim/index.js";
+import type { RunRow, Store } from "../store/index.js";
+import type { Suite } from "../surveys/index.js";
+import { html, type Raw } from "./html.js";
+import { aggregateBody } from "./sections/aggregate.js";
+import { compareBody, runLabel, type ComparedRun } from "./sections/compare.js";
+import { evalBody } from "./sections/eval.js";
+import { facts, note, warning } from "./sections/format.js";
+import { simBody } from "./sections/sim.js";
 
 export interface Page {
   readonly title: string;
@@ -13,22 +26,75 @@ export interface Page {
   readonly body: Raw;
 }
 
-/** A run's page: eval runs (alignment, baselines, closest population, per-question scatter, stability) or simulation runs (series with bands across seeds, final distribution). */
-export async function runPage(store: Store, runId: string): Promise<Page> {
-  void store;
-  void runId;
-  throw new Error("runPage: being written");
+/** Where a run page finds the survey, and which population its per-question scatter shows. */
+export interface RunPageOptions {
+  /** A local copy of the run's survey (human shares, question texts); used only if its fingerprint is the run's. */
+  readonly data?: string;
+  /** The survey, already loaded (library callers); same check. */
+  readonly suite?: Suite;
+  /** The population of the per-question scatter (default: the run's first population). */
+  readonly population?: string;
 }
 
-/** Several runs side by side (models, methods, protocols). */
+const isSimulation = (run: RunRow) => run.suite.startsWith("sim:");
+const created = (run: RunRow) => run.createdAt.toISOString().slice(0, 16).replace("T", " ");
+
+function unfinished(run: RunRow): Page {
+  return {
+    title: `Run ${run.id}`,
+    subtitle: `${run.suite} · ${run.model} · ${run.status}`,
+    body: html`${warning(`this run has no result yet (${run.status}${run.error ? `: ${run.error}` : ""}); run the same command again to resume it`)}${facts([
+      ["command", html`<code>${run.command}</code>`],
+      ["created", created(run)],
+    ])}`,
+  };
+}
+
+/** A run's page: eval runs (alignment, baselines, closest population, per-question scatter, stability) or simulation runs (series with bands across seeds, final distribution). `runId` may be a unique prefix. */
+export async function runPage(store: Store, runId: string, options: RunPageOptions = {}): Promise<Page> {
+  const run = await store.findRun(runId);
+  if (run.summary === null) return unfinished(run);
+  if (isSimulation(run)) {
+    const r = run.summary as SimulationReport;
+    return {
+      title: `Simulation ${r.scenario}`,
+      subtitle: `run ${run.id} · ${r.dynamics} · ${r.points.length} point${r.points.length === 1 ? "" : "s"} x ${r.seeds.length} seed${r.seeds.length === 1 ? "" : "s"} · ${created(run)}`,
+      body: await simBody(store, run, r, options),
+    };
+  }
+  const r = run.summary as EvalResult;
+  return {
+    title: `${r.suite}: ${r.model}`,
+    subtitle: `run ${run.id} · method ${String(r.method)} · ${r.questions.scored} questions · ${created(run)}`,
+    body: await evalBody(store, run, r, options),
+  };
+}
+
+/** Several eval runs side by side (models, methods, protocols). Simulations and unfinished runs are listed, not compared. */
 export async function comparePage(store: Store, runIds: readonly string[]): Promise<Page> {
-  void store;
-  void runIds;
-  throw new Error("comparePage: being written");
+  const runs: ComparedRun[] = [];
+  const left: string[] = [];
+  for (const id of runIds) {
+    const run = await store.findRun(id);
+    if (isSimulation(run)) left.push(`${run.id} is a simulation`);
+    else if (run.summary === null) left.push(`${run.id} has no result yet (${run.status})`);
+    else runs.push({ run, result: run.summary as EvalResult });
+  }
+  const parts: Raw[] = left.map((l) => warning(`not compared: ${l}`));
+  if (runs.length === 0) parts.push(note("No finished eval run to compare."));
+  else parts.push(await compareBody(runs));
+  return {
+    title: `${runs.length} run${runs.length === 1 ? "" : "s"} side by side`,
+    subtitle: runs.map(runLabel).join(" | "),
+    body: html`${parts}`,
+  };
 }
 
 /** An aggregation: winners per rule, margin heat map, group welfare, Polis opinion groups. */
 export async function aggregatePage(report: AggregateReport): Promise<Page> {
-  void report;
-  throw new Error("aggregatePage: being written");
+  return {
+    title: `Aggregation: ${path.basename(report.file)}${report.title ? ` · ${report.title}` : ""}`,
+    subtitle: `${report.input} input · ${report.file}`,
+    body: await aggregateBody(report),
+  };
 }

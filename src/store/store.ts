@@ -458,11 +458,30 @@ export class Store {
     });
   }
 
-  async answers(runId: string): Promise<AnswerRow[]> {
+  /**
+   * A run's answers, in the order they were stored. `filter` narrows them in the database (a report
+   * page on a run of a million answers reads only what it shows): one method or persona, and the
+   * answers of the first `questions` questions (by question id).
+   */
+  async answers(runId: string, filter: { readonly method?: string; readonly persona?: string; readonly questions?: number } = {}): Promise<AnswerRow[]> {
+    const where = ["run_id = $1"];
+    const params: (string | number)[] = [runId];
+    if (filter.method !== undefined) {
+      params.push(filter.method);
+      where.push(`method = $${params.length}`);
+    }
+    if (filter.persona !== undefined) {
+      params.push(filter.persona);
+      where.push(`persona = $${params.length}`);
+    }
+    if (filter.questions !== undefined) {
+      params.push(filter.questions);
+      where.push(`question_id IN (SELECT DISTINCT question_id FROM answers WHERE ${where.join(" AND ")} ORDER BY question_id LIMIT $${params.length})`);
+    }
     const r = await this.con.runAndReadAll(
       `SELECT run_id, question_id, variant, persona, method, request_key, options, distribution, coverage, status, mode, cache_hit
-       FROM answers WHERE run_id = $1 ORDER BY created_at, question_id, variant, persona, method`,
-      [runId],
+       FROM answers WHERE ${where.join(" AND ")} ORDER BY created_at, question_id, variant, persona, method`,
+      params,
     );
     return r.getRowObjectsJS().map((row) => ({
       runId: String(row.run_id),
