@@ -20,9 +20,11 @@ const ci = (c: readonly [number, number]): string => `[${num(c[0])}, ${num(c[1])
 const pct = (x: number): string => (Number.isNaN(x) ? "-" : `${(100 * x).toFixed(1)}%`);
 const interval = (i: Interval): string => `${num(i.mean)} ${ci(i.ci)}`;
 
-/** The alignment table and every section the scores carry; shared by `eval`, `runs show` and `score`. */
-export function formatScores(r: EvalScores): string {
-  const out: string[] = [];
+/**
+ * The alignment table's header and rows (per population, then the mean over populations): one
+ * definition for the terminal and the HTML report.
+ */
+export function alignmentRows(r: EvalScores): { header: string[]; rows: string[][] } {
   const human = r.baselines.human;
   const humanHeader = human ? (human.reference ? `human vs ${human.reference}` : "human vs others") : "human";
   const steer = r.steerability ? new Map(r.steerability.populations.map((p) => [p.population, p])) : null;
@@ -50,6 +52,13 @@ export function formatScores(r: EvalScores): string {
       "",
     ]);
   }
+  return { header, rows };
+}
+
+/** The alignment table and every section the scores carry; shared by `eval`, `runs show` and `score`. */
+export function formatScores(r: EvalScores): string {
+  const out: string[] = [];
+  const { header, rows } = alignmentRows(r);
   if (rows.length > 0) out.push(formatTable(header, rows));
   if (r.baselines.noise) {
     const k = r.baselines.noise.samples;

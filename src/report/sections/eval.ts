@@ -9,6 +9,7 @@ import { humanView, modelView } from "../../runs/index.js";
 import type { AnswerRow, RunRow, Store } from "../../store/index.js";
 import { scoredIndices, type Question, type Suite } from "../../surveys/index.js";
 import { chart, COLORS } from "../charts.js";
+import { alignmentRows } from "../table.js";
 import { html, type Raw } from "../html.js";
 import { ci, facts, finite, note, num, pct, section, signed, sub, table, warning } from "./format.js";
 import { stabilitySection } from "./stability.js";
@@ -227,31 +228,7 @@ async function furthestQuestions(store: Store, run: RunRow, r: EvalResult, popul
 }
 
 function alignmentTable(r: EvalResult): Raw {
-  const steer = r.steerability ? new Map(r.steerability.populations.map((p) => [p.population, p])) : null;
-  const unsteered = r.unsteered ? new Map(r.unsteered.populations.map((p) => [p.population, p])) : null;
-  const header = ["population", "alignment", "95% CI", ...(steer ? ["no persona", "steering"] : []), "uniform", humanBaselineLabel(r), "noise floor", "questions"];
-  const rows = r.populations.map((p) => [
-    p.population,
-    num(p.mean),
-    ci(p.ci),
-    ...(steer ? [num(unsteered?.get(p.population)?.mean), signed(steer.get(p.population)?.mean)] : []),
-    num(p.uniform),
-    num(p.human),
-    num(p.noise),
-    String(p.n),
-  ]);
-  if (r.populations.length > 1) {
-    rows.push([
-      "mean over populations",
-      num(r.overall.mean),
-      ci(r.overall.ci),
-      ...(steer ? [num(r.unsteered?.overall.mean), signed(r.steerability?.overall.mean)] : []),
-      num(r.baselines.uniform.mean),
-      num(r.baselines.human?.mean),
-      num(r.baselines.noise?.mean),
-      "",
-    ]);
-  }
+  const { header, rows } = alignmentRows(r);
   return table(header, rows);
 }
 
