@@ -3,6 +3,6 @@ export { labelMassFromTokens, labelOfToken, renormalise } from "./extract.js";
 export { defaultThreads, LlamaClient, llamaSpec, type LlamaOptions } from "./llama.js";
 export { openaiSpec, OpenAIClient, type OpenAIKind, type OpenAIOptions, type OpenAIRetryInfo } from "./openai.js";
 export { withRetry, type RetryOptions } from "./retry.js";
-export { MODEL_FORMS, parseModelSpec, type ModelOptions } from "./spec.js";
+export { borrowClient, MODEL_FORMS, parseModelSpec, type ModelOptions } from "./spec.js";
 export { extractJsonObject, parseLabelAnswer, parseVerbalized, type VerbalizedResult } from "./parse.js";
 export { checkCompletionQuery, completionSeed } from "./completion.js";

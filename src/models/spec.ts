@@ -8,7 +8,7 @@
 import { CivitasError } from "../errors.js";
 import { llamaSpec, type LlamaOptions } from "./llama.js";
 import { openaiSpec, type OpenAIOptions } from "./openai.js";
-import type { ModelSpec } from "./types.js";
+import type { ModelClient, ModelSpec } from "./types.js";
 
 export type ModelOptions = LlamaOptions & OpenAIOptions;
 
@@ -39,4 +39,19 @@ export async function parseModelSpec(spec: string, options: ModelOptions = {}): 
     default:
       throw bad();
   }
+}
+
+/**
+ * A view of a client that several users share: it answers through the client, and its `close`
+ * does nothing (the owner closes the client once, when everyone is done).
+ */
+export function borrowClient(c: ModelClient): ModelClient {
+  return {
+    backend: c.backend,
+    identity: c.identity,
+    concurrency: c.concurrency,
+    optionProbabilities: (q, s) => c.optionProbabilities(q, s),
+    complete: (q, s) => c.complete(q, s),
+    close: async () => {},
+  };
 }

@@ -23,7 +23,7 @@
 import { createHash } from "node:crypto";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import { seededRng } from "../metrics/index.js";
-import { parseModelSpec, type ModelClient, type ModelOptions, type ModelSpec } from "../models/index.js";
+import { borrowClient, parseModelSpec, type ModelClient, type ModelOptions, type ModelSpec } from "../models/index.js";
 import type { Store } from "../store/index.js";
 import { findSuite, type Suite } from "../surveys/index.js";
 import { simulate, type Metrics } from "./engine.js";
@@ -159,15 +159,7 @@ function sharedSpec(spec: ModelSpec): ModelSpec & { closeShared(): Promise<void>
     params: spec.params,
     async open() {
       opened ??= spec.open();
-      const c = await opened;
-      return {
-        backend: c.backend,
-        identity: c.identity,
-        concurrency: c.concurrency,
-        optionProbabilities: (q, s) => c.optionProbabilities(q, s),
-        complete: (q, s) => c.complete(q, s),
-        close: async () => {},
-      };
+      return borrowClient(await opened);
     },
     async closeShared() {
       const p = opened;

@@ -10,6 +10,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CivitasError } from "../../src/errors.js";
 import { seededRng } from "../../src/metrics/index.js";
+import { borrowClient } from "../../src/models/index.js";
 import { llamaSpec } from "../../src/models/llama.js";
 import {
   AGENT_SCENARIOS,
@@ -192,17 +193,7 @@ describe("model-driven worlds with the tiny model", () => {
       store,
       {
         ...spec,
-        open: async () => {
-          const c = await open();
-          return {
-            backend: c.backend,
-            identity: c.identity,
-            concurrency: c.concurrency,
-            optionProbabilities: (q, sig) => c.optionProbabilities(q, sig),
-            complete: (q, sig) => c.complete(q, sig),
-            close: async () => {},
-          };
-        },
+        open: async () => borrowClient(await open()),
       },
       { runId, point: 0, seed },
     );

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { llamaSpec } from "../../src/models/llama.js";
-import type { ModelClient, ModelSpec } from "../../src/models/index.js";
+import { borrowClient, type ModelClient, type ModelSpec } from "../../src/models/index.js";
 import { requestKey, runEval } from "../../src/runs/index.js";
 import { AGENT_SCENARIOS, type OpinionDynamics } from "../../src/sim/agents/index.js";
 import { simulate, type SimulationResult } from "../../src/sim/engine.js";
@@ -40,15 +40,7 @@ function counting(): { spec: ModelSpec; opens: { count: number } } {
     open: async () => {
       opens.count++;
       real ??= base.open();
-      const c = await real;
-      return {
-        backend: c.backend,
-        identity: c.identity,
-        concurrency: c.concurrency,
-        optionProbabilities: (q, s) => c.optionProbabilities(q, s),
-        complete: (q, s) => c.complete(q, s),
-        close: async () => {},
-      };
+      return borrowClient(await real);
     },
   };
   return { spec, opens };

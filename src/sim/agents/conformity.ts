@@ -42,6 +42,7 @@
 import { numberParam } from "../engine.js";
 import type { Dynamics, DynamicsDeps, Params } from "../types.js";
 import {
+  askPersonas,
   assignGroups,
   choiceParam,
   chooseModelAgents,
@@ -131,20 +132,11 @@ export function createConformity(params: Params, deps: DynamicsDeps): Conformity
         peerMass: new Float64Array(n * (K + 1)).fill(Number.NaN),
         done: false,
       };
-      const calls: Promise<{ readonly distribution: number[] }>[] = [];
-      if (model !== undefined) {
-        for (let i = 0; i < n; i++) {
-          if (!llm[i]) continue;
-          const p = setup.groups[group[i]!]!.prompt;
-          calls.push(model.optionDistribution({ prompt: p.text, prefix: p.prefix, labels, step: 0, agent: i }));
-        }
-      }
-      const got = await Promise.all(calls);
-      let c = 0;
+      const got = model !== undefined ? await askPersonas(model, setup, group, llm, labels, 0) : [];
       for (let i = 0; i < n; i++) {
         const u = rng.float();
         if (llm[i]) {
-          const d = scoredDistribution(setup, got[c++]!.distribution) ?? uniform;
+          const d = got[i] ?? uniform;
           st.own[i] = choose(d, u);
           st.peer[i] = peerOf(d, st.own[i]!);
           st.peerMass[i * (K + 1)] = d[st.peer[i]!]!;

@@ -298,6 +298,29 @@ export function scoredDistribution(setup: SurveySetup, shown: readonly number[])
   return out;
 }
 
+/**
+ * Asks every model agent its group's unpressured persona prompt (all at once, up to the model's
+ * limit) and returns each one's distribution over the scored options (null when none), by agent.
+ */
+export async function askPersonas(
+  model: SimModel,
+  setup: SurveySetup,
+  group: Int32Array,
+  llm: Uint8Array,
+  labels: readonly string[],
+  step: number,
+): Promise<(Float64Array | null)[]> {
+  const out: (Float64Array | null)[] = Array.from({ length: group.length }, () => null);
+  const calls: Promise<void>[] = [];
+  for (let i = 0; i < group.length; i++) {
+    if (!llm[i]) continue;
+    const p = setup.groups[group[i]!]!.prompt;
+    calls.push(model.optionDistribution({ prompt: p.text, prefix: p.prefix, labels, step, agent: i }).then((r) => void (out[i] = scoredDistribution(setup, r.distribution))));
+  }
+  await Promise.all(calls);
+  return out;
+}
+
 /** "Of the people you talk to, 3 answered 'Very safe', 1 answered 'Not too safe'." (most first, ties in survey order); "" when no one. */
 export function peersSentence(counts: ArrayLike<number>, options: readonly string[]): string {
   const order: number[] = [];
@@ -440,18 +463,11 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
       const answer = new Int32Array(n);
       const st: OpinionState = { n, answer, next: new Int32Array(n), group, llm, changed: 0, prompts: new Map() };
       if (initMode === "model" && model !== undefined) {
-        const calls: Promise<{ readonly distribution: number[] }>[] = [];
-        for (let i = 0; i < n; i++) {
-          if (!llm[i]) continue;
-          const p = setup.groups[group[i]!]!.prompt;
-          calls.push(model.optionDistribution({ prompt: p.text, prefix: p.prefix, labels, step: 0, agent: i }));
-        }
-        const got = await Promise.all(calls);
-        let c = 0;
+        const got = await askPersonas(model, setup, group, llm, labels, 0);
         for (let i = 0; i < n; i++) {
           const u = rng.float();
           if (llm[i]) {
-            const d = scoredDistribution(setup, got[c++]!.distribution);
+            const d = got[i]!;
             answer[i] = d === null ? drawIndex(uniformOver(m), u) : drawIndex(d, u);
           } else {
             answer[i] = drawIndex(setup.groups[group[i]!]!.human!, u);
