@@ -1,13 +1,24 @@
 /** What every command shares: option parsing helpers, error printing, the store location. */
 import { InvalidArgumentError } from "commander";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
-import { DEFAULT_STORE } from "../store/index.js";
+import { DEFAULT_STORE, Store } from "../store/index.js";
 import { findSuite, type Suite } from "../surveys/index.js";
 
 export const STORE_HELP = `the DuckDB file holding runs, answers and the request cache (default: ${DEFAULT_STORE}, or $CIVITAS_STORE)`;
 
 export function storePath(flag: string | undefined): string {
-  return flag ?? process.env.CIVITAS_STORE ?? DEFAULT_STORE;
+  return flag ?? (process.env.CIVITAS_STORE || undefined) ?? DEFAULT_STORE;
+}
+
+/**
+ * Opens the store as every command does: --store, else $CIVITAS_STORE, else the default (whose
+ * folder `.civitas/` is created; a folder named by the user must exist). When another process
+ * holds the store for a while, `log` says that the command waits for it.
+ */
+export function openStore(flag: string | undefined, options: { readOnly?: boolean; log?: (message: string) => void } = {}): Promise<Store> {
+  const file = storePath(flag);
+  const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  return Store.open(file, { readOnly: options.readOnly ?? false, createFolder: file === DEFAULT_STORE, onWait: log });
 }
 
 export function intOption(name: string, min: number) {

@@ -4,9 +4,9 @@ import { parseMetric, METRIC_NAMES } from "../metrics/index.js";
 import { MODEL_FORMS, parseModelSpec } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
 import { DEFAULT_SAMPLES, findProtocol, METHODS, parseMethods, PROTOCOLS, runEval } from "../runs/index.js";
-import { Store } from "../store/index.js";
+import type { Store } from "../store/index.js";
 import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, SUITES, VARIANT_SETS, type Question, type Suite } from "../surveys/index.js";
-import { intOption, loadSuiteFor, numberOption, redactedCommand, reportError, STORE_HELP, storePath, toJson, usageError } from "./common.js";
+import { intOption, loadSuiteFor, numberOption, redactedCommand, reportError, STORE_HELP, openStore, toJson, usageError } from "./common.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
 interface EvalFlags {
@@ -161,7 +161,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
         ? resolvePopulations(suite, [suite.reference])
         : [...suite.populations];
     const questions = limitQuestions(suite, flags.limit);
-    store = await Store.open(storePath(flags.store));
+    store = await openStore(flags.store, { log: (m) => progress.log(m) });
     const result = await runEval(
       store,
       {

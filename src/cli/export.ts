@@ -1,7 +1,6 @@
 /** `civitas export <run> --format csv|jsonl|parquet`. */
 import { Command, Option } from "commander";
-import { Store } from "../store/index.js";
-import { reportError, STORE_HELP, storePath } from "./common.js";
+import { reportError, STORE_HELP, openStore } from "./common.js";
 
 type Format = "csv" | "jsonl" | "parquet";
 
@@ -24,7 +23,7 @@ Example:
     )
     .action(async (id: string, flags: { format: Format; out?: string; store?: string }) => {
       try {
-        const store = await Store.open(storePath(flags.store), { readOnly: true });
+        const store = await openStore(flags.store, { readOnly: true });
         try {
           const run = await store.findRun(id);
           const out = flags.out ?? `${run.id}.${flags.format}`;

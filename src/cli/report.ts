@@ -4,8 +4,7 @@ import { Command } from "commander";
 import { CivitasError, messageOf } from "../errors.js";
 import { comparePage, reportDocument, runPage, type Page } from "../report/index.js";
 import type { EvalResult } from "../runs/index.js";
-import { Store } from "../store/index.js";
-import { reportError, STORE_HELP, storePath, usageError } from "./common.js";
+import { reportError, STORE_HELP, openStore, usageError } from "./common.js";
 
 interface ReportFlags {
   out: string;
@@ -44,7 +43,7 @@ export function reportCommand(): Command {
     .addHelpText("after", HELP)
     .action(async (ids: string[], flags: ReportFlags) => {
       try {
-        const store = await Store.open(storePath(flags.store), { readOnly: true });
+        const store = await openStore(flags.store, { readOnly: true });
         let pages: Page[];
         try {
           const runs = [];

@@ -2,9 +2,9 @@
 import { Command } from "commander";
 import { formatEvalResult, formatTable } from "../report/index.js";
 import type { EvalResult } from "../runs/index.js";
-import { Store, type RunRow } from "../store/index.js";
+import type { InvocationRow, RunRow, Store } from "../store/index.js";
 import type { SimulationReport } from "../sim/index.js";
-import { reportError, STORE_HELP, storePath, toJson } from "./common.js";
+import { reportError, STORE_HELP, openStore, toJson } from "./common.js";
 import { formatReport as formatSimulation } from "./simulate.js";
 
 function overallOf(run: RunRow): string {
@@ -20,8 +20,19 @@ function questionsOf(run: RunRow): string {
   return s?.questions ? String(s.questions.scored) : "-";
 }
 
+/** Each command that worked on the run, with its own counts and outcome. */
+export function formatInvocations(invocations: readonly InvocationRow[]): string {
+  const rows = invocations.map((i) => {
+    const c = (i.counts ?? {}) as { model_calls?: number; cache_hits?: number; resumed?: number };
+    const did = typeof c.model_calls === "number" ? `${c.model_calls} model calls, ${c.cache_hits ?? 0} from the cache${typeof c.resumed === "number" ? `, ${c.resumed} already stored` : ""}` : "";
+    const progress = i.done !== null && i.total !== null ? `${i.done}/${i.total}` : "";
+    return [`#${i.n}`, i.startedAt.toISOString().slice(0, 19).replace("T", " "), i.status, progress, did || (i.error ?? ""), i.command];
+  });
+  return `invocations:\n${formatTable(["", "started", "status", "stored", "what it did", "command"], rows)}`;
+}
+
 async function withStore<T>(flag: string | undefined, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await Store.open(storePath(flag), { readOnly: true });
+  const store = await openStore(flag, { readOnly: true });
   try {
     return await fn(store);
   } finally {
@@ -65,7 +76,10 @@ export function runsCommand(): Command {
     .option("--json", "print the result as JSON")
     .action(async (id: string, flags: { store?: string; json?: boolean }) => {
       try {
-        const run = await withStore(flags.store, (s) => s.findRun(id));
+        const [run, invocations] = await withStore(flags.store, async (s) => {
+          const r = await s.findRun(id);
+          return [r, await s.invocations(r.id)] as const;
+        });
         const summary = run.summary as EvalResult | null;
         if (flags.json) {
           process.stdout.write(`${toJson(summary ?? { run: run.id, status: run.status, error: run.error, command: run.command })}\n`);
@@ -74,7 +88,9 @@ export function runsCommand(): Command {
         process.stdout.write(`run ${run.id} · ${run.status} · created ${run.createdAt.toISOString()}\n${run.command}\n\n`);
         if (summary && run.suite.startsWith("sim:")) process.stdout.write(`${formatSimulation(run.summary as SimulationReport)}\n`);
         else if (summary) process.stdout.write(`${formatEvalResult(summary)}\n`);
+        else if (run.status === "running") process.stdout.write(`running${run.progress ? `: ${run.progress.done} of ${run.progress.total} stored` : ""}\n`);
         else process.stdout.write(`not finished${run.error ? `: ${run.error}` : ""}; run the same command again to resume it\n`);
+        if (invocations.length > 1 || (invocations.length === 1 && invocations[0]!.status !== "done")) process.stdout.write(`\n${formatInvocations(invocations)}\n`);
       } catch (e) {
         process.exitCode = reportError(e);
       }

@@ -1,12 +1,12 @@
 /** `civitas simulate FILE`: runs a scenario (a sweep over parameters x seeds) and prints each point's metrics with 95% intervals. */
 import { Command, Option } from "commander";
 import { formatTable } from "../report/index.js";
-import { Store } from "../store/index.js";
+import type { Store } from "../store/index.js";
 import { applyOverrides, COMMON_PARAMS, DYNAMICS, DYNAMICS_NAMES, loadScenario } from "../sim/scenario.js";
 import { runScenario, type SimulationReport } from "../sim/run.js";
 import { formatSeeds, type MetricSummary } from "../sim/sweep.js";
 import { createProgress, type ProgressMode } from "./progress.js";
-import { intOption, redactedCommand, reportError, STORE_HELP, storePath, toJson } from "./common.js";
+import { intOption, redactedCommand, reportError, STORE_HELP, openStore, toJson } from "./common.js";
 
 interface SimulateFlags {
   seeds?: string;
@@ -101,8 +101,7 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
       ...(flags.maxCalls === undefined ? {} : { maxCalls: flags.maxCalls }),
       ...(flags.maxTokens === undefined ? {} : { maxTokens: flags.maxTokens }),
     });
-    const storeFile = storePath(flags.store);
-    store = await Store.open(storeFile);
+    store = await openStore(flags.store, { log: (m) => progress.log(m) });
     // Progress only for runs that take a while: short sweeps print nothing on stderr.
     let started = false;
     let total = 0;
@@ -129,8 +128,8 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
     });
     progress.stop();
     const seconds = (performance.now() - t0) / 1000;
-    if (flags.json) process.stdout.write(`${toJson({ ...report, store: storeFile })}\n`);
-    else process.stdout.write(`${formatReport(report, { seconds, store: storeFile })}\n`);
+    if (flags.json) process.stdout.write(`${toJson({ ...report, store: store.file })}\n`);
+    else process.stdout.write(`${formatReport(report, { seconds, store: store.file })}\n`);
     const sims = report.simulations;
     if (report.stop === "budget") {
       process.stderr.write(

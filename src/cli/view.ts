@@ -13,7 +13,8 @@ export function viewCommand(): Command {
       "after",
       `
 The viewer opens the store read-only, and only while it serves a page, so that \`civitas eval\`
-can write to it between two page loads. It listens on 127.0.0.1: only this machine can reach it.
+and \`civitas simulate\` can write to it between two page loads; a running run's page shows its
+progress and reloads itself. It listens on 127.0.0.1: only this machine can reach it.
 --host 0.0.0.0 shows every run, prompt and answer of the store to anyone who can reach this
 machine, without a password.
 
@@ -41,7 +42,6 @@ Examples:
           `warning: listening on ${flags.host} (port ${viewer.address.port}): the store ${file} is visible to the network; anyone who can reach this machine can read every run, prompt and answer in it, without a password\n`,
         );
       }
-      if (viewer.busyAtStart) process.stderr.write(`note: another civitas command is writing to ${file}; pages will show when it has finished\n`);
       process.stdout.write(`civitas view: ${file} (read-only) at ${viewer.url}\nCtrl-C stops it\n`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {

@@ -43,7 +43,11 @@ function unfinished(run: RunRow): Page {
   return {
     title: `Run ${run.id}`,
     subtitle: `${run.suite} · ${run.model} · ${run.status}`,
-    body: html`${warning(`this run has no result yet (${run.status}${run.error ? `: ${run.error}` : ""}); run the same command again to resume it`)}${facts([
+    body: html`${warning(
+      run.status === "running"
+        ? `this run is running${run.progress ? `: ${run.progress.done} of ${run.progress.total} stored` : ""}; its result appears when it finishes`
+        : `this run has no result yet (${run.status}${run.error ? `: ${run.error}` : ""}); run the same command again to resume it`,
+    )}${facts([
       ["command", html`<code>${run.command}</code>`],
       ["created", created(run)],
     ])}`,

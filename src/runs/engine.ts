@@ -17,7 +17,7 @@ import pLimit from "p-limit";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import type { MetricName } from "../metrics/index.js";
 import { renormalise, type ModelClient, type ModelSpec } from "../models/index.js";
-import type { AnswerRow, AnswerStatus, Method, RequestRow, Store } from "../store/index.js";
+import { BatchWriter, type AnswerRow, type AnswerStatus, type Method, type RequestRow, type Store } from "../store/index.js";
 import {
   NO_PERSONA,
   parseVariant,
@@ -204,48 +204,6 @@ function answerStatus(q: Question, distribution: number[] | null, coverage: numb
   return "scored";
 }
 
-/**
- * Writes answers as they arrive: whatever arrives while a write is in flight goes into the next
- * transaction, so writing never waits on the model and the model never waits on the disk.
- */
-class GroupWriter {
-  private requests: RequestRow[] = [];
-  private answers: AnswerRow[] = [];
-  private inflight: Promise<void> | null = null;
-  error: unknown = null;
-
-  constructor(private readonly store: Store) {}
-
-  add(request: RequestRow | null, answer: AnswerRow): void {
-    if (request) this.requests.push(request);
-    this.answers.push(answer);
-    this.kick();
-  }
-
-  private kick(): void {
-    if (this.inflight || this.error || (this.requests.length === 0 && this.answers.length === 0)) return;
-    const requests = this.requests;
-    const answers = this.answers;
-    this.requests = [];
-    this.answers = [];
-    this.inflight = this.store.writeAnswers(requests, answers).then(
-      () => {
-        this.inflight = null;
-        this.kick();
-      },
-      (e: unknown) => {
-        this.error = e;
-        this.inflight = null;
-      },
-    );
-  }
-
-  async flush(): Promise<void> {
-    while (this.inflight) await this.inflight;
-    if (this.error) throw this.error;
-  }
-}
-
 export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents = {}): Promise<EvalResult> {
   const started = performance.now();
   const r = resolvePlan(plan);
@@ -275,7 +233,7 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
   const todo = items.filter((it) => !stored.has(itemKey(it.question.id, it.variant.id, it.persona.id, it.method)));
   const cache = await store.lookupRequests([...new Set(todo.map((it) => it.key))]);
 
-  const writer = new GroupWriter(store);
+  const writer = new BatchWriter(store, { runId: id });
   const toAnswer = (it: PlannedItem, req: RequestRow, cacheHit: boolean): AnswerRow => {
     const distribution = renormalise(toSurveyOrder(req.labelMass, it.rendered.order));
     return {
@@ -297,14 +255,17 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
   let done = items.length - todo.length;
   let modelCalls = 0;
   let cacheHits = 0;
-  const progress = () => events.onProgress?.({ total: items.length, done, modelCalls, cacheHits });
+  const progress = () => {
+    store.progress(id, done, items.length);
+    events.onProgress?.({ total: items.length, done, modelCalls, cacheHits });
+  };
 
   // Prompts the cache answers; the rest grouped by key so that identical prompts are asked once.
   const ask = new Map<string, PlannedItem[]>();
   for (const it of todo) {
     const hit = cache.get(it.key);
     if (hit) {
-      writer.add(null, toAnswer(it, hit, true));
+      writer.add({ answers: [toAnswer(it, hit, true)] });
       cacheHits++;
       done++;
     } else {
@@ -350,7 +311,7 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
               latencyMs: performance.now() - t,
             };
             modelCalls++;
-            group.forEach((it, k) => writer.add(k === 0 ? req : null, toAnswer(it, req, false)));
+            writer.add({ requests: [req], answers: group.map((it) => toAnswer(it, req, false)) });
             done += group.length;
             progress();
           } catch (err) {
@@ -367,7 +328,7 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
   } catch (e) {
     await writer.flush().catch(() => undefined);
     const kept = await store.countAnswers(id).catch(() => 0);
-    await store.failRun(id, messageOf(e)).catch(() => undefined);
+    await store.failRun(id, messageOf(e), events.signal?.aborted ? "interrupted" : "failed").catch(() => undefined);
     const resume = kept > 0 ? `${kept} of ${items.length} answers are stored in ${store.file}; run the same command again to resume (run ${id})` : "";
     const hint = [isCivitasError(e) ? e.hint : undefined, resume].filter(Boolean).join("\n");
     const opts = hint ? { hint, cause: e } : { cause: e };
@@ -378,6 +339,23 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
   }
 
   // ---- score
+  try {
+    return await scoreRun(store, plan, r, id, { items: items.length, todo: todo.length, modelCalls, cacheHits, started });
+  } catch (e) {
+    await store.failRun(id, messageOf(e)).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The score stage: reads the run's stored answers only, scores them and stores the result. */
+async function scoreRun(
+  store: Store,
+  plan: EvalPlan,
+  r: Resolved,
+  id: string,
+  counts: { items: number; todo: number; modelCalls: number; cacheHits: number; started: number },
+): Promise<EvalResult> {
+  const { modelCalls, cacheHits, started } = counts;
   const answers = await store.answers(id);
   const requests = await store.lookupRequests([...new Set(answers.filter((a) => a.method !== "logprobs").map((a) => a.requestKey))]);
   const s = scoreAnswers(plan.suite, plan.questions, plan.populations, answers, {
@@ -426,11 +404,11 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
     questions: { planned: plan.questions.length, answered: new Set(answers.map((a) => a.questionId)).size, ...s.scores.questions },
     set_aside: { ...setAside, total: setAside.low_coverage + setAside.off_format + setAside.only_refusal, unparsed_samples: unparsed, invalid_statements: invalid },
     coverage: { mean: meanCoverage, min: answers.length ? coverageMin : Number.NaN, min_required: plan.minCoverage },
-    answers: { total: answers.length, model_calls: modelCalls, cache_hits: cacheHits, resumed: items.length - todo.length, modes },
+    answers: { total: answers.length, model_calls: modelCalls, cache_hits: cacheHits, resumed: counts.items - counts.todo, modes },
     store: store.file,
     warnings,
     seconds: (performance.now() - started) / 1000,
   };
-  await store.finishRun(id, result);
+  await store.finishRun(id, result, { counts: { ...result.answers, seconds: result.seconds } });
   return result;
 }

@@ -15,9 +15,9 @@
  *      the first call the cache cannot answer (never when everything is cached), with at most
  *      `concurrency` calls in flight (p-limit; default the client's own: llama `--parallel`,
  *      servers `--concurrency`). Backend retries are the client's (`withRetry`).
- *   4. is recorded, cached or not, with its step and agent (`Store.writeSimCalls`), new cache
- *      entries with it, by group commit: whatever arrives while a write is in flight goes into
- *      the next one. `flush()` waits for the writes; `close()` flushes and closes the model.
+ *   4. is recorded, cached or not, with its step and agent, new cache entries with it, in the
+ *      store's batches (`BatchWriter`, which also carries the run's heartbeat). `flush()` waits
+ *      for the writes; `close()` flushes and closes the model.
  *
  * Budget. `maxCalls` bounds the model calls (cache hits are free) and `maxTokens` the prompt
  * tokens the model evaluated (as the backend reports them, else prompt length / 4). A model call
@@ -47,7 +47,7 @@ import pLimit, { type LimitFunction } from "p-limit";
 import { CivitasError, messageOf } from "../errors.js";
 import { renormalise, type ModelClient, type ModelSpec } from "../models/index.js";
 import { requestKey } from "../runs/index.js";
-import type { Method, RequestRow, Store } from "../store/index.js";
+import { BatchWriter, type Method, type RequestRow, type Store } from "../store/index.js";
 import type { SimModel, SimModelStats, SimQuery } from "./types.js";
 
 export interface SimModelOptions {
@@ -158,11 +158,8 @@ class StoreSimModel implements RecordingSimModel {
   private opening: Promise<{ client: ModelClient; limit: LimitFunction }> | null = null;
   private limitConcurrency = 0;
 
-  // the record being written (group commit)
-  private pendingCalls: RecordedCall[] = [];
-  private pendingRequests: RequestRow[] = [];
-  private writing: Promise<void> | null = null;
-  private writeError: unknown = null;
+  // the record being written, in batches
+  private readonly writer: BatchWriter;
 
   // replay
   private readonly replayRun: string | undefined;
@@ -178,6 +175,7 @@ class StoreSimModel implements RecordingSimModel {
     private readonly options: SimModelOptions,
   ) {
     this.replayRun = options.replay?.runId;
+    this.writer = new BatchWriter(store, { runId: options.runId });
     const { budget, concurrency } = options;
     for (const [name, v] of [["budget.maxCalls", budget?.maxCalls], ["budget.maxTokens", budget?.maxTokens]] as const) {
       if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new CivitasError("usage", `${name} must be a whole number >= 0, got ${v}`);
@@ -278,7 +276,7 @@ class StoreSimModel implements RecordingSimModel {
   /** Numbers the call, answers it (record, memory, cache or model) and records it. */
   private async call(key: string, query: SimQuery, ask: Ask): Promise<RequestRow> {
     if (this.closed) throw new CivitasError("usage", "this simulation's model is closed");
-    if (this.writeError !== null) throw this.writeError;
+    if (this.writer.error !== null) throw this.writer.error;
     const index = this.nextCall++;
     if (this.isExhausted) throw this.exhaustedError();
     if (this.replayRun !== undefined) return this.replayCall(index, key, query);
@@ -296,9 +294,10 @@ class StoreSimModel implements RecordingSimModel {
     const { row, fresh } = await p;
     this.answeredCalls++;
     if (joined || !fresh) this.hits++;
-    this.pendingCalls.push({ point: this.options.point, seed: this.options.seed, call: index, step: query.step, agent: query.agent, requestKey: key });
-    if (fresh && !joined) this.pendingRequests.push(row);
-    this.kickWriter();
+    this.writer.add({
+      simCalls: [{ runId: this.options.runId, point: this.options.point, seed: this.options.seed, call: index, step: query.step, agent: query.agent, requestKey: key }],
+      ...(fresh && !joined ? { requests: [row] } : {}),
+    });
     return row;
   }
 
@@ -444,28 +443,8 @@ class StoreSimModel implements RecordingSimModel {
 
   // ---- writing the record -------------------------------------------------------------------
 
-  private kickWriter(): void {
-    if (this.writing !== null || this.writeError !== null || this.pendingCalls.length === 0) return;
-    const calls = this.pendingCalls;
-    const requests = this.pendingRequests;
-    this.pendingCalls = [];
-    this.pendingRequests = [];
-    this.writing = this.store.writeSimCalls(this.options.runId, calls, requests).then(
-      () => {
-        this.writing = null;
-        this.kickWriter();
-      },
-      (e: unknown) => {
-        this.writeError = e;
-        this.writing = null;
-      },
-    );
-  }
-
   async flush(): Promise<void> {
-    this.kickWriter();
-    while (this.writing !== null) await this.writing;
-    if (this.writeError !== null) throw this.writeError;
+    await this.writer.flush();
   }
 
   async close(): Promise<void> {

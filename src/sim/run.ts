@@ -284,6 +284,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   const total = points.length * seeds.length;
   const storedCount = points.reduce((n, _p, i) => n + seeds.filter((s) => stored.has(stoppedKey(i, s))).length, 0);
   options.onPlan?.({ runId, resumed, total, stored: storedCount });
+  store.progress(runId, storedCount, total);
 
   const shared = spec !== undefined && replay === undefined ? sharedSpec(spec) : undefined;
   const finals = new Map<string, Metrics>(stored);
@@ -424,6 +425,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
         await store.writeSimMetrics(runId, p, seed, series);
         ran++;
         done++;
+        store.progress(runId, done, total);
         if (outcome === "budget") {
           stop = "budget";
           stopped.push({ point: p, seed, steps: last!.step });
@@ -459,9 +461,10 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
     ...(budgetNote === undefined ? {} : { budget_note: budgetNote }),
   };
   if (stop === "interrupted") {
-    await store.failRun(runId, `interrupted after ${done} of ${total} simulations; run the same command to continue`);
+    await store.failRun(runId, `interrupted after ${done} of ${total} simulations; run the same command to continue`, "interrupted");
   } else {
-    await store.finishRun(runId, report);
+    // A run stopped by its budget is not final: the same command with a larger budget goes on.
+    await store.finishRun(runId, report, { final: stop === "done", counts: { model_calls: report.model_calls, cache_hits: report.cache_hits, prompt_tokens: report.prompt_tokens } });
   }
   return report;
 }

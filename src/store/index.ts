@@ -1,2 +1,20 @@
-export { DEFAULT_STORE, Store, type AnswerRow, type AnswerStatus, type Method, type RequestRow, type RunRow, type RunStatus, type ScoreRow } from "./store.js";
+export {
+  DEFAULT_STORE,
+  DEFAULT_WAIT_MS,
+  HEARTBEAT_MS,
+  STALE_MS,
+  Store,
+  type AnswerRow,
+  type AnswerStatus,
+  type Batch,
+  type InvocationRow,
+  type Method,
+  type OpenOptions,
+  type RequestRow,
+  type RunRow,
+  type RunStatus,
+  type ScoreRow,
+} from "./store.js";
 export { fileKind, isDuckDBFile, type FileKind } from "./file-kind.js";
+export { BatchWriter, type BatchWriterOptions } from "./batch.js";
+export { isStoreBusy } from "./handle.js";

@@ -1,18 +1,25 @@
 /**
  * The DuckDB store: one file holding every run, the request cache, every answer and every score.
  *
- * Answers are written as they arrive, in small transactions (group commit: whatever arrived while
- * the previous write was in flight goes in the next one), so a process killed at any moment loses
- * at most the answers of the write in flight, and a rerun asks the model only for what is missing.
+ * Several processes share one store (two evals and a viewer, say): no process keeps the file
+ * open for long (src/store/handle.ts). Long-running commands write answers in batches
+ * (src/store/batch.ts), so a process killed at any moment loses at most the answers of the last
+ * batch, and a rerun asks the model only for what is missing.
+ *
+ * Every command that works on a run is an invocation of it: the run keeps its first complete
+ * result, and each invocation is recorded apart (its command line, process, progress, outcome).
+ * A run whose invocation's process has died is reported as interrupted, not running.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { CivitasError, messageOf } from "../errors.js";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import type { ConstraintMode } from "../models/index.js";
+import { fileKind } from "./file-kind.js";
+import { damagedError, handleFor, HOST, isDamagedError, isStoreBusy, type Access, type FileHandle, type UseOptions } from "./handle.js";
 
 export const DEFAULT_STORE = path.join(".civitas", "civitas.duckdb");
-const SCHEMA_VERSION = "3";
+const SCHEMA_VERSION = "4";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -27,7 +34,24 @@ CREATE TABLE IF NOT EXISTS runs (
   status VARCHAR NOT NULL,
   config JSON NOT NULL,
   summary JSON,
-  error VARCHAR
+  error VARCHAR,
+  final BOOLEAN NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS invocations (
+  run_id VARCHAR NOT NULL,
+  n INTEGER NOT NULL,
+  command VARCHAR NOT NULL,
+  host VARCHAR NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at TIMESTAMP NOT NULL,
+  heartbeat_at TIMESTAMP NOT NULL,
+  ended_at TIMESTAMP,
+  status VARCHAR NOT NULL,
+  done BIGINT,
+  total BIGINT,
+  counts JSON,
+  error VARCHAR,
+  PRIMARY KEY (run_id, n)
 );
 CREATE TABLE IF NOT EXISTS requests (
   key VARCHAR PRIMARY KEY,
@@ -110,6 +134,15 @@ DROP TABLE answers;
 DROP TABLE scores;
 `;
 
+/**
+ * Version 4 records invocations (a table of its own, created by SCHEMA) and whether a run's
+ * result is final: runs finished before are.
+ */
+const MIGRATE_3_TO_4 = `
+ALTER TABLE runs ADD COLUMN final BOOLEAN DEFAULT false;
+UPDATE runs SET final = (status = 'done');
+`;
+
 /** The elicitation methods (Meister et al. 2024). */
 export type Method = "logprobs" | "sample" | "verbalize";
 
@@ -171,117 +204,257 @@ export interface ScoreRow {
   readonly humanN: number | null;
 }
 
-export type RunStatus = "running" | "done" | "failed";
+/**
+ * running: a live process works on it; done: it has its result; failed: its last invocation
+ * stopped on an error; interrupted: stopped by the user, or its process died (kill -9, a crash,
+ * a reboot) and the same command resumes it.
+ */
+/** What one write carries (see writeBatch). */
+export interface Batch {
+  readonly requests?: readonly RequestRow[];
+  readonly answers?: readonly AnswerRow[];
+  readonly simCalls?: readonly { runId: string; point: number; seed: number; call: number; step: number; agent: number; requestKey: string }[];
+  /** Runs whose invocation's heartbeat and progress go with this write. */
+  readonly beats?: readonly string[];
+}
+
+export type RunStatus = "running" | "done" | "failed" | "interrupted";
 
 export interface RunRow {
   readonly id: string;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /** The command line of the invocation that created the run (secrets redacted). */
   readonly command: string;
   readonly suite: string;
   readonly model: string;
   readonly metric: string;
   readonly status: RunStatus;
   readonly config: unknown;
+  /** The run's result: the first complete one, kept as it was (later invocations do not replace it). */
   readonly summary: unknown;
   readonly error: string | null;
+  /** How many times a command has worked on it. */
+  readonly invocations: number;
+  /** Progress of the latest invocation: what is stored of what it planned (answers or simulations). */
+  readonly progress: { readonly done: number; readonly total: number } | null;
+}
+
+/** One command working on a run. */
+export interface InvocationRow {
+  readonly runId: string;
+  /** 1 for the invocation that created the run, then 2, 3, ... */
+  readonly n: number;
+  readonly command: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: Date;
+  readonly heartbeatAt: Date;
+  readonly endedAt: Date | null;
+  readonly status: RunStatus;
+  readonly done: number | null;
+  readonly total: number | null;
+  /** What this invocation did: model calls, cache hits, answers already stored, seconds. */
+  readonly counts: unknown;
+  readonly error: string | null;
+}
+
+/** How often a working invocation says it is alive, and how long a silence means it is not. */
+export const HEARTBEAT_MS = 30_000;
+export const STALE_MS = 5 * 60_000;
+
+/** Why a run whose process is gone is interrupted. */
+const DIED = "its process stopped without finishing (killed, crashed, or the machine restarted)";
+
+/** Whether a process of this machine is alive (signal 0 only checks). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Whether an invocation marked running still is: its process exists (on this machine) and it
+ * has said so within STALE_MS (on any machine sharing the file).
+ */
+export function invocationAlive(inv: { host: string; pid: number; heartbeatAt: Date }, now = Date.now()): boolean {
+  if (now - inv.heartbeatAt.getTime() > STALE_MS) return false;
+  return inv.host !== HOST || pidAlive(inv.pid);
 }
 
 export interface OpenOptions {
   /** Open for reading only (several readers may share a file; no writer may hold it). */
   readonly readOnly?: boolean;
+  /**
+   * Create the store's folder if it does not exist (the default store's `.civitas/`). Otherwise a
+   * missing folder is an error: a mistyped --store should not silently start a new store.
+   */
+  readonly createFolder?: boolean;
+  /** How long to wait for another process to release the file, in ms (default 5 minutes). */
+  readonly waitMs?: number;
+  /** How long the file stays open after the last operation, in ms (default 50). */
+  readonly idleMs?: number;
+  /** Told when an operation has waited for another process for a while. */
+  readonly onWait?: (message: string) => void;
 }
+
+export const DEFAULT_WAIT_MS = 5 * 60_000;
 
 const json = (v: unknown): string => JSON.stringify(v);
 
+/** The invocation this process has open on a run. */
+interface Working {
+  readonly n: number;
+  done: number | null;
+  total: number | null;
+  timer: NodeJS.Timeout;
+}
+
+/** Latest invocation per run, as queryRuns joins it. */
+const LATEST = `(SELECT run_id, n, host, pid, heartbeat_at, done, total FROM invocations
+  QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY n DESC) = 1)`;
+
 export class Store {
-  private writeChain: Promise<void> = Promise.resolve();
+  private readonly handle: FileHandle;
+  private readonly use: UseOptions;
+  private readonly working = new Map<string, Working>();
 
   private constructor(
     readonly file: string,
-    private readonly instance: DuckDBInstance,
-    private readonly con: DuckDBConnection,
-  ) {}
+    private readonly readOnly: boolean,
+    options: OpenOptions,
+  ) {
+    this.handle = handleFor(file);
+    this.use = {
+      waitMs: options.waitMs ?? DEFAULT_WAIT_MS,
+      idleMs: options.idleMs ?? 50,
+      ...(options.onWait ? { onWait: options.onWait } : {}),
+    };
+  }
 
+  /**
+   * Opens a store: checks what is at the path (a DuckDB file, nothing, or something civitas must
+   * not touch), creates or upgrades the schema (writers) or checks its version (readers). The file
+   * is then held only while an operation runs.
+   */
   static async open(file: string, options: OpenOptions = {}): Promise<Store> {
     const readOnly = options.readOnly ?? false;
-    if (!readOnly) {
-      try {
-        await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-      } catch (e) {
-        throw new CivitasError("store", `cannot create the folder for the store ${file}: ${messageOf(e)}`, { cause: e });
+    const kind = await fileKind(file).catch((e: unknown) => {
+      throw new CivitasError("store", `cannot read the store ${file}: ${messageOf(e)}`, { cause: e });
+    });
+    if (kind === "directory") {
+      throw new CivitasError("usage", `the store ${file} is a folder`, { hint: `give the path of a file in it, e.g. --store ${path.join(file, "civitas.duckdb")}` });
+    }
+    if (kind === "other") {
+      throw new CivitasError("usage", `${file} is not a DuckDB file: civitas will not use it as its store`, {
+        hint: "a store is a DuckDB database civitas creates; pass --store with a new file name (e.g. runs.duckdb) or the file an earlier command used",
+      });
+    }
+    if (readOnly && (kind === "missing" || kind === "empty")) {
+      throw new CivitasError("store", `no store at ${file}`, { hint: "run `civitas eval` first, or pass --store with the file it used" });
+    }
+    if (!readOnly && kind === "missing") {
+      const folder = path.dirname(path.resolve(file));
+      const exists = await stat(folder).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
+      if (!exists) {
+        if (!options.createFolder) {
+          throw new CivitasError("usage", `the folder of the store ${file} does not exist (${folder})`, {
+            hint: `create it first (mkdir -p ${folder}), or check the path given to --store`,
+          });
+        }
+        try {
+          await mkdir(folder, { recursive: true });
+        } catch (e) {
+          throw new CivitasError("store", `cannot create the folder for the store ${file}: ${messageOf(e)}`, { cause: e });
+        }
       }
     }
-    let instance: DuckDBInstance;
-    try {
-      // One DuckDB thread: the store's work is small writes beside a model that wants the cores
-      // (measured with bench/eval-throughput: 2 threads cost the model ~4% on a 2-core machine).
-      instance = await DuckDBInstance.create(file, readOnly ? { access_mode: "READ_ONLY", threads: "1" } : { threads: "1" });
-    } catch (e) {
-      const msg = messageOf(e);
-      if (/lock/iu.test(msg)) {
-        throw new CivitasError("store", `the store ${file} is in use by another process`, {
-          hint: "wait for the other civitas command to finish, or pass --store to use another file",
-          cause: e,
-        });
-      }
-      if (readOnly && /no such file|does not exist|cannot open/iu.test(msg)) {
-        throw new CivitasError("store", `no store at ${file}`, {
-          hint: "run `civitas eval` first, or pass --store with the file it used",
-          cause: e,
-        });
-      }
-      throw new CivitasError("store", `cannot open the store ${file}: ${msg}`, { cause: e });
-    }
-    const con = await instance.connect();
-    const store = new Store(file, instance, con);
+    const store = new Store(file, readOnly, options);
     if (!readOnly) await store.migrate();
     else {
       const v = await store.schemaVersion();
       if (v !== SCHEMA_VERSION) {
-        await store.close();
         if (v !== null && Number(v) < Number(SCHEMA_VERSION)) {
           // Written by an older civitas: upgrade it once (this needs write access), then read.
-          await (await Store.open(file)).close();
-          return Store.open(file, options);
+          await (await Store.open(file, { ...options, readOnly: false })).close();
+          return store;
         }
-        throw v === null ? new CivitasError("store", `${file} is not a civitas store`) : store.versionError(v);
+        throw v === null ? new CivitasError("store", `${file} is a DuckDB file but not a civitas store`, { hint: "pass --store with the file civitas wrote" }) : store.versionError(v);
       }
     }
     return store;
   }
 
+  /**
+   * Runs `fn` on a connection, waiting for other processes to release the file (up to `waitMs`,
+   * default the store's). DuckDB's word that the file is damaged becomes an error saying so.
+   */
+  private async with<T>(access: Access, fn: (con: DuckDBConnection) => Promise<T>, waitMs?: number): Promise<T> {
+    if (access === "write" && this.readOnly) throw new Error(`the store ${this.file} was opened for reading only`);
+    try {
+      return await this.handle.use(access, waitMs === undefined ? this.use : { ...this.use, waitMs }, fn);
+    } catch (e) {
+      if (!isCivitasError(e) && isDamagedError(e)) throw damagedError(this.file, e);
+      throw e;
+    }
+  }
+
+  private read<T>(fn: (con: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.with(this.readOnly ? "read" : "write", fn);
+  }
+
   private async schemaVersion(): Promise<string | null> {
-    const t = await this.con.runAndReadAll("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'meta'");
-    if (Number(t.getRowObjectsJS()[0]!.n) === 0) return null;
-    const r = await this.con.runAndReadAll("SELECT value FROM meta WHERE key = 'schema_version'");
-    const rows = r.getRowObjectsJS();
-    return rows.length === 0 ? null : String(rows[0]!.value);
+    return this.read(async (con) => {
+      const t = await con.runAndReadAll("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'meta'");
+      if (Number(t.getRowObjectsJS()[0]!.n) === 0) return null;
+      const r = await con.runAndReadAll("SELECT value FROM meta WHERE key = 'schema_version'");
+      const rows = r.getRowObjectsJS();
+      return rows.length === 0 ? null : String(rows[0]!.value);
+    });
   }
 
   private async migrate(): Promise<void> {
-    const version = await this.schemaVersion();
-    if (version === null) {
-      await this.con.run(SCHEMA);
-      await this.con.run("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION]);
-    } else if (version === "1" || version === "2") {
-      // 1 -> 2: answers and requests gain the method. 2 -> 3: simulation tables (new, created by SCHEMA).
-      await this.con.run("BEGIN TRANSACTION");
-      try {
-        if (version === "1") await this.con.run(MIGRATE_1_TO_2);
-        await this.con.run(SCHEMA);
-        if (version === "1") await this.con.run("INSERT INTO answers SELECT * FROM answers_v2; DROP TABLE answers_v2;");
-        await this.con.run("UPDATE meta SET value = $1 WHERE key = 'schema_version'", [SCHEMA_VERSION]);
-        await this.con.run("COMMIT");
-      } catch (e) {
-        await this.con.run("ROLLBACK").catch(() => undefined);
-        throw new CivitasError("store", `could not upgrade the store ${this.file} from version ${version}: ${messageOf(e)}`, { cause: e });
+    await this.with("write", async (con) => {
+      const t = await con.runAndReadAll("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'meta'");
+      let version: string | null = null;
+      if (Number(t.getRowObjectsJS()[0]!.n) > 0) {
+        const rows = (await con.runAndReadAll("SELECT value FROM meta WHERE key = 'schema_version'")).getRowObjectsJS();
+        version = rows.length === 0 ? null : String(rows[0]!.value);
       }
-    } else if (version !== SCHEMA_VERSION) {
-      throw this.versionError(version);
-    } else {
-      await this.con.run(SCHEMA);
-    }
+      if (version === null) {
+        const others = await con.runAndReadAll("SELECT count(*) AS n FROM information_schema.tables");
+        if (Number(others.getRowObjectsJS()[0]!.n) > 0) {
+          throw new CivitasError("usage", `${this.file} is a DuckDB database but not a civitas store: civitas will not add its tables to it`, {
+            hint: "pass --store with a new file name, or the file an earlier civitas command used",
+          });
+        }
+        await con.run(SCHEMA);
+        await con.run("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION]);
+      } else if (["1", "2", "3"].includes(version)) {
+        // 1 -> 2: answers and requests gain the method. 2 -> 3: simulation tables. 3 -> 4:
+        // invocations (new tables are created by SCHEMA).
+        await con.run("BEGIN TRANSACTION");
+        try {
+          if (version === "1") await con.run(MIGRATE_1_TO_2);
+          await con.run(SCHEMA);
+          if (version === "1") await con.run("INSERT INTO answers SELECT * FROM answers_v2; DROP TABLE answers_v2;");
+          await con.run(MIGRATE_3_TO_4);
+          await con.run("UPDATE meta SET value = $1 WHERE key = 'schema_version'", [SCHEMA_VERSION]);
+          await con.run("COMMIT");
+        } catch (e) {
+          await con.run("ROLLBACK").catch(() => undefined);
+          throw new CivitasError("store", `could not upgrade the store ${this.file} from version ${version}: ${messageOf(e)}`, { cause: e });
+        }
+      } else if (version !== SCHEMA_VERSION) {
+        throw this.versionError(version);
+      }
+    });
   }
 
   private versionError(version: string): CivitasError {
@@ -294,65 +467,171 @@ export class Store {
         });
   }
 
-  /** Serialises writes: DuckDB runs one transaction per connection at a time. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.writeChain.then(fn);
-    this.writeChain = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    return next;
-  }
-
-  private async transaction(fn: () => Promise<void>): Promise<void> {
-    await this.serial(async () => {
-      await this.con.run("BEGIN TRANSACTION");
+  private async transaction(fn: (con: DuckDBConnection) => Promise<void>, waitMs?: number): Promise<void> {
+    const run = async (con: DuckDBConnection): Promise<void> => {
+      await con.run("BEGIN TRANSACTION");
       try {
-        await fn();
-        await this.con.run("COMMIT");
+        await fn(con);
+        await con.run("COMMIT");
       } catch (e) {
-        await this.con.run("ROLLBACK").catch(() => undefined);
+        await con.run("ROLLBACK").catch(() => undefined);
+        if (isCivitasError(e)) throw e;
+        if (isDamagedError(e)) throw damagedError(this.file, e);
         throw new CivitasError("store", `could not write to the store ${this.file}: ${messageOf(e)}`, { cause: e });
       }
+    };
+    await this.with("write", run, waitMs);
+  }
+
+  /** A transaction only if the file is free now; else the store's "in use" error (isStoreBusy). */
+  private async tryTransaction(fn: (con: DuckDBConnection) => Promise<void>): Promise<void> {
+    await this.transaction(fn, 0);
+  }
+
+  // ---- runs and invocations -----------------------------------------------------------------
+
+  /**
+   * Starts an invocation of a run: creates the run, or marks an existing one as running again.
+   * Runs whose processes have died are marked interrupted first. Until finishRun or failRun,
+   * the invocation says every HEARTBEAT_MS that it is alive, with its progress (`progress`).
+   */
+  async beginRun(run: { id: string; command: string; suite: string; model: string; metric: string; config: unknown }): Promise<"new" | "resumed"> {
+    await this.markDead();
+    let existed = false;
+    let n = 1;
+    await this.transaction(async (con) => {
+      const rows = (await con.runAndReadAll("SELECT status FROM runs WHERE id = $1", [run.id])).getRowObjectsJS();
+      existed = rows.length > 0;
+      if (existed) {
+        // A finished run stays done: a later invocation only re-reports it (or fills what is missing).
+        await con.run("UPDATE runs SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'running' END, updated_at = now(), error = NULL WHERE id = $1", [run.id]);
+      } else {
+        await con.run("INSERT INTO runs VALUES ($1, now(), now(), $2, $3, $4, $5, 'running', $6::JSON, NULL, NULL, false)", [
+          run.id,
+          run.command,
+          run.suite,
+          run.model,
+          run.metric,
+          json(run.config),
+        ]);
+      }
+      const last = (await con.runAndReadAll("SELECT coalesce(max(n), 0) AS n FROM invocations WHERE run_id = $1", [run.id])).getRowObjectsJS();
+      n = Number(last[0]!.n) + 1;
+      await con.run("INSERT INTO invocations VALUES ($1, $2, $3, $4, $5, now(), now(), NULL, 'running', NULL, NULL, NULL, NULL)", [run.id, n, run.command, HOST, process.pid]);
+    });
+    this.stopWorking(run.id);
+    const timer = setInterval(() => void this.heartbeat(run.id).catch(() => undefined), HEARTBEAT_MS);
+    timer.unref();
+    this.working.set(run.id, { n, done: null, total: null, timer });
+    return existed ? "resumed" : "new";
+  }
+
+  /** Progress of this process's invocation of a run; written with the next batch or heartbeat. */
+  progress(runId: string, done: number, total: number): void {
+    const w = this.working.get(runId);
+    if (w) {
+      w.done = done;
+      w.total = total;
+    }
+  }
+
+  /** Says that this process's invocation of the run is alive, with its progress (skipped while another process writes). */
+  async heartbeat(runId: string): Promise<void> {
+    await this.tryTransaction((con) => this.beat(con, runId)).catch((e: unknown) => {
+      if (!isStoreBusy(e)) throw e;
     });
   }
 
-  // ---- runs ---------------------------------------------------------------------------------
+  private async beat(con: DuckDBConnection, runId: string): Promise<void> {
+    const w = this.working.get(runId);
+    if (!w) return;
+    await con.run("UPDATE invocations SET heartbeat_at = now(), done = $3, total = $4 WHERE run_id = $1 AND n = $2", [runId, w.n, w.done, w.total]);
+    await con.run("UPDATE runs SET updated_at = now() WHERE id = $1", [runId]);
+  }
 
-  /** Creates the run, or marks an existing one (a resumed run) as running again. */
-  async beginRun(run: { id: string; command: string; suite: string; model: string; metric: string; config: unknown }): Promise<"new" | "resumed"> {
-    const existing = await this.getRun(run.id);
-    await this.serial(async () => {
-      if (existing) {
-        await this.con.run("UPDATE runs SET status = 'running', updated_at = now(), error = NULL WHERE id = $1", [run.id]);
-      } else {
-        await this.con.run(
-          "INSERT INTO runs VALUES ($1, now(), now(), $2, $3, $4, $5, 'running', $6::JSON, NULL, NULL)",
-          [run.id, run.command, run.suite, run.model, run.metric, json(run.config)],
-        );
+  private stopWorking(runId: string): Working | undefined {
+    const w = this.working.get(runId);
+    if (w) {
+      clearInterval(w.timer);
+      this.working.delete(runId);
+    }
+    return w;
+  }
+
+  /**
+   * Ends this process's invocation with the run's result. The run keeps the first complete
+   * (`final`) result it had; a result that is not final (a simulation stopped by its budget) is
+   * replaced by the next one. `counts` are this invocation's own (model calls, cache hits...).
+   */
+  async finishRun(id: string, summary: unknown, options: { final?: boolean; counts?: unknown } = {}): Promise<void> {
+    const final = options.final ?? true;
+    const w = this.stopWorking(id);
+    await this.transaction(async (con) => {
+      await con.run("UPDATE runs SET status = 'done', updated_at = now(), error = NULL, summary = CASE WHEN final THEN summary ELSE $2::JSON END, final = final OR $3 WHERE id = $1", [
+        id,
+        json(summary),
+        final,
+      ]);
+      if (w) {
+        await con.run("UPDATE invocations SET status = 'done', ended_at = now(), heartbeat_at = now(), done = $3, total = $4, counts = $5::JSON WHERE run_id = $1 AND n = $2", [
+          id,
+          w.n,
+          w.done,
+          w.total,
+          json(options.counts ?? null),
+        ]);
       }
     });
-    return existing ? "resumed" : "new";
   }
 
-  async finishRun(id: string, summary: unknown): Promise<void> {
-    await this.serial(() =>
-      this.con.run("UPDATE runs SET status = 'done', updated_at = now(), summary = $2::JSON, error = NULL WHERE id = $1", [id, json(summary)]),
+  /**
+   * Ends this process's invocation with an error ("failed") or a stop ("interrupted": Ctrl-C, a
+   * budget). A run that already has its result stays done.
+   */
+  async failRun(id: string, error: string, status: "failed" | "interrupted" = "failed"): Promise<void> {
+    const w = this.stopWorking(id);
+    await this.transaction(async (con) => {
+      await con.run("UPDATE runs SET status = CASE WHEN status = 'done' THEN 'done' ELSE $3 END, updated_at = now(), error = CASE WHEN status = 'done' THEN error ELSE $2 END WHERE id = $1", [
+        id,
+        error,
+        status,
+      ]);
+      if (w) {
+        await con.run("UPDATE invocations SET status = $3, ended_at = now(), heartbeat_at = now(), done = $4, total = $5, error = $6 WHERE run_id = $1 AND n = $2", [
+          id,
+          w.n,
+          status,
+          w.done,
+          w.total,
+          error,
+        ]);
+      }
+    });
+  }
+
+  /** Marks invocations (and their runs) whose process is gone as interrupted. */
+  private async markDead(): Promise<void> {
+    const running = await this.read(async (con) =>
+      (await con.runAndReadAll("SELECT run_id, n, host, pid, heartbeat_at FROM invocations WHERE status = 'running'")).getRowObjectsJS(),
     );
-  }
-
-  async failRun(id: string, error: string): Promise<void> {
-    await this.serial(() => this.con.run("UPDATE runs SET status = 'failed', updated_at = now(), error = $2 WHERE id = $1", [id, error]));
+    const dead = running.filter((r) => !this.working.has(String(r.run_id)) && !invocationAlive({ host: String(r.host), pid: Number(r.pid), heartbeatAt: r.heartbeat_at as Date }));
+    if (dead.length === 0) return;
+    await this.transaction(async (con) => {
+      for (const r of dead) {
+        await con.run("UPDATE invocations SET status = 'interrupted', ended_at = heartbeat_at, error = $3 WHERE run_id = $1 AND n = $2 AND status = 'running'", [String(r.run_id), Number(r.n), DIED]);
+        await con.run("UPDATE runs SET status = 'interrupted', error = $2 WHERE id = $1 AND status = 'running'", [String(r.run_id), DIED]);
+      }
+    });
   }
 
   async getRun(id: string): Promise<RunRow | undefined> {
-    const rows = await this.queryRuns("WHERE id = $1", [id]);
+    const rows = await this.queryRuns("WHERE r.id = $1", [id]);
     return rows[0];
   }
 
   /** A run by id or unique id prefix. */
   async findRun(idOrPrefix: string): Promise<RunRow> {
-    const rows = await this.queryRuns("WHERE starts_with(id, $1) ORDER BY created_at", [idOrPrefix]);
+    const rows = await this.queryRuns("WHERE starts_with(r.id, $1) ORDER BY r.created_at", [idOrPrefix]);
     if (rows.length === 1) return rows[0]!;
     if (rows.length === 0) {
       throw new CivitasError("usage", `no run "${idOrPrefix}" in ${this.file}`, { hint: "`civitas runs list` shows the runs" });
@@ -363,27 +642,96 @@ export class Store {
   }
 
   async listRuns(): Promise<RunRow[]> {
-    return this.queryRuns("ORDER BY created_at DESC", []);
+    return this.queryRuns("ORDER BY r.created_at DESC", []);
+  }
+
+  /**
+   * Ids of the runs a live process works on now. A run stored as running that is not among them
+   * is interrupted (its process died), whether or not a writer has marked it so yet.
+   */
+  async liveRuns(): Promise<Set<string>> {
+    const rows = await this.read(async (con) =>
+      (await con.runAndReadAll("SELECT run_id, host, pid, heartbeat_at FROM invocations WHERE status = 'running'")).getRowObjectsJS(),
+    );
+    return new Set(rows.filter((r) => this.working.has(String(r.run_id)) || invocationAlive({ host: String(r.host), pid: Number(r.pid), heartbeatAt: r.heartbeat_at as Date })).map((r) => String(r.run_id)));
   }
 
   private async queryRuns(where: string, params: string[]): Promise<RunRow[]> {
-    const r = await this.con.runAndReadAll(
-      `SELECT id, created_at, updated_at, command, suite, model, metric, status, config::VARCHAR AS config, summary::VARCHAR AS summary, error FROM runs ${where}`,
-      params,
+    const rows = await this.read(async (con) =>
+      (
+        await con.runAndReadAll(
+          `SELECT r.id, r.created_at, r.updated_at, r.command, r.suite, r.model, r.metric, r.status, r.config::VARCHAR AS config, r.summary::VARCHAR AS summary, r.error,
+             i.n, i.host, i.pid, i.heartbeat_at, i.done, i.total
+           FROM runs r LEFT JOIN ${LATEST} i ON i.run_id = r.id ${where}`,
+          params,
+        )
+      ).getRowObjectsJS(),
     );
-    return r.getRowObjectsJS().map((row) => ({
-      id: String(row.id),
-      createdAt: row.created_at as Date,
-      updatedAt: row.updated_at as Date,
-      command: String(row.command),
-      suite: String(row.suite),
-      model: String(row.model),
-      metric: String(row.metric),
-      status: String(row.status) as RunStatus,
-      config: JSON.parse(String(row.config)) as unknown,
-      summary: row.summary === null ? null : (JSON.parse(String(row.summary)) as unknown),
-      error: row.error === null ? null : String(row.error),
-    }));
+    const now = Date.now();
+    return rows.map((row) => {
+      let status = String(row.status) as RunStatus;
+      let error = row.error === null ? null : String(row.error);
+      if (status === "running") {
+        const alive =
+          row.n === null
+            ? now - (row.updated_at as Date).getTime() < STALE_MS // written by civitas before invocations were recorded
+            : this.working.has(String(row.id)) || invocationAlive({ host: String(row.host), pid: Number(row.pid), heartbeatAt: row.heartbeat_at as Date }, now);
+        if (!alive) {
+          status = "interrupted";
+          error ??= DIED;
+        }
+      }
+      return {
+        id: String(row.id),
+        createdAt: row.created_at as Date,
+        updatedAt: row.updated_at as Date,
+        command: String(row.command),
+        suite: String(row.suite),
+        model: String(row.model),
+        metric: String(row.metric),
+        status,
+        config: JSON.parse(String(row.config)) as unknown,
+        summary: row.summary === null ? null : (JSON.parse(String(row.summary)) as unknown),
+        error,
+        invocations: row.n === null ? 0 : Number(row.n),
+        progress: row.done === null || row.total === null || row.done === undefined ? null : { done: Number(row.done), total: Number(row.total) },
+      };
+    });
+  }
+
+  /** Every invocation of a run, oldest first. */
+  async invocations(runId: string): Promise<InvocationRow[]> {
+    const rows = await this.read(async (con) =>
+      (
+        await con.runAndReadAll(
+          "SELECT run_id, n, command, host, pid, started_at, heartbeat_at, ended_at, status, done, total, counts::VARCHAR AS counts, error FROM invocations WHERE run_id = $1 ORDER BY n",
+          [runId],
+        )
+      ).getRowObjectsJS(),
+    );
+    const now = Date.now();
+    return rows.map((r) => {
+      const inv = { host: String(r.host), pid: Number(r.pid), heartbeatAt: r.heartbeat_at as Date };
+      let status = String(r.status) as RunStatus;
+      let error = r.error === null ? null : String(r.error);
+      if (status === "running" && !this.working.has(runId) && !invocationAlive(inv, now)) {
+        status = "interrupted";
+        error ??= DIED;
+      }
+      return {
+        runId: String(r.run_id),
+        n: Number(r.n),
+        command: String(r.command),
+        ...inv,
+        startedAt: r.started_at as Date,
+        endedAt: r.ended_at === null ? null : (r.ended_at as Date),
+        status,
+        done: r.done === null ? null : Number(r.done),
+        total: r.total === null ? null : Number(r.total),
+        counts: r.counts === null ? null : (JSON.parse(String(r.counts)) as unknown),
+        error,
+      };
+    });
   }
 
   // ---- request cache ------------------------------------------------------------------------
@@ -392,12 +740,16 @@ export class Store {
   async lookupRequests(keys: readonly string[]): Promise<Map<string, RequestRow>> {
     const out = new Map<string, RequestRow>();
     if (keys.length === 0) return out;
-    const r = await this.con.runAndReadAll(
-      `SELECT key, model, method, prompt, labels, params::VARCHAR AS params, label_mass, coverage, raw::VARCHAR AS raw, mode, prompt_tokens, latency_ms
-       FROM requests WHERE key IN (SELECT unnest($1::JSON::VARCHAR[]))`,
-      [json(keys)],
+    const rows = await this.read(async (con) =>
+      (
+        await con.runAndReadAll(
+          `SELECT key, model, method, prompt, labels, params::VARCHAR AS params, label_mass, coverage, raw::VARCHAR AS raw, mode, prompt_tokens, latency_ms
+           FROM requests WHERE key IN (SELECT unnest($1::JSON::VARCHAR[]))`,
+          [json(keys)],
+        )
+      ).getRowObjectsJS(),
     );
-    for (const row of r.getRowObjectsJS()) {
+    for (const row of rows) {
       out.set(String(row.key), {
         key: String(row.key),
         model: String(row.model),
@@ -420,8 +772,17 @@ export class Store {
 
   /** Writes new cache entries and answers in one transaction. Existing rows are kept as they are. */
   async writeAnswers(requests: readonly RequestRow[], answers: readonly AnswerRow[]): Promise<void> {
-    if (requests.length === 0 && answers.length === 0) return;
-    await this.transaction(async () => {
+    await this.writeBatch({ requests, answers });
+  }
+
+  /**
+   * Writes a batch in one transaction: cache entries and answers (existing rows are kept as they
+   * are), a simulation's recorded calls, and the heartbeat of the runs this process works on.
+   */
+  async writeBatch(batch: Batch, options: { wait?: boolean } = {}): Promise<void> {
+    const { requests = [], answers = [], simCalls = [], beats = [] } = batch;
+    if (requests.length === 0 && answers.length === 0 && simCalls.length === 0 && beats.length === 0) return;
+    const write = async (con: DuckDBConnection) => {
       for (let i = 0; i < requests.length; i += 200) {
         const chunk = requests.slice(i, i + 200);
         const params: (string | number | null)[] = [];
@@ -430,7 +791,7 @@ export class Store {
           params.push(q.key, q.model, q.method, q.prompt, json(q.labels), json(q.params), json(q.labelMass), q.coverage, json(q.raw), q.mode, q.promptTokens, q.latencyMs);
           return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}::JSON::VARCHAR[], $${o + 6}::JSON, $${o + 7}::JSON::DOUBLE[], $${o + 8}, $${o + 9}::JSON, $${o + 10}, $${o + 11}, $${o + 12}, now())`;
         });
-        await this.con.run(`INSERT OR IGNORE INTO requests VALUES ${tuples.join(", ")}`, params);
+        await con.run(`INSERT OR IGNORE INTO requests VALUES ${tuples.join(", ")}`, params);
       }
       for (let i = 0; i < answers.length; i += 200) {
         const chunk = answers.slice(i, i + 200);
@@ -453,9 +814,22 @@ export class Store {
           );
           return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}::JSON::VARCHAR[], $${o + 8}::JSON::DOUBLE[], $${o + 9}, $${o + 10}, $${o + 11}, $${o + 12}, now())`;
         });
-        await this.con.run(`INSERT OR IGNORE INTO answers VALUES ${tuples.join(", ")}`, params);
+        await con.run(`INSERT OR IGNORE INTO answers VALUES ${tuples.join(", ")}`, params);
       }
-    });
+      for (let i = 0; i < simCalls.length; i += 500) {
+        const chunk = simCalls.slice(i, i + 500);
+        const params: (string | number)[] = [];
+        const tuples = chunk.map((c) => {
+          const o = params.length;
+          params.push(c.runId, c.point, c.seed, c.call, c.step, c.agent, c.requestKey);
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7})`;
+        });
+        await con.run(`INSERT OR REPLACE INTO sim_calls VALUES ${tuples.join(", ")}`, params);
+      }
+      for (const runId of new Set(beats)) await this.beat(con, runId);
+    };
+    if (options.wait === false) await this.tryTransaction(write);
+    else await this.transaction(write);
   }
 
   /**
@@ -478,12 +852,16 @@ export class Store {
       params.push(filter.questions);
       where.push(`question_id IN (SELECT DISTINCT question_id FROM answers WHERE ${where.join(" AND ")} ORDER BY question_id LIMIT $${params.length})`);
     }
-    const r = await this.con.runAndReadAll(
-      `SELECT run_id, question_id, variant, persona, method, request_key, options, distribution, coverage, status, mode, cache_hit
-       FROM answers WHERE ${where.join(" AND ")} ORDER BY created_at, question_id, variant, persona, method`,
-      params,
+    const rows = await this.read(async (con) =>
+      (
+        await con.runAndReadAll(
+          `SELECT run_id, question_id, variant, persona, method, request_key, options, distribution, coverage, status, mode, cache_hit
+           FROM answers WHERE ${where.join(" AND ")} ORDER BY created_at, question_id, variant, persona, method`,
+          params,
+        )
+      ).getRowObjectsJS(),
     );
-    return r.getRowObjectsJS().map((row) => ({
+    return rows.map((row) => ({
       runId: String(row.run_id),
       questionId: String(row.question_id),
       variant: String(row.variant),
@@ -500,16 +878,18 @@ export class Store {
   }
 
   async countAnswers(runId: string): Promise<number> {
-    const r = await this.con.runAndReadAll("SELECT count(*) AS n FROM answers WHERE run_id = $1", [runId]);
-    return Number(r.getRowObjectsJS()[0]!.n);
+    const rows = await this.query("SELECT count(*) AS n FROM answers WHERE run_id = $1", [runId]);
+    return Number(rows[0]!.n);
   }
 
   // ---- scores -------------------------------------------------------------------------------
 
-  /** Replaces the scores of a run. */
+  /** Replaces the scores of a run, unless the run has its final result (its scores are that result's). */
   async writeScores(runId: string, scores: readonly ScoreRow[]): Promise<void> {
-    await this.transaction(async () => {
-      await this.con.run("DELETE FROM scores WHERE run_id = $1", [runId]);
+    await this.transaction(async (con) => {
+      const final = (await con.runAndReadAll("SELECT final FROM runs WHERE id = $1", [runId])).getRowObjectsJS()[0]?.final === true;
+      if (final) return;
+      await con.run("DELETE FROM scores WHERE run_id = $1", [runId]);
       for (let i = 0; i < scores.length; i += 500) {
         const chunk = scores.slice(i, i + 500);
         const params: (string | number | boolean | null)[] = [];
@@ -518,7 +898,7 @@ export class Store {
           params.push(runId, s.method, s.steered, s.questionId, s.population, s.metric, s.modelDistance, s.uniformDistance, s.humanDistance, s.noiseDistance, s.humanN);
           return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}, $${o + 9}, $${o + 10}, $${o + 11})`;
         });
-        await this.con.run(`INSERT INTO scores VALUES ${tuples.join(", ")}`, params);
+        await con.run(`INSERT INTO scores VALUES ${tuples.join(", ")}`, params);
       }
     });
   }
@@ -542,8 +922,9 @@ export class Store {
     const fmt = format === "jsonl" ? "JSON" : format.toUpperCase();
     const target = file.replace(/'/gu, "''");
     try {
-      await this.con.run(`COPY (${query}) TO '${target}' (FORMAT ${fmt})`);
+      await this.read((con) => con.run(`COPY (${query}) TO '${target}' (FORMAT ${fmt})`));
     } catch (e) {
+      if (isCivitasError(e)) throw e;
       throw new CivitasError("store", `could not write ${file}: ${messageOf(e)}`, { cause: e });
     }
     return this.countAnswers(runId);
@@ -554,8 +935,8 @@ export class Store {
   /** Metrics of one simulation (point of the sweep, seed), every recorded step. Replaces what the run had for it. */
   async writeSimMetrics(runId: string, point: number, seed: number, series: readonly { step: number; metrics: Readonly<Record<string, number>> }[]): Promise<void> {
     const rows = series.flatMap(({ step, metrics }) => Object.entries(metrics).map(([metric, value]) => [step, metric, value] as const));
-    await this.transaction(async () => {
-      await this.con.run("DELETE FROM sim_metrics WHERE run_id = $1 AND point = $2 AND seed = $3", [runId, point, seed]);
+    await this.transaction(async (con) => {
+      await con.run("DELETE FROM sim_metrics WHERE run_id = $1 AND point = $2 AND seed = $3", [runId, point, seed]);
       for (let i = 0; i < rows.length; i += 500) {
         const chunk = rows.slice(i, i + 500);
         const params: (string | number | null)[] = [];
@@ -564,8 +945,9 @@ export class Store {
           params.push(runId, point, seed, step, metric, Number.isFinite(value) ? value : null);
           return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6})`;
         });
-        await this.con.run(`INSERT INTO sim_metrics VALUES ${tuples.join(", ")}`, params);
+        await con.run(`INSERT INTO sim_metrics VALUES ${tuples.join(", ")}`, params);
       }
+      if (this.working.has(runId)) await this.beat(con, runId);
     });
   }
 
@@ -584,20 +966,7 @@ export class Store {
     calls: readonly { point: number; seed: number; call: number; step: number; agent: number; requestKey: string }[],
     requests: readonly RequestRow[],
   ): Promise<void> {
-    if (calls.length === 0 && requests.length === 0) return;
-    await this.writeAnswers(requests, []);
-    await this.transaction(async () => {
-      for (let i = 0; i < calls.length; i += 500) {
-        const chunk = calls.slice(i, i + 500);
-        const params: (string | number)[] = [];
-        const tuples = chunk.map((c) => {
-          const o = params.length;
-          params.push(runId, c.point, c.seed, c.call, c.step, c.agent, c.requestKey);
-          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7})`;
-        });
-        await this.con.run(`INSERT OR REPLACE INTO sim_calls VALUES ${tuples.join(", ")}`, params);
-      }
-    });
+    await this.writeBatch({ requests, simCalls: calls.map((c) => ({ runId, ...c })) });
   }
 
   /** The recorded calls of a simulation (point, seed), in call order. */
@@ -608,13 +977,16 @@ export class Store {
 
   /** Runs a read query (ad-hoc inspection, tests) and returns plain JS rows. */
   async query(sql: string, params: (string | number | boolean | null)[] = []): Promise<Record<string, unknown>[]> {
-    const r = await this.con.runAndReadAll(sql, params);
-    return r.getRowObjectsJS() as Record<string, unknown>[];
+    return this.read(async (con) => (await con.runAndReadAll(sql, params)).getRowObjectsJS() as Record<string, unknown>[]);
   }
 
+  /**
+   * Ends this Store's work: invocations left open are recorded as interrupted, and the file is
+   * closed once every operation in flight has finished (another Store of the same file in this
+   * process may open it again).
+   */
   async close(): Promise<void> {
-    await this.writeChain;
-    this.con.closeSync();
-    this.instance.closeSync();
+    for (const runId of [...this.working.keys()]) await this.failRun(runId, "interrupted: the store was closed before the run finished").catch(() => undefined);
+    await this.handle.drain();
   }
 }

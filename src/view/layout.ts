@@ -44,8 +44,15 @@ export function nav(frame: Frame): Raw {
 }
 
 /** A whole viewer page. */
-export function page(frame: Frame, title: string, body: Raw, subtitle?: string): string {
-  return pageShell(title, html`${STYLE}${body}`, { nav: nav(frame), ...(subtitle === undefined ? {} : { subtitle }) });
+/** A viewer page; `refreshSeconds` makes it reload itself (pages of running runs: no script needed). */
+export function page(frame: Frame, title: string, body: Raw, subtitle?: string, options: { refreshSeconds?: number } = {}): string {
+  return pageShell(title, html`${STYLE}${body}`, { nav: nav(frame), ...(subtitle === undefined ? {} : { subtitle }), ...options });
+}
+
+/** "412 of 1,000 stored (41%)" */
+export function progressText(p: { readonly done: number; readonly total: number }): string {
+  const pct = p.total > 0 ? Math.floor((100 * p.done) / p.total) : 0;
+  return `${integer(p.done)} of ${integer(p.total)} stored (${pct}%)`;
 }
 
 export function errorBox(message: string, hint?: string): Raw {
@@ -89,6 +96,6 @@ export function perPageSelect(perPage: number, sizes: readonly number[]): Raw {
 }
 
 export function statusTag(status: string): Raw {
-  const bad = status === "failed" || (status !== "done" && status !== "running" && status !== "scored");
+  const bad = status === "failed" || status === "interrupted" || (status !== "done" && status !== "running" && status !== "scored");
   return html`<span class="tag${bad ? " bad" : ""}">${status}</span>`;
 }

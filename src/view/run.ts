@@ -8,10 +8,10 @@
 import { isCivitasError, messageOf } from "../errors.js";
 import { html, type Raw } from "../report/html.js";
 import { comparePage, runPage } from "../report/pages.js";
-import type { RunRow, Store } from "../store/index.js";
+import type { InvocationRow, RunRow, Store } from "../store/index.js";
 import { downloadLinks } from "./answers.js";
 import { HttpError, RUN_ID, type Params } from "./http.js";
-import { errorBox, integer, page, statusTag, when, type Frame } from "./layout.js";
+import { errorBox, integer, page, progressText, statusTag, when, type Frame } from "./layout.js";
 
 /** The most runs a comparison takes. */
 export const MAX_COMPARE = 8;
@@ -34,28 +34,52 @@ export interface Rendered {
   readonly html: string;
 }
 
+/** Each command that worked on the run: when, what it did, how it ended, its command line. */
+function invocationList(invocations: readonly InvocationRow[]): Raw {
+  if (invocations.length === 0) return html``;
+  const counts = (c: unknown): string => {
+    const o = (c ?? {}) as Record<string, unknown>;
+    const parts: string[] = [];
+    if (typeof o.model_calls === "number") parts.push(`${integer(o.model_calls)} model calls`);
+    if (typeof o.cache_hits === "number") parts.push(`${integer(o.cache_hits)} from the cache`);
+    if (typeof o.resumed === "number") parts.push(`${integer(o.resumed)} already stored`);
+    return parts.join(", ");
+  };
+  const items = invocations.map(
+    (i) => html`<li>#${i.n} ${when(i.startedAt)} ${statusTag(i.status)} ${i.done !== null && i.total !== null ? progressText({ done: i.done, total: i.total }) : ""} ${counts(i.counts)}${
+      i.error ? html` <span class="muted">${i.error}</span>` : ""
+    }<br><code class="cmd">${i.command}</code></li>`,
+  );
+  return html`<details class="invocations"><summary>${integer(invocations.length)} ${invocations.length === 1 ? "invocation" : "invocations"}</summary><ol>${items}</ol></details>`;
+}
+
 /** What the viewer adds above a run's report. The report shows the command and the run's error; without a report, the bar does. */
-function runBar(run: RunRow, answers: number, withCommand: boolean): Raw {
+function runBar(run: RunRow, answers: number, withCommand: boolean, invocations: readonly InvocationRow[] = []): Raw {
+  const running = run.status === "running" && run.progress ? html` · ${progressText(run.progress)}` : "";
   return html`<div class="runbar">
-<span>${statusTag(run.status)} created ${when(run.createdAt)}, updated ${when(run.updatedAt)}</span>
+<span>${statusTag(run.status)}${running} created ${when(run.createdAt)}, updated ${when(run.updatedAt)}</span>
 <span>${run.suite} · ${run.model} · ${run.metric}</span>
 <span><a href="/runs/${run.id}/answers">${integer(answers)} ${answers === 1 ? "answer" : "answers"}</a></span>
 <span>${downloadLinks(run.id)}</span>
 <form method="get" action="/compare"><input type="hidden" name="run" value="${run.id}"><input type="text" name="run" placeholder="another run id" aria-label="another run id" size="14" required><button type="submit">Compare</button></form>
 </div>
 ${withCommand ? html`<pre class="command" title="the command line, as stored (secrets were replaced by *** before storing)">${run.command}</pre>` : ""}
-${withCommand && run.error ? errorBox(`the run failed: ${run.error}`, "run the same command again to resume it") : ""}`;
+${withCommand && run.error ? errorBox(`the run ${run.status === "interrupted" ? "was interrupted" : "failed"}: ${run.error}`, "run the same command again to resume it") : ""}
+${invocationList(invocations)}`;
 }
 
 /** GET /runs/:id */
 export async function runViewPage(store: Store, frame: Frame, run: RunRow): Promise<Rendered> {
   const answers = await store.countAnswers(run.id);
+  const invocations = await store.invocations(run.id);
+  // A running run's page reloads itself to show its progress.
+  const live = run.status === "running" ? { refreshSeconds: 3 } : {};
   try {
     const p = await runPage(store, run.id);
-    return { status: 200, html: page(frame, p.title, html`${runBar(run, answers, false)}${p.body}`, p.subtitle) };
+    return { status: 200, html: page(frame, p.title, html`${runBar(run, answers, false, invocations)}${p.body}`, p.subtitle, live) };
   } catch (e) {
-    const body = html`${runBar(run, answers, true)}${errorBox(`The report of this run could not be drawn: ${messageOf(e)}`, "the answers, the downloads and the comparison still work")}`;
-    return { status: 500, html: page(frame, `Run ${run.id}`, body, `${run.suite} · ${run.model}`) };
+    const body = html`${runBar(run, answers, true, invocations)}${errorBox(`The report of this run could not be drawn: ${messageOf(e)}`, "the answers, the downloads and the comparison still work")}`;
+    return { status: 500, html: page(frame, `Run ${run.id}`, body, `${run.suite} · ${run.model}`, live) };
   }
 }
 

@@ -6,7 +6,7 @@
 import { html, type Raw } from "../report/html.js";
 import type { Store } from "../store/index.js";
 import { HttpError, type Params } from "./http.js";
-import { integer, page, pager, perPageSelect, select, statusTag, when, type Frame } from "./layout.js";
+import { integer, page, pager, perPageSelect, progressText, select, statusTag, when, type Frame } from "./layout.js";
 
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
 
@@ -37,6 +37,8 @@ export interface RunListItem {
   readonly questions: number | null;
   readonly answers: number | null;
   readonly alignment: number | null;
+  /** Of a running run: what its invocation has stored of what it planned. */
+  readonly progress: { readonly done: number; readonly total: number } | null;
 }
 
 export interface RunListPage {
@@ -53,11 +55,22 @@ const METHODS_SQL = `CASE json_type(config, '$.method')
   WHEN 'VARCHAR' THEN json_extract_string(config, '$.method')
   ELSE '' END`;
 
-const BASE = `SELECT id, created_at, status, suite, model, metric, command, ${METHODS_SQL} AS methods,
+/**
+ * The runs with their status as users should see it: a run stored as running whose process is
+ * gone is interrupted (`Store.liveRuns` says which are alive), and the progress of its latest
+ * invocation.
+ */
+function base(live: ReadonlySet<string>): string {
+  const ids = [...live].map((id) => `'${id.replace(/'/gu, "''")}'`).join(", ");
+  return `SELECT id, created_at, CASE WHEN status = 'running' AND id NOT IN (${ids || "''"}) THEN 'interrupted' ELSE status END AS status,
+  suite, model, metric, command, ${METHODS_SQL} AS methods,
   TRY_CAST(json_extract_string(summary, '$.questions.scored') AS BIGINT) AS questions,
   TRY_CAST(json_extract_string(summary, '$.answers.total') AS BIGINT) AS answers,
-  TRY_CAST(json_extract_string(summary, '$.overall.mean') AS DOUBLE) AS alignment
+  TRY_CAST(json_extract_string(summary, '$.overall.mean') AS DOUBLE) AS alignment,
+  (SELECT done FROM invocations i WHERE i.run_id = runs.id ORDER BY n DESC LIMIT 1) AS progress_done,
+  (SELECT total FROM invocations i WHERE i.run_id = runs.id ORDER BY n DESC LIMIT 1) AS progress_total
 FROM runs`;
+}
 
 function where(f: RunFilters): { sql: string; params: string[] } {
   const conds: string[] = [];
@@ -81,6 +94,7 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 /** One page of runs, newest first. A page past the last gives the last page. */
 export async function listRuns(store: Store, filters: RunFilters, pageNo: number, perPage: number): Promise<RunListPage> {
   const w = where(filters);
+  const BASE = base(await store.liveRuns());
   const counted = await store.query(`WITH r AS (${BASE}) SELECT count(*) AS n FROM r ${w.sql}`, w.params);
   const total = Number(counted[0]?.n ?? 0);
   const pages = Math.max(1, Math.ceil(total / perPage));
@@ -103,6 +117,7 @@ export async function listRuns(store: Store, filters: RunFilters, pageNo: number
       questions: num(r.questions),
       answers: num(r.answers),
       alignment: num(r.alignment),
+      progress: r.status === "running" && r.progress_total !== null && r.progress_done !== null ? { done: Number(r.progress_done), total: Number(r.progress_total) } : null,
     })),
   };
 }
@@ -116,7 +131,7 @@ export async function filterChoices(store: Store): Promise<{ suites: string[]; m
   const rows = await store.query(`
     (SELECT 'suite' AS k, v FROM (SELECT DISTINCT suite AS v FROM runs) ORDER BY v LIMIT 500)
     UNION ALL (SELECT 'model', v FROM (SELECT DISTINCT model AS v FROM runs) ORDER BY v LIMIT 500)
-    UNION ALL (SELECT 'status', v FROM (SELECT DISTINCT status AS v FROM runs) ORDER BY v LIMIT 500)
+    UNION ALL (SELECT 'status', v FROM (SELECT unnest(['running', 'done', 'failed', 'interrupted']) AS v))
     UNION ALL (SELECT 'method', v FROM (SELECT DISTINCT json_extract(config, '$.method')::VARCHAR AS v FROM runs WHERE v IS NOT NULL) LIMIT 500)`);
   const of = (k: string) => rows.filter((r) => r.k === k).map((r) => String(r.v));
   const methods = new Set<string>();
@@ -177,7 +192,7 @@ ${perPageSelect(perPage, PAGE_SIZES)}
       (r) => html`<tr>
 <td><input type="checkbox" name="run" value="${r.id}" form="compare" aria-label="compare ${r.id}"></td>
 <td><a href="/runs/${r.id}"><code>${r.id}</code></a><br><code class="cmd" title="${r.command}">${r.command}</code></td>
-<td class="when">${when(r.createdAt)}</td><td>${statusTag(r.status)}</td>
+<td class="when">${when(r.createdAt)}</td><td>${statusTag(r.status)}${r.progress ? html`<br><span class="muted">${progressText(r.progress)}</span>` : ""}</td>
 <td>${r.suite}<br><span class="muted">${r.metric}</span></td><td class="model">${r.model}<br><span class="muted">${r.methods || "-"}</span></td>
 <td class="num">${r.questions === null ? "-" : integer(r.questions)}</td><td class="num">${r.answers === null ? "-" : integer(r.answers)}</td><td class="num">${fmt3(r.alignment)}</td>
 </tr>`,
@@ -188,5 +203,7 @@ ${perPageSelect(perPage, PAGE_SIZES)}
 <form id="compare" method="get" action="/compare"><button type="submit">Compare selected runs</button> <span class="muted">tick two runs or more</span></form>
 ${list.pages > 1 ? pg : ""}`;
   }
-  return page(frame, "Runs", body, `${integer(list.total)} ${list.total === 1 ? "run" : "runs"}${filtered ? " matching the filters" : " in the store"}, newest first`);
+  // While a run on this page is running, the page reloads itself to show its progress.
+  const live = list.items.some((r) => r.status === "running");
+  return page(frame, "Runs", body, `${integer(list.total)} ${list.total === 1 ? "run" : "runs"}${filtered ? " matching the filters" : " in the store"}, newest first`, live ? { refreshSeconds: 5 } : {});
 }

@@ -8,6 +8,11 @@
  *   /runs/<id>/answers.csv|jsonl|parquet its answers as a file
  *   /compare?run=<id>&run=<id>...        runs side by side
  *
+ * The store is shared with the commands writing to it: the viewer opens it read-only and only
+ * while it serves a page (src/store/handle.ts); a writer holds it for tens of milliseconds at a
+ * time, so a page waits for it briefly rather than failing. Pages of running runs show their
+ * progress and reload themselves.
+ *
  * Security stance: binds 127.0.0.1 unless told otherwise; while bound to a loopback address it
  * answers only requests addressed to a loopback name (a web page cannot reach it through DNS
  * rebinding); opens the store read-only and serves nothing else (no path in a request reaches the
@@ -21,11 +26,10 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
-import type { Store } from "../store/index.js";
+import { isStoreBusy, Store } from "../store/index.js";
 import { answersPage } from "./answers.js";
 import { exportRun, FORMATS, sendExport, type Format } from "./download.js";
 import { HttpError, Params, SECURITY_HEADERS, sendHtml } from "./http.js";
-import { StoreLease } from "./lease.js";
 import { errorPage, frameFor } from "./layout.js";
 import { compareViewPage, resolveRun, runViewPage } from "./run.js";
 import { runsListPage } from "./runs.js";
@@ -40,8 +44,10 @@ export interface ViewerOptions {
   readonly host?: string;
   /** Default 4280; 0 picks a free port. */
   readonly port?: number;
-  /** How long the store stays open after the last request, in ms (default 1000): writers can use it in between. */
+  /** How long the store stays open after the last request, in ms (default 200): writers can use it in between. */
   readonly idleMs?: number;
+  /** How long a page waits for a process holding the store before answering 503, in ms (default 20 s). */
+  readonly waitMs?: number;
   /** Called with unexpected errors (a bug, or the store failing); the page shows a 500. */
   readonly onError?: (error: unknown) => void;
 }
@@ -52,8 +58,6 @@ export interface Viewer {
   readonly address: AddressInfo;
   /** Whether it listens on an address other machines can reach. */
   readonly exposed: boolean;
-  /** Whether the store could not be opened at start because a writer held it (pages answer 503 until it is free). */
-  readonly busyAtStart: boolean;
   readonly server: http.Server;
   /** Stops listening, ends open connections, closes the store, removes temporary files. */
   close(): Promise<void>;
@@ -65,7 +69,6 @@ export function isLoopback(host: string): boolean {
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/u.test(h) || h === "::ffff:127.0.0.1";
 }
 
-const isBusy = (e: unknown): boolean => isCivitasError(e) && e.kind === "store" && /in use/u.test(e.message);
 
 type Route =
   | { kind: "runs" }
@@ -98,17 +101,7 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   } catch {
     throw new CivitasError("usage", `no store at ${options.file}`, { hint: "run `civitas eval` first, or pass --store with the file it used" });
   }
-  const lease = new StoreLease(file, options.idleMs ?? 1000);
-  let busyAtStart = false;
-  try {
-    await lease.use((s) => s.query("SELECT count(*) AS n FROM runs"));
-  } catch (e) {
-    if (!isBusy(e)) {
-      await lease.end();
-      throw e;
-    }
-    busyAtStart = true;
-  }
+  const store = await Store.open(file, { readOnly: true, idleMs: options.idleMs ?? 200, waitMs: options.waitMs ?? 20_000 });
   const tmp = await mkdtemp(path.join(os.tmpdir(), "civitas-view-"));
   const frame = frameFor(file);
   const loopback = isLoopback(host);
@@ -129,8 +122,10 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
       if (res.headersSent) throw e;
       if (e instanceof HttpError) {
         sendHtml(res, e.status, errorPage(frame, e.status, e.message, e.hint), e.headers);
-      } else if (isBusy(e)) {
-        sendHtml(res, 503, errorPage(frame, 503, "A civitas command is writing to this store right now.", "Reload this page when it has finished."), { "retry-after": "5" });
+      } else if (isStoreBusy(e)) {
+        sendHtml(res, 503, errorPage(frame, 503, "Another process has held this store for a while.", "civitas commands hold it only briefly: a DuckDB shell or notebook may have it open. Reload this page when it is closed."), { "retry-after": "5" });
+      } else if (isCivitasError(e) && e.kind === "store") {
+        sendHtml(res, 500, errorPage(frame, 500, e.message, e.hint));
       } else {
         throw e;
       }
@@ -154,20 +149,20 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
         res.end();
         return;
       case "runs":
-        sendHtml(res, 200, await lease.use((s) => runsListPage(s, frame, params)));
+        sendHtml(res, 200, await runsListPage(store, frame, params));
         return;
       case "compare": {
-        const out = await lease.use((s) => compareViewPage(s, frame, params));
+        const out = await compareViewPage(store, frame, params);
         sendHtml(res, out.status, out.html);
         return;
       }
       case "run":
       case "answers": {
-        const out = await lease.use(async (s: Store) => {
-          const run = await resolveRun(s, r.id);
+        const out = await (async () => {
+          const run = await resolveRun(store, r.id);
           if (run.id !== r.id) return { redirect: `/runs/${encodeURIComponent(run.id)}${r.kind === "answers" ? "/answers" : ""}${url.search}` };
-          return r.kind === "run" ? await runViewPage(s, frame, run) : { status: 200, html: await answersPage(s, frame, run, params) };
-        });
+          return r.kind === "run" ? await runViewPage(store, frame, run) : { status: 200, html: await answersPage(store, frame, run, params) };
+        })();
         if ("redirect" in out) {
           res.writeHead(302, { ...SECURITY_HEADERS, location: out.redirect });
           res.end();
@@ -175,11 +170,9 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
         return;
       }
       case "download": {
-        const exported = await lease.use(async (s) => {
-          const run = await s.getRun(r.id);
-          if (!run) throw new HttpError(404, `no run ${r.id} in this store`, "downloads need the full run id");
-          return exportRun(s, tmp, run.id, r.format);
-        });
+        const run = await store.getRun(r.id);
+        if (!run) throw new HttpError(404, `no run ${r.id} in this store`, "downloads need the full run id");
+        const exported = await exportRun(store, tmp, run.id, r.format);
         await sendExport(req, res, exported, r.id, r.format);
         return;
       }
@@ -194,7 +187,7 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   try {
     await Promise.race([once(server, "listening"), once(server, "error").then(([e]) => Promise.reject(e as Error))]);
   } catch (e) {
-    await lease.end();
+    await store.close();
     await rm(tmp, { recursive: true, force: true });
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE") throw new CivitasError("usage", `port ${options.port ?? DEFAULT_PORT} on ${host} is in use`, { hint: "pass --port with another port, or --port 0 for any free one", cause: e });
@@ -213,14 +206,13 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
     url,
     address,
     exposed: !loopback,
-    busyAtStart,
     server,
     close: () =>
       (closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await closed;
-        await lease.end();
+        await store.close();
         await rm(tmp, { recursive: true, force: true });
       })()),
   };

@@ -4,6 +4,8 @@ import path from "node:path";
 import { REPO } from "./paths.js";
 
 export const CLI = path.join(REPO, "src/cli/main.ts");
+/** tsx's loader by absolute URL, so that a command can run in any working folder. */
+const TSX = import.meta.resolve("tsx");
 
 export interface CliResult {
   readonly code: number | null;
@@ -13,7 +15,7 @@ export interface CliResult {
 }
 
 export function spawnCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+  return spawn(process.execPath, ["--import", TSX, CLI, ...args], {
     cwd: options.cwd ?? REPO,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -220,7 +220,7 @@ describe("running a sweep", () => {
     assert.equal(cut.simulations.not_run, 4);
     await withStore(file, async (store) => {
       const run = await store.getRun(cut.run);
-      assert.equal(run?.status, "failed");
+      assert.equal(run?.status, "interrupted");
       assert.match(run?.error ?? "", /interrupted after 2 of 6 simulations/u);
     });
     const rest = await withStore(file, (store) => runScenario(s, { store }));

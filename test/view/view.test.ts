@@ -402,40 +402,86 @@ describe("civitas view over HTTP", () => {
     assert.equal((await request(port, "/", { headers: { host: `localhost:${port}` } })).status, 200);
   });
 
-  it("lets a writer use the store between page loads, says so while one does, and shows its runs after", async () => {
-    await request(port, "/");
-    await new Promise((r) => setTimeout(r, 400)); // the viewer's idle time (150 ms) has passed
-    // Another process opens the store for writing (as `civitas eval` does) and holds it.
+  it("shows a run another process is working on, live, and sees it interrupted when that process dies", async () => {
+    // Another process works on a run through the store (as \`civitas eval\` does), and is then killed.
     const code = `
       import { Store } from ${JSON.stringify(path.join(REPO, "src/store/store.ts"))};
       const s = await Store.open(${JSON.stringify(storeFile)});
-      await s.beginRun({ id: "fresh0000001", command: "civitas eval opinionqa --limit 1", suite: "opinionqa", model: "m", metric: "tv", config: {} });
-      process.stdout.write("open\\n");
-      process.stdin.resume();
-      process.stdin.on("end", async () => { await s.close(); process.exit(0); });`;
-    const writer = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: REPO, stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
+      await s.beginRun({ id: "fresh0000001", command: "civitas eval opinionqa --limit 50", suite: "opinionqa", model: "m", metric: "tv", config: {} });
+      s.progress("fresh0000001", 20, 50);
+      await s.heartbeat("fresh0000001");
+      process.stdout.write("working\\n");
+      setInterval(() => undefined, 1000);`;
+    const worker = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
-    writer.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    worker.stderr.on("data", (d: Buffer) => (err += d.toString()));
     await new Promise<void>((resolve, reject) => {
-      writer.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        if (out.includes("open")) resolve();
+      worker.stdout.on("data", (d: Buffer) => {
+        if (d.toString().includes("working")) resolve();
       });
-      writer.on("exit", (c) => reject(new Error(`writer exited ${c}: ${err}`)));
+      worker.on("exit", (c) => reject(new Error(`worker exited ${c}: ${err}`)));
     });
     try {
-      const busy = await request(port, "/");
+      const list = await request(port, "/");
+      assert.equal(list.status, 200);
+      const row = tableRows(list.text, "runs").find((cells) => cells[1]!.startsWith("fresh0000001"));
+      assert.ok(row, "the run being worked on is listed");
+      assert.match(row[3]!, /running 20 of 50 stored \(40%\)/u);
+      assert.match(list.text, /<meta http-equiv="refresh" content="5">/u, "a list with a running run reloads itself");
+      const page = await request(port, "/runs/fresh0000001");
+      assert.match(page.text, /running/u);
+      assert.match(page.text, /20 of 50 stored/u);
+      assert.match(page.text, /<meta http-equiv="refresh" content="3">/u);
+    } finally {
+      worker.kill("SIGKILL");
+      await once(worker, "exit");
+    }
+    const after = await request(port, "/runs/fresh0000001");
+    assert.equal(after.status, 200);
+    assert.match(after.text, />interrupted</u, "a run whose process died is interrupted, not running");
+    assert.doesNotMatch(after.text, /http-equiv="refresh"/u, "and its page stops reloading");
+    const list = await request(port, "/?status=interrupted");
+    assert.deepEqual(listedRuns(list.text), ["fresh0000001"], list.text);
+  });
+
+  it("waits for a process holding the store, and answers 503 only when it holds it for longer than the viewer waits", async () => {
+    // A process that keeps the file open (a DuckDB shell, a notebook): civitas never does this.
+    const hold = (ms: number) => {
+      const code = `
+        import { DuckDBInstance } from "@duckdb/node-api";
+        const db = await DuckDBInstance.create(${JSON.stringify(storeFile)});
+        process.stdout.write("holding\\n");
+        setTimeout(() => { db.closeSync(); process.exit(0); }, ${ms});`;
+      const child = spawn(process.execPath, ["--input-type=module", "-e", code], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+      const exited = once(child, "exit");
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      return new Promise<{ child: typeof child; exited: typeof exited }>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          if (d.toString().includes("holding")) resolve({ child, exited });
+        });
+        child.on("exit", (c) => reject(new Error(`holder exited ${c}: ${err}`)));
+      });
+    };
+    await new Promise((r) => setTimeout(r, 400)); // the viewer's idle time (150 ms) has passed: the file is closed
+    // Held for 1 s: the page waits for it.
+    const brief = await hold(1000);
+    const waited = await request(port, "/");
+    assert.equal(waited.status, 200, waited.text.slice(0, 300));
+    await brief.exited;
+    // Held for longer than a viewer that waits 300 ms: 503, saying why.
+    const impatient = await startViewer({ file: storeFile, port: 0, idleMs: 0, waitMs: 300 });
+    const long = await hold(5000);
+    try {
+      const busy = await request(impatient.address.port, "/");
       assert.equal(busy.status, 503, busy.text.slice(0, 300));
       assert.equal(busy.headers["retry-after"], "5");
-      assert.match(busy.text, /A civitas command is writing to this store right now/u);
+      assert.match(busy.text, /Another process has held this store/u);
     } finally {
-      writer.stdin.end();
-      await once(writer, "exit");
+      long.child.kill("SIGKILL");
+      await long.exited;
+      await impatient.close();
     }
-    const fresh = await request(port, "/");
-    assert.equal(fresh.status, 200);
-    assert.ok(listedRuns(fresh.text).includes("fresh0000001"), "the run written meanwhile is listed");
   });
 
   it("refuses to start without a store", async () => {
