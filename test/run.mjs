@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * Runs the tests: every test/<dir>/<name>.test.ts, or the files given, with node's test runner
+ * (TypeScript through tsx). `npm test` type-checks and builds first (the command-line tests run
+ * the built dist/cli/main.js; see test/helpers/cli.ts).
+ *
+ *   node test/run.mjs                                  every test file
+ *   node test/run.mjs test/cli/cli.test.ts             some files
+ *   node test/run.mjs --test-name-pattern="lists"      any option of node's test runner
+ *
+ * Output: test/reporter.mjs on stdout (a line per file, then the failures, the counts, and
+ * `N passed, N failed`); the runner's full spec output in test-artifacts/test-output.txt.
+ *
+ * Files run side by side: at least 2, else as many as the machine has cores less one (node's own
+ * default, which is 1 on a 2-core machine). The exit code is the runner's: non-zero when anything
+ * failed or was cancelled.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, readdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const LOG = path.join("test-artifacts", "test-output.txt");
+
+const args = process.argv.slice(2);
+const options = args.filter((a) => a.startsWith("-"));
+let files = args.filter((a) => !a.startsWith("-"));
+if (files.length === 0) {
+  files = readdirSync(path.join(REPO, "test"), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) =>
+      readdirSync(path.join(REPO, "test", d.name))
+        .filter((f) => f.endsWith(".test.ts"))
+        .map((f) => path.join("test", d.name, f)),
+    )
+    .sort();
+}
+const concurrency = Math.max(2, (os.availableParallelism?.() ?? os.cpus().length) - 1);
+
+mkdirSync(path.join(REPO, "test-artifacts"), { recursive: true });
+const child = spawn(
+  process.execPath,
+  [
+    "--enable-source-maps",
+    "--import",
+    "tsx",
+    "--test",
+    `--test-concurrency=${concurrency}`,
+    "--test-reporter=./test/reporter.mjs",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=spec",
+    `--test-reporter-destination=${LOG}`,
+    ...options,
+    ...files,
+  ],
+  { cwd: REPO, stdio: "inherit", env: { ...process.env, CIVITAS_TEST_LOG: LOG } },
+);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
