@@ -7,12 +7,12 @@
  * - then the counts, and the slowest files;
  * - and last a line `N passed, N failed`.
  *
- * Counted as failed: failing tests, tests cancelled (the before hook of their suite failed, the
- * test timed out, the file stopped early), a suite whose own code or after hook failed while its
+ * Counted as failed: failing tests (timeouts included), tests cancelled (the before hook of their
+ * suite failed, the file stopped early), a suite whose own code or after hook failed while its
  * tests passed, and a file that failed outside its tests (it crashed, or exited non-zero). The
- * runner's own summary counts cancelled tests apart from failed ones ("fail 0, cancelled 13" when
- * Chromium is missing) and does not count a failed after hook at all; here both are failures, and
- * the exit code is 1 when anything failed.
+ * runner's own summary counts cancelled and timed-out tests apart from failed ones ("fail 0,
+ * cancelled 13" when Chromium is missing) and does not count a failed after hook at all; here all
+ * are failures, and the exit code is 1 when anything failed.
  *
  * Plain JavaScript: node 20 loads reporters before tsx can compile TypeScript.
  */
@@ -45,24 +45,32 @@ function messageOf(error) {
   const name = e.name && e.name !== "Error" ? `${e.name}: ` : "";
   let text = `${name}${e.message ?? String(e)}`;
   if (e.code && e.code !== "ERR_ASSERTION" && e.code !== "ERR_TEST_FAILURE") text += ` (${e.code})`;
+  if (typeof e.hint === "string" && e.hint) text += `\nhint: ${e.hint}`;
   const lines = text.trimEnd().split("\n");
   if (lines.length > MAX_MESSAGE_LINES) return [...lines.slice(0, MAX_MESSAGE_LINES), `... (${lines.length - MAX_MESSAGE_LINES} more lines in the full output)`].join("\n");
   return lines.join("\n");
 }
 
-/** The first stack frame in the project (not node's internals, not node_modules), as file:line:col. */
-function whereThrown(error) {
+/**
+ * Where the error was thrown: the first stack frame in the project (not node's internals, not
+ * node_modules), as file:line:col, and the first frame in the test's own file when that is not it.
+ */
+function whereThrown(error, testFile) {
   const e = thrown(error);
   const stack = e && typeof e === "object" && typeof e.stack === "string" ? e.stack : "";
+  const frames = [];
   for (const line of stack.split("\n")) {
     const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/u.exec(line.trim());
-    if (!m) continue;
-    const file = m[1];
-    if (file.includes("/node_modules/") || file.startsWith("node:")) continue;
-    return `${rel(file)}:${m[2]}:${m[3]}`;
+    if (!m || m[1].includes("/node_modules/")) continue;
+    const file = m[1].startsWith("file://") ? new URL(m[1]).pathname : m[1];
+    frames.push({ file, at: `${rel(file)}:${m[2]}:${m[3]}` });
   }
-  return undefined;
+  if (frames.length === 0) return undefined;
+  const inTest = testFile ? frames.find((f) => path.resolve(f.file) === path.resolve(testFile)) : undefined;
+  return inTest && inTest !== frames[0] ? `${frames[0].at}, from ${inTest.at}` : frames[0].at;
 }
+
+const cancelledList = (names) => `${names.length} test(s) cancelled:\n${names.map((n) => `  - ${n}`).join("\n")}`;
 
 const indent = (text, by = "   ") =>
   text
@@ -162,7 +170,7 @@ export default async function* compactReporter(source) {
           failedIn.add(data.file);
           break;
         }
-        const cancelledNote = waiting.length > 0 ? `${waiting.length} test(s) cancelled: ${waiting.join("; ")}` : "";
+        const cancelledNote = waiting.length > 0 ? cancelledList(waiting) : "";
         if (kind === "subtestsFailed") {
           // Its own tests failed (they are listed on their own), or were cancelled.
           if (waiting.length > 0) addFailure(data, { name: namePath(data), message: cancelledNote, where: undefined });
@@ -173,11 +181,11 @@ export default async function* compactReporter(source) {
           const cause = thrown(error);
           const reason = cause !== error && cause?.message !== error?.message ? `${error?.message}: ${messageOf(error)}` : messageOf(error);
           if (waiting.length === 0) counts.failed++;
-          addFailure(data, { name: namePath(data), message: waiting.length > 0 ? `${reason}\n${cancelledNote}` : reason, where: whereThrown(error) });
+          addFailure(data, { name: namePath(data), message: waiting.length > 0 ? `${reason}\n${cancelledNote}` : reason, where: whereThrown(error, data.file) });
           break;
         }
         counts.failed++;
-        addFailure(data, { name: namePath(data), message: messageOf(error), where: whereThrown(error) });
+        addFailure(data, { name: namePath(data), message: messageOf(error), where: whereThrown(error, data.file) });
         break;
       }
       case "test:diagnostic": {
@@ -193,7 +201,7 @@ export default async function* compactReporter(source) {
   // Cancelled tests whose parent never reported (the file stopped): list them by parent.
   for (const [key, names] of cancelled) {
     const [file, ...parents] = key.split("\0");
-    failures.push({ file, line: undefined, column: undefined, name: parents.join(" › ") || "(top level)", message: `${names.length} test(s) cancelled: ${names.join("; ")}`, where: undefined });
+    failures.push({ file, line: undefined, column: undefined, name: parents.join(" › ") || "(top level)", message: cancelledList(names), where: undefined });
   }
 
   const failed = counts.failed + counts.cancelled;
