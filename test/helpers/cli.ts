@@ -2,38 +2,17 @@
  * Runs the civitas command line as a child process, the way a user runs it.
  *
  * It runs the built dist/cli/main.js (what the `civitas` binary is) when dist/ is up to date with
- * src/ (`npm test` builds first), and the source through tsx otherwise, so that a test always
- * runs the current code. The built file starts in about half the time: tsx compiles and resolves
- * every module of the CLI on each start, and the tests start the CLI some 70 times.
+ * src/ (test/run.mjs builds it when it is not), and the source through tsx otherwise, so that a
+ * test always runs the current code. The built file starts in about half the time: tsx compiles
+ * and resolves every module of the CLI on each start, and the tests start the CLI some 70 times.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
+import { staleBuild } from "./build.mjs";
 import { REPO } from "./paths.js";
 
 export const CLI_SOURCE = path.join(REPO, "src/cli/main.ts");
 export const CLI_BUILT = path.join(REPO, "dist/cli/main.js");
-
-/**
- * Whether every src/**.ts has its dist/**.js, written after the source was last changed (tsc
- * writes every output on each build). Undefined when it is; else the first source that is newer.
- */
-export function staleBuild(): string | undefined {
-  const walk = (dir: string): string | undefined => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const file = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        const stale = walk(file);
-        if (stale) return stale;
-      } else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) {
-        const built = path.join(REPO, "dist", path.relative(path.join(REPO, "src"), file)).replace(/\.ts$/u, ".js");
-        if (!existsSync(built) || statSync(built).mtimeMs < statSync(file).mtimeMs) return path.relative(REPO, file);
-      }
-    }
-    return undefined;
-  };
-  return walk(path.join(REPO, "src"));
-}
 
 let command: string[] | undefined;
 
