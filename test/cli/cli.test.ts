@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "csv-parse/sync";
 import { startLlamaOpenAIServer, type LlamaOpenAIServer } from "../helpers/llama-openai-server.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, type CliResult } from "../helpers/cli.js";
 import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
 
 const W26 = "human_resp/American_Trends_Panel_W26";
@@ -50,23 +50,28 @@ describe("usage errors exit 2 and say what is wrong", () => {
 });
 
 describe("civitas eval, runs, export", () => {
+  // Two runs in one store, made once for the tests below (each of them needs only this).
   let dir: string;
   let store: string;
-  before(() => {
+  let table: CliResult;
+  let json: CliResult;
+  before(async () => {
     dir = tempDir();
     store = path.join(dir, "s.duckdb");
+    table = await runCli(["eval", "opinionqa", "--model", `llama:${MODEL}`, "--data", OPINIONQA, "--populations", "POLPARTY=Democrat,SEX", "--limit", "6", "--store", store, "--progress", "none"]);
+    json = await runCli(["eval", "opinionqa", "--model", `llama:${MODEL}`, "--data", OPINIONQA, "--populations", "SEX", "--limit", "6", "--store", store, "--json"]);
   });
 
-  it("prints the alignment table with baselines, counts and where the run is stored", async () => {
-    const r = await runCli(["eval", "opinionqa", "--model", `llama:${MODEL}`, "--data", OPINIONQA, "--populations", "POLPARTY=Democrat,SEX", "--limit", "6", "--store", store, "--progress", "none"]);
+  it("prints the alignment table with baselines, counts and where the run is stored", () => {
+    const r = table;
     assert.equal(r.code, 0, r.stderr);
     for (const s of ["population", "alignment", "95% CI", "uniform", "human vs overall", "POLPARTY=Democrat", "SEX=Male", "SEX=Female", "mean over populations", "6 scored", "set aside: 0", "mean coverage", `stored in ${store}`]) {
       assert.ok(r.stdout.includes(s), `missing "${s}" in:\n${r.stdout}`);
     }
   });
 
-  it("--json prints the documented shape", async () => {
-    const r = await runCli(["eval", "opinionqa", "--model", `llama:${MODEL}`, "--data", OPINIONQA, "--populations", "SEX", "--limit", "6", "--store", store, "--json"]);
+  it("--json prints the documented shape", () => {
+    const r = json;
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as Record<string, unknown> & { overall: { mean: number; ci: number[] }; populations: Record<string, unknown>[]; baselines: Record<string, unknown>; set_aside: Record<string, number> };
     assert.match(String(j.run), /^[0-9a-f]{12}$/);
@@ -84,7 +89,9 @@ describe("civitas eval, runs, export", () => {
     const runs = JSON.parse(list.stdout) as { id: string; status: string; command: string }[];
     assert.equal(runs.length, 2);
     assert.ok(runs.every((r) => r.status === "done"));
+    // Newest first: the --json run (SEX only).
     const id = runs[0]!.id;
+    assert.equal(id, (JSON.parse(json.stdout) as { run: string }).run);
     const show = await runCli(["runs", "show", id.slice(0, 6), "--store", store]);
     assert.equal(show.code, 0, show.stderr);
     assert.ok(show.stdout.includes(`run ${id}`) && show.stdout.includes("SEX=Female"));

@@ -27,8 +27,6 @@ const QUERIES: OptionQuery[] = [
 ];
 
 let server: LlamaOpenAIServer;
-/** Answers of the healthy server, per query. */
-const healthy: OptionAnswer[] = [];
 
 function spec(opts: OpenAIOptions = {}) {
   return openaiSpec("vllm", MODEL, {
@@ -50,6 +48,25 @@ async function withClient<T>(opts: OpenAIOptions, fn: (c: ModelClient) => Promis
   } finally {
     await client.close();
   }
+}
+
+/**
+ * What the healthy server answers to each query, asked through a client of its own before a test
+ * injects faults (each test asks for itself: none depends on another having run). The requests
+ * are then forgotten.
+ */
+async function healthyAnswers(): Promise<OptionAnswer[]> {
+  const answers = await withClient({}, async (client) => {
+    const out: OptionAnswer[] = [];
+    for (const q of QUERIES) out.push(await client.optionProbabilities(q));
+    return out;
+  });
+  assert.deepEqual(
+    server.requests.map((r) => r.outcome),
+    QUERIES.map(() => "ok"),
+  );
+  server.reset();
+  return answers;
 }
 
 async function rejection(p: Promise<unknown>): Promise<CivitasError> {
@@ -117,6 +134,7 @@ describe("openaiSpec settings", () => {
 
 describe("a healthy server", () => {
   test("answers equal labelMassFromTokens on the same top-20 tokens computed in-process", async () => {
+    const healthy: OptionAnswer[] = [];
     await withClient({}, async (client) => {
       assert.equal(client.identity, `openai:${MODEL}@${server.url}`);
       assert.equal(client.concurrency, 4);
@@ -157,7 +175,7 @@ describe("a healthy server", () => {
 
 describe("faults are retried and change nothing", () => {
   test("429 (Retry-After: 1), 500, hang and malformed JSON, then the same answers", async () => {
-    assert.equal(healthy.length, QUERIES.length, "runs after the healthy-server test");
+    const healthy = await healthyAnswers();
     const retries: OpenAIRetryInfo[] = [];
     server.inject({ kind: "429", retryAfterSeconds: 1 }, { kind: "500" }, { kind: "hang" }, { kind: "malformed" });
     const answers = await withClient({ onRetry: (i) => retries.push(i) }, async (client) => {
@@ -190,6 +208,7 @@ describe("faults are retried and change nothing", () => {
   });
 
   test("faults hitting parallel requests still give the same answers", async () => {
+    const healthy = await healthyAnswers();
     server.inject({ kind: "500" }, { kind: "malformed" }, { kind: "500" }, { kind: "429" });
     const answers = await withClient({}, (client) => Promise.all(QUERIES.map((q) => client.optionProbabilities(q))));
     assert.deepEqual(answers, healthy);

@@ -111,14 +111,26 @@ describe("simulate", () => {
     assert.equal(r.final.value, 3);
   });
 
-  it("yields to the event loop so a timer can abort a long synchronous run", async () => {
+  it("yields to the event loop so a timer can abort a long synchronous run, and stops at the next step", async () => {
+    // Each step computes for at least 5 ms without awaiting anything; the engine yields at least
+    // every 50 ms of computing, so a timer due at once runs after at most 10 steps, or at the
+    // latest at the yield after that (20 steps) whatever the machine's load: a busy machine makes
+    // steps slower, never more numerous per 50 ms. Without yielding, the timer would never run
+    // and the run would end at its step limit.
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 40);
-    const started = performance.now();
-    const r = await simulate(counter({ busyMs: 2 }), { graph, params: {}, seed: 1, steps: 1_000_000, signal: ac.signal });
+    let state: Counter | undefined;
+    const busy: Dynamics<Counter> = { ...counter({ busyMs: 5 }), init: () => (state = { value: 0, draws: [] }) };
+    let stepsWhenAborted = -1;
+    setTimeout(() => {
+      stepsWhenAborted = state?.value ?? 0;
+      ac.abort();
+    }, 0);
+    const r = await simulate(busy, { graph, params: {}, seed: 1, steps: 400, signal: ac.signal });
     assert.equal(r.stop, "aborted");
-    assert.ok(r.steps > 5 && r.steps < 200, `stopped after ${r.steps} steps`);
-    assert.ok(performance.now() - started < 1000);
+    assert.ok(stepsWhenAborted >= 1 && stepsWhenAborted <= 20, `the timer ran after ${stepsWhenAborted} steps`);
+    // Seen before another step began.
+    assert.equal(r.steps, stepsWhenAborted);
+    assert.equal(r.final.value, stepsWhenAborted);
   });
 
   it("gives the same run for the same seed, another for another seed", async () => {

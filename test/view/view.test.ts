@@ -402,11 +402,29 @@ describe("civitas view over HTTP", () => {
     assert.equal((await request(port, "/", { headers: { host: `localhost:${port}` } })).status, 200);
   });
 
+  it("refuses to start without a store", async () => {
+    await assert.rejects(startViewer({ file: path.join(dir, "missing.duckdb"), port: 0 }), /no store at/u);
+  });
+});
+
+describe("the viewer beside the commands that write to its store", () => {
+  const liveStore = path.join(dir, "live.duckdb");
+  let live: Viewer;
+  let livePort = 0;
+  before(async () => {
+    await (await Store.open(liveStore)).close();
+    live = await startViewer({ file: liveStore, port: 0, idleMs: 150 });
+    livePort = live.address.port;
+  });
+  after(async () => {
+    await live?.close();
+  });
+
   it("shows a run another process is working on, live, and sees it interrupted when that process dies", async () => {
     // Another process works on a run through the store (as \`civitas eval\` does), and is then killed.
     const code = `
       import { Store } from ${JSON.stringify(path.join(REPO, "src/store/store.ts"))};
-      const s = await Store.open(${JSON.stringify(storeFile)});
+      const s = await Store.open(${JSON.stringify(liveStore)});
       await s.beginRun({ id: "fresh0000001", command: "civitas eval opinionqa --limit 50", suite: "opinionqa", model: "m", metric: "tv", config: {} });
       s.progress("fresh0000001", 20, 50);
       await s.heartbeat("fresh0000001");
@@ -422,13 +440,13 @@ describe("civitas view over HTTP", () => {
       worker.on("exit", (c) => reject(new Error(`worker exited ${c}: ${err}`)));
     });
     try {
-      const list = await request(port, "/");
+      const list = await request(livePort, "/");
       assert.equal(list.status, 200);
       const row = tableRows(list.text, "runs").find((cells) => cells[1]!.startsWith("fresh0000001"));
       assert.ok(row, "the run being worked on is listed");
       assert.match(row[3]!, /running 20 of 50 stored \(40%\)/u);
       assert.match(list.text, /<meta http-equiv="refresh" content="5">/u, "a list with a running run reloads itself");
-      const page = await request(port, "/runs/fresh0000001");
+      const page = await request(livePort, "/runs/fresh0000001");
       assert.match(page.text, /running/u);
       assert.match(page.text, /20 of 50 stored/u);
       assert.match(page.text, /<meta http-equiv="refresh" content="3">/u);
@@ -436,11 +454,11 @@ describe("civitas view over HTTP", () => {
       worker.kill("SIGKILL");
       await once(worker, "exit");
     }
-    const after = await request(port, "/runs/fresh0000001");
+    const after = await request(livePort, "/runs/fresh0000001");
     assert.equal(after.status, 200);
     assert.match(after.text, />interrupted</u, "a run whose process died is interrupted, not running");
     assert.doesNotMatch(after.text, /http-equiv="refresh"/u, "and its page stops reloading");
-    const list = await request(port, "/?status=interrupted");
+    const list = await request(livePort, "/?status=interrupted");
     assert.deepEqual(listedRuns(list.text), ["fresh0000001"], list.text);
   });
 
@@ -449,7 +467,16 @@ describe("civitas view over HTTP", () => {
     const hold = (ms: number) => {
       const code = `
         import { DuckDBInstance } from "@duckdb/node-api";
-        const db = await DuckDBInstance.create(${JSON.stringify(storeFile)});
+        // The viewer may still hold the file for its idle time: try until it is free.
+        let db;
+        for (let attempt = 1; db === undefined; attempt++) {
+          try {
+            db = await DuckDBInstance.create(${JSON.stringify(liveStore)});
+          } catch (e) {
+            if (!/Could not set lock/u.test(String(e?.message)) || attempt >= 600) throw e;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
         process.stdout.write("holding\\n");
         setTimeout(() => { db.closeSync(); process.exit(0); }, ${ms});`;
       const child = spawn(process.execPath, ["--input-type=module", "-e", code], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
@@ -463,15 +490,14 @@ describe("civitas view over HTTP", () => {
         child.on("exit", (c) => reject(new Error(`holder exited ${c}: ${err}`)));
       });
     };
-    await new Promise((r) => setTimeout(r, 400)); // the viewer's idle time (150 ms) has passed: the file is closed
     // Held for 1 s: the page waits for it.
     const brief = await hold(1000);
-    const waited = await request(port, "/");
+    const waited = await request(livePort, "/");
     assert.equal(waited.status, 200, waited.text.slice(0, 300));
     await brief.exited;
     // Held for longer than a viewer that waits 300 ms: 503, saying why.
-    const impatient = await startViewer({ file: storeFile, port: 0, idleMs: 0, waitMs: 300 });
-    const long = await hold(5000);
+    const impatient = await startViewer({ file: liveStore, port: 0, idleMs: 0, waitMs: 300 });
+    const long = await hold(600_000);
     try {
       const busy = await request(impatient.address.port, "/");
       assert.equal(busy.status, 503, busy.text.slice(0, 300));
@@ -482,10 +508,6 @@ describe("civitas view over HTTP", () => {
       await long.exited;
       await impatient.close();
     }
-  });
-
-  it("refuses to start without a store", async () => {
-    await assert.rejects(startViewer({ file: path.join(dir, "missing.duckdb"), port: 0 }), /no store at/u);
   });
 });
 
@@ -556,9 +578,10 @@ describe("civitas view on the command line", () => {
     return {
       url,
       stderr: () => stderr,
+      // Resolves once the process has exited and its output is read to the end.
       stop: async () => {
         child.kill("SIGINT");
-        const [code] = (await once(child, "exit")) as [number | null];
+        const [code] = (await once(child, "close")) as [number | null];
         return code;
       },
     };
@@ -578,9 +601,8 @@ describe("civitas view on the command line", () => {
 
   it("warns that the store becomes visible to the network with --host", async () => {
     const cli = await startCli(["--host", "0.0.0.0"]);
-    for (let i = 0; i < 50 && !cli.stderr().includes("warning"); i++) await new Promise((r) => setTimeout(r, 20));
-    assert.match(cli.stderr(), /warning: listening on 0\.0\.0\.0 .*visible to the network/u);
     assert.equal((await fetch(cli.url)).status, 200);
     assert.equal(await cli.stop(), 0);
+    assert.match(cli.stderr(), /warning: listening on 0\.0\.0\.0 .*visible to the network/u);
   });
 });
