@@ -1,6 +1,7 @@
 /** What every command shares: option parsing helpers, error printing, the store location. */
 import { InvalidArgumentError } from "commander";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
+import { redactUrls } from "../redact.js";
 import { DEFAULT_STORE } from "../store/index.js";
 import { findSuite, type Suite } from "../surveys/index.js";
 
@@ -26,7 +27,10 @@ export function numberOption(name: string, min: number, max: number) {
   };
 }
 
-/** The command line as typed, with secrets replaced, for the store and reports. */
+/**
+ * The command line as typed, with secrets replaced, for the store and reports: the value of
+ * --api-key, and the credentials of every URL (user:password@, ?key=..., see src/redact.ts).
+ */
 export function redactedCommand(argv: readonly string[]): string {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -37,7 +41,14 @@ export function redactedCommand(argv: readonly string[]): string {
     } else if (a.startsWith("--api-key=")) {
       out.push("--api-key=***");
     } else {
-      out.push(/\s/u.test(a) ? JSON.stringify(a) : a);
+      // A base URL typed without its scheme ("user:key@host/v1") still hides what precedes the "@".
+      let value = a;
+      if (!a.includes("://")) {
+        if (argv[i - 1] === "--base-url") value = a.replace(/^[^/]*@/u, "***@");
+        else if (a.startsWith("--base-url=")) value = a.replace(/^(--base-url=)[^/]*@/u, "$1***@");
+      }
+      const safe = redactUrls(value);
+      out.push(/\s/u.test(safe) ? JSON.stringify(safe) : safe);
     }
   }
   return ["civitas", ...out].join(" ");

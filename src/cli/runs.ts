@@ -1,6 +1,7 @@
 /** `civitas runs list` and `civitas runs show <id>`. */
 import { Command } from "commander";
 import { formatEvalResult, formatTable } from "../report/index.js";
+import { redactCommandLine } from "../redact.js";
 import type { EvalResult } from "../runs/index.js";
 import { Store, type RunRow } from "../store/index.js";
 import type { SimulationReport } from "../sim/index.js";
@@ -41,7 +42,7 @@ export function runsCommand(): Command {
         const rows = await withStore(flags.store, (s) => s.listRuns());
         if (flags.json) {
           process.stdout.write(
-            `${toJson(rows.map((r) => ({ id: r.id, created: r.createdAt, status: r.status, suite: r.suite, model: r.model, metric: r.metric, command: r.command, overall: (r.summary as Partial<EvalResult> | null)?.overall ?? null, error: r.error })))}\n`,
+            `${toJson(rows.map((r) => ({ id: r.id, created: r.createdAt, status: r.status, suite: r.suite, model: r.model, metric: r.metric, command: redactCommandLine(r.command), overall: (r.summary as Partial<EvalResult> | null)?.overall ?? null, error: r.error })))}\n`,
           );
         } else if (rows.length === 0) {
           process.stdout.write("no runs yet: `civitas eval --help` shows how to start one\n");
@@ -68,10 +69,10 @@ export function runsCommand(): Command {
         const run = await withStore(flags.store, (s) => s.findRun(id));
         const summary = run.summary as EvalResult | null;
         if (flags.json) {
-          process.stdout.write(`${toJson(summary ?? { run: run.id, status: run.status, error: run.error, command: run.command })}\n`);
+          process.stdout.write(`${toJson(summary ?? { run: run.id, status: run.status, error: run.error, command: redactCommandLine(run.command) })}\n`);
           return;
         }
-        process.stdout.write(`run ${run.id} · ${run.status} · created ${run.createdAt.toISOString()}\n${run.command}\n\n`);
+        process.stdout.write(`run ${run.id} · ${run.status} · created ${run.createdAt.toISOString()}\n${redactCommandLine(run.command)}\n\n`);
         if (summary && run.suite.startsWith("sim:")) process.stdout.write(`${formatSimulation(run.summary as SimulationReport)}\n`);
         else if (summary) process.stdout.write(`${formatEvalResult(summary)}\n`);
         else process.stdout.write(`not finished${run.error ? `: ${run.error}` : ""}; run the same command again to resume it\n`);

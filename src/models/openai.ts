@@ -25,6 +25,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUse
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { z } from "zod";
 import { CivitasError } from "../errors.js";
+import { redactUrls, urlSecrets } from "../redact.js";
 import { labelMassFromTokens } from "./extract.js";
 import { retryAfterMsFromHeaders, withRetry } from "./retry.js";
 import { checkCompletionQuery, completionSeed } from "./completion.js";
@@ -114,7 +115,7 @@ export function publicBaseURL(url: URL): string {
 export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions = {}): ModelSpec {
   const env = opts.env ?? process.env;
   const apiKey = nonEmpty(opts.apiKey) ?? nonEmpty(env["OPENAI_API_KEY"]);
-  const scrub = scrubber([apiKey]);
+  const scrub = (text: string) => redactUrls(scrubber([apiKey])(text));
   if (model.trim() === "") {
     throw new CivitasError("usage", `no model name given for ${kind}`, {
       hint: `name the model as the server knows it, e.g. ${kind}:${kind === "ollama" ? "llama3.2" : kind === "vllm" ? "Qwen/Qwen2.5-0.5B-Instruct" : "gpt-4o-mini"}`,
@@ -134,7 +135,8 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
       hint: `e.g. ${DEFAULT_BASE_URLS[kind]}`,
     });
   }
-  const url = scrub(publicBaseURL(base));
+  const secrets = [apiKey, ...urlSecrets(base)];
+  const url = scrubber(secrets)(publicBaseURL(base));
   if (apiKey === undefined && base.hostname === "api.openai.com") {
     throw new CivitasError("usage", `no API key for ${url}: set OPENAI_API_KEY`, {
       hint: "export OPENAI_API_KEY=<your key> (or pass --api-key); for a local server give its --base-url",
@@ -143,10 +145,12 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
   const concurrency = positiveInt(opts.concurrency, OPENAI_DEFAULTS.concurrency, "concurrency");
   const settings: ClientSettings = {
     model,
-    baseURL: base.href.replace(/\/+$/u, ""),
+    baseURL: publicBaseURL(base),
+    query: Object.fromEntries(base.searchParams),
+    basicAuth: base.username === "" && base.password === "" ? undefined : `${safeDecode(base.username)}:${safeDecode(base.password)}`,
     url,
     apiKey: apiKey ?? PLACEHOLDER_KEY,
-    secrets: [apiKey, base.password, safeDecode(base.password)],
+    secrets,
     concurrency,
     timeoutMs: positiveInt(opts.timeoutMs, OPENAI_DEFAULTS.timeoutMs, "timeoutMs"),
     retries: nonNegativeInt(opts.retries, OPENAI_DEFAULTS.retries, "retries"),
@@ -166,8 +170,12 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
 
 interface ClientSettings {
   readonly model: string;
-  /** As given (may hold credentials); only ever handed to the SDK. */
+  /** Without credentials, query or fragment (fetch refuses URLs with credentials; the SDK appends paths). */
   readonly baseURL: string;
+  /** The base URL's query parameters (`?api-version=...`, `?key=...`), sent with every request. */
+  readonly query: Readonly<Record<string, string>>;
+  /** "user:password" from the base URL, sent as HTTP Basic authorization (as curl does), in place of the bearer key. */
+  readonly basicAuth: string | undefined;
   /** Safe to show. */
   readonly url: string;
   readonly apiKey: string;
@@ -245,10 +253,13 @@ export class OpenAIClient implements ModelClient {
     private readonly s: ClientSettings,
   ) {
     this.concurrency = s.concurrency;
-    this.scrub = scrubber(s.secrets);
+    const scrubSecrets = scrubber(s.secrets);
+    this.scrub = (text) => redactUrls(scrubSecrets(text));
     this.sdk = new OpenAI({
       apiKey: s.apiKey,
       baseURL: s.baseURL,
+      ...(Object.keys(s.query).length === 0 ? {} : { defaultQuery: s.query }),
+      ...(s.basicAuth === undefined ? {} : { defaultHeaders: { authorization: `Basic ${Buffer.from(s.basicAuth, "utf8").toString("base64")}` } }),
       maxRetries: 0,
       timeout: s.timeoutMs,
       // Never let the SDK pick up a different organisation/project from the environment silently.
