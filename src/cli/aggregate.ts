@@ -3,7 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { aggregateFile, preferencePairs, RULES, writePreferencePairs, type AggregateReport, type ProfileReport } from "../choice/index.js";
 import { aggregatePage, formatTable, reportDocument } from "../report/index.js";
-import { intOption, reportError, toJson, usageError } from "./common.js";
+import { printErr, printOut, intOption, reportError, toJson, usageError } from "./common.js";
 
 interface AggregateFlags {
   rules?: string;
@@ -78,19 +78,19 @@ export function aggregateCommand(): Command {
         if (flags.export) {
           const pairs = (await Promise.all(files.map((f) => preferencePairs(f, { ...options, weight: flags.exportWeight })))).flat();
           const n = await writePreferencePairs(flags.export, pairs);
-          process.stderr.write(`wrote ${n} preference pairs to ${flags.export}\n`);
+          printErr(`wrote ${n} preference pairs to ${flags.export}\n`);
         }
         if (flags.html) {
           const pages = [];
           for (const r of reports) pages.push(await aggregatePage(r));
           await writeFile(flags.html, reportDocument(pages, pages.length > 1 ? { title: "civitas aggregate" } : {}));
-          process.stderr.write(`wrote ${pages.length} page${pages.length === 1 ? "" : "s"} to ${flags.html}\n`);
+          printErr(`wrote ${pages.length} page${pages.length === 1 ? "" : "s"} to ${flags.html}\n`);
         }
         if (flags.json) {
           const json = (r: AggregateReport) => jsonOf(r, flags.margin ?? false);
-          process.stdout.write(`${toJson(reports.length === 1 ? json(reports[0]!) : Object.fromEntries(reports.map((r) => [r.file, json(r)])))}\n`);
+          printOut(`${toJson(reports.length === 1 ? json(reports[0]!) : Object.fromEntries(reports.map((r) => [r.file, json(r)])))}\n`);
         } else {
-          process.stdout.write(`${reports.map((r) => formatReport(r, flags.margin ?? false)).join("\n\n")}\n`);
+          printOut(`${reports.map((r) => formatReport(r, flags.margin ?? false)).join("\n\n")}\n`);
         }
       } catch (e) {
         process.exitCode = reportError(e);

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from "commander";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import { redactUrls } from "../redact.js";
 import { DEFAULT_STORE } from "../store/index.js";
+import { jsonTerminalSafe, terminalSafe } from "../terminal.js";
 import { findSuite, type Suite } from "../surveys/index.js";
 
 export const STORE_HELP = `the DuckDB file holding runs, answers and the request cache (default: ${DEFAULT_STORE}, or $CIVITAS_STORE)`;
@@ -54,17 +55,29 @@ export function redactedCommand(argv: readonly string[]): string {
   return ["civitas", ...out].join(" ");
 }
 
+/**
+ * Text for a person, on stdout or stderr: control characters, escape sequences and bidi
+ * overrides that came from data files, servers or models are shown as escapes (src/terminal.ts).
+ */
+export function printOut(text: string): void {
+  process.stdout.write(terminalSafe(text, { multiline: true }));
+}
+
+export function printErr(text: string): void {
+  process.stderr.write(terminalSafe(text, { multiline: true }));
+}
+
 /** Prints an error the way every command does, and returns the exit code. */
 export function reportError(e: unknown, secrets: readonly string[] = []): number {
-  const scrub = (s: string) => secrets.reduce((acc, k) => (k ? acc.split(k).join("***") : acc), s);
+  const scrub = (s: string) => redactUrls(secrets.reduce((acc, k) => (k ? acc.split(k).join("***") : acc), s));
   if (isCivitasError(e)) {
-    process.stderr.write(`error: ${scrub(e.message)}\n`);
-    if (e.hint) process.stderr.write(`${scrub(e.hint).replace(/^/gmu, "  ")}\n`);
+    printErr(`error: ${scrub(e.message)}\n`);
+    if (e.hint) printErr(`${scrub(e.hint).replace(/^/gmu, "  ")}\n`);
     return e.kind === "usage" ? 2 : 1;
   }
-  process.stderr.write(`error: ${scrub(messageOf(e))}\n`);
-  if (process.env.CIVITAS_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${scrub(e.stack)}\n`);
-  else process.stderr.write("  this is a bug in civitas; set CIVITAS_DEBUG=1 to see where, and please report it\n");
+  printErr(`error: ${scrub(messageOf(e))}\n`);
+  if (process.env.CIVITAS_DEBUG && e instanceof Error && e.stack) printErr(`${scrub(e.stack)}\n`);
+  else printErr("  this is a bug in civitas; set CIVITAS_DEBUG=1 to see where, and please report it\n");
   return 1;
 }
 
@@ -72,9 +85,9 @@ export function usageError(message: string, hint?: string): CivitasError {
   return new CivitasError("usage", message, hint === undefined ? {} : { hint });
 }
 
-/** JSON with NaN written as null (JSON has no NaN). */
+/** JSON with NaN written as null (JSON has no NaN), and C1 controls and bidi characters as \u escapes (src/terminal.ts). */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2);
+  return jsonTerminalSafe(JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2));
 }
 
 /**

@@ -1,7 +1,7 @@
 /** `civitas export <run> --format csv|jsonl|parquet`. */
 import { Command, Option } from "commander";
 import { Store } from "../store/index.js";
-import { reportError, STORE_HELP, storePath } from "./common.js";
+import { printErr, reportError, STORE_HELP, storePath } from "./common.js";
 
 type Format = "csv" | "jsonl" | "parquet";
 
@@ -29,7 +29,7 @@ Example:
           const run = await store.findRun(id);
           const out = flags.out ?? `${run.id}.${flags.format}`;
           const n = await store.exportAnswers(run.id, out, flags.format);
-          process.stderr.write(`wrote ${n} answers of run ${run.id} to ${out}\n`);
+          printErr(`wrote ${n} answers of run ${run.id} to ${out}\n`);
         } finally {
           await store.close();
         }

@@ -5,7 +5,7 @@ import { CivitasError, messageOf } from "../errors.js";
 import { comparePage, reportDocument, runPage, type Page } from "../report/index.js";
 import type { EvalResult } from "../runs/index.js";
 import { Store } from "../store/index.js";
-import { reportError, STORE_HELP, storePath, usageError } from "./common.js";
+import { printErr, reportError, STORE_HELP, storePath, usageError } from "./common.js";
 
 interface ReportFlags {
   out: string;
@@ -73,7 +73,7 @@ export function reportCommand(): Command {
         } catch (e) {
           throw new CivitasError("input", `could not write ${flags.out}: ${messageOf(e)}`, { cause: e });
         }
-        process.stderr.write(`wrote ${pages.length} page${pages.length === 1 ? "" : "s"} to ${flags.out}\n`);
+        printErr(`wrote ${pages.length} page${pages.length === 1 ? "" : "s"} to ${flags.out}\n`);
       } catch (e) {
         process.exitCode = reportError(e);
       }

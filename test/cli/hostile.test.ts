@@ -5,15 +5,19 @@
  * real DuckDB files, the viewer on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { parse } from "csv-parse/sync";
+import { redactedCommand } from "../../src/cli/common.js";
+import { redactCommandLine, redactUrls } from "../../src/redact.js";
+import { jsonTerminalSafe, terminalSafe } from "../../src/terminal.js";
 import { startViewer } from "../../src/view/index.js";
 import { runCli } from "../helpers/cli.js";
 import { startLlamaOpenAIServer, type LlamaOpenAIServer } from "../helpers/llama-openai-server.js";
-import { OPINIONQA, tempDir } from "../helpers/paths.js";
+import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -86,5 +90,123 @@ describe("credentials in a base URL never reach the store, the output, the repor
     const texts = [a, b, c, d, list, rep, ...shows].flatMap((r) => [r.stdout, r.stderr]);
     for (const t of [...texts, ...pages]) assert.doesNotMatch(t, secrets);
     for (const f of filesIn(dir)) assert.doesNotMatch(f.text, secrets, `${f.name} holds a credential`);
+  });
+});
+
+/** A custom survey (aggregated, CSV) whose texts carry terminal escapes, bidi overrides and spreadsheet formulas. */
+const ESC = "\x1b";
+const HOSTILE_QUESTION = `Is ${ESC}]8;;http://evil.example${ESC}\\this link${ESC}]8;;${ESC}\\ ${ESC}[31mred${ESC}[0m? \u202Eevil\u202C \u009b2J ok`;
+const HOSTILE_OPTION = `Yes${ESC}[2J`;
+const FORMULA_IDS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "@SUM(A1)", "-1", "-2.5e3"];
+
+function hostileSurvey(dir: string): string {
+  const cell = (c: string) => (/[",\n]/u.test(c) ? `"${c.replace(/"/gu, '""')}"` : c);
+  const rows = [["question_id", "question", "options", "population", "option", "count"]];
+  for (const id of FORMULA_IDS) {
+    rows.push([id, HOSTILE_QUESTION, `${HOSTILE_OPTION} | No`, "grp=\u202Eright", HOSTILE_OPTION, "3"]);
+    rows.push([id, "", "", "grp=\u202Eright", "No", "1"]);
+    rows.push([id, "", "", "grp=left", HOSTILE_OPTION, "1"]);
+    rows.push([id, "", "", "grp=left", "No", "2"]);
+  }
+  const file = path.join(dir, "hostile.csv");
+  writeFileSync(file, rows.map((r) => r.map(cell).join(",")).join("\n") + "\n");
+  return file;
+}
+
+/** No ESC, no other C0 control but newline and tab, no C1 control, no bidi override or isolate. */
+function assertTerminalSafe(text: string, what: string): void {
+  assert.doesNotMatch(text, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u, `${what} holds a control or bidi character:\n${text}`);
+}
+
+describe("text from data files reaches the terminal and spreadsheets neutralised", () => {
+  let dir: string;
+  let survey: string;
+  let store: string;
+  before(() => {
+    dir = tempDir();
+    survey = hostileSurvey(dir);
+    store = path.join(dir, "s.duckdb");
+  });
+
+  it("suites show and eval print escapes as visible text; --json keeps the exact text, escaped", async () => {
+    const show = await runCli(["suites", "show", "custom", "--data", survey]);
+    assert.equal(show.code, 0, show.stderr);
+    assertTerminalSafe(show.stdout + show.stderr, "suites show");
+    assert.ok(show.stdout.includes("Is \\x1b]8;;http://evil.example\\x1b\\this link"), show.stdout);
+    assert.ok(show.stdout.includes("grp=\\u202eright"), show.stdout);
+    const json = await runCli(["suites", "show", "custom", "--data", survey, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    assertTerminalSafe(json.stdout, "suites show --json");
+    const parsed = JSON.parse(json.stdout) as { questions: { text: string; options: string[] }[]; populations: { population: string }[] };
+    assert.equal(parsed.questions[0]!.text, HOSTILE_QUESTION);
+    assert.equal(parsed.questions[0]!.options[0], HOSTILE_OPTION);
+    assert.ok(parsed.populations.some((p) => p.population === "grp=\u202Eright"));
+
+    const ev = await runCli(["eval", "custom", "--model", `llama:${MODEL}`, "--data", survey, "--populations", "grp", "--store", store, "--progress", "none"]);
+    assert.equal(ev.code, 0, ev.stderr);
+    assertTerminalSafe(ev.stdout + ev.stderr, "eval");
+    assert.match(ev.stdout, /grp=\\u202eright\s+\d\.\d{3}/u, "the population row, its columns aligned");
+    const bad = await runCli(["eval", "custom", "--model", `llama:${MODEL}`, "--data", survey, "--populations", `grp=${ESC}]0;pwned${ESC}\\`, "--store", store]);
+    assert.equal(bad.code, 2);
+    assertTerminalSafe(bad.stderr, "an error naming a hostile population");
+  });
+
+  it("CSV export: formula cells get a leading ', plain numbers and number columns stay", async () => {
+    const list = JSON.parse((await runCli(["runs", "list", "--store", store, "--json"])).stdout) as { id: string }[];
+    const out = path.join(dir, "answers.csv");
+    const exp = await runCli(["export", list[0]!.id, "-o", out, "--store", store]);
+    assert.equal(exp.code, 0, exp.stderr);
+    const rows = parse(readFileSync(out, "utf8"), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(rows.map((r) => r.question).sort(), ["'+1+1", "'=HYPERLINK(\"http://evil.example\",\"x\")", "'@SUM(A1)", "-1", "-2.5e3"].sort());
+    for (const r of rows) {
+      assert.match(r.coverage!, /^\d\.\d+(e-\d+)?$/u, "coverage stays a number");
+      assert.ok(r.prompt!.startsWith("Question: Is "), "an ordinary cell is unchanged");
+      assert.deepEqual(JSON.parse(r.options!), [HOSTILE_OPTION, "No"]);
+    }
+    // JSON Lines keeps the values exactly: it is data, not a spreadsheet.
+    const jl = path.join(dir, "answers.jsonl");
+    assert.equal((await runCli(["export", list[0]!.id, "-f", "jsonl", "-o", jl, "--store", store])).code, 0);
+    const ids = readFileSync(jl, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { question: string }).question);
+    assert.deepEqual(ids.sort(), [...FORMULA_IDS].sort());
+  });
+});
+
+describe("the neutralising functions", () => {
+  it("terminalSafe: controls, C1, bidi and invisible characters become visible escapes; idempotent", () => {
+    assert.equal(terminalSafe(`a${ESC}[31mb\u0007`), "a\\x1b[31mb\\x07");
+    assert.equal(terminalSafe("x\u009b2Jy\u202Ez\u2066w\u200Bv\uFEFF"), "x\\u009b2Jy\\u202ez\\u2066w\\u200bv\\ufeff");
+    assert.equal(terminalSafe("tag\u{E0041}\u{E0042}"), "tag\\u{e0041}\\u{e0042}");
+    assert.equal(terminalSafe("one\ntwo\tthree\r\nfour"), "one two three four", "a table cell stays on one line");
+    assert.equal(terminalSafe("one\ntwo\tthree\r\nfour\rfive", { multiline: true }), "one\ntwo\tthree\nfour\\rfive");
+    assert.equal(terminalSafe("\ud800 lone"), "\\ud800 lone");
+    const kept = "Zürich · 日本 · 👩\u200D💻 · \u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645";
+    assert.equal(terminalSafe(kept), kept, "letters, emoji and joiners stay");
+    const once = terminalSafe(HOSTILE_QUESTION);
+    assert.equal(terminalSafe(once), once);
+  });
+
+  it("jsonTerminalSafe: the same JSON value, with no C1, bidi or tag character left raw", () => {
+    const value = { s: `a\u0085b\u202Ec\u{E0041}d\u2028e${ESC}` };
+    const text = jsonTerminalSafe(JSON.stringify(value));
+    assert.deepEqual(JSON.parse(text), value);
+    assertTerminalSafe(text, "JSON");
+    assert.doesNotMatch(text, /[\u2028\u{E0041}]/u);
+  });
+
+  it("redactUrls and redactCommandLine: userinfo and key-like parameters go, the rest stays", () => {
+    assert.equal(redactUrls("at http://u:p%40ss@host:8/v1/x?model=m&api_key=sk-1&sig=abc#access_token=t"), "at http://***@host:8/v1/x?model=m&api_key=***&sig=***#access_token=***");
+    assert.equal(redactUrls("https://sk-only@host/v1"), "https://***@host/v1");
+    assert.equal(redactUrls("https://h/?X-Amz-Signature=1&X-Amz-Credential=2&page=3"), "https://h/?X-Amz-Signature=***&X-Amz-Credential=***&page=3");
+    assert.equal(redactUrls("no url here: key=value"), "no url here: key=value");
+    // A command stored by an earlier version is redacted when shown.
+    assert.equal(
+      redactCommandLine("civitas eval x --api-key sk-abc --base-url http://a:b@h/v1?token=t --data d"),
+      "civitas eval x --api-key *** --base-url http://***@h/v1?token=*** --data d",
+    );
+    assert.equal(redactCommandLine("civitas eval x --api-key=***"), "civitas eval x --api-key=***");
+    assert.equal(
+      redactedCommand(["eval", "x", "--base-url", "me:sk-1@host:8000/v1", "--base-url=you:sk-2@h/v1", "--populations", "A B"]),
+      'civitas eval x --base-url ***@host:8000/v1 --base-url=***@h/v1 --populations "A B"',
+    );
   });
 });
