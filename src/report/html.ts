@@ -56,7 +56,7 @@ nav a { margin-right: 14px; } a { color: var(--accent); }
 /** A whole page. `nav` (links) is left out when printing. */
 export function pageShell(title: string, body: Raw, options: { nav?: Raw; subtitle?: string } = {}): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="generator" content="civitas">
 <title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
 <body>${options.nav ? `<nav>${options.nav.value}</nav>` : ""}<h1>${escapeHtml(title)}</h1>${options.subtitle ? `<p class="muted">${escapeHtml(options.subtitle)}</p>` : ""}
 ${body.value}

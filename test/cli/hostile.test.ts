@@ -5,7 +5,8 @@
  * real DuckDB files, the viewer on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -17,7 +18,7 @@ import { jsonTerminalSafe, terminalSafe } from "../../src/terminal.js";
 import { startViewer } from "../../src/view/index.js";
 import { runCli } from "../helpers/cli.js";
 import { startLlamaOpenAIServer, type LlamaOpenAIServer } from "../helpers/llama-openai-server.js";
-import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
+import { MODEL, OPINIONQA, REPO, tempDir } from "../helpers/paths.js";
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -208,5 +209,65 @@ describe("the neutralising functions", () => {
       redactedCommand(["eval", "x", "--base-url", "me:sk-1@host:8000/v1", "--base-url=you:sk-2@h/v1", "--populations", "A B"]),
       'civitas eval x --base-url ***@host:8000/v1 --base-url=***@h/v1 --populations "A B"',
     );
+  });
+});
+
+describe("output files never destroy a store or a data file", () => {
+  it("report, export and aggregate refuse the store, any DuckDB file and other files without --force", async () => {
+    const dir = tempDir();
+    const store = path.join(dir, "s.duckdb");
+    const survey = path.join(dir, "survey.csv");
+    copyFileSync(path.join(REPO, "examples/custom/town-aggregated.csv"), survey);
+    const ev = await runCli(["eval", "custom", "--model", `llama:${MODEL}`, "--data", survey, "--limit", "1", "--store", store, "--progress", "none", "--json"]);
+    assert.equal(ev.code, 0, ev.stderr);
+    const run = (JSON.parse(ev.stdout) as { run: string }).run;
+    const digest = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
+    const storeBefore = digest(store);
+    const surveyBefore = digest(survey);
+    const other = path.join(dir, "other.duckdb");
+    copyFileSync(store, other);
+    const link = path.join(dir, "link.html");
+    symlinkSync(store, link);
+
+    const refused = async (args: string[], pattern: RegExp) => {
+      const r = await runCli([...args, "--store", store]);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, pattern);
+      return r;
+    };
+    await refused(["report", run, "-o", store], /-o .*s\.duckdb: is the store this command reads/u);
+    await refused(["export", run, "-o", store, "--force"], /-o .*s\.duckdb: is the store this command reads/u);
+    await refused(["report", run, "-o", link, "--force"], /link\.html: is the store this command reads/u);
+    await refused(["export", run, "-o", other, "--force"], /other\.duckdb: is a DuckDB database/u);
+    await refused(["export", run, "-o", `${store}.wal`], /write-ahead log/u);
+    const csv = await refused(["export", run, "-o", survey], /survey\.csv: already exists and is not a CSV export written by civitas/u);
+    assert.match(csv.stderr, /--force/u);
+    assert.equal(digest(store), storeBefore, "the store is untouched");
+    assert.equal(digest(survey), surveyBefore, "the survey is untouched");
+    assert.equal((await runCli(["runs", "show", run, "--store", store])).code, 0);
+
+    // The same kind of output is replaced (running a command again); another kind with --force.
+    const out = path.join(dir, "answers.csv");
+    for (let i = 0; i < 2; i++) assert.equal((await runCli(["export", run, "-o", out, "--store", store])).code, 0);
+    const html = path.join(dir, "r.html");
+    for (let i = 0; i < 2; i++) assert.equal((await runCli(["report", run, "-o", html, "--store", store])).code, 0);
+    const page = path.join(dir, "notes.html");
+    writeFileSync(page, "<!doctype html><title>my notes</title>\n");
+    await refused(["report", run, "-o", page], /notes\.html: already exists and is not an HTML report written by civitas/u);
+    assert.equal((await runCli(["report", run, "-o", page, "--force", "--store", store])).code, 0);
+    assert.match(readFileSync(page, "utf8"), /Made by civitas/u);
+
+    // aggregate: never over an input file, nor another kind of file.
+    const comparisons = path.join(dir, "comparisons.jsonl");
+    copyFileSync(path.join(REPO, "examples/choice/comparisons.jsonl"), comparisons);
+    const agg = await runCli(["aggregate", comparisons, "--export", comparisons]);
+    assert.equal(agg.code, 2, agg.stderr);
+    assert.match(agg.stderr, /--export .*comparisons\.jsonl is one of the input files/u);
+    const notes = path.join(dir, "notes.txt");
+    writeFileSync(notes, "my notes\n");
+    const agg2 = await runCli(["aggregate", comparisons, "--html", notes]);
+    assert.equal(agg2.code, 2, agg2.stderr);
+    assert.match(agg2.stderr, /--html .*notes\.txt: already exists and is not an HTML report/u);
+    assert.equal(readFileSync(notes, "utf8"), "my notes\n");
   });
 });
