@@ -189,7 +189,7 @@ interface ClientSettings {
 }
 
 /** The part of a chat completion we rely on. */
-const TopLogprob = z.object({ token: z.string(), logprob: z.number() });
+const TopLogprob = z.object({ token: z.string(), logprob: z.number(), bytes: z.array(z.number()).nullable().optional() });
 const CompletionBody = z.object({
   choices: z
     .array(
@@ -226,7 +226,7 @@ type ChatParams = ChatCompletionCreateParamsNonStreaming;
 /** What a request is for: it decides the error a user sees when it fails. */
 type Purpose = { readonly kind: "logprobs" } | { readonly kind: "complete"; readonly constrained: boolean };
 
-type FailureCategory = "status" | "timeout" | "connection" | "malformed" | "nologprobs";
+type FailureCategory = "status" | "timeout" | "connection" | "malformed" | "invalid" | "nologprobs";
 
 /** One failed attempt, already described without secrets. */
 class AttemptFailure extends Error {
@@ -439,8 +439,10 @@ export class OpenAIClient implements ModelClient {
     if (first.top_logprobs.length === 0) {
       throw new AttemptFailure("nologprobs", "the response has logprobs but an empty top_logprobs list", false);
     }
+    const problem = impossibleLogprobs(first.top_logprobs);
+    if (problem !== undefined) throw new AttemptFailure("invalid", `the server returned log-probabilities that are not: ${problem}`, true);
     const top = first.top_logprobs
-      .map(({ token, logprob }) => ({ token, prob: Math.exp(logprob) }))
+      .map(({ token, logprob }) => ({ token, prob: Math.exp(Math.min(0, logprob)) }))
       .sort((a, b) => b.prob - a.prob)
       .slice(0, TOP_LOGPROBS);
     return { top, promptTokens: promptTokensOf(parsed.data.usage) };
@@ -475,6 +477,8 @@ export class OpenAIClient implements ModelClient {
               ? `is the server running and reachable at ${s.url}?`
               : f.category === "malformed"
                 ? "the server sends broken responses; check its logs (a proxy in between?)"
+                : f.category === "invalid"
+                  ? "the server's log-probabilities are not a probability distribution (a bug or a misconfiguration of the server); no answer of it was used"
                 : "the server keeps failing; check its logs, or try later";
       return new CivitasError("model", `${where} failed after ${tries}: ${f.reason}`, { hint });
     }
@@ -541,6 +545,38 @@ export function responseFormat(c: Constraint): {
           additionalProperties: false,
         };
   return { type: "json_schema", json_schema: { name: "answer", schema, strict: true } };
+}
+
+/**
+ * How far above 0 a log-probability may be: float32 log-softmax (x_i - logsumexp(x)) rounds with an
+ * error of the order of the logits' ulp, 6.1e-5 for logits up to 512, so a token of probability 1
+ * can come back as +3e-5. Such values are read as 0. The probabilities of the listed tokens may
+ * then sum above 1 by as much as their count times that, 20 x 1e-4 = 2e-3.
+ */
+export const LOGPROB_EPSILON = 1e-4;
+export const PROBABILITY_SUM_EPSILON = 2e-3;
+
+/**
+ * What makes a top_logprobs list impossible, or undefined: a log-probability that is not a finite
+ * number or is above 0 (a probability above 1), an entry listed twice (its mass would count
+ * twice), or probabilities summing above 1. Distinct tokens may share a text (a byte-fallback
+ * token and a piece: stories260K has two `"`); their masses add up, as they do in-process. An
+ * entry with the same text, log-probability and bytes as another is a copy.
+ */
+export function impossibleLogprobs(list: readonly { token: string; logprob: number; bytes?: readonly number[] | null | undefined }[]): string | undefined {
+  const seen = new Set<string>();
+  let sum = 0;
+  for (const { token, logprob, bytes } of list) {
+    const t = JSON.stringify(truncate(token, 20));
+    if (!Number.isFinite(logprob)) return `token ${t} has logprob ${logprob}`;
+    if (logprob > LOGPROB_EPSILON) return `token ${t} has logprob ${logprob} > 0, a probability above 1`;
+    const key = JSON.stringify([token, logprob, bytes ?? null]);
+    if (seen.has(key)) return `token ${t} is listed twice in top_logprobs (logprob ${logprob})`;
+    seen.add(key);
+    sum += Math.exp(Math.min(0, logprob));
+  }
+  if (sum > 1 + PROBABILITY_SUM_EPSILON) return `the ${list.length} top_logprobs probabilities sum to ${+sum.toPrecision(4)} > 1`;
+  return undefined;
 }
 
 function promptTokensOf(usage: unknown): number | null {

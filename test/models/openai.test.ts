@@ -309,6 +309,56 @@ describe("failures", () => {
   });
 });
 
+describe("what a server returns is validated", () => {
+  type Top = { token: string; logprob: number; bytes?: number[] };
+  /** The real answer's top_logprobs, changed by `f`. */
+  const rewriteTop = (f: (top: Top[]) => Top[]) => ({
+    kind: "rewrite" as const,
+    rewrite: (body: Record<string, unknown>) => {
+      const c = (body as { choices: { logprobs: { content: { top_logprobs: Top[] }[] } }[] }).choices[0]!.logprobs.content[0]!;
+      c.top_logprobs = f(c.top_logprobs);
+      return body;
+    },
+  });
+  const positive = rewriteTop((top) => top.map((t, i) => (i === 0 ? { ...t, logprob: 2.3 } : t)));
+  const duplicate = rewriteTop((top) => [top[0]!, ...top.slice(0, -1)]);
+  const overOne = rewriteTop((top) => top.map((t, i) => ({ ...t, logprob: Math.log(0.2 - 0.001 * i) })));
+
+  test("a positive logprob, a token listed twice, probabilities summing above 1: retried as malformed, then an error naming the server and the fault", async () => {
+    for (const [fault, what] of [
+      [positive, /logprob 2\.3 > 0, a probability above 1/u],
+      [duplicate, /is listed twice in top_logprobs/u],
+      [overOne, /the 20 top_logprobs probabilities sum to 3\.81 > 1/u],
+    ] as const) {
+      server.reset();
+      server.inject(fault, fault);
+      const retries: OpenAIRetryInfo[] = [];
+      const e = await rejection(withClient({ retries: 1, onRetry: (r) => retries.push(r) }, (c) => c.optionProbabilities(QUERIES[0]!)));
+      assert.equal(e.kind, "model");
+      assert.ok(e.message.includes(server.url), e.message);
+      assert.match(e.message, /2 attempts: the server returned log-probabilities that are not: /u);
+      assert.match(e.message, what);
+      assert.match(e.hint ?? "", /not a probability distribution/u);
+      assert.equal(retries.length, 1);
+      assert.equal(server.requests.length, 2);
+    }
+  });
+
+  test("an impossible answer followed by a good one gives the healthy answer; float rounding just above 0 is read as 0", async () => {
+    assert.equal(healthy.length, QUERIES.length, "runs after the healthy-server test");
+    server.inject(positive, duplicate);
+    const a = await withClient({}, (c) => c.optionProbabilities(QUERIES[0]!));
+    assert.deepEqual(a, healthy[0]);
+    assert.equal(server.requests.length, 3);
+    // A near-certain token whose float32 log-softmax came out at +3e-5 (see LOGPROB_EPSILON).
+    server.inject(rewriteTop((top) => top.map((t, i) => ({ ...t, logprob: i === 0 ? 3e-5 : -30 - i }))));
+    const b = await withClient({}, (c) => c.optionProbabilities(QUERIES[0]!));
+    assert.equal(b.top[0]!.prob, 1);
+    assert.ok(b.coverage <= 1);
+    assert.equal(server.requests.length, 4, "accepted at once");
+  });
+});
+
 describe("sampled completions (complete) over HTTP", () => {
   const LABELS = ["A", "B", "C"];
   const PROMPT = QUERIES[0]!.prompt;
