@@ -27,7 +27,7 @@ import { z } from "zod";
 import { CivitasError } from "../errors.js";
 import { redactUrls, urlSecrets } from "../redact.js";
 import { labelMassFromTokens } from "./extract.js";
-import { retryAfterMsFromHeaders, withRetry } from "./retry.js";
+import { retryAfterMsFromHeaders, sleepWithSignal, withRetry } from "./retry.js";
 import { checkCompletionQuery, completionSeed } from "./completion.js";
 import type {
   CompletionAnswer,
@@ -226,7 +226,7 @@ type ChatParams = ChatCompletionCreateParamsNonStreaming;
 /** What a request is for: it decides the error a user sees when it fails. */
 type Purpose = { readonly kind: "logprobs" } | { readonly kind: "complete"; readonly constrained: boolean };
 
-type FailureCategory = "status" | "timeout" | "connection" | "malformed" | "invalid" | "nologprobs";
+type FailureCategory = "status" | "timeout" | "connection" | "unreachable" | "malformed" | "invalid" | "nologprobs";
 
 /** One failed attempt, already described without secrets. */
 class AttemptFailure extends Error {
@@ -236,6 +236,8 @@ class AttemptFailure extends Error {
     readonly retryable: boolean,
     readonly status: number | undefined = undefined,
     readonly retryAfterMs: number | undefined = undefined,
+    /** For "unreachable": the system's error code (ECONNREFUSED, ENOTFOUND, ...). */
+    readonly code: UnreachableCode | undefined = undefined,
   ) {
     super(reason);
     this.name = "AttemptFailure";
@@ -247,6 +249,10 @@ export class OpenAIClient implements ModelClient {
   readonly concurrency: number;
   private readonly sdk: OpenAI;
   private readonly scrub: (s: string) => string;
+  /** The quick retry after the server was found unreachable, resolving to its failure (or undefined: the server answered). */
+  private outage: Promise<AttemptFailure | undefined> | undefined;
+  /** Set when the quick retry failed too: every request fails with it at once. */
+  private down: AttemptFailure | undefined;
 
   constructor(
     readonly identity: string,
@@ -340,7 +346,7 @@ export class OpenAIClient implements ModelClient {
       return await withRetry(
         (attempt) => {
           attempts = attempt + 1;
-          return this.attempt(params, parse, signal);
+          return this.attemptUnlessDown(params, parse, signal);
         },
         {
           retries: s.retries,
@@ -367,6 +373,44 @@ export class OpenAIClient implements ModelClient {
       if (signal?.aborted) throw e;
       if (e instanceof AttemptFailure) throw this.finalError(e, attempts, purpose);
       throw e;
+    }
+  }
+
+  /**
+   * One attempt, unless the server is known to be unreachable. A refused connection or a host
+   * name that does not resolve is not worth six retries per request: the first request to meet
+   * one retries once after QUICK_RETRY_MS, the other requests in flight wait for that retry
+   * instead of retrying (and reporting) on their own, and if it fails too, every request fails
+   * with the same error, now and later (open a new client to try again).
+   */
+  private async attemptUnlessDown<T>(params: ChatParams, parse: (body: unknown) => T, signal: AbortSignal | undefined): Promise<T> {
+    if (this.down) throw this.down;
+    try {
+      return await this.attempt(params, parse, signal);
+    } catch (e) {
+      if (!(e instanceof AttemptFailure) || e.category !== "unreachable") throw e;
+      if (this.down) throw this.down;
+      if (this.s.retries === 0) {
+        this.down = e;
+        throw e;
+      }
+      if (this.outage === undefined) {
+        this.s.onRetry?.({ attempt: 0, maxAttempts: 2, delayMs: QUICK_RETRY_MS, url: this.s.url, reason: e.reason, status: undefined });
+        const retry = sleepWithSignal(QUICK_RETRY_MS, signal).then(() => this.attempt(params, parse, signal));
+        const outage = retry.then(
+          () => undefined,
+          (e2: unknown) => (e2 instanceof AttemptFailure && e2.category === "unreachable" ? e2 : undefined),
+        );
+        this.outage = outage;
+        void outage.then((down) => {
+          if (down) this.down = down;
+          this.outage = undefined;
+        });
+        return await retry;
+      }
+      const down = await this.outage;
+      if (down) throw down;
+      return this.attempt(params, parse, signal);
     }
   }
 
@@ -405,6 +449,8 @@ export class OpenAIClient implements ModelClient {
       return new AttemptFailure("connection", "the request was aborted", true);
     }
     if (e instanceof APIConnectionError) {
+      const code = unreachableCode(e);
+      if (code !== undefined) return new AttemptFailure("unreachable", `cannot connect to ${this.s.url}: ${UNREACHABLE[code].what}`, false, undefined, undefined, code);
       return new AttemptFailure("connection", `could not connect (${scrub(connectionDetail(e))})`, true);
     }
     if (e instanceof APIError && typeof e.status === "number") {
@@ -465,6 +511,11 @@ export class OpenAIClient implements ModelClient {
   /** The error a user sees, after retries (or at once for what retrying cannot fix). */
   private finalError(f: AttemptFailure, attempts: number, purpose: Purpose): CivitasError {
     const s = this.s;
+    if (f.category === "unreachable") {
+      return new CivitasError("network", `${f.reason}; ${UNREACHABLE[f.code ?? "ECONNREFUSED"].hint}`, {
+        hint: `the server URL comes from --base-url, else OPENAI_BASE_URL${s.url === DEFAULT_BASE_URLS.ollama || s.url === DEFAULT_BASE_URLS.vllm ? ", else the backend's usual local address" : ""}`,
+      });
+    }
     const where = `model "${s.model}" at ${s.url}`;
     const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
     if (f.retryable) {
@@ -608,6 +659,35 @@ function serverMessage(e: APIError): string {
   if (err !== undefined && err !== null) return JSON.stringify(err);
   // The SDK's message starts with the status ("500 ..."); drop that, we print it ourselves.
   return e.message.replace(/^\d{3}\s*/u, "").replace(/^status code \(no body\)$/u, "");
+}
+
+/** Waited before the one retry after a refused connection or an unknown host. */
+const QUICK_RETRY_MS = 500;
+
+/** Connection errors that say the server is not there (rather than that a connection broke). */
+const UNREACHABLE = {
+  ECONNREFUSED: { what: "connection refused", hint: "is the server running, on that host and port?" },
+  ENOTFOUND: { what: "host name not found", hint: "check the host name" },
+  EAI_AGAIN: { what: "the host name could not be looked up (DNS failure)", hint: "check the host name and the network" },
+  EHOSTUNREACH: { what: "no route to the host", hint: "check the address and the network" },
+  ENETUNREACH: { what: "the network is unreachable", hint: "check the address and the network" },
+} as const;
+type UnreachableCode = keyof typeof UNREACHABLE;
+
+/** The code of a connection error that says the server is not there, from the cause chain. */
+function unreachableCode(e: Error): UnreachableCode | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 6 && cur instanceof Error; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === "string" && code in UNREACHABLE) return code as UnreachableCode;
+    // undici reports several attempts (IPv6 and IPv4 of localhost) as an AggregateError.
+    if (cur instanceof AggregateError) {
+      const inner = cur.errors.map((x: unknown) => (x instanceof Error ? unreachableCode(x) : undefined));
+      if (inner.length > 0 && inner.every((c) => c !== undefined)) return inner[0];
+    }
+    cur = cur.cause;
+  }
+  return undefined;
 }
 
 /** What a connection error was really about (ECONNREFUSED, ENOTFOUND, ...), from the cause chain. */

@@ -61,7 +61,9 @@ describe("credentials in a base URL never reach the store, the output, the repor
     const port = await closedPort();
     const d = await runCli([...common, "--base-url", `http://bob:sk-DOWN-4444@127.0.0.1:${port}/v1?api_key=sk-DOWN-5555`, "--populations", "SEX=Male"]);
     assert.equal(d.code, 1, d.stderr);
-    assert.match(d.stderr, new RegExp(`127\\.0\\.0\\.1:${port}/v1`, "u"));
+    // Fails fast: one error, at most one retry line (not six per request in flight).
+    assert.match(d.stderr, new RegExp(`^error: cannot connect to http://127\\.0\\.0\\.1:${port}/v1: connection refused; is the server running`, "mu"));
+    assert.ok(d.stderr.split("\n").filter((l) => l.startsWith("retry")).length <= 1, d.stderr);
 
     const list = await runCli(["runs", "list", "--store", store, "--json"]);
     const runs = JSON.parse(list.stdout) as { id: string; command: string; status: string }[];

@@ -232,21 +232,32 @@ describe("failures", () => {
     assert.equal(server.requests.length, 6);
   });
 
-  test("a server that is not there: connection refused, retried, then named", async () => {
+  test("a server that is not there: one quick retry shared by the requests in flight, then one error naming it", async () => {
     const probe = http.createServer();
     await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const url = `http://127.0.0.1:${port}/v1`;
     const retries: OpenAIRetryInfo[] = [];
-    const e = await rejection(
-      withClient({ baseURL: `http://127.0.0.1:${port}/v1`, retries: 2, onRetry: (i) => retries.push(i) }, (c) =>
-        c.optionProbabilities(QUERIES[0]!),
-      ),
-    );
-    assert.equal(e.kind, "model");
-    assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}/v1`, "u"));
-    assert.match(e.message, /3 attempts: could not connect \(.*ECONNREFUSED/u);
-    assert.equal(retries.length, 2);
+    const errors = await withClient({ baseURL: url, retries: 6, onRetry: (i) => retries.push(i) }, async (c) => {
+      const settled = await Promise.allSettled([...QUERIES, QUERIES[0]!].map((q) => c.optionProbabilities(q)));
+      // A request made after the server was found unreachable fails at once, without a retry.
+      const later = await rejection(c.optionProbabilities(QUERIES[1]!));
+      return [...settled.map((r) => (r.status === "rejected" ? (r.reason as CivitasError) : assert.fail("answered"))), later];
+    });
+    for (const e of errors) {
+      assert.ok(e instanceof CivitasError);
+      assert.equal(e.kind, "network");
+      assert.equal(e.message, `cannot connect to ${url}: connection refused; is the server running, on that host and port?`);
+    }
+    assert.equal(retries.length, 1, "one retry for all four requests in flight, not six each");
+    assert.match(retries[0]!.reason, /connection refused/u);
+
+    // --retries 0: not even the quick retry.
+    retries.length = 0;
+    const e = await rejection(withClient({ baseURL: url, retries: 0, onRetry: (i) => retries.push(i) }, (c) => c.optionProbabilities(QUERIES[0]!)));
+    assert.equal(e.kind, "network");
+    assert.equal(retries.length, 0);
   });
 
   test("401: fails at once, says the key was refused, and never repeats the key the server echoed", async () => {
