@@ -20,7 +20,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { CivitasError, isCivitasError, messageOf } from "../errors.js";
+import { CivitasError, isCivitasError } from "../errors.js";
 import type { Store } from "../store/index.js";
 import { answersPage } from "./answers.js";
 import { exportRun, FORMATS, sendExport, type Format } from "./download.js";
@@ -116,8 +116,9 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
+      // The page says nothing of the error (it may name internal files, such as the viewer's temporary folder); the server's log has it.
       options.onError?.(e);
-      if (!res.headersSent) sendHtml(res, 500, errorPage(frame, 500, `internal error: ${messageOf(e)}`));
+      if (!res.headersSent) sendHtml(res, 500, errorPage(frame, 500, "Internal error: this page could not be made.", "What went wrong is printed in the terminal running civitas view."));
       else res.destroy();
     });
   });

@@ -6,14 +6,21 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { copyFileSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "csv-parse/sync";
+import { aggregateFile } from "../../src/choice/index.js";
 import { redactedCommand } from "../../src/cli/common.js";
+import { CivitasError } from "../../src/errors.js";
+import { jsonLines } from "../../src/jsonl.js";
 import { redactCommandLine, redactUrls } from "../../src/redact.js";
+import { readPredictions } from "../../src/runs/index.js";
+import { applyOverrides, parseEdgeList, parseScenario } from "../../src/sim/index.js";
+import { loadOpinionQA } from "../../src/surveys/index.js";
 import { jsonTerminalSafe, terminalSafe } from "../../src/terminal.js";
 import { startViewer } from "../../src/view/index.js";
 import { runCli } from "../helpers/cli.js";
@@ -76,7 +83,9 @@ describe("credentials in a base URL never reach the store, the output, the repor
     const rep = await runCli(["report", ...runs.filter((r) => r.status === "done").map((r) => r.id), "-o", report, "--store", store, "--data", OPINIONQA]);
     assert.equal(rep.code, 0, rep.stderr);
 
-    const viewer = await startViewer({ file: store, port: 0, idleMs: 50 });
+    const before = new Set(readdirSync(os.tmpdir()).filter((d) => d.startsWith("civitas-view-")));
+    const logged: unknown[] = [];
+    const viewer = await startViewer({ file: store, port: 0, idleMs: 50, onError: (e) => logged.push(e) });
     const pages: string[] = [];
     try {
       for (const p of ["/", "/?q=sk-", ...runs.map((r) => `/runs/${r.id}`)]) {
@@ -84,6 +93,17 @@ describe("credentials in a base URL never reach the store, the output, the repor
         assert.equal(res.status, 200, p);
         pages.push(await res.text());
       }
+      // The viewer's 500 page names no internal file: its temporary folder gone, a download fails.
+      const tmp = readdirSync(os.tmpdir()).filter((d) => d.startsWith("civitas-view-") && !before.has(d));
+      assert.equal(tmp.length, 1);
+      rmSync(path.join(os.tmpdir(), tmp[0]!), { recursive: true });
+      const res = await fetch(new URL(`/runs/${runs[0]!.id}/answers.csv`, viewer.url));
+      assert.equal(res.status, 500);
+      const page = await res.text();
+      assert.match(page, /Internal error: this page could not be made\./u);
+      assert.doesNotMatch(page, /civitas-view-|\bat \/|duckdb error/iu);
+      assert.equal(logged.length, 1, "the error goes to the server's log instead");
+      assert.match(String(logged[0]), /civitas-view-/u);
     } finally {
       await viewer.close();
     }
@@ -271,5 +291,63 @@ describe("output files never destroy a store or a data file", () => {
     assert.equal(agg2.code, 2, agg2.stderr);
     assert.match(agg2.stderr, /--html .*notes\.txt: already exists and is not an HTML report/u);
     assert.equal(readFileSync(notes, "utf8"), "my notes\n");
+  });
+});
+
+describe("hostile input files: a clear error that quotes nothing it should not; a BOM is accepted everywhere", () => {
+  it("a YAML alias bomb is an input error naming the file, not a bug", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, "bomb.yaml");
+    const level = (name: string, prev: string) => `${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`;
+    writeFileSync(file, ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]', level("b", "a"), level("c", "b"), level("d", "c"), level("e", "d"), level("f", "e"), "name: bomb", "dynamics: hk", ""].join("\n"));
+    const r = await runCli(["simulate", file, "--store", path.join(dir, "s.duckdb")]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: .*bomb\.yaml: its aliases \(\*name\) expand too much/mu);
+    assert.doesNotMatch(r.stderr, /bug in civitas/u);
+    // The same through --set, which reads its value as YAML.
+    const names = ["a", "b", "c", "d", "e", "f"];
+    const flow = `[&a [1, 1, 1, 1, 1, 1, 1, 1, 1], ${names.slice(1).map((n, i) => `&${n} [${Array(9).fill(`*${names[i]}`).join(", ")}]`).join(", ")}]`;
+    assert.throws(
+      () => applyOverrides(parseScenario("name: x\ndynamics: hk\nparams: { agents: 10, steps: 5, epsilon: 0.2 }\n", "x.yaml"), { set: [`epsilon=${flow}`] }),
+      (e: unknown) => e instanceof CivitasError && e.kind === "usage" && /^--set epsilon: its aliases/u.test(e.message),
+    );
+    assert.throws(() => parseScenario(readFileSync(file, "utf8"), "bomb.yaml"), (e: unknown) => e instanceof CivitasError && e.kind === "input" && /bomb\.yaml/u.test(e.message));
+  });
+
+  it("graph: file: names the line and what was expected, never the line's text", async () => {
+    const dir = tempDir();
+    const secret = path.join(dir, "passwd");
+    writeFileSync(secret, "root:x:0:0:root:/root:/bin/bash\ndaemon x 1\n");
+    const scenario = path.join(dir, "s.yaml");
+    writeFileSync(scenario, `name: leak\ndynamics: degroot\nparams: { agents: 3, steps: 2, graph: "file:${secret}" }\nseeds: 1\n`);
+    const r = await runCli(["simulate", scenario, "--store", path.join(dir, "s.duckdb")]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /passwd:1: expected 2 or 3 fields \(u v, or u v weight\), got 1 field/u);
+    assert.doesNotMatch(r.stdout + r.stderr, /root|bash/u);
+    assert.throws(() => parseEdgeList("0 1\ndaemon x 1\n", { source: "g" }), (e: unknown) => e instanceof CivitasError && /^g:2: field 1 is not a node id/u.test(e.message) && !e.message.includes("daemon"));
+    assert.throws(() => parseEdgeList("0 1 heavy\n", { source: "g" }), (e: unknown) => e instanceof CivitasError && /field 3, the weight/u.test(e.message) && !e.message.includes("heavy"));
+    // JSON Lines: JSON.parse's excerpt of the line is left out too.
+    assert.throws(() => [...jsonLines("root:x:0:0:root\n", "preds.jsonl")], (e: unknown) => e instanceof CivitasError && e.message === "preds.jsonl line 1: not valid JSON (Unexpected token 'r')");
+  });
+
+  it("a UTF-8 BOM is accepted in predictions, comparisons, scenarios and edge lists, as in surveys", async () => {
+    const dir = tempDir();
+    const BOM = "\uFEFF";
+    const suite = await loadOpinionQA({ data: OPINIONQA });
+    const preds = path.join(dir, "preds.jsonl");
+    writeFileSync(preds, `${BOM}${JSON.stringify({ question: "SAFECRIME_W26", population: "overall", distribution: { "Very safe": 0.4, "Somewhat safe": 0.4, "Not too safe": 0.1, "Not at all safe": 0.1 } })}\n`);
+    assert.equal((await readPredictions(preds, suite)).lines, 1);
+    const comparisons = path.join(dir, "c.jsonl");
+    writeFileSync(comparisons, BOM + readFileSync(path.join(REPO, "examples/choice/comparisons.jsonl"), "utf8"));
+    const plain = await aggregateFile(path.join(REPO, "examples/choice/comparisons.jsonl"));
+    assert.deepEqual((await aggregateFile(comparisons)).profiles, plain.profiles);
+    const edges = path.join(dir, "edges.txt");
+    writeFileSync(edges, `${BOM}0 1\n1 2\n`);
+    assert.equal(parseEdgeList(readFileSync(edges, "utf8")).n, 3);
+    const scenario = path.join(dir, "bom.yaml");
+    writeFileSync(scenario, `${BOM}name: bom\ndynamics: degroot\nparams: { agents: 3, steps: 5, graph: "file:edges.txt" }\nseeds: 1\n`);
+    const r = await runCli(["simulate", scenario, "--store", path.join(dir, "s.duckdb"), "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { scenario: string }).scenario, "bom");
   });
 });
