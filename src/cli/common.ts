@@ -67,18 +67,45 @@ export function printErr(text: string): void {
   process.stderr.write(terminalSafe(text, { multiline: true }));
 }
 
-/** Prints an error the way every command does, and returns the exit code. */
-export function reportError(e: unknown, secrets: readonly string[] = []): number {
+let jsonErrors = false;
+
+/**
+ * Whether errors are printed as JSON: set for a command given --json (src/cli/main.ts), so that a
+ * script reading its output gets the error in the same language. stdout stays the result's alone.
+ */
+export function setJsonErrors(on: boolean): void {
+  jsonErrors = on;
+}
+
+/** The JSON error line: {"error": {"kind", "message", "hint", "exit_code"}} (hint null when there is none). */
+export function jsonErrorLine(error: { kind: string; message: string; hint: string | undefined; exitCode: number }): string {
+  return `${jsonTerminalSafe(JSON.stringify({ error: { kind: error.kind, message: error.message, hint: error.hint ?? null, exit_code: error.exitCode } }))}\n`;
+}
+
+/**
+ * Prints an error the way every command does (text, or one JSON line with --json; on stderr), and
+ * returns the exit code: 2 for usage errors, else 1, or `exitCode` when given (130: interrupted).
+ */
+export function reportError(e: unknown, secrets: readonly string[] = [], exitCode?: number): number {
   const scrub = (s: string) => redactUrls(secrets.reduce((acc, k) => (k ? acc.split(k).join("***") : acc), s));
-  if (isCivitasError(e)) {
+  const civitas = isCivitasError(e);
+  const code = exitCode ?? (civitas && e.kind === "usage" ? 2 : 1);
+  const bug = "this is a bug in civitas; set CIVITAS_DEBUG=1 to see where, and please report it";
+  if (jsonErrors) {
+    process.stderr.write(
+      jsonErrorLine(civitas ? { kind: e.kind, message: scrub(e.message), hint: e.hint === undefined ? undefined : scrub(e.hint), exitCode: code } : { kind: "bug", message: scrub(messageOf(e)), hint: bug, exitCode: code }),
+    );
+    return code;
+  }
+  if (civitas) {
     printErr(`error: ${scrub(e.message)}\n`);
     if (e.hint) printErr(`${scrub(e.hint).replace(/^/gmu, "  ")}\n`);
-    return e.kind === "usage" ? 2 : 1;
+    return code;
   }
   printErr(`error: ${scrub(messageOf(e))}\n`);
   if (process.env.CIVITAS_DEBUG && e instanceof Error && e.stack) printErr(`${scrub(e.stack)}\n`);
-  else printErr("  this is a bug in civitas; set CIVITAS_DEBUG=1 to see where, and please report it\n");
-  return 1;
+  else printErr(`  ${bug}\n`);
+  return code;
 }
 
 export function usageError(message: string, hint?: string): CivitasError {

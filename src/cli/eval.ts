@@ -199,11 +199,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
     return 0;
   } catch (e) {
     progress.stop();
-    if (controller.signal.aborted) {
-      reportError(e, secrets);
-      return 130;
-    }
-    return reportError(e, secrets);
+    return reportError(e, secrets, controller.signal.aborted ? 130 : undefined);
   } finally {
     process.off("SIGINT", onSigint);
     await store?.close();

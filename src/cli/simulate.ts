@@ -145,8 +145,7 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
     return 0;
   } catch (e) {
     progress.stop();
-    const code = reportError(e);
-    return controller.signal.aborted ? 130 : code;
+    return reportError(e, [], controller.signal.aborted ? 130 : undefined);
   } finally {
     process.off("SIGINT", onSigint);
     await store?.close();

@@ -351,3 +351,34 @@ describe("hostile input files: a clear error that quotes nothing it should not; 
     assert.equal((JSON.parse(r.stdout) as { scenario: string }).scenario, "bom");
   });
 });
+
+describe("--json: errors are JSON too", () => {
+  /** stdout empty; stderr one JSON line {"error": {kind, message, hint, exit_code}} whose exit_code is the process's. */
+  function jsonError(r: { code: number | null; stdout: string; stderr: string }): { kind: string; message: string; hint: string | null; exit_code: number } {
+    assert.equal(r.stdout, "", "stdout holds only a result");
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    const e = (JSON.parse(lines[0]!) as { error: { kind: string; message: string; hint: string | null; exit_code: number } }).error;
+    assert.deepEqual(Object.keys(e), ["kind", "message", "hint", "exit_code"]);
+    assert.equal(e.exit_code, r.code);
+    return e;
+  }
+
+  it("a command's error, a flag commander refuses, and a missing input file", async () => {
+    const model = jsonError(await runCli(["eval", "opinionqa", "--model", "llama:/nowhere/model.gguf", "--data", OPINIONQA, "--json"]));
+    assert.equal(model.kind, "usage");
+    assert.equal(model.exit_code, 2);
+    assert.match(model.message, /^model file not found: \/nowhere\/model\.gguf/u);
+    assert.match(model.hint ?? "", /\.gguf/u);
+    const flag = jsonError(await runCli(["eval", "opinionqa", "--limit", "0", "--json"]));
+    assert.equal(flag.kind, "usage");
+    assert.match(flag.message, /--limit must be an integer >= 1 \(got "0"\)/u);
+    const input = jsonError(await runCli(["score", "opinionqa", "--data", OPINIONQA, "--predictions", "/nowhere/preds.jsonl", "--json"]));
+    assert.equal(input.kind, "input");
+    assert.equal(input.exit_code, 1);
+    assert.match(input.message, /\/nowhere\/preds\.jsonl/u);
+    // Without --json, the same error is text.
+    const text = await runCli(["score", "opinionqa", "--data", OPINIONQA, "--predictions", "/nowhere/preds.jsonl"]);
+    assert.match(text.stderr, /^error: .*\/nowhere\/preds\.jsonl/u);
+  });
+});
