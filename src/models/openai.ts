@@ -450,7 +450,7 @@ export class OpenAIClient implements ModelClient {
     }
     if (e instanceof APIConnectionError) {
       const code = unreachableCode(e);
-      if (code !== undefined) return new AttemptFailure("unreachable", `cannot connect to ${this.s.url}: ${UNREACHABLE[code].what}`, false, undefined, undefined, code);
+      if (code !== undefined) return new AttemptFailure("unreachable", `cannot connect: ${UNREACHABLE[code].what}`, false, undefined, undefined, code);
       return new AttemptFailure("connection", `could not connect (${scrub(connectionDetail(e))})`, true);
     }
     if (e instanceof APIError && typeof e.status === "number") {
@@ -512,7 +512,8 @@ export class OpenAIClient implements ModelClient {
   private finalError(f: AttemptFailure, attempts: number, purpose: Purpose): CivitasError {
     const s = this.s;
     if (f.category === "unreachable") {
-      return new CivitasError("network", `${f.reason}; ${UNREACHABLE[f.code ?? "ECONNREFUSED"].hint}`, {
+      const u = UNREACHABLE[f.code ?? "ECONNREFUSED"];
+      return new CivitasError("network", `cannot connect to ${s.url}: ${u.what}; ${u.hint}`, {
         hint: `the server URL comes from --base-url, else OPENAI_BASE_URL${s.url === DEFAULT_BASE_URLS.ollama || s.url === DEFAULT_BASE_URLS.vllm ? ", else the backend's usual local address" : ""}`,
       });
     }
