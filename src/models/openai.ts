@@ -5,11 +5,15 @@
  * its forms: "A", " A", "A.", ...) is read from those 20 (see extract.ts). Mass outside the top
  * 20 is invisible over this API, so `coverage` is a lower bound of what the model puts on labels.
  *
- * Retries are ours (withRetry), not the SDK's: 429, 408, 409, 5xx, timeouts, connection errors
- * and malformed bodies are retried with jittered exponential backoff that honours Retry-After;
- * 400/401/403/404 and a server that does not return logprobs fail at once with an error that
- * says what to do. The API key never appears in an identity, an error message or an onRetry
- * report: every text that came from the server is scrubbed of it.
+ * Retries are ours (withRetry), not the SDK's: 429, 408, 409, 5xx, timeouts, dropped connections
+ * and malformed bodies (impossible log-probabilities included: impossibleLogprobs) are retried
+ * with jittered exponential backoff that honours Retry-After; 400/401/403/404 and a server that
+ * does not return logprobs fail at once with an error that says what to do. A server that is not
+ * there (connection refused, unknown host) gets one quick retry shared by every request in
+ * flight, then one error (attemptUnlessDown). The API key and the credentials of the base URL
+ * (userinfo, sent as HTTP Basic; key-like query parameters) never appear in an identity, an error
+ * message or an onRetry report: every text that came from the server or the SDK is scrubbed of
+ * them.
  *
  * Sampled completions (`complete`, for the `sample` and `verbalize` methods) go through the same
  * retries, deadline and scrubbing: one chat completion with `n`, `temperature`, `max_tokens` and
@@ -486,7 +490,7 @@ export class OpenAIClient implements ModelClient {
       throw new AttemptFailure("nologprobs", "the response has logprobs but an empty top_logprobs list", false);
     }
     const problem = impossibleLogprobs(first.top_logprobs);
-    if (problem !== undefined) throw new AttemptFailure("invalid", `the server returned log-probabilities that are not: ${problem}`, true);
+    if (problem !== undefined) throw new AttemptFailure("invalid", `impossible log-probabilities: ${problem}`, true);
     const top = first.top_logprobs
       .map(({ token, logprob }) => ({ token, prob: Math.exp(Math.min(0, logprob)) }))
       .sort((a, b) => b.prob - a.prob)

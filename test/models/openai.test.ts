@@ -347,7 +347,7 @@ describe("what a server returns is validated", () => {
       const e = await rejection(withClient({ retries: 1, onRetry: (r) => retries.push(r) }, (c) => c.optionProbabilities(QUERIES[0]!)));
       assert.equal(e.kind, "model");
       assert.ok(e.message.includes(server.url), e.message);
-      assert.match(e.message, /2 attempts: the server returned log-probabilities that are not: /u);
+      assert.match(e.message, /2 attempts: impossible log-probabilities: /u);
       assert.match(e.message, what);
       assert.match(e.hint ?? "", /not a probability distribution/u);
       assert.equal(retries.length, 1);
