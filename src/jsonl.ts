@@ -9,8 +9,17 @@ export interface JsonLine {
   readonly value: unknown;
 }
 
+/**
+ * What JSON.parse said, without the excerpt of the text it quotes (`Unexpected token 'r',
+ * "root:x:0:0"... is not valid JSON`): a file named by mistake must not be shown line by line.
+ */
+export function jsonSyntaxError(e: unknown): string {
+  return messageOf(e).replace(/,?\s*"(?:[^"\\]|\\.)*"(?:\.\.\.)?\s+is not valid JSON$/u, "");
+}
+
 export function* jsonLines(text: string, file: string, hint = "each line must be one JSON object"): Generator<JsonLine> {
-  const lines = text.split(/\r?\n/u);
+  // A UTF-8 byte order mark is accepted, as in every text file civitas reads.
+  const lines = text.replace(/^\uFEFF/u, "").split(/\r?\n/u);
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!;
     if (raw.trim() === "") continue;
@@ -19,7 +28,7 @@ export function* jsonLines(text: string, file: string, hint = "each line must be
     try {
       value = JSON.parse(raw);
     } catch (e) {
-      throw new CivitasError("input", `${at}: not valid JSON (${messageOf(e)})`, { hint });
+      throw new CivitasError("input", `${at}: not valid JSON (${jsonSyntaxError(e)})`, { hint });
     }
     yield { line: i + 1, at, value };
   }

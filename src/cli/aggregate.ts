@@ -3,7 +3,9 @@ import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { aggregateFile, preferencePairs, RULES, writePreferencePairs, type AggregateReport, type ProfileReport } from "../choice/index.js";
 import { aggregatePage, formatTable, reportDocument } from "../report/index.js";
-import { intOption, reportError, toJson, usageError } from "./common.js";
+import path from "node:path";
+import { checkOutputFile } from "./output.js";
+import { printErr, printOut, intOption, reportError, toJson, usageError } from "./common.js";
 
 interface AggregateFlags {
   rules?: string;
@@ -18,6 +20,7 @@ interface AggregateFlags {
   export?: string;
   exportWeight: "uniform" | "support" | "bradley-terry";
   html?: string;
+  force?: boolean;
 }
 
 const HELP = `
@@ -55,6 +58,7 @@ export function aggregateCommand(): Command {
     .option("--export <file>", "write DPO-style preference pairs (prompt, chosen, rejected, weight) from the aggregated outcome")
     .addOption(new Option("--export-weight <kind>", "weight of exported pairs").choices(["uniform", "support", "bradley-terry"]).default("uniform"))
     .option("--html <file>", "also write the results as one self-contained HTML report with charts (margin heat maps, group welfare, Polis groups)")
+    .option("--force", "replace --export / --html even if they are other kinds of files (never a store)")
     .addHelpText("after", HELP)
     .action(async (files: string[], flags: AggregateFlags) => {
       try {
@@ -73,24 +77,30 @@ export function aggregateCommand(): Command {
           ...(clusters !== undefined ? { clusters } : {}),
           seed: flags.seed,
         };
+        const force = flags.force ?? false;
+        for (const [file, kind, flag] of [[flags.export, "pairs", "--export"], [flags.html, "html", "--html"]] as const) {
+          if (file === undefined) continue;
+          if (files.some((f) => path.resolve(f) === path.resolve(file))) throw usageError(`${flag} ${file} is one of the input files`, "choose another file name");
+          await checkOutputFile(file, kind, { flag, force });
+        }
         const reports: AggregateReport[] = [];
         for (const f of files) reports.push(await aggregateFile(f, options));
         if (flags.export) {
           const pairs = (await Promise.all(files.map((f) => preferencePairs(f, { ...options, weight: flags.exportWeight })))).flat();
           const n = await writePreferencePairs(flags.export, pairs);
-          process.stderr.write(`wrote ${n} preference pairs to ${flags.export}\n`);
+          printErr(`wrote ${n} preference pairs to ${flags.export}\n`);
         }
         if (flags.html) {
           const pages = [];
           for (const r of reports) pages.push(await aggregatePage(r));
           await writeFile(flags.html, reportDocument(pages, pages.length > 1 ? { title: "civitas aggregate" } : {}));
-          process.stderr.write(`wrote ${pages.length} page${pages.length === 1 ? "" : "s"} to ${flags.html}\n`);
+          printErr(`wrote ${pages.length} page${pages.length === 1 ? "" : "s"} to ${flags.html}\n`);
         }
         if (flags.json) {
           const json = (r: AggregateReport) => jsonOf(r, flags.margin ?? false);
-          process.stdout.write(`${toJson(reports.length === 1 ? json(reports[0]!) : Object.fromEntries(reports.map((r) => [r.file, json(r)])))}\n`);
+          printOut(`${toJson(reports.length === 1 ? json(reports[0]!) : Object.fromEntries(reports.map((r) => [r.file, json(r)])))}\n`);
         } else {
-          process.stdout.write(`${reports.map((r) => formatReport(r, flags.margin ?? false)).join("\n\n")}\n`);
+          printOut(`${reports.map((r) => formatReport(r, flags.margin ?? false)).join("\n\n")}\n`);
         }
       } catch (e) {
         process.exitCode = reportError(e);

@@ -1,7 +1,9 @@
 /** What every command shares: option parsing helpers, error printing, the store location. */
 import { InvalidArgumentError } from "commander";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
+import { redactUrls } from "../redact.js";
 import { DEFAULT_STORE, Store } from "../store/index.js";
+import { jsonTerminalSafe, terminalSafe } from "../terminal.js";
 import { findSuite, type Suite } from "../surveys/index.js";
 
 export const STORE_HELP = `the DuckDB file holding runs, answers and the request cache (default: ${DEFAULT_STORE}, or $CIVITAS_STORE)`;
@@ -37,7 +39,10 @@ export function numberOption(name: string, min: number, max: number) {
   };
 }
 
-/** The command line as typed, with secrets replaced, for the store and reports. */
+/**
+ * The command line as typed, with secrets replaced, for the store and reports: the value of
+ * --api-key, and the credentials of every URL (user:password@, ?key=..., see src/redact.ts).
+ */
 export function redactedCommand(argv: readonly string[]): string {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -48,33 +53,79 @@ export function redactedCommand(argv: readonly string[]): string {
     } else if (a.startsWith("--api-key=")) {
       out.push("--api-key=***");
     } else {
-      out.push(/\s/u.test(a) ? JSON.stringify(a) : a);
+      // A base URL typed without its scheme ("user:key@host/v1") still hides what precedes the "@".
+      let value = a;
+      if (!a.includes("://")) {
+        if (argv[i - 1] === "--base-url") value = a.replace(/^[^/]*@/u, "***@");
+        else if (a.startsWith("--base-url=")) value = a.replace(/^(--base-url=)[^/]*@/u, "$1***@");
+      }
+      const safe = redactUrls(value);
+      out.push(/\s/u.test(safe) ? JSON.stringify(safe) : safe);
     }
   }
   return ["civitas", ...out].join(" ");
 }
 
-/** Prints an error the way every command does, and returns the exit code. */
-export function reportError(e: unknown, secrets: readonly string[] = []): number {
-  const scrub = (s: string) => secrets.reduce((acc, k) => (k ? acc.split(k).join("***") : acc), s);
-  if (isCivitasError(e)) {
-    process.stderr.write(`error: ${scrub(e.message)}\n`);
-    if (e.hint) process.stderr.write(`${scrub(e.hint).replace(/^/gmu, "  ")}\n`);
-    return e.kind === "usage" ? 2 : 1;
+/**
+ * Text for a person, on stdout or stderr: control characters, escape sequences and bidi
+ * overrides that came from data files, servers or models are shown as escapes (src/terminal.ts).
+ */
+export function printOut(text: string): void {
+  process.stdout.write(terminalSafe(text, { multiline: true }));
+}
+
+export function printErr(text: string): void {
+  process.stderr.write(terminalSafe(text, { multiline: true }));
+}
+
+let jsonErrors = false;
+
+/**
+ * Whether errors are printed as JSON: set for a command given --json (src/cli/main.ts), so that a
+ * script reading its output gets the error in the same language. stdout stays the result's alone.
+ */
+export function setJsonErrors(on: boolean): void {
+  jsonErrors = on;
+}
+
+/** The JSON error line: {"error": {"kind", "message", "hint", "exit_code"}} (hint null when there is none). */
+export function jsonErrorLine(error: { kind: string; message: string; hint: string | undefined; exitCode: number }): string {
+  return `${jsonTerminalSafe(JSON.stringify({ error: { kind: error.kind, message: error.message, hint: error.hint ?? null, exit_code: error.exitCode } }))}\n`;
+}
+
+/**
+ * Prints an error the way every command does (text, or one JSON line with --json; on stderr), and
+ * returns the exit code: 2 for usage errors, else 1, or `exitCode` when given (130: interrupted).
+ */
+export function reportError(e: unknown, secrets: readonly string[] = [], exitCode?: number): number {
+  const scrub = (s: string) => redactUrls(secrets.reduce((acc, k) => (k ? acc.split(k).join("***") : acc), s));
+  const civitas = isCivitasError(e);
+  const code = exitCode ?? (civitas && e.kind === "usage" ? 2 : 1);
+  const bug = "this is a bug in civitas; set CIVITAS_DEBUG=1 to see where, and please report it";
+  if (jsonErrors) {
+    process.stderr.write(
+      jsonErrorLine(civitas ? { kind: e.kind, message: scrub(e.message), hint: e.hint === undefined ? undefined : scrub(e.hint), exitCode: code } : { kind: "bug", message: scrub(messageOf(e)), hint: bug, exitCode: code }),
+    );
+    return code;
   }
-  process.stderr.write(`error: ${scrub(messageOf(e))}\n`);
-  if (process.env.CIVITAS_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${scrub(e.stack)}\n`);
-  else process.stderr.write("  this is a bug in civitas; set CIVITAS_DEBUG=1 to see where, and please report it\n");
-  return 1;
+  if (civitas) {
+    printErr(`error: ${scrub(e.message)}\n`);
+    if (e.hint) printErr(`${scrub(e.hint).replace(/^/gmu, "  ")}\n`);
+    return code;
+  }
+  printErr(`error: ${scrub(messageOf(e))}\n`);
+  if (process.env.CIVITAS_DEBUG && e instanceof Error && e.stack) printErr(`${scrub(e.stack)}\n`);
+  else printErr(`  ${bug}\n`);
+  return code;
 }
 
 export function usageError(message: string, hint?: string): CivitasError {
   return new CivitasError("usage", message, hint === undefined ? {} : { hint });
 }
 
-/** JSON with NaN written as null (JSON has no NaN). */
+/** JSON with NaN written as null (JSON has no NaN), and C1 controls and bidi characters as \u escapes (src/terminal.ts). */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2);
+  return jsonTerminalSafe(JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2));
 }
 
 /**

@@ -6,7 +6,7 @@ import { formatEvalResult } from "../report/index.js";
 import { DEFAULT_SAMPLES, findProtocol, METHODS, parseMethods, PROTOCOLS, runEval } from "../runs/index.js";
 import type { Store } from "../store/index.js";
 import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, SUITES, VARIANT_SETS, type Question, type Suite } from "../surveys/index.js";
-import { intOption, loadSuiteFor, numberOption, redactedCommand, reportError, STORE_HELP, openStore, toJson, usageError } from "./common.js";
+import { printOut, intOption, loadSuiteFor, numberOption, openStore, redactedCommand, reportError, STORE_HELP, toJson, usageError } from "./common.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
 interface EvalFlags {
@@ -194,16 +194,12 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
       },
     );
     progress.stop();
-    if (flags.json) process.stdout.write(`${toJson(result)}\n`);
-    else process.stdout.write(`${formatEvalResult(result, suite.title)}\n`);
+    if (flags.json) printOut(`${toJson(result)}\n`);
+    else printOut(`${formatEvalResult(result, suite.title)}\n`);
     return 0;
   } catch (e) {
     progress.stop();
-    if (controller.signal.aborted) {
-      reportError(e, secrets);
-      return 130;
-    }
-    return reportError(e, secrets);
+    return reportError(e, secrets, controller.signal.aborted ? 130 : undefined);
   } finally {
     process.off("SIGINT", onSigint);
     await store?.close();

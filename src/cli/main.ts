@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { aggregateCommand } from "./aggregate.js";
+import { jsonErrorLine, setJsonErrors } from "./common.js";
 import { evalCommand } from "./eval.js";
 import { exportCommand } from "./export.js";
 import { reportCommand } from "./report.js";
@@ -46,11 +47,22 @@ Start here:
   );
 
 // Usage errors (unknown option, bad value) exit 2, help and version 0; on every subcommand.
+// With --json they are one JSON line on stderr, as every other error of a command given --json.
+const dashDash = process.argv.indexOf("--");
+const jsonArgs = process.argv.slice(2, dashDash < 0 ? undefined : dashDash).includes("--json");
 const applyExit = (cmd: Command): void => {
   cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  if (jsonArgs) {
+    cmd.configureOutput({
+      outputError: (text) => process.stderr.write(jsonErrorLine({ kind: "usage", message: text.replace(/^error: /u, "").trim(), hint: "add --help for usage", exitCode: 2 })),
+      // Only "(add --help for usage)" goes here after an error: it is the JSON's hint.
+      writeErr: () => {},
+    });
+  }
   cmd.commands.forEach(applyExit);
 };
 applyExit(program);
+program.hook("preAction", (_program, command) => setJsonErrors(command.opts<{ json?: boolean }>().json === true));
 
 await program.parseAsync(process.argv);
 // After an error, leave at once: a library may still hold a timer or socket (a download being

@@ -5,6 +5,7 @@
  */
 import cliProgress from "cli-progress";
 import type { EvalProgress } from "../runs/index.js";
+import { terminalSafe } from "../terminal.js";
 
 export type ProgressMode = "auto" | "bar" | "lines" | "none";
 
@@ -69,7 +70,7 @@ export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = 
           rate.sample(p);
         }
       },
-      log: (m) => stream.write(`${m}\n`),
+      log: (m) => stream.write(`${terminalSafe(m, { multiline: true })}\n`),
       stop() {
         if (latest && latest.done !== lastDone) print(latest);
       },
@@ -95,7 +96,8 @@ export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = 
       const r = rate.sample(p);
       bar?.update(p.done, { rate: r.rate.toFixed(1), myEta: r.eta, calls: p.modelCalls, hits: p.cacheHits });
     },
-    log(m) {
+    log(message) {
+      const m = terminalSafe(message, { multiline: true });
       if (bar) multi.log(`${m}\n`);
       else stream.write(`${m}\n`);
     },

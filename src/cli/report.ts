@@ -4,10 +4,12 @@ import { Command } from "commander";
 import { CivitasError, messageOf } from "../errors.js";
 import { comparePage, reportDocument, runPage, type Page } from "../report/index.js";
 import type { EvalResult } from "../runs/index.js";
-import { reportError, STORE_HELP, openStore, usageError } from "./common.js";
+import { checkOutputFile } from "./output.js";
+import { openStore, printErr, reportError, STORE_HELP, storePath, usageError } from "./common.js";
 
 interface ReportFlags {
   out: string;
+  force?: boolean;
   store?: string;
   data?: string;
   population?: string;
@@ -36,13 +38,15 @@ export function reportCommand(): Command {
   return new Command("report")
     .description("write runs as one self-contained HTML report with charts")
     .argument("<runs...>", "run ids (or unique prefixes); several are also compared side by side")
-    .requiredOption("-o, --out <file>", "the HTML file to write (required)")
+    .requiredOption("-o, --out <file>", "the HTML file to write (required); an existing file is replaced only if it is a civitas report")
+    .option("--force", "replace --out even if it is another kind of file (never a store)")
     .option("--store <file>", STORE_HELP)
     .option("--data <dir>", "a local copy of the runs' survey, for human shares and question texts")
     .option("--population <name>", "the population of the per-question scatter (default: each run's first)")
     .addHelpText("after", HELP)
     .action(async (ids: string[], flags: ReportFlags) => {
       try {
+        await checkOutputFile(flags.out, "html", { flag: "-o", force: flags.force ?? false, store: storePath(flags.store) });
         const store = await openStore(flags.store, { readOnly: true });
         let pages: Page[];
         try {
@@ -72,7 +76,7 @@ export function reportCommand(): Command {
         } catch (e) {
           throw new CivitasError("input", `could not write ${flags.out}: ${messageOf(e)}`, { cause: e });
         }
-        process.stderr.write(`wrote ${pages.length} page${pages.length === 1 ? "" : "s"} to ${flags.out}\n`);
+        printErr(`wrote ${pages.length} page${pages.length === 1 ? "" : "s"} to ${flags.out}\n`);
       } catch (e) {
         process.exitCode = reportError(e);
       }

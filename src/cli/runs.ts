@@ -1,10 +1,11 @@
 /** `civitas runs list` and `civitas runs show <id>`. */
 import { Command } from "commander";
 import { formatEvalResult, formatTable } from "../report/index.js";
+import { redactCommandLine } from "../redact.js";
 import type { EvalResult } from "../runs/index.js";
 import type { InvocationRow, RunRow, Store } from "../store/index.js";
 import type { SimulationReport } from "../sim/index.js";
-import { reportError, STORE_HELP, openStore, toJson } from "./common.js";
+import { openStore, printOut, reportError, STORE_HELP, toJson } from "./common.js";
 import { formatReport as formatSimulation } from "./simulate.js";
 
 function overallOf(run: RunRow): string {
@@ -51,13 +52,13 @@ export function runsCommand(): Command {
       try {
         const rows = await withStore(flags.store, (s) => s.listRuns());
         if (flags.json) {
-          process.stdout.write(
-            `${toJson(rows.map((r) => ({ id: r.id, created: r.createdAt, status: r.status, suite: r.suite, model: r.model, metric: r.metric, command: r.command, overall: (r.summary as Partial<EvalResult> | null)?.overall ?? null, error: r.error })))}\n`,
+          printOut(
+            `${toJson(rows.map((r) => ({ id: r.id, created: r.createdAt, status: r.status, suite: r.suite, model: r.model, metric: r.metric, command: redactCommandLine(r.command), overall: (r.summary as Partial<EvalResult> | null)?.overall ?? null, error: r.error })))}\n`,
           );
         } else if (rows.length === 0) {
-          process.stdout.write("no runs yet: `civitas eval --help` shows how to start one\n");
+          printOut("no runs yet: `civitas eval --help` shows how to start one\n");
         } else {
-          process.stdout.write(
+          printOut(
             `${formatTable(
               ["run", "created", "status", "suite", "model", "metric", "questions", "alignment"],
               rows.map((r) => [r.id, r.createdAt.toISOString().slice(0, 19).replace("T", " "), r.status, r.suite, r.model, r.metric, questionsOf(r), overallOf(r)]),
@@ -82,15 +83,15 @@ export function runsCommand(): Command {
         });
         const summary = run.summary as EvalResult | null;
         if (flags.json) {
-          process.stdout.write(`${toJson(summary ?? { run: run.id, status: run.status, error: run.error, command: run.command })}\n`);
+          printOut(`${toJson(summary ?? { run: run.id, status: run.status, error: run.error, command: redactCommandLine(run.command) })}\n`);
           return;
         }
-        process.stdout.write(`run ${run.id} · ${run.status} · created ${run.createdAt.toISOString()}\n${run.command}\n\n`);
-        if (summary && run.suite.startsWith("sim:")) process.stdout.write(`${formatSimulation(run.summary as SimulationReport)}\n`);
-        else if (summary) process.stdout.write(`${formatEvalResult(summary)}\n`);
-        else if (run.status === "running") process.stdout.write(`running${run.progress ? `: ${run.progress.done} of ${run.progress.total} stored` : ""}\n`);
-        else process.stdout.write(`not finished${run.error ? `: ${run.error}` : ""}; run the same command again to resume it\n`);
-        if (invocations.length > 1 || (invocations.length === 1 && invocations[0]!.status !== "done")) process.stdout.write(`\n${formatInvocations(invocations)}\n`);
+        printOut(`run ${run.id} · ${run.status} · created ${run.createdAt.toISOString()}\n${redactCommandLine(run.command)}\n\n`);
+        if (summary && run.suite.startsWith("sim:")) printOut(`${formatSimulation(run.summary as SimulationReport)}\n`);
+        else if (summary) printOut(`${formatEvalResult(summary)}\n`);
+        else if (run.status === "running") printOut(`running${run.progress ? `: ${run.progress.done} of ${run.progress.total} stored` : ""}\n`);
+        else printOut(`not finished${run.error ? `: ${run.error}` : ""}; run the same command again to resume it\n`);
+        if (invocations.length > 1 || (invocations.length === 1 && invocations[0]!.status !== "done")) printOut(`\n${formatInvocations(invocations)}\n`);
       } catch (e) {
         process.exitCode = reportError(e);
       }

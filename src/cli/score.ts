@@ -4,7 +4,7 @@ import { parseMetric, METRIC_NAMES } from "../metrics/index.js";
 import { formatScores } from "../report/index.js";
 import { PROTOCOLS, readPredictions, resolveConventions, scorePredictions } from "../runs/index.js";
 import { findSuite, SUITES } from "../surveys/index.js";
-import { intOption, loadSuiteFor, reportError, toJson, usageError } from "./common.js";
+import { printErr, printOut, intOption, loadSuiteFor, reportError, toJson, usageError } from "./common.js";
 
 interface ScoreFlags {
   predictions?: string;
@@ -47,7 +47,7 @@ export function scoreCommand(): Command {
         if (!flags.predictions) throw usageError("--predictions is required", "give the JSONL file of model distributions");
         findSuite(suiteName);
         const metric = flags.metric ? parseMetric(flags.metric) : undefined;
-        const suite = await loadSuiteFor(suiteName, flags, (m) => process.stderr.write(`${m}\n`));
+        const suite = await loadSuiteFor(suiteName, flags, (m) => printErr(`${m}\n`));
         const conventions = resolveConventions(suite, {
           ...(flags.protocol ? { protocol: flags.protocol } : {}),
           ...(metric ? { metric } : {}),
@@ -56,10 +56,10 @@ export function scoreCommand(): Command {
         const predictions = await readPredictions(flags.predictions, suite);
         const result = scorePredictions(suite, predictions, conventions, flags.seed);
         if (flags.json) {
-          process.stdout.write(`${toJson({ suite: suite.name, predictions: predictions.lines, ...result })}\n`);
+          printOut(`${toJson({ suite: suite.name, predictions: predictions.lines, ...result })}\n`);
         } else {
-          for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
-          process.stdout.write(
+          for (const w of result.warnings) printErr(`warning: ${w}\n`);
+          printOut(
             `${suite.title}\n${predictions.lines} predictions · alignment = ${result.metric_label}${result.protocol ? ` · protocol ${result.protocol}` : ""} · 95% bootstrap interval over questions\n\n${formatScores(result)}\n`,
           );
         }

@@ -6,7 +6,7 @@ import { applyOverrides, COMMON_PARAMS, DYNAMICS, DYNAMICS_NAMES, loadScenario }
 import { runScenario, type SimulationReport } from "../sim/run.js";
 import { formatSeeds, type MetricSummary } from "../sim/sweep.js";
 import { createProgress, type ProgressMode } from "./progress.js";
-import { intOption, redactedCommand, reportError, STORE_HELP, openStore, toJson } from "./common.js";
+import { printErr, printOut, intOption, openStore, redactedCommand, reportError, STORE_HELP, toJson } from "./common.js";
 
 interface SimulateFlags {
   seeds?: string;
@@ -128,24 +128,23 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
     });
     progress.stop();
     const seconds = (performance.now() - t0) / 1000;
-    if (flags.json) process.stdout.write(`${toJson({ ...report, store: store.file })}\n`);
-    else process.stdout.write(`${formatReport(report, { seconds, store: store.file })}\n`);
+    if (flags.json) printOut(`${toJson({ ...report, store: store.file })}\n`);
+    else printOut(`${formatReport(report, { seconds, store: store.file })}\n`);
     const sims = report.simulations;
     if (report.stop === "budget") {
-      process.stderr.write(
+      printErr(
         `budget reached: ${report.budget_note ?? "the budget is spent"}\n` +
           `  ${sims.stored + sims.run - sims.stopped.length} of ${sims.total} simulations complete, ${sims.stopped.length} stopped early (stored up to their last complete step, left out of the means), ${sims.not_run} not run; run the same command again to continue\n`,
       );
     }
     if (report.stop === "interrupted") {
-      process.stderr.write(`interrupted: ${sims.stored + sims.run} of ${sims.total} simulations stored; run the same command to continue\n`);
+      printErr(`interrupted: ${sims.stored + sims.run} of ${sims.total} simulations stored; run the same command to continue\n`);
       return 130;
     }
     return 0;
   } catch (e) {
     progress.stop();
-    const code = reportError(e);
-    return controller.signal.aborted ? 130 : code;
+    return reportError(e, [], controller.signal.aborted ? 130 : undefined);
   } finally {
     process.off("SIGINT", onSigint);
     await store?.close();

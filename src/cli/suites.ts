@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import { formatTable } from "../report/index.js";
 import { SUITES, type Suite } from "../surveys/index.js";
-import { loadSuiteFor, reportError, toJson } from "./common.js";
+import { printErr, printOut, loadSuiteFor, reportError, toJson } from "./common.js";
 
 function describe(suite: Suite) {
   return {
@@ -33,10 +33,10 @@ export function suitesCommand(): Command {
     .option("--json", "print as JSON")
     .action((flags: { json?: boolean }) => {
       if (flags.json) {
-        process.stdout.write(`${toJson(SUITES.map((s) => ({ suite: s.name, title: s.title })))}\n`);
+        printOut(`${toJson(SUITES.map((s) => ({ suite: s.name, title: s.title })))}\n`);
         return;
       }
-      process.stdout.write(`${formatTable(["suite", "what it is"], SUITES.map((s) => [s.name, s.title]), ["l", "l"])}\n\n\`civitas suites show <suite>\` lists its questions and populations.\n`);
+      printOut(`${formatTable(["suite", "what it is"], SUITES.map((s) => [s.name, s.title]), ["l", "l"])}\n\n\`civitas suites show <suite>\` lists its questions and populations.\n`);
     });
   cmd
     .command("show")
@@ -47,11 +47,11 @@ export function suitesCommand(): Command {
     .option("--json", "print everything as JSON")
     .action(async (name: string, flags: { data?: string; cacheDir?: string; json?: boolean }) => {
       try {
-        const suite = await loadSuiteFor(name, flags, (m) => process.stderr.write(`${m}\n`));
-        for (const w of suite.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+        const suite = await loadSuiteFor(name, flags, (m) => printErr(`${m}\n`));
+        for (const w of suite.warnings ?? []) printErr(`warning: ${w}\n`);
         const d = describe(suite);
         if (flags.json) {
-          process.stdout.write(`${toJson(d)}\n`);
+          printOut(`${toJson(d)}\n`);
           return;
         }
         const out: string[] = [`${suite.title}`, `${suite.questions.length} questions · ${suite.populations.length} populations · default metric ${suite.defaultMetric} · data ${suite.location}`, ""];
@@ -74,7 +74,7 @@ export function suitesCommand(): Command {
             ["l", "l", "l"],
           ),
         );
-        process.stdout.write(`${out.join("\n")}\n`);
+        printOut(`${out.join("\n")}\n`);
       } catch (e) {
         process.exitCode = reportError(e);
       }

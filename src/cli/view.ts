@@ -1,7 +1,7 @@
 /** `civitas view`: the local web app over a store. */
 import { Command } from "commander";
 import { DEFAULT_HOST, DEFAULT_PORT, startViewer, type Viewer } from "../view/index.js";
-import { intOption, reportError, STORE_HELP, storePath, usageError } from "./common.js";
+import { printErr, printOut, intOption, reportError, STORE_HELP, storePath, usageError } from "./common.js";
 
 export function viewCommand(): Command {
   return new Command("view")
@@ -38,11 +38,11 @@ Examples:
         return;
       }
       if (viewer.exposed) {
-        process.stderr.write(
+        printErr(
           `warning: listening on ${flags.host} (port ${viewer.address.port}): the store ${file} is visible to the network; anyone who can reach this machine can read every run, prompt and answer in it, without a password\n`,
         );
       }
-      process.stdout.write(`civitas view: ${file} (read-only) at ${viewer.url}\nCtrl-C stops it\n`);
+      printOut(`civitas view: ${file} (read-only) at ${viewer.url}\nCtrl-C stops it\n`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off("SIGINT", stop);
@@ -55,6 +55,6 @@ Examples:
         process.on("SIGINT", stop);
         process.on("SIGTERM", stop);
       });
-      process.stderr.write("stopped\n");
+      printErr("stopped\n");
     });
 }

@@ -5,11 +5,15 @@
  * its forms: "A", " A", "A.", ...) is read from those 20 (see extract.ts). Mass outside the top
  * 20 is invisible over this API, so `coverage` is a lower bound of what the model puts on labels.
  *
- * Retries are ours (withRetry), not the SDK's: 429, 408, 409, 5xx, timeouts, connection errors
- * and malformed bodies are retried with jittered exponential backoff that honours Retry-After;
- * 400/401/403/404 and a server that does not return logprobs fail at once with an error that
- * says what to do. The API key never appears in an identity, an error message or an onRetry
- * report: every text that came from the server is scrubbed of it.
+ * Retries are ours (withRetry), not the SDK's: 429, 408, 409, 5xx, timeouts, dropped connections
+ * and malformed bodies (impossible log-probabilities included: impossibleLogprobs) are retried
+ * with jittered exponential backoff that honours Retry-After; 400/401/403/404 and a server that
+ * does not return logprobs fail at once with an error that says what to do. A server that is not
+ * there (connection refused, unknown host) gets one quick retry shared by every request in
+ * flight, then one error (attemptUnlessDown). The API key and the credentials of the base URL
+ * (userinfo, sent as HTTP Basic; key-like query parameters) never appear in an identity, an error
+ * message or an onRetry report: every text that came from the server or the SDK is scrubbed of
+ * them.
  *
  * Sampled completions (`complete`, for the `sample` and `verbalize` methods) go through the same
  * retries, deadline and scrubbing: one chat completion with `n`, `temperature`, `max_tokens` and
@@ -25,8 +29,9 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUse
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { z } from "zod";
 import { CivitasError } from "../errors.js";
+import { redactUrls, urlSecrets } from "../redact.js";
 import { labelMassFromTokens } from "./extract.js";
-import { retryAfterMsFromHeaders, withRetry } from "./retry.js";
+import { retryAfterMsFromHeaders, sleepWithSignal, withRetry } from "./retry.js";
 import { checkCompletionQuery, completionSeed } from "./completion.js";
 import type {
   CompletionAnswer,
@@ -114,7 +119,7 @@ export function publicBaseURL(url: URL): string {
 export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions = {}): ModelSpec {
   const env = opts.env ?? process.env;
   const apiKey = nonEmpty(opts.apiKey) ?? nonEmpty(env["OPENAI_API_KEY"]);
-  const scrub = scrubber([apiKey]);
+  const scrub = (text: string) => redactUrls(scrubber([apiKey])(text));
   if (model.trim() === "") {
     throw new CivitasError("usage", `no model name given for ${kind}`, {
       hint: `name the model as the server knows it, e.g. ${kind}:${kind === "ollama" ? "llama3.2" : kind === "vllm" ? "Qwen/Qwen2.5-0.5B-Instruct" : "gpt-4o-mini"}`,
@@ -134,7 +139,8 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
       hint: `e.g. ${DEFAULT_BASE_URLS[kind]}`,
     });
   }
-  const url = scrub(publicBaseURL(base));
+  const secrets = [apiKey, ...urlSecrets(base)];
+  const url = scrubber(secrets)(publicBaseURL(base));
   if (apiKey === undefined && base.hostname === "api.openai.com") {
     throw new CivitasError("usage", `no API key for ${url}: set OPENAI_API_KEY`, {
       hint: "export OPENAI_API_KEY=<your key> (or pass --api-key); for a local server give its --base-url",
@@ -143,10 +149,12 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
   const concurrency = positiveInt(opts.concurrency, OPENAI_DEFAULTS.concurrency, "concurrency");
   const settings: ClientSettings = {
     model,
-    baseURL: base.href.replace(/\/+$/u, ""),
+    baseURL: publicBaseURL(base),
+    query: Object.fromEntries(base.searchParams),
+    basicAuth: base.username === "" && base.password === "" ? undefined : `${safeDecode(base.username)}:${safeDecode(base.password)}`,
     url,
     apiKey: apiKey ?? PLACEHOLDER_KEY,
-    secrets: [apiKey, base.password, safeDecode(base.password)],
+    secrets,
     concurrency,
     timeoutMs: positiveInt(opts.timeoutMs, OPENAI_DEFAULTS.timeoutMs, "timeoutMs"),
     retries: nonNegativeInt(opts.retries, OPENAI_DEFAULTS.retries, "retries"),
@@ -166,8 +174,12 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
 
 interface ClientSettings {
   readonly model: string;
-  /** As given (may hold credentials); only ever handed to the SDK. */
+  /** Without credentials, query or fragment (fetch refuses URLs with credentials; the SDK appends paths). */
   readonly baseURL: string;
+  /** The base URL's query parameters (`?api-version=...`, `?key=...`), sent with every request. */
+  readonly query: Readonly<Record<string, string>>;
+  /** "user:password" from the base URL, sent as HTTP Basic authorization (as curl does), in place of the bearer key. */
+  readonly basicAuth: string | undefined;
   /** Safe to show. */
   readonly url: string;
   readonly apiKey: string;
@@ -181,7 +193,7 @@ interface ClientSettings {
 }
 
 /** The part of a chat completion we rely on. */
-const TopLogprob = z.object({ token: z.string(), logprob: z.number() });
+const TopLogprob = z.object({ token: z.string(), logprob: z.number(), bytes: z.array(z.number()).nullable().optional() });
 const CompletionBody = z.object({
   choices: z
     .array(
@@ -218,7 +230,7 @@ type ChatParams = ChatCompletionCreateParamsNonStreaming;
 /** What a request is for: it decides the error a user sees when it fails. */
 type Purpose = { readonly kind: "logprobs" } | { readonly kind: "complete"; readonly constrained: boolean };
 
-type FailureCategory = "status" | "timeout" | "connection" | "malformed" | "nologprobs";
+type FailureCategory = "status" | "timeout" | "connection" | "unreachable" | "malformed" | "invalid" | "nologprobs";
 
 /** One failed attempt, already described without secrets. */
 class AttemptFailure extends Error {
@@ -228,6 +240,8 @@ class AttemptFailure extends Error {
     readonly retryable: boolean,
     readonly status: number | undefined = undefined,
     readonly retryAfterMs: number | undefined = undefined,
+    /** For "unreachable": the system's error code (ECONNREFUSED, ENOTFOUND, ...). */
+    readonly code: UnreachableCode | undefined = undefined,
   ) {
     super(reason);
     this.name = "AttemptFailure";
@@ -239,16 +253,23 @@ export class OpenAIClient implements ModelClient {
   readonly concurrency: number;
   private readonly sdk: OpenAI;
   private readonly scrub: (s: string) => string;
+  /** The quick retry after the server was found unreachable, resolving to its failure (or undefined: the server answered). */
+  private outage: Promise<AttemptFailure | undefined> | undefined;
+  /** Set when the quick retry failed too: every request fails with it at once. */
+  private down: AttemptFailure | undefined;
 
   constructor(
     readonly identity: string,
     private readonly s: ClientSettings,
   ) {
     this.concurrency = s.concurrency;
-    this.scrub = scrubber(s.secrets);
+    const scrubSecrets = scrubber(s.secrets);
+    this.scrub = (text) => redactUrls(scrubSecrets(text));
     this.sdk = new OpenAI({
       apiKey: s.apiKey,
       baseURL: s.baseURL,
+      ...(Object.keys(s.query).length === 0 ? {} : { defaultQuery: s.query }),
+      ...(s.basicAuth === undefined ? {} : { defaultHeaders: { authorization: `Basic ${Buffer.from(s.basicAuth, "utf8").toString("base64")}` } }),
       maxRetries: 0,
       timeout: s.timeoutMs,
       // Never let the SDK pick up a different organisation/project from the environment silently.
@@ -329,7 +350,7 @@ export class OpenAIClient implements ModelClient {
       return await withRetry(
         (attempt) => {
           attempts = attempt + 1;
-          return this.attempt(params, parse, signal);
+          return this.attemptUnlessDown(params, parse, signal);
         },
         {
           retries: s.retries,
@@ -356,6 +377,44 @@ export class OpenAIClient implements ModelClient {
       if (signal?.aborted) throw e;
       if (e instanceof AttemptFailure) throw this.finalError(e, attempts, purpose);
       throw e;
+    }
+  }
+
+  /**
+   * One attempt, unless the server is known to be unreachable. A refused connection or a host
+   * name that does not resolve is not worth six retries per request: the first request to meet
+   * one retries once after QUICK_RETRY_MS, the other requests in flight wait for that retry
+   * instead of retrying (and reporting) on their own, and if it fails too, every request fails
+   * with the same error, now and later (open a new client to try again).
+   */
+  private async attemptUnlessDown<T>(params: ChatParams, parse: (body: unknown) => T, signal: AbortSignal | undefined): Promise<T> {
+    if (this.down) throw this.down;
+    try {
+      return await this.attempt(params, parse, signal);
+    } catch (e) {
+      if (!(e instanceof AttemptFailure) || e.category !== "unreachable") throw e;
+      if (this.down) throw this.down;
+      if (this.s.retries === 0) {
+        this.down = e;
+        throw e;
+      }
+      if (this.outage === undefined) {
+        this.s.onRetry?.({ attempt: 0, maxAttempts: 2, delayMs: QUICK_RETRY_MS, url: this.s.url, reason: e.reason, status: undefined });
+        const retry = sleepWithSignal(QUICK_RETRY_MS, signal).then(() => this.attempt(params, parse, signal));
+        const outage = retry.then(
+          () => undefined,
+          (e2: unknown) => (e2 instanceof AttemptFailure && e2.category === "unreachable" ? e2 : undefined),
+        );
+        this.outage = outage;
+        void outage.then((down) => {
+          if (down) this.down = down;
+          this.outage = undefined;
+        });
+        return await retry;
+      }
+      const down = await this.outage;
+      if (down) throw down;
+      return this.attempt(params, parse, signal);
     }
   }
 
@@ -394,6 +453,8 @@ export class OpenAIClient implements ModelClient {
       return new AttemptFailure("connection", "the request was aborted", true);
     }
     if (e instanceof APIConnectionError) {
+      const code = unreachableCode(e);
+      if (code !== undefined) return new AttemptFailure("unreachable", `cannot connect: ${UNREACHABLE[code].what}`, false, undefined, undefined, code);
       return new AttemptFailure("connection", `could not connect (${scrub(connectionDetail(e))})`, true);
     }
     if (e instanceof APIError && typeof e.status === "number") {
@@ -428,8 +489,10 @@ export class OpenAIClient implements ModelClient {
     if (first.top_logprobs.length === 0) {
       throw new AttemptFailure("nologprobs", "the response has logprobs but an empty top_logprobs list", false);
     }
+    const problem = impossibleLogprobs(first.top_logprobs);
+    if (problem !== undefined) throw new AttemptFailure("invalid", `impossible log-probabilities: ${problem}`, true);
     const top = first.top_logprobs
-      .map(({ token, logprob }) => ({ token, prob: Math.exp(logprob) }))
+      .map(({ token, logprob }) => ({ token, prob: Math.exp(Math.min(0, logprob)) }))
       .sort((a, b) => b.prob - a.prob)
       .slice(0, TOP_LOGPROBS);
     return { top, promptTokens: promptTokensOf(parsed.data.usage) };
@@ -452,6 +515,12 @@ export class OpenAIClient implements ModelClient {
   /** The error a user sees, after retries (or at once for what retrying cannot fix). */
   private finalError(f: AttemptFailure, attempts: number, purpose: Purpose): CivitasError {
     const s = this.s;
+    if (f.category === "unreachable") {
+      const u = UNREACHABLE[f.code ?? "ECONNREFUSED"];
+      return new CivitasError("network", `cannot connect to ${s.url}: ${u.what}; ${u.hint}`, {
+        hint: `the server URL comes from --base-url, else OPENAI_BASE_URL${s.url === DEFAULT_BASE_URLS.ollama || s.url === DEFAULT_BASE_URLS.vllm ? ", else the backend's usual local address" : ""}`,
+      });
+    }
     const where = `model "${s.model}" at ${s.url}`;
     const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
     if (f.retryable) {
@@ -464,6 +533,8 @@ export class OpenAIClient implements ModelClient {
               ? `is the server running and reachable at ${s.url}?`
               : f.category === "malformed"
                 ? "the server sends broken responses; check its logs (a proxy in between?)"
+                : f.category === "invalid"
+                  ? "the server's log-probabilities are not a probability distribution (a bug or a misconfiguration of the server); no answer of it was used"
                 : "the server keeps failing; check its logs, or try later";
       return new CivitasError("model", `${where} failed after ${tries}: ${f.reason}`, { hint });
     }
@@ -532,6 +603,38 @@ export function responseFormat(c: Constraint): {
   return { type: "json_schema", json_schema: { name: "answer", schema, strict: true } };
 }
 
+/**
+ * How far above 0 a log-probability may be: float32 log-softmax (x_i - logsumexp(x)) rounds with an
+ * error of the order of the logits' ulp, 6.1e-5 for logits up to 512, so a token of probability 1
+ * can come back as +3e-5. Such values are read as 0. The probabilities of the listed tokens may
+ * then sum above 1 by as much as their count times that, 20 x 1e-4 = 2e-3.
+ */
+export const LOGPROB_EPSILON = 1e-4;
+export const PROBABILITY_SUM_EPSILON = 2e-3;
+
+/**
+ * What makes a top_logprobs list impossible, or undefined: a log-probability that is not a finite
+ * number or is above 0 (a probability above 1), an entry listed twice (its mass would count
+ * twice), or probabilities summing above 1. Distinct tokens may share a text (a byte-fallback
+ * token and a piece: stories260K has two `"`); their masses add up, as they do in-process. An
+ * entry with the same text, log-probability and bytes as another is a copy.
+ */
+export function impossibleLogprobs(list: readonly { token: string; logprob: number; bytes?: readonly number[] | null | undefined }[]): string | undefined {
+  const seen = new Set<string>();
+  let sum = 0;
+  for (const { token, logprob, bytes } of list) {
+    const t = JSON.stringify(truncate(token, 20));
+    if (!Number.isFinite(logprob)) return `token ${t} has logprob ${logprob}`;
+    if (logprob > LOGPROB_EPSILON) return `token ${t} has logprob ${logprob} > 0, a probability above 1`;
+    const key = JSON.stringify([token, logprob, bytes ?? null]);
+    if (seen.has(key)) return `token ${t} is listed twice in top_logprobs (logprob ${logprob})`;
+    seen.add(key);
+    sum += Math.exp(Math.min(0, logprob));
+  }
+  if (sum > 1 + PROBABILITY_SUM_EPSILON) return `the ${list.length} top_logprobs probabilities sum to ${+sum.toPrecision(4)} > 1`;
+  return undefined;
+}
+
 function promptTokensOf(usage: unknown): number | null {
   const pt = typeof usage === "object" && usage !== null ? (usage as { prompt_tokens?: unknown }).prompt_tokens : undefined;
   return typeof pt === "number" && Number.isInteger(pt) && pt >= 0 ? pt : null;
@@ -561,6 +664,35 @@ function serverMessage(e: APIError): string {
   if (err !== undefined && err !== null) return JSON.stringify(err);
   // The SDK's message starts with the status ("500 ..."); drop that, we print it ourselves.
   return e.message.replace(/^\d{3}\s*/u, "").replace(/^status code \(no body\)$/u, "");
+}
+
+/** Waited before the one retry after a refused connection or an unknown host. */
+const QUICK_RETRY_MS = 500;
+
+/** Connection errors that say the server is not there (rather than that a connection broke). */
+const UNREACHABLE = {
+  ECONNREFUSED: { what: "connection refused", hint: "is the server running, on that host and port?" },
+  ENOTFOUND: { what: "host name not found", hint: "check the host name" },
+  EAI_AGAIN: { what: "the host name could not be looked up (DNS failure)", hint: "check the host name and the network" },
+  EHOSTUNREACH: { what: "no route to the host", hint: "check the address and the network" },
+  ENETUNREACH: { what: "the network is unreachable", hint: "check the address and the network" },
+} as const;
+type UnreachableCode = keyof typeof UNREACHABLE;
+
+/** The code of a connection error that says the server is not there, from the cause chain. */
+function unreachableCode(e: Error): UnreachableCode | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 6 && cur instanceof Error; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === "string" && code in UNREACHABLE) return code as UnreachableCode;
+    // undici reports several attempts (IPv6 and IPv4 of localhost) as an AggregateError.
+    if (cur instanceof AggregateError) {
+      const inner = cur.errors.map((x: unknown) => (x instanceof Error ? unreachableCode(x) : undefined));
+      if (inner.length > 0 && inner.every((c) => c !== undefined)) return inner[0];
+    }
+    cur = cur.cause;
+  }
+  return undefined;
 }
 
 /** What a connection error was really about (ECONNREFUSED, ENOTFOUND, ...), from the cause chain. */

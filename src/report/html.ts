@@ -57,7 +57,7 @@ nav a { margin-right: 14px; } a { color: var(--accent); }
 export function pageShell(title: string, body: Raw, options: { nav?: Raw; subtitle?: string; refreshSeconds?: number } = {}): string {
   const refresh = options.refreshSeconds === undefined ? "" : `<meta http-equiv="refresh" content="${Math.max(1, Math.round(options.refreshSeconds))}">`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${refresh}
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="generator" content="civitas">${refresh}
 <title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
 <body>${options.nav ? `<nav>${options.nav.value}</nav>` : ""}<h1>${escapeHtml(title)}</h1>${options.subtitle ? `<p class="muted">${escapeHtml(options.subtitle)}</p>` : ""}
 ${body.value}

@@ -9,6 +9,7 @@
  */
 import path from "node:path";
 import type { AggregateReport } from "../choice/index.js";
+import { redactCommandLine } from "../redact.js";
 import type { EvalResult } from "../runs/index.js";
 import type { SimulationReport } from "../sim/index.js";
 import type { RunRow, Store } from "../store/index.js";
@@ -48,7 +49,7 @@ function unfinished(run: RunRow): Page {
         ? `this run is running${run.progress ? `: ${run.progress.done} of ${run.progress.total} stored` : ""}; its result appears when it finishes`
         : `this run has no result yet (${run.status}${run.error ? `: ${run.error}` : ""}); run the same command again to resume it`,
     )}${facts([
-      ["command", html`<code>${run.command}</code>`],
+      ["command", html`<code>${redactCommandLine(run.command)}</code>`],
       ["created", created(run)],
     ])}`,
   };

@@ -1,8 +1,12 @@
 /** Plain-text reports for the terminal. */
 import type { EvalResult, EvalScores, Interval } from "../runs/index.js";
+import { terminalSafe } from "../terminal.js";
 
 /** Left-aligns the first column and right-aligns the others (numbers), unless `align` says otherwise. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[], align?: readonly ("l" | "r")[]): string {
+  // Cells hold other people's text (questions, options, names): no control character may reach the terminal or break the columns.
+  header = header.map((h) => terminalSafe(h));
+  rows = rows.map((r) => r.map((cell) => terminalSafe(cell)));
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
   const left = (c: number) => (align ? align[c] === "l" : c === 0);
   const line = (cells: readonly string[]) =>

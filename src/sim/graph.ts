@@ -377,7 +377,9 @@ export function parseEdgeList(text: string, options: EdgeListOptions = {}): Grap
   const lineOf: number[] = [];
   let weighted = false;
   let maxId = -1;
-  const lines = text.split(/\r?\n/);
+  // A UTF-8 byte order mark is accepted, as in every text file civitas reads.
+  const lines = text.replace(/^\uFEFF/u, "").split(/\r?\n/);
+  // Messages never quote a line that is not an edge: a scenario may name any file (file:/etc/passwd).
   const bad = (line: number, what: string) =>
     new CivitasError("input", `${source}:${line}: ${what}`, { hint: "each line is `u v` or `u v weight`, node ids 0, 1, 2, ...; # starts a comment" });
   for (let i = 0; i < lines.length; i++) {
@@ -385,9 +387,9 @@ export function parseEdgeList(text: string, options: EdgeListOptions = {}): Grap
     const body = (hash >= 0 ? lines[i]!.slice(0, hash) : lines[i]!).trim();
     if (body === "") continue;
     const fields = body.split(/[\s,]+/);
-    if (fields.length < 2 || fields.length > 3) throw bad(i + 1, `expected 2 or 3 fields, got ${fields.length}: "${body}"`);
-    const ids = [fields[0]!, fields[1]!].map((f) => {
-      if (!/^\d+$/.test(f)) throw bad(i + 1, `node id "${f}" is not a non-negative integer`);
+    if (fields.length < 2 || fields.length > 3) throw bad(i + 1, `expected 2 or 3 fields (u v, or u v weight), got ${fields.length === 1 ? "1 field" : `${fields.length} fields`}`);
+    const ids = [fields[0]!, fields[1]!].map((f, k) => {
+      if (!/^\d+$/.test(f)) throw bad(i + 1, `field ${k + 1} is not a node id (a non-negative integer)`);
       const id = Number(f);
       if (id >= MAX_NODES) throw bad(i + 1, `node id ${f} is too large`);
       return id;
@@ -395,7 +397,7 @@ export function parseEdgeList(text: string, options: EdgeListOptions = {}): Grap
     let w = 1;
     if (fields.length === 3) {
       w = Number(fields[2]);
-      if (fields[2]!.trim() === "" || !Number.isFinite(w)) throw bad(i + 1, `weight "${fields[2]}" is not a finite number`);
+      if (fields[2]!.trim() === "" || !Number.isFinite(w)) throw bad(i + 1, "field 3, the weight, is not a finite number");
       weighted = true;
     }
     us.push(ids[0]!);

@@ -24,7 +24,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseDocument } from "yaml";
+import { parseDocument, type Document } from "yaml";
 import { z } from "zod";
 import { CivitasError, messageOf } from "../errors.js";
 import { SUITES } from "../surveys/index.js";
@@ -435,7 +435,12 @@ function checkRequired(s: { dynamics: DynamicsName; params: Params; sweep: Sweep
 
 /** Parses a scenario from its text. `source` names the file in errors and anchors its relative paths. */
 export function parseScenario(text: string, source: string): Scenario {
-  const doc = parseDocument(text, { uniqueKeys: true });
+  let doc;
+  try {
+    doc = parseDocument(text, { uniqueKeys: true });
+  } catch (e) {
+    throw problems(source, [`not readable as YAML or JSON (${messageOf(e).split("\n")[0]!})`]);
+  }
   if (doc.errors.length > 0) {
     throw problems(
       source,
@@ -445,7 +450,7 @@ export function parseScenario(text: string, source: string): Scenario {
       }),
     );
   }
-  const raw: unknown = doc.toJS();
+  const raw = yamlValue(doc, (why) => problems(source, [why]));
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw problems(source, [`expected a mapping with ${TOP_KEYS.filter((k) => k !== "description").join(", ")}; got ${raw === null || raw === undefined ? "an empty file" : shown(raw)}`]);
   }
@@ -529,6 +534,22 @@ export function parseScenario(text: string, source: string): Scenario {
   };
 }
 
+/** Aliases a document may expand (the yaml library's default): a scenario needs a handful. */
+const MAX_ALIASES = 100;
+
+/**
+ * A YAML document's value. Aliases (`*name`) that expand beyond MAX_ALIASES (a "billion laughs"
+ * file, which would take all memory) and anything else the library refuses are the file's fault.
+ */
+function yamlValue(doc: Document.Parsed, fail: (why: string) => CivitasError): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (e) {
+    if (/alias/iu.test(messageOf(e))) throw fail(`its aliases (*name) expand too much (more than ${MAX_ALIASES}: a "billion laughs" file?); write the values out instead`);
+    throw fail(`not readable as YAML or JSON (${messageOf(e).split("\n")[0]!})`);
+  }
+}
+
 /** Reads and validates a scenario file (.yaml, .yml or .json). */
 export async function loadScenario(file: string): Promise<Scenario> {
   let text: string;
@@ -578,7 +599,7 @@ export function applyOverrides(s: Scenario, o: ScenarioOverrides): Scenario {
     if (eq < 0 || !/^\w+$/u.test(name)) throw usage(`--set "${item}": expected NAME=VALUE`, "for example --set epsilon=0.2, --set agents=500, --set epsilon=[0.1,0.2] (a list sweeps it)");
     const text = item.slice(eq + 1).trim();
     const doc = parseDocument(text === "" ? '""' : text);
-    const value: unknown = doc.errors.length > 0 ? text : doc.toJS();
+    const value: unknown = doc.errors.length > 0 ? text : yamlValue(doc, (why) => usage(`--set ${name}: ${why}`));
     const flag = `--set ${name}`;
     const base = process.cwd();
     if (Array.isArray(value)) {

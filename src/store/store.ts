@@ -909,13 +909,22 @@ export class Store {
    * Writes a run's answers to a file with DuckDB's COPY. Each row: run, question, variant,
    * persona, options and distribution (survey order), coverage, status, cache_hit, and for
    * convenience the prompt's top tokens. CSV gets lists as JSON text; JSONL and Parquet keep them as lists.
+   *
+   * CSV is opened in spreadsheets, which run a cell starting with = + - @ TAB or CR as a formula
+   * (`=HYPERLINK(...)` in a survey's question id, an option, a prompt): such a text cell gets a
+   * leading ' (OWASP, "CSV Injection"). A text cell that is a plain number ("-1", "+2.5e3") is no
+   * formula and stays as it is; number columns are never touched.
    */
   async exportAnswers(runId: string, file: string, format: "csv" | "jsonl" | "parquet"): Promise<number> {
-    const list = (col: string) => (format === "csv" ? `to_json(${col})::VARCHAR` : col);
-    const query = `SELECT a.run_id AS run, a.question_id AS question, a.variant, a.persona, a.method,
+    const text = (expr: string) =>
+      format === "csv"
+        ? `CASE WHEN regexp_matches(${expr}, '^[=+\\-@\\t\\r]') AND NOT regexp_matches(${expr}, '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$') THEN '''' || ${expr} ELSE ${expr} END`
+        : expr;
+    const list = (col: string) => (format === "csv" ? text(`to_json(${col})::VARCHAR`) : col);
+    const query = `SELECT ${text("a.run_id")} AS run, ${text("a.question_id")} AS question, ${text("a.variant")} AS variant, ${text("a.persona")} AS persona, ${text("a.method")} AS method,
         ${list("a.options")} AS options, ${list("a.distribution")} AS distribution,
-        a.coverage, a.status, a.mode, a.cache_hit, r.prompt, ${list("r.labels")} AS labels, ${list("r.label_mass")} AS label_mass,
-        ${format === "csv" ? "r.raw::VARCHAR" : "r.raw"} AS raw
+        a.coverage, ${text("a.status")} AS status, ${text("a.mode")} AS mode, a.cache_hit, ${text("r.prompt")} AS prompt, ${list("r.labels")} AS labels, ${list("r.label_mass")} AS label_mass,
+        ${format === "csv" ? text("r.raw::VARCHAR") : "r.raw"} AS raw
       FROM answers a LEFT JOIN requests r ON r.key = a.request_key
       WHERE a.run_id = '${runId.replace(/'/gu, "''")}'
       ORDER BY a.question_id, a.variant, a.persona, a.method`;

@@ -8,6 +8,7 @@
 import { isCivitasError, messageOf } from "../errors.js";
 import { html, type Raw } from "../report/html.js";
 import { comparePage, runPage } from "../report/pages.js";
+import { redactCommandLine } from "../redact.js";
 import type { InvocationRow, RunRow, Store } from "../store/index.js";
 import { downloadLinks } from "./answers.js";
 import { HttpError, RUN_ID, type Params } from "./http.js";
@@ -63,7 +64,7 @@ function runBar(run: RunRow, answers: number, withCommand: boolean, invocations:
 <span>${downloadLinks(run.id)}</span>
 <form method="get" action="/compare"><input type="hidden" name="run" value="${run.id}"><input type="text" name="run" placeholder="another run id" aria-label="another run id" size="14" required><button type="submit">Compare</button></form>
 </div>
-${withCommand ? html`<pre class="command" title="the command line, as stored (secrets were replaced by *** before storing)">${run.command}</pre>` : ""}
+${withCommand ? html`<pre class="command" title="the command line, as stored (secrets were replaced by *** before storing)">${redactCommandLine(run.command)}</pre>` : ""}
 ${withCommand && run.error ? errorBox(`the run ${run.status === "interrupted" ? "was interrupted" : "failed"}: ${run.error}`, "run the same command again to resume it") : ""}
 ${invocationList(invocations)}`;
 }

@@ -4,6 +4,7 @@
  * takes the few numbers it needs out of the JSON in SQL.
  */
 import { html, type Raw } from "../report/html.js";
+import { redactCommandLine } from "../redact.js";
 import type { Store } from "../store/index.js";
 import { HttpError, type Params } from "./http.js";
 import { integer, page, pager, perPageSelect, progressText, select, statusTag, when, type Frame } from "./layout.js";
@@ -113,7 +114,7 @@ export async function listRuns(store: Store, filters: RunFilters, pageNo: number
       model: String(r.model),
       methods: r.methods === null ? "" : String(r.methods),
       metric: String(r.metric),
-      command: String(r.command),
+      command: redactCommandLine(String(r.command)),
       questions: num(r.questions),
       answers: num(r.answers),
       alignment: num(r.alignment),

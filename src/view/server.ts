@@ -25,7 +25,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { CivitasError, isCivitasError, messageOf } from "../errors.js";
+import { CivitasError, isCivitasError } from "../errors.js";
 import { isStoreBusy, Store } from "../store/index.js";
 import { answersPage } from "./answers.js";
 import { exportRun, FORMATS, sendExport, type Format } from "./download.js";
@@ -109,8 +109,9 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
+      // The page says nothing of the error (it may name internal files, such as the viewer's temporary folder); the server's log has it.
       options.onError?.(e);
-      if (!res.headersSent) sendHtml(res, 500, errorPage(frame, 500, `internal error: ${messageOf(e)}`));
+      if (!res.headersSent) sendHtml(res, 500, errorPage(frame, 500, "Internal error: this page could not be made.", "What went wrong is printed in the terminal running civitas view."));
       else res.destroy();
     });
   });
@@ -125,7 +126,9 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
       } else if (isStoreBusy(e)) {
         sendHtml(res, 503, errorPage(frame, 503, "Another process has held this store for a while.", "civitas commands hold it only briefly: a DuckDB shell or notebook may have it open. Reload this page when it is closed."), { "retry-after": "5" });
       } else if (isCivitasError(e) && e.kind === "store") {
-        sendHtml(res, 500, errorPage(frame, 500, e.message, e.hint));
+        // A damaged store: said as such, naming the file as the navigation bar does (no folder).
+        const local = (t: string) => t.split(file).join(path.basename(file));
+        sendHtml(res, 500, errorPage(frame, 500, local(e.message), e.hint === undefined ? undefined : local(e.hint)));
       } else {
         throw e;
       }

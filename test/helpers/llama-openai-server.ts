@@ -11,7 +11,8 @@
  * by any JSON object). Two switches make it behave like servers that do less: `ignoreN` answers
  * one choice whatever `n` asks (as llama-server does), `rejectResponseFormat` answers 400 to any
  * request with a response_format. Faults apply to both kinds of request ("nologprobs" serves a
- * text request normally: a text completion has no logprobs anyway).
+ * text request normally: a text completion has no logprobs anyway); a "rewrite" fault serves the
+ * real answer as a function changes it (impossible log-probabilities, duplicate tokens, ...).
  *
  * node:http only; 127.0.0.1 on an ephemeral port; the model is loaded once per server.
  */
@@ -36,7 +37,9 @@ export type Fault =
   /** HTTP 200, content-type JSON, the real body cut in half. */
   | { readonly kind: "malformed" }
   /** A well-formed completion with `logprobs: null`, as a server without logprobs support sends. */
-  | { readonly kind: "nologprobs" };
+  | { readonly kind: "nologprobs" }
+  /** HTTP 200 with the real answer as `rewrite` changes it: impossible values, duplicates, ... */
+  | { readonly kind: "rewrite"; readonly rewrite: (body: Record<string, unknown>) => unknown };
 
 export interface RecordedRequest {
   /** 0-based, in order of arrival. */
@@ -299,6 +302,9 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
       }
       case "nologprobs":
         sendJSON(res, 200, await answer({ ...obj, logprobs: false }));
+        return;
+      case "rewrite":
+        sendJSON(res, 200, fault.rewrite(await answer(obj)));
         return;
       case "ok":
       case undefined:

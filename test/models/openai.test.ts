@@ -251,21 +251,32 @@ describe("failures", () => {
     assert.equal(server.requests.length, 6);
   });
 
-  test("a server that is not there: connection refused, retried, then named", async () => {
+  test("a server that is not there: one quick retry shared by the requests in flight, then one error naming it", async () => {
     const probe = http.createServer();
     await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const url = `http://127.0.0.1:${port}/v1`;
     const retries: OpenAIRetryInfo[] = [];
-    const e = await rejection(
-      withClient({ baseURL: `http://127.0.0.1:${port}/v1`, retries: 2, onRetry: (i) => retries.push(i) }, (c) =>
-        c.optionProbabilities(QUERIES[0]!),
-      ),
-    );
-    assert.equal(e.kind, "model");
-    assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}/v1`, "u"));
-    assert.match(e.message, /3 attempts: could not connect \(.*ECONNREFUSED/u);
-    assert.equal(retries.length, 2);
+    const errors = await withClient({ baseURL: url, retries: 6, onRetry: (i) => retries.push(i) }, async (c) => {
+      const settled = await Promise.allSettled([...QUERIES, QUERIES[0]!].map((q) => c.optionProbabilities(q)));
+      // A request made after the server was found unreachable fails at once, without a retry.
+      const later = await rejection(c.optionProbabilities(QUERIES[1]!));
+      return [...settled.map((r) => (r.status === "rejected" ? (r.reason as CivitasError) : assert.fail("answered"))), later];
+    });
+    for (const e of errors) {
+      assert.ok(e instanceof CivitasError);
+      assert.equal(e.kind, "network");
+      assert.equal(e.message, `cannot connect to ${url}: connection refused; is the server running, on that host and port?`);
+    }
+    assert.equal(retries.length, 1, "one retry for all four requests in flight, not six each");
+    assert.match(retries[0]!.reason, /connection refused/u);
+
+    // --retries 0: not even the quick retry.
+    retries.length = 0;
+    const e = await rejection(withClient({ baseURL: url, retries: 0, onRetry: (i) => retries.push(i) }, (c) => c.optionProbabilities(QUERIES[0]!)));
+    assert.equal(e.kind, "network");
+    assert.equal(retries.length, 0);
   });
 
   test("401: fails at once, says the key was refused, and never repeats the key the server echoed", async () => {
@@ -325,6 +336,56 @@ describe("failures", () => {
       await assert.rejects(p, (e: unknown) => e === reason);
     });
     assert.equal(server.requests.length, 1);
+  });
+});
+
+describe("what a server returns is validated", () => {
+  type Top = { token: string; logprob: number; bytes?: number[] };
+  /** The real answer's top_logprobs, changed by `f`. */
+  const rewriteTop = (f: (top: Top[]) => Top[]) => ({
+    kind: "rewrite" as const,
+    rewrite: (body: Record<string, unknown>) => {
+      const c = (body as { choices: { logprobs: { content: { top_logprobs: Top[] }[] } }[] }).choices[0]!.logprobs.content[0]!;
+      c.top_logprobs = f(c.top_logprobs);
+      return body;
+    },
+  });
+  const positive = rewriteTop((top) => top.map((t, i) => (i === 0 ? { ...t, logprob: 2.3 } : t)));
+  const duplicate = rewriteTop((top) => [top[0]!, ...top.slice(0, -1)]);
+  const overOne = rewriteTop((top) => top.map((t, i) => ({ ...t, logprob: Math.log(0.2 - 0.001 * i) })));
+
+  test("a positive logprob, a token listed twice, probabilities summing above 1: retried as malformed, then an error naming the server and the fault", async () => {
+    for (const [fault, what] of [
+      [positive, /logprob 2\.3 > 0, a probability above 1/u],
+      [duplicate, /is listed twice in top_logprobs/u],
+      [overOne, /the 20 top_logprobs probabilities sum to 3\.81 > 1/u],
+    ] as const) {
+      server.reset();
+      server.inject(fault, fault);
+      const retries: OpenAIRetryInfo[] = [];
+      const e = await rejection(withClient({ retries: 1, onRetry: (r) => retries.push(r) }, (c) => c.optionProbabilities(QUERIES[0]!)));
+      assert.equal(e.kind, "model");
+      assert.ok(e.message.includes(server.url), e.message);
+      assert.match(e.message, /2 attempts: impossible log-probabilities: /u);
+      assert.match(e.message, what);
+      assert.match(e.hint ?? "", /not a probability distribution/u);
+      assert.equal(retries.length, 1);
+      assert.equal(server.requests.length, 2);
+    }
+  });
+
+  test("an impossible answer followed by a good one gives the healthy answer; float rounding just above 0 is read as 0", async () => {
+    const healthy = await healthyAnswers();
+    server.inject(positive, duplicate);
+    const a = await withClient({}, (c) => c.optionProbabilities(QUERIES[0]!));
+    assert.deepEqual(a, healthy[0]);
+    assert.equal(server.requests.length, 3);
+    // A near-certain token whose float32 log-softmax came out at +3e-5 (see LOGPROB_EPSILON).
+    server.inject(rewriteTop((top) => top.map((t, i) => ({ ...t, logprob: i === 0 ? 3e-5 : -30 - i }))));
+    const b = await withClient({}, (c) => c.optionProbabilities(QUERIES[0]!));
+    assert.equal(b.top[0]!.prob, 1);
+    assert.ok(b.coverage <= 1);
+    assert.equal(server.requests.length, 4, "accepted at once");
   });
 });
 

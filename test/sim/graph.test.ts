@@ -241,9 +241,9 @@ describe("edge lists", () => {
 
   it("names the line of every error", () => {
     throwsCivitas(() => parseEdgeList("0 1\n# c\n1\n", { source: "g.txt" }), /^g\.txt:3: expected 2 or 3 fields/);
-    throwsCivitas(() => parseEdgeList("0 1\na 2\n", { source: "g.txt" }), /^g\.txt:2: node id "a"/);
-    throwsCivitas(() => parseEdgeList("0 -1\n", { source: "g.txt" }), /^g\.txt:1: node id "-1"/);
-    throwsCivitas(() => parseEdgeList("0 1 x\n", { source: "g.txt" }), /^g\.txt:1: weight "x"/);
+    throwsCivitas(() => parseEdgeList("0 1\na 2\n", { source: "g.txt" }), /^g\.txt:2: field 1 is not a node id/);
+    throwsCivitas(() => parseEdgeList("0 -1\n", { source: "g.txt" }), /^g\.txt:1: field 2 is not a node id/);
+    throwsCivitas(() => parseEdgeList("0 1 x\n", { source: "g.txt" }), /^g\.txt:1: field 3, the weight, is not a finite number/);
     throwsCivitas(() => parseEdgeList("0 1 1\n2 3\n1 0 2\n", { source: "g.txt" }), /^g\.txt:3: edge 1 0 has weight 2 but line 1 gave it weight 1/);
     throwsCivitas(() => parseEdgeList("0 1\n0 7\n", { source: "g.txt", n: 5 }), /^g\.txt:2: node id 7 is not below n = 5/);
   });

@@ -6,6 +6,7 @@
  */
 import type { EvalResult, Interval } from "../../runs/index.js";
 import { humanView, modelView } from "../../runs/index.js";
+import { redactCommandLine } from "../../redact.js";
 import type { AnswerRow, RunRow, Store } from "../../store/index.js";
 import { scoredIndices, type Question, type Suite } from "../../surveys/index.js";
 import { chart, COLORS } from "../charts.js";
@@ -323,7 +324,7 @@ function answersSection(r: EvalResult, run: RunRow): Raw {
       ["constrained decoding", modes.length ? modes.map(([m, n]) => `${n} answers by ${m}`).join(", ") : null],
       ["model calls", `${a.model_calls} (${a.cache_hits} from the cache, ${a.resumed} already stored) in ${num(r.seconds, 1)} s`],
       ["run", `${run.id} · ${run.status} · created ${run.createdAt.toISOString().slice(0, 19).replace("T", " ")}`],
-      ["command", html`<code>${run.command}</code>`],
+      ["command", html`<code>${redactCommandLine(run.command)}</code>`],
     ]),
   ]);
 }

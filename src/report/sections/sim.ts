@@ -10,6 +10,7 @@
  * as they are from the summaries.
  */
 import { DYNAMICS, formatSeeds, loadScenario, tInterval, type MetricSummary, type Params, type SimulationReport } from "../../sim/index.js";
+import { redactCommandLine } from "../../redact.js";
 import type { RunRow, Store } from "../../store/index.js";
 import { chart, COLORS, type ChartSpec } from "../charts.js";
 import { html, type Raw } from "../html.js";
@@ -352,7 +353,7 @@ export async function simBody(store: Store, run: RunRow, r: SimulationReport, so
       ["simulations", `${s.total} (${s.run} run by the last invocation, ${s.stored} from the store${s.stopped.length ? `, ${s.stopped.length} stopped early by the budget` : ""}${s.not_run ? `, ${s.not_run} not run` : ""})`],
       ["model calls", r.model === "none" ? null : `${r.model_calls} (${r.cache_hits} from the cache, ${r.prompt_tokens} prompt tokens)`],
       ["run", `${run.id} · ${run.status} · created ${run.createdAt.toISOString().slice(0, 19).replace("T", " ")}`],
-      ["command", html`<code>${run.command}</code>`],
+      ["command", html`<code>${redactCommandLine(run.command)}</code>`],
     ]),
   );
   if (r.stop !== "done") parts.push(warning(`the run stopped early (${r.stop})${r.budget_note ? `: ${r.budget_note}` : ""}; the summaries leave out what did not finish`));
