@@ -5,7 +5,7 @@ import { MODEL_FORMS, parseModelSpec } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
 import { DEFAULT_SAMPLES, findProtocol, METHODS, parseMethods, PROTOCOLS, runEval } from "../runs/index.js";
 import { Store } from "../store/index.js";
-import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, SUITES, VARIANT_SETS, type Question, type Suite } from "../surveys/index.js";
+import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, SUITES, VARIANT_SETS } from "../surveys/index.js";
 import { intOption, loadSuiteFor, numberOption, redactedCommand, reportError, STORE_HELP, storePath, toJson, usageError } from "./common.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
@@ -69,13 +69,6 @@ Populations are attribute names (all their groups) or exact groups, comma separa
 Running the same command again resumes an interrupted run and asks the model nothing it has
 already answered; a finished run is answered from the store without loading the model.`;
 
-/** The first n questions, of each dataset when the suite has several (so that all are represented). */
-export function limitQuestions(suite: Suite, limit: number | undefined): readonly Question[] {
-  if (!limit) return suite.questions;
-  if (!suite.datasets || suite.datasets.length < 2) return suite.questions.slice(0, limit);
-  return suite.datasets.flatMap((d) => suite.questions.filter((q) => q.dataset === d).slice(0, limit));
-}
-
 export function evalCommand(): Command {
   return new Command("eval")
     .description("ask a model a survey's questions and measure how closely its answers match human populations")
@@ -83,7 +76,7 @@ export function evalCommand(): Command {
     .option("-m, --model <model>", `the model: ${MODEL_FORMS.join(" | ")}`)
     .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
     .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall, or all the suite has when it has no overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
-    .option("-n, --limit <n>", "ask only the first n questions (of each dataset, in suites that have several)", intOption("--limit", 1))
+    .option("-n, --limit <n>", "ask only the first n questions that a chosen population can be scored on (of each dataset, in suites that have several)", intOption("--limit", 1))
     .option("--metric <name>", `distance behind the alignment score: ${METRIC_NAMES.join(", ")} (default: the protocol's, else the suite's)`)
     .option("--protocol <name>", `a paper's conventions: ${PROTOCOLS.map((p) => p.name).join(", ")} (see docs/protocols.md)`)
     .option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${METHODS.join(", ")}`, (v: string, prev: string[] = []) => [...prev, ...v.split(",")], [])
@@ -160,13 +153,14 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
       : suite.reference
         ? resolvePopulations(suite, [suite.reference])
         : [...suite.populations];
-    const questions = limitQuestions(suite, flags.limit);
     store = await Store.open(storePath(flags.store));
     const result = await runEval(
       store,
       {
         suite,
-        questions,
+        // Questions no chosen population was asked are skipped when the run is planned; --limit counts the rest.
+        questions: suite.questions,
+        ...(flags.limit ? { limit: flags.limit } : {}),
         populations,
         model,
         ...(flags.protocol ? { protocol: flags.protocol } : {}),

@@ -141,6 +141,7 @@ export function formatEvalResult(r: EvalResult, title?: string): string {
   const q = r.questions;
   const noScale = q.no_scale ? ` (${q.no_scale} without an ordinal scale, not scored under ${r.metric})` : "";
   out.push(`questions: ${q.planned} planned, ${q.answered} answered, ${q.scored} scored${noScale}${q.knowledge ? `, ${q.knowledge} knowledge` : ""}`);
+  if (q.skipped) out.push(`${q.skipped} questions skipped: ${q.skipped_reason ?? "no chosen population was asked them"}`);
   const extra = [
     ...(sa.unparsed_samples ? [`${sa.unparsed_samples} sampled answers named no option`] : []),
     ...(sa.invalid_statements ? [`${sa.invalid_statements} stated distributions invalid`] : []),
