@@ -112,7 +112,8 @@ export async function detectInput(file: string): Promise<InputKind> {
   try {
     isDir = (await stat(file)).isDirectory();
   } catch {
-    throw new CivitasError("input", `no such file: ${file}`);
+    // A path named on the command line that does not exist is a usage error (exit 2), as in every command.
+    throw new CivitasError("usage", `no such file: ${file}`);
   }
   if (isDir || path.basename(file) === "participants-votes.csv") return "polis";
   if (ext === ".csv") return "ratings";

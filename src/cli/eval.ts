@@ -79,7 +79,12 @@ export function evalCommand(): Command {
     .option("-n, --limit <n>", "ask only the first n questions that a chosen population can be scored on (of each dataset, in suites that have several)", intOption("--limit", 1))
     .option("--metric <name>", `distance behind the alignment score: ${METRIC_NAMES.join(", ")} (default: the protocol's, else the suite's)`)
     .option("--protocol <name>", `a paper's conventions: ${PROTOCOLS.map((p) => p.name).join(", ")} (see docs/protocols.md)`)
-    .option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${METHODS.join(", ")}`, (v: string, prev: string[] = []) => [...prev, ...v.split(",")], [])
+    .addOption(
+      new Option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${METHODS.join(", ")}`)
+        .argParser((v: string, prev: string[]) => [...prev, ...v.split(",")])
+        // The value starts empty so that --method appends to nothing; help shows what an empty list means.
+        .default([], "logprobs"),
+    )
     .option("--samples <k>", "completions per question for --method sample", intOption("--samples", 1), DEFAULT_SAMPLES)
     .option("--constrain", "constrain decoding so sampled labels and stated JSON are always well-formed (llama.cpp grammars; response_format on servers)")
     .option(
@@ -87,7 +92,11 @@ export function evalCommand(): Command {
       `presentation variants, and a stability report when there are several: ${VARIANT_SETS.join(", ")}, or variants separated by ";" (e.g. "standard;order=reversed;labels=numbers,answer=text")`,
     )
     .option("--persona", "steer the model towards each population (\"Answer ... as someone who ...\") and report steerability")
-    .option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)", (v: string, prev: string[] = []) => [...prev, v], [])
+    .addOption(
+      new Option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)")
+        .argParser((v: string, prev: string[]) => [...prev, v])
+        .default([], "the suite's, else generic ones"),
+    )
     .option("--min-coverage <p>", "set aside answers whose share on valid option labels is below p", numberOption("--min-coverage", 0, 1), 0)
     .option("--seed <n>", "seed of every random choice (bootstrap, sampling)", intOption("--seed", 0), 0)
     .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
@@ -184,6 +193,8 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
           progress.start(p.total, p.stored + p.cached);
         },
         onModelLoading: (name) => progress.log(`loading ${name}`),
+        // The ETA counts answering, not loading the model.
+        onModelReady: () => progress.modelReady(),
         onProgress: (p) => progress.update(p),
       },
     );

@@ -36,9 +36,12 @@ async function exportRun(store: Store, run: RunRow, flags: ExportFlags): Promise
     return `wrote ${n} answers of run ${run.id} to ${out}`;
   }
   if (flags.calls) {
+    if ((run.config as { model?: unknown }).model == null) {
+      throw usageError(`--calls: simulation ${run.id} is rule-based and asked no model`, "export its metric series without --calls");
+    }
     if ((await countOf(store, "sim_calls", run.id)) === 0) {
       throw new CivitasError("input", `simulation ${run.id} has no recorded model calls${statusNote(run)}`, {
-        hint: "only model-driven simulations (opinion, conformity, donor with a model) record calls; export its metric series without --calls",
+        hint: "it stopped before its first model call; run its command again, or export its metric series without --calls",
       });
     }
     const n = await exportSimCalls(store, run.id, out, flags.format);

@@ -98,8 +98,8 @@ describe("civitas export <simulation run>", () => {
   it("--calls of a rule-based simulation, and a simulation with nothing stored, are errors that write no file", async () => {
     const out = path.join(dir, "calls.csv");
     const r = await runCli(["export", sim.run, "--store", store, "--calls", "--out", out]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /error: simulation [0-9a-f]{12} has no recorded model calls/u);
+    assert.equal(r.code, 2, "--calls does not apply to a rule-based simulation: a usage error");
+    assert.match(r.stderr, /error: --calls: simulation [0-9a-f]{12} is rule-based and asked no model/u);
     assert.equal(existsSync(out), false);
 
     // A simulation interrupted before its first simulation finished: a run with a configuration and no metrics.

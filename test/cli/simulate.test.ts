@@ -151,7 +151,7 @@ describe("civitas simulate", () => {
     assert.equal(lines.filter((l) => l.startsWith("error:")).length, 1);
 
     const missing = await runCli(["simulate", path.join(dir, "none.yaml")]);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 2, "a path that does not exist is a usage error, as in every command");
     assert.match(missing.stderr, /^error: no scenario file .*none\.yaml\n/u);
 
     for (const [args, message] of [
