@@ -4,8 +4,8 @@
  * `cli/` prints them and chooses the exit code.
  */
 export type ErrorKind =
-  | "usage" // a flag or argument the user gave is wrong
-  | "input" // a data file is missing, malformed or inconsistent
+  | "usage" // a flag or argument the user gave is wrong, a path it names that does not exist included (exit 2; the others exit 1)
+  | "input" // a data file is malformed or inconsistent, or missing from a folder that exists
   | "model" // a model could not be loaded or answered badly after all retries
   | "store" // the DuckDB store could not be opened or written
   | "network"; // a download or server failed

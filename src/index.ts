@@ -5,7 +5,7 @@
  *   const suite = await loadOpinionQA({ data: "../shared/data/opinionqa" });
  *   const store = await Store.open(".civitas/civitas.duckdb");
  *   const result = await runEval(store, {
- *     suite, questions: suite.questions.slice(0, 100),
+ *     suite, questions: suite.questions, limit: 100, // the first 100 a chosen population can be scored on
  *     populations: resolvePopulations(suite, ["POLPARTY"]),
  *     model: await parseModelSpec("llama:model.gguf"),
  *     metric: "wasserstein", minCoverage: 0, seed: 0, resamples: 1000, command: "my script",

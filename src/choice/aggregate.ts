@@ -49,8 +49,14 @@ export interface RuleReport {
 export interface ProfileReport {
   readonly prompt?: string;
   readonly alternatives: Record<string, string>;
+  /**
+   * Total weight of the voters: of the ballots in ranking files; in comparisons, the number of
+   * distinct annotators who compared responses to this prompt (a comparison is not a voter).
+   */
   readonly voters: number;
   readonly ballots: number;
+  /** Comparisons only: the comparison lines of this prompt (each one a truncated ballot). */
+  readonly comparisons?: number;
   readonly margin: Record<string, Record<string, number>>;
   readonly rules: Record<string, RuleReport>;
   readonly axioms?: Record<string, Record<string, { applicable: boolean; violated: boolean; detail: string }>>;
@@ -59,6 +65,7 @@ export interface ProfileReport {
 
 export interface GroupsReport {
   readonly rule: string;
+  /** voters: as ProfileReport.voters, within the group. */
   readonly groups: { name: string; voters: number; winners: number[]; same_winners: boolean; agreement: number | null }[];
   readonly utilitarian: number[];
   readonly egalitarian: number[];
@@ -105,7 +112,8 @@ export async function detectInput(file: string): Promise<InputKind> {
   try {
     isDir = (await stat(file)).isDirectory();
   } catch {
-    throw new CivitasError("input", `no such file: ${file}`);
+    // A path named on the command line that does not exist is a usage error (exit 2), as in every command.
+    throw new CivitasError("usage", `no such file: ${file}`);
   }
   if (isDir || path.basename(file) === "participants-votes.csv") return "polis";
   if (ext === ".csv") return "ratings";
@@ -243,8 +251,17 @@ export async function aggregateFile(file: string, o: AggregateOptions = {}): Pro
       const profile = comparisonProfile(problem);
       const report = aggregateProfile(profile, { ...o, extendTruncated: false }, MARGIN_RULES);
       const groupNames = [...problem.groups.keys()];
-      const groups = groupNames.length > 0 ? groupsReport(profile, new Map(groupNames.map((g) => [g, comparisonProfile(problem, g)])), { ...o, extendTruncated: false }) : undefined;
-      return { ...report, ...(problem.prompt != null ? { prompt: problem.prompt } : {}), ...(groups ? { groups } : {}) };
+      const g = groupNames.length > 0 ? groupsReport(profile, new Map(groupNames.map((n) => [n, comparisonProfile(problem, n)])), { ...o, extendTruncated: false }) : undefined;
+      // Voters are the people who compared, not their comparisons (each comparison is one ballot of the profile).
+      const annotators = (group?: string) => new Set(problem.comparisons.filter((c) => group === undefined || c.group === group).map((c) => c.annotator)).size;
+      const groups = g ? { ...g, groups: g.groups.map((x) => ({ ...x, voters: annotators(x.name) })) } : undefined;
+      return {
+        ...report,
+        voters: annotators(),
+        comparisons: problem.comparisons.length,
+        ...(problem.prompt != null ? { prompt: problem.prompt } : {}),
+        ...(groups ? { groups } : {}),
+      };
     });
     const clusters = o.clusters !== undefined ? maxMinReport(data, maxMinRlhf(data, { seed: o.seed ?? 0, ...(o.clusters === "auto" ? {} : { k: o.clusters }) })) : undefined;
     return { file, input, profiles, ...(clusters ? { clusters } : {}), warnings: [...data.warnings] };

@@ -204,7 +204,8 @@ export async function readComparisons(file: string): Promise<ComparisonData> {
   try {
     text = await readFile(file, "utf8");
   } catch (e) {
-    throw new CivitasError("input", `cannot read ${file}: ${messageOf(e)}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw code === "ENOENT" ? new CivitasError("usage", `no comparisons file ${file}`, { cause: e }) : new CivitasError("input", `cannot read ${file}: ${messageOf(e)}`, { cause: e });
   }
   return parseComparisons(text, file);
 }

@@ -161,7 +161,7 @@ async function isDirectory(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isDirectory();
   } catch (e) {
-    throw new CivitasError("input", `${p}: not found (${messageOf(e)})`, {
+    throw new CivitasError((e as NodeJS.ErrnoException).code === "ENOENT" ? "usage" : "input", `${p}: not found (${messageOf(e)})`, {
       hint: `give a Polis export folder (holding ${POLIS_VOTES_FILE} and ${POLIS_COMMENTS_FILE}) or its ${POLIS_VOTES_FILE}`,
     });
   }

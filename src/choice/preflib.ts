@@ -103,7 +103,7 @@ export async function readPrefLibWithWarnings(file: string): Promise<PrefLibPars
     text = await readFile(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CivitasError("input", code === "ENOENT" ? `no PrefLib file ${file}` : `cannot read ${file}: ${messageOf(e)}`, { cause: e });
+    throw code === "ENOENT" ? new CivitasError("usage", `no PrefLib file ${file}`, { cause: e }) : new CivitasError("input", `cannot read ${file}: ${messageOf(e)}`, { cause: e });
   }
   return parsePrefLibWithWarnings(text, file);
 }

@@ -71,7 +71,7 @@ export async function readRatings(file: string, options: RatingsOptions = {}): P
     text = await readFile(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CivitasError("input", code === "ENOENT" ? `no ratings file ${file}` : `cannot read ${file}: ${messageOf(e)}`, { cause: e });
+    throw code === "ENOENT" ? new CivitasError("usage", `no ratings file ${file}`, { cause: e }) : new CivitasError("input", `cannot read ${file}: ${messageOf(e)}`, { cause: e });
   }
   return parseRatings(text, file, options);
 }

@@ -126,7 +126,8 @@ function names(p: ProfileReport, ids: readonly number[]): string {
 function formatProfile(p: ProfileReport, margin: boolean): string[] {
   const out: string[] = [];
   const alts = Object.keys(p.alternatives);
-  out.push(`${alts.length} alternatives, ${fmt(p.voters)} voters, ${p.ballots} unique ballots${p.prompt ? ` · prompt: ${p.prompt}` : ""}`);
+  const who = p.comparisons === undefined ? `${fmt(p.voters)} voters, ${p.ballots} unique ballots` : `${fmt(p.voters)} voters (annotators), ${p.comparisons} comparisons`;
+  out.push(`${alts.length} alternatives, ${who}${p.prompt ? ` · prompt: ${p.prompt}` : ""}`);
   out.push(
     formatTable(
       ["rule", "winners", "scores (by alternative)"],

@@ -95,7 +95,14 @@ export function jsonErrorLine(error: { kind: string; message: string; hint: stri
 
 /**
  * Prints an error the way every command does (text, or one JSON line with --json; on stderr), and
- * returns the exit code: 2 for usage errors, else 1, or `exitCode` when given (130: interrupted).
+ * returns the exit code (`exitCode` when given). The rule, for every command:
+ * - 2: the command line is wrong: an unknown command or option, a bad flag value, a name it gives
+ *   that does not exist (suite, population, metric, method, rule, run id, variant preset), or a
+ *   path it names that does not exist. Commander's own errors exit 2 too (main.ts). Errors of
+ *   kind "usage".
+ * - 1: the command line is fine but the work failed: a file that exists but is malformed, a model
+ *   or server that fails, the store, the network, or a bug. Every other kind.
+ * - 130: interrupted (Ctrl-C).
  */
 export function reportError(e: unknown, secrets: readonly string[] = [], exitCode?: number): number {
   const scrub = (s: string) => redactUrls(secrets.reduce((acc, k) => (k ? acc.split(k).join("***") : acc), s));

@@ -5,7 +5,7 @@ import { MODEL_FORMS, parseModelSpec } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
 import { DEFAULT_SAMPLES, findProtocol, METHODS, parseMethods, PROTOCOLS, runEval } from "../runs/index.js";
 import type { Store } from "../store/index.js";
-import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, SUITES, VARIANT_SETS, type Question, type Suite } from "../surveys/index.js";
+import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, SUITES, VARIANT_SETS } from "../surveys/index.js";
 import { printOut, intOption, loadSuiteFor, numberOption, openStore, redactedCommand, reportError, STORE_HELP, toJson, usageError } from "./common.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
@@ -69,13 +69,6 @@ Populations are attribute names (all their groups) or exact groups, comma separa
 Running the same command again resumes an interrupted run and asks the model nothing it has
 already answered; a finished run is answered from the store without loading the model.`;
 
-/** The first n questions, of each dataset when the suite has several (so that all are represented). */
-export function limitQuestions(suite: Suite, limit: number | undefined): readonly Question[] {
-  if (!limit) return suite.questions;
-  if (!suite.datasets || suite.datasets.length < 2) return suite.questions.slice(0, limit);
-  return suite.datasets.flatMap((d) => suite.questions.filter((q) => q.dataset === d).slice(0, limit));
-}
-
 export function evalCommand(): Command {
   return new Command("eval")
     .description("ask a model a survey's questions and measure how closely its answers match human populations")
@@ -83,10 +76,15 @@ export function evalCommand(): Command {
     .option("-m, --model <model>", `the model: ${MODEL_FORMS.join(" | ")}`)
     .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
     .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall, or all the suite has when it has no overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
-    .option("-n, --limit <n>", "ask only the first n questions (of each dataset, in suites that have several)", intOption("--limit", 1))
+    .option("-n, --limit <n>", "ask only the first n questions that a chosen population can be scored on (of each dataset, in suites that have several)", intOption("--limit", 1))
     .option("--metric <name>", `distance behind the alignment score: ${METRIC_NAMES.join(", ")} (default: the protocol's, else the suite's)`)
     .option("--protocol <name>", `a paper's conventions: ${PROTOCOLS.map((p) => p.name).join(", ")} (see docs/protocols.md)`)
-    .option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${METHODS.join(", ")}`, (v: string, prev: string[] = []) => [...prev, ...v.split(",")], [])
+    .addOption(
+      new Option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${METHODS.join(", ")}`)
+        .argParser((v: string, prev: string[]) => [...prev, ...v.split(",")])
+        // The value starts empty so that --method appends to nothing; help shows what an empty list means.
+        .default([], "logprobs"),
+    )
     .option("--samples <k>", "completions per question for --method sample", intOption("--samples", 1), DEFAULT_SAMPLES)
     .option("--constrain", "constrain decoding so sampled labels and stated JSON are always well-formed (llama.cpp grammars; response_format on servers)")
     .option(
@@ -94,7 +92,11 @@ export function evalCommand(): Command {
       `presentation variants, and a stability report when there are several: ${VARIANT_SETS.join(", ")}, or variants separated by ";" (e.g. "standard;order=reversed;labels=numbers,answer=text")`,
     )
     .option("--persona", "steer the model towards each population (\"Answer ... as someone who ...\") and report steerability")
-    .option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)", (v: string, prev: string[] = []) => [...prev, v], [])
+    .addOption(
+      new Option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)")
+        .argParser((v: string, prev: string[]) => [...prev, v])
+        .default([], "the suite's, else generic ones"),
+    )
     .option("--min-coverage <p>", "set aside answers whose share on valid option labels is below p", numberOption("--min-coverage", 0, 1), 0)
     .option("--seed <n>", "seed of every random choice (bootstrap, sampling)", intOption("--seed", 0), 0)
     .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
@@ -160,13 +162,14 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
       : suite.reference
         ? resolvePopulations(suite, [suite.reference])
         : [...suite.populations];
-    const questions = limitQuestions(suite, flags.limit);
     store = await openStore(flags.store, { log: (m) => progress.log(m) });
     const result = await runEval(
       store,
       {
         suite,
-        questions,
+        // Questions no chosen population was asked are skipped when the run is planned; --limit counts the rest.
+        questions: suite.questions,
+        ...(flags.limit ? { limit: flags.limit } : {}),
         populations,
         model,
         ...(flags.protocol ? { protocol: flags.protocol } : {}),
@@ -190,6 +193,8 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
           progress.start(p.total, p.stored + p.cached);
         },
         onModelLoading: (name) => progress.log(`loading ${name}`),
+        // The ETA counts answering, not loading the model.
+        onModelReady: () => progress.modelReady(),
         onProgress: (p) => progress.update(p),
       },
     );

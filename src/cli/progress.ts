@@ -12,6 +12,11 @@ export type ProgressMode = "auto" | "bar" | "lines" | "none";
 export interface Progress {
   start(total: number, done: number): void;
   update(p: EvalProgress): void;
+  /**
+   * The model is loaded: the rate (and so the ETA) is measured from now, so that the time the
+   * model took to load is not counted as time spent answering.
+   */
+  modelReady(): void;
   /** Prints a message without breaking the bar. */
   log(message: string): void;
   stop(): void;
@@ -25,29 +30,47 @@ function eta(seconds: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
-/** Answers per second since the first new answer, and the time left at that rate. */
+/**
+ * Answers per second since the clock started (the first sample, or `restart` when the model is
+ * ready), and the time left at that rate.
+ */
 class Rate {
-  private t0 = 0;
+  private t0: number | null = null;
   private base = 0;
+  private lastDone = 0;
+  constructor(private readonly now: () => number) {}
+  /** Measures from now, counting only what is done from here on. */
+  restart(): void {
+    this.t0 = this.now();
+    this.base = this.lastDone;
+  }
   sample(p: EvalProgress): { rate: number; eta: string } {
-    const now = performance.now();
-    if (this.t0 === 0) {
+    const now = this.now();
+    this.lastDone = p.done;
+    if (this.t0 === null) {
       this.t0 = now;
       this.base = p.done;
       return { rate: 0, eta: "?" };
     }
-    const rate = (p.done - this.base) / ((now - this.t0) / 1000);
+    const seconds = (now - this.t0) / 1000;
+    const rate = seconds > 0 ? (p.done - this.base) / seconds : 0;
     return { rate, eta: rate > 0 ? eta((p.total - p.done) / rate) : "?" };
   }
 }
 
+export interface ProgressOptions {
+  /** Milliseconds of a monotonic clock (default performance.now); tests give their own. */
+  readonly now?: () => number;
+}
+
 /** `unit`: what is counted ("answers" for eval, "simulations" for simulate). */
-export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr, unit = "answers"): Progress {
+export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr, unit = "answers", options: ProgressOptions = {}): Progress {
   const effective = mode === "auto" ? (stream.isTTY ? "bar" : "lines") : mode;
   if (effective === "none") {
-    return { start() {}, update() {}, log() {}, stop() {} };
+    return { start() {}, update() {}, modelReady() {}, log() {}, stop() {} };
   }
-  const rate = new Rate();
+  const now = options.now ?? (() => performance.now());
+  const rate = new Rate(now);
   if (effective === "lines") {
     const interval = Number(process.env.CIVITAS_PROGRESS_INTERVAL_MS ?? 5000);
     let last = 0;
@@ -62,14 +85,15 @@ export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = 
       start() {},
       update(p) {
         latest = p;
-        const now = performance.now();
-        if (now - last >= interval) {
-          last = now;
+        const t = now();
+        if (t - last >= interval) {
+          last = t;
           print(p);
         } else {
           rate.sample(p);
         }
       },
+      modelReady: () => rate.restart(),
       log: (m) => stream.write(`${terminalSafe(m, { multiline: true })}\n`),
       stop() {
         if (latest && latest.done !== lastDone) print(latest);
@@ -96,6 +120,7 @@ export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = 
       const r = rate.sample(p);
       bar?.update(p.done, { rate: r.rate.toFixed(1), myEta: r.eta, calls: p.modelCalls, hits: p.cacheHits });
     },
+    modelReady: () => rate.restart(),
     log(message) {
       const m = terminalSafe(message, { multiline: true });
       if (bar) multi.log(`${m}\n`);

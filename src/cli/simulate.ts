@@ -43,8 +43,10 @@ graph: complete, er:k=10, er:p=0.01, ws:k=4,beta=0.1, ba:m=3, lattice, torus, fi
 The dynamics:
 ${dynamicsHelp()}
 
-Each point's metric is the final value of each seed's run, summarised as mean and 95% t-interval
-across seeds. Every run is stored (--store); the same command finds the same run and reports it
+Each point's metric is the final value of each seed's run, summarised as its mean across seeds
+with a 95% interval: the Wilson score interval for 0/1 metrics (consensus: a share of seeds),
+Student's t clipped to the metric's range for the others (shares in [0, 1], counts >= 0); seeds
+without a value are listed as left out. Every run is stored (--store); the same command finds the same run and reports it
 from the store; an interrupted one continues where it stopped.
 
 Examples:
@@ -158,7 +160,16 @@ const num = (x: number | null | undefined): string => {
 };
 
 function metricRows(metrics: Record<string, MetricSummary>): string[][] {
-  return Object.entries(metrics).map(([name, m]) => [name, num(m.mean), m.n >= 2 ? `[${num(m.ci[0])}, ${num(m.ci[1])}]` : "-", num(m.min), num(m.max), String(m.n)]);
+  const ci = (m: MetricSummary) => (Number.isFinite(m.ci[0]) && Number.isFinite(m.ci[1]) ? `[${num(m.ci[0])}, ${num(m.ci[1])}]` : "-");
+  return Object.entries(metrics).map(([name, m]) => [name, num(m.mean), ci(m), num(m.min), num(m.max), String(m.n)]);
+}
+
+/** The seeds each metric left out (no value: not run, stopped early, or not a number), as one line; "" when none. */
+export function droppedLine(metrics: Record<string, MetricSummary>): string {
+  const parts = Object.entries(metrics)
+    .filter(([, m]) => (m.dropped?.length ?? 0) > 0)
+    .map(([name, m]) => `${name} (seed${m.dropped!.length === 1 ? "" : "s"} ${formatSeeds(m.dropped!)})`);
+  return parts.length ? `left out, no value: ${parts.join("; ")}` : "";
 }
 
 /**
@@ -174,13 +185,15 @@ export function formatReport(r: SimulationReport, options: { seconds?: number; s
     .map(([k, v]) => `${k} ${String(v)}`);
   out.push(
     [...fixed, `seeds ${formatSeeds(r.seeds)}`, ...(r.model === "none" ? [] : [`model ${r.model}`])].join(" · ") +
-      `\neach metric: mean over seeds of its final value, 95% t-interval, min and max over seeds`,
+      `\neach metric: mean over seeds of its final value, 95% interval (Wilson score for 0/1 metrics such as consensus, else Student t clipped to the metric's range), min and max over seeds`,
   );
   for (const p of r.points) {
     out.push("");
     const label = r.sweep.length === 0 ? `no sweep: ${r.seeds.length} seed${r.seeds.length === 1 ? "" : "s"}` : r.sweep.map((k) => `${k} = ${String(p.params[k])}`).join(", ");
     out.push(label);
     out.push(formatTable(["metric", "mean", "95% CI", "min", "max", "seeds"], metricRows(p.metrics), ["l", "r", "r", "r", "r", "r"]));
+    const dropped = droppedLine(p.metrics);
+    if (dropped) out.push(dropped);
   }
   const s = r.simulations;
   const calls = r.model === "none" ? "" : ` · ${r.model_calls} model calls, ${r.cache_hits} from the cache`;

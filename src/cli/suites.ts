@@ -1,7 +1,7 @@
 /** `civitas suites` and `civitas suites show <suite>`: what can be evaluated, by which names. */
 import { Command } from "commander";
 import { formatTable } from "../report/index.js";
-import { SUITES, type Suite } from "../surveys/index.js";
+import { SUITES, type Question, type Suite } from "../surveys/index.js";
 import { printErr, printOut, loadSuiteFor, reportError, toJson } from "./common.js";
 
 function describe(suite: Suite) {
@@ -23,6 +23,33 @@ function describe(suite: Suite) {
       ...(q.correct !== undefined ? { correct: q.options[q.correct] } : {}),
     })),
   };
+}
+
+/**
+ * A question's options for the table, cut to about `width` characters: whole options only, then
+ * "... +N more" saying how many are not shown and which of them are refusals or the correct
+ * answer, so that a cut never hides what is scored and what is not.
+ */
+export function optionsCell(q: Question, width = 60): string {
+  const parts = q.options.map((o, i) => {
+    const marks = `${q.refusal[i] ? " [refusal]" : ""}${q.correct === i ? " [correct]" : ""}`;
+    // One option longer than the cell is cut in its text, never in its marks.
+    return o.length + marks.length > width ? `${o.slice(0, Math.max(10, width - marks.length - 3))}...${marks}` : `${o}${marks}`;
+  });
+  const whole = parts.join(" | ");
+  if (whole.length <= width) return whole;
+  let shown = 0;
+  let len = 0;
+  while (shown < parts.length && (shown === 0 || len + 3 + parts[shown]!.length <= width)) {
+    len += (shown === 0 ? 0 : 3) + parts[shown]!.length;
+    shown++;
+  }
+  const hidden = q.options.map((_, i) => i).slice(shown);
+  if (hidden.length === 0) return whole;
+  const refusals = hidden.filter((i) => q.refusal[i]).length;
+  const correct = hidden.some((i) => q.correct === i);
+  const notes = [...(refusals ? [`${refusals} [refusal]`] : []), ...(correct ? ["the [correct] one"] : [])];
+  return `${parts.slice(0, shown).join(" | ")} | ... +${hidden.length} more${notes.length ? `, incl. ${notes.join(" and ")}` : ""}`;
 }
 
 export function suitesCommand(): Command {
@@ -68,7 +95,7 @@ export function suitesCommand(): Command {
             ["id", "options (ordinals)", "text"],
             suite.questions.map((q) => [
               q.id,
-              q.options.map((o, i) => `${o}${q.refusal[i] ? " [refusal]" : ""}${q.correct === i ? " [correct]" : ""}`).join(" | ").slice(0, 60) + (q.ordinals ? ` (${q.ordinals.join(",")})` : ""),
+              optionsCell(q) + (q.ordinals ? ` (${q.ordinals.join(",")})` : ""),
               q.text.length > 70 ? `${q.text.slice(0, 67)}...` : q.text,
             ]),
             ["l", "l", "l"],

@@ -4,3 +4,4 @@ export * from "./rng.js";
 export * from "./noise.js";
 export * from "./moca.js";
 export * from "./stability.js";
+export * from "./intervals.js";

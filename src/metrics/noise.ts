@@ -10,6 +10,7 @@
  *   E|X - np| = 2 (m + 1) C(n, m + 1) p^(m+1) (1 - p)^(n-m),  m = floor(np),  X ~ Bin(n, p).
  * The Jensen-Shannon distance does not decompose; it is estimated by seeded simulation.
  */
+import { createHash } from "node:crypto";
 import binomialRandom from "@stdlib/random-base-binomial";
 import gammaln from "@stdlib/math-base-special-gammaln";
 import { distance, type MetricName } from "./distances.js";
@@ -48,7 +49,13 @@ export function expectedOrdinalWasserstein(p: readonly number[], ordinals: reado
 }
 
 export interface NoiseOptions {
+  /** The run's seed (default 0). */
   readonly seed?: number;
+  /**
+   * What the simulation is for (e.g. the question id), so that each gets its own random stream
+   * under every seed: the generator is seeded from a hash of (seed, stream). Default: none.
+   */
+  readonly stream?: string | number;
   /** Simulated surveys for metrics without an exact form (default 200). */
   readonly draws?: number;
 }
@@ -74,7 +81,7 @@ export function expectedSamplingDistance(
   }
   // A multinomial draw as a chain of binomials: X_i ~ Bin(n - sum of earlier X, p_i / remaining mass).
   const draws = options.draws ?? 200;
-  const binomial = binomialRandom.factory({ seed: (options.seed ?? 0) >>> 0 || 1 });
+  const binomial = binomialRandom.factory({ seed: streamSeed(options.seed ?? 0, options.stream) });
   let sum = 0;
   const x = new Array<number>(q.length);
   for (let d = 0; d < draws; d++) {
@@ -93,4 +100,16 @@ export function expectedSamplingDistance(
     sum += distance(metric, q, x.map((c) => c / n), ordinals);
   }
   return sum / draws;
+}
+
+/**
+ * The Mersenne Twister seed of a random stream: four 32-bit words of SHA-256 of (seed, stream),
+ * used as an initialisation array (Matsumoto and Nishimura's init_by_array, as @stdlib's mt19937
+ * takes it). Distinct (seed, stream) pairs get unrelated streams, seed 0 included; deriving a
+ * stream as `seed + index` instead makes question 1 under seed 0 replay question 0 under seed 1,
+ * and `seed >>> 0 || 1` gave seed 0 and seed 1 the same stream.
+ */
+export function streamSeed(seed: number, stream?: string | number): number[] {
+  const digest = createHash("sha256").update(JSON.stringify([seed, stream ?? null])).digest();
+  return [0, 4, 8, 12].map((o) => digest.readUInt32BE(o));
 }

@@ -119,18 +119,24 @@ export function formatStability(s: NonNullable<EvalScores["stability"]>): string
     const flips = c.per_variant_top.filter((v) => v.top !== c.top);
     if (flips.length) out.push(`  closest under each variant: ${c.per_variant_top.map((v) => `${v.variant} -> ${v.top}`).join("; ")}`);
   }
-  const pos = s.bias.byPosition.filter((b) => b.n > 0).slice(0, 6);
+  const pos = s.bias.byPosition.filter((b) => b.n > 0);
   if (pos.length) {
-    out.push(`  position bias (mass on the k-th option shown vs without bias): ${pos.map((b) => `${b.position}: ${num(b.mean, 2)}/${num(b.expected, 2)}`).join(", ")}`);
+    out.push(`  position bias (mass on the k-th option shown vs without bias): ${firstOf(pos, 6, (b) => `${b.position}: ${num(b.mean, 2)}/${num(b.expected, 2)}`)}`);
   }
-  const lab = s.bias.byLabel.filter((b) => b.n > 0).slice(0, 8);
-  if (lab.length) out.push(`  label bias: ${lab.map((b) => `${b.label}: ${num(b.mean, 2)}/${num(b.expected, 2)}`).join(", ")}`);
+  const lab = s.bias.byLabel.filter((b) => b.n > 0);
+  if (lab.length) out.push(`  label bias: ${firstOf(lab, 8, (b) => `${b.label}: ${num(b.mean, 2)}/${num(b.expected, 2)}`)}`);
   if (s.variance) {
     out.push(
       `  per-question score explained by population ${pctOf(s.variance.population)}, by variant ${pctOf(s.variance.variant)}, by both ${pctOf(s.variance.interaction)} (${s.variance.questions} questions)`,
     );
   }
   return out.join("\n");
+}
+
+/** The first `max` items, then how many more there are (never a list cut without saying so). */
+export function firstOf<T>(items: readonly T[], max: number, show: (x: T) => string): string {
+  const shown = items.slice(0, max).map(show).join(", ");
+  return items.length > max ? `${shown}, ... +${items.length - max} more (--json lists all)` : shown;
 }
 
 export function formatEvalResult(r: EvalResult, title?: string): string {
@@ -145,6 +151,7 @@ export function formatEvalResult(r: EvalResult, title?: string): string {
   const q = r.questions;
   const noScale = q.no_scale ? ` (${q.no_scale} without an ordinal scale, not scored under ${r.metric})` : "";
   out.push(`questions: ${q.planned} planned, ${q.answered} answered, ${q.scored} scored${noScale}${q.knowledge ? `, ${q.knowledge} knowledge` : ""}`);
+  if (q.skipped) out.push(`${q.skipped} questions skipped: ${q.skipped_reason ?? "no chosen population was asked them"}`);
   const extra = [
     ...(sa.unparsed_samples ? [`${sa.unparsed_samples} sampled answers named no option`] : []),
     ...(sa.invalid_statements ? [`${sa.invalid_statements} stated distributions invalid`] : []),

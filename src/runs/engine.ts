@@ -36,11 +36,17 @@ import { DEFAULT_SAMPLES, elicit, methodParams, type MethodSettings } from "./me
 import { resolveConventions, type Conventions } from "./protocols.js";
 import { scoreAnswers, type EvalScores } from "./result.js";
 import { modelView } from "./score.js";
+import { selectQuestions, SKIPPED_REASON } from "./questions.js";
 
 export interface EvalPlan {
   readonly suite: Suite;
-  /** The questions to ask (after --limit), suite order. */
+  /**
+   * The candidate questions, suite order. Those no chosen population can be scored on are skipped
+   * when the run is planned (counted in the result), then `limit` applies.
+   */
   readonly questions: readonly Question[];
+  /** Ask at most this many of the questions that can be scored (of each dataset in suites that have several). */
+  readonly limit?: number;
   readonly populations: readonly Population[];
   readonly model: ModelSpec;
   /** A protocol's conventions (santurkar2023, durmus2023, meister2024); default: the suite's. */
@@ -88,7 +94,13 @@ export interface EvalResult extends EvalScores {
   readonly run: string;
   readonly suite: string;
   readonly model: string;
-  readonly questions: EvalScores["questions"] & { readonly planned: number; readonly answered: number };
+  readonly questions: EvalScores["questions"] & {
+    readonly planned: number;
+    readonly answered: number;
+    /** Candidate questions left out before anything was asked, and why (absent in results of earlier versions). */
+    readonly skipped?: number;
+    readonly skipped_reason?: string;
+  };
   readonly set_aside: {
     readonly low_coverage: number;
     readonly off_format: number;
@@ -141,6 +153,10 @@ const itemKey = (questionId: string, variant: string, persona: string, method: s
   `${questionId}\u0000${variant}\u0000${persona}\u0000${method}`;
 
 interface Resolved {
+  /** The questions the run asks: plan.questions that some chosen population can score, limited. */
+  readonly questions: readonly Question[];
+  /** Candidates left out because no chosen population can score them. */
+  readonly skipped: number;
   readonly conventions: Conventions & { readonly protocol: string | null };
   readonly methods: readonly Method[];
   readonly settings: MethodSettings;
@@ -159,7 +175,10 @@ function resolvePlan(plan: EvalPlan): Resolved {
   const variants = plan.variants ?? [
     conventions.optionOrder === "alphabetical" ? parseVariant("order=alphabetical", template) : template === "opinionqa" ? STANDARD_VARIANT : parseVariant("standard", template),
   ];
+  const selection = selectQuestions(plan.suite, plan.questions, plan.populations, plan.limit);
   return {
+    questions: selection.questions,
+    skipped: selection.skipped,
     conventions,
     methods: plan.methods && plan.methods.length > 0 ? plan.methods : ["logprobs"],
     settings: { samples: plan.samples ?? DEFAULT_SAMPLES, constrain: plan.constrain ?? false, seed: plan.seed },
@@ -174,7 +193,7 @@ export function runConfig(plan: EvalPlan): Record<string, unknown> {
   const config: Record<string, unknown> = {
     suite: plan.suite.name,
     data: plan.suite.fingerprint,
-    questions: plan.questions.map((q) => q.id),
+    questions: r.questions.map((q) => q.id),
     populations: plan.populations.map((p) => p.id),
     model: plan.model.identity,
     params: plan.model.params,
@@ -213,9 +232,18 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
   // ---- plan
   const items: PlannedItem[] = [];
   const personaList = [NO_PERSONA, ...new Map([...r.personas.values()].map((p) => [p.id, p])).values()];
-  for (const question of plan.questions) {
+  // A persona is asked a question only when a population it stands for can be scored on it.
+  const personaPops = new Map<string, Population[]>();
+  for (const p of plan.populations) {
+    const persona = r.personas.get(p.id);
+    if (persona) personaPops.set(persona.id, [...(personaPops.get(persona.id) ?? []), p]);
+  }
+  for (const question of r.questions) {
     // Knowledge questions have a right answer, not populations to steer towards.
-    const personas = question.correct === undefined ? personaList : [NO_PERSONA];
+    const personas =
+      question.correct === undefined
+        ? personaList.filter((pe) => pe.id === NO_PERSONA.id || (personaPops.get(pe.id) ?? []).some((p) => plan.suite.human(question.id, p.id) !== undefined))
+        : [NO_PERSONA];
     for (const variant of r.variants) {
       for (const persona of personas) {
         for (const method of r.methods) {
@@ -358,7 +386,7 @@ async function scoreRun(
   const { modelCalls, cacheHits, started } = counts;
   const answers = await store.answers(id);
   const requests = await store.lookupRequests([...new Set(answers.filter((a) => a.method !== "logprobs").map((a) => a.requestKey))]);
-  const s = scoreAnswers(plan.suite, plan.questions, plan.populations, answers, {
+  const s = scoreAnswers(plan.suite, r.questions, plan.populations, answers, {
     conventions: r.conventions,
     methods: r.methods,
     personas: r.personas,
@@ -401,7 +429,13 @@ async function scoreRun(
     suite: plan.suite.name,
     model: plan.model.display,
     ...s.scores,
-    questions: { planned: plan.questions.length, answered: new Set(answers.map((a) => a.questionId)).size, ...s.scores.questions },
+    questions: {
+      planned: r.questions.length,
+      answered: new Set(answers.map((a) => a.questionId)).size,
+      ...s.scores.questions,
+      skipped: r.skipped,
+      ...(r.skipped > 0 ? { skipped_reason: SKIPPED_REASON } : {}),
+    },
     set_aside: { ...setAside, total: setAside.low_coverage + setAside.off_format + setAside.only_refusal, unparsed_samples: unparsed, invalid_statements: invalid },
     coverage: { mean: meanCoverage, min: answers.length ? coverageMin : Number.NaN, min_required: plan.minCoverage },
     answers: { total: answers.length, model_calls: modelCalls, cache_hits: cacheHits, resumed: counts.items - counts.todo, modes },

@@ -19,3 +19,4 @@ export {
 } from "./score.js";
 export { parsePredictions, readPredictions, scorePredictions, type Predictions } from "./predictions.js";
 export { stabilityReport, type StabilityReport } from "./stability.js";
+export { scorableBy, selectQuestions, SKIPPED_REASON, type QuestionSelection } from "./questions.js";

@@ -131,7 +131,8 @@ export async function readPredictions(file: string, suite: Suite): Promise<Predi
   try {
     text = await readFile(file, "utf8");
   } catch (e) {
-    throw new CivitasError("input", `cannot read ${file}: ${messageOf(e)}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw code === "ENOENT" ? new CivitasError("usage", `no predictions file ${file}`, { cause: e }) : new CivitasError("input", `cannot read ${file}: ${messageOf(e)}`, { cause: e });
   }
   return parsePredictions(text, file, suite);
 }

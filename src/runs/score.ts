@@ -176,7 +176,8 @@ export function distanceTable(
         const key = `${metric}\u0000${refusals}\u0000${q.id}\u0000${pop.id}\u0000${n}\u0000${options.seed}`;
         let noise = options.noiseCache?.get(key);
         if (noise === undefined) {
-          noise = expectedSamplingDistance(metric, h.dist, n, scale, { seed: options.seed + i });
+          // Each question its own random stream under the run's seed (for the simulated metrics).
+          noise = expectedSamplingDistance(metric, h.dist, n, scale, { seed: options.seed, stream: q.id });
           options.noiseCache?.set(key, noise);
         }
         t.noise[p]![i] = noise;

@@ -1,7 +1,8 @@
 /**
  * Runs a scenario: every grid point x seed with the engine (rule-based dynamics) or with agents
  * that ask a model (model-driven ones), each simulation's metrics stored as they finish, and the
- * summary per point (mean, 95% t-interval across seeds, per-seed values) stored with the run.
+ * summary per point (mean, 95% interval across seeds of the metric's kind, per-seed values, seeds
+ * left out) stored with the run.
  *
  * Identity and resume. A run's id is the first 12 hex digits of the SHA-256 of its resolved
  * configuration (name, dynamics, parameters, sweep, seeds, `every`, the model's identity and
@@ -451,7 +452,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
     seeds,
     points: points.map((params, p) => {
       const f = seeds.map((s) => finals.get(stoppedKey(p, s)));
-      return { params, metrics: summarizeMetrics(f, { order: metricOrder(entry.metrics, f) }) };
+      return { params, metrics: summarizeMetrics(f, { order: metricOrder(entry.metrics, f), seeds }) };
     }),
     stop,
     simulations: { total, run: ran, stored: storedCount, stopped, not_run: total - storedCount - ran },

@@ -557,7 +557,7 @@ export async function loadScenario(file: string): Promise<Scenario> {
     text = await readFile(file, "utf8");
   } catch (e) {
     const code = (e as { code?: string }).code;
-    throw new CivitasError("input", code === "ENOENT" ? `no scenario file ${file}` : `cannot read the scenario ${file}: ${messageOf(e)}`, {
+    throw new CivitasError(code === "ENOENT" ? "usage" : "input", code === "ENOENT" ? `no scenario file ${file}` : `cannot read the scenario ${file}: ${messageOf(e)}`, {
       hint: "examples/hk.yaml, examples/deffuant.yaml, examples/voter.yaml and examples/degroot.yaml are complete scenarios",
       cause: e,
     });

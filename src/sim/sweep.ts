@@ -5,12 +5,17 @@
  * - Seeds are written `"1..20"` (inclusive), a list `[1, 5, 9]`, or one seed `7`.
  * - The grid is the Cartesian product of the swept values, in the order the scenario lists the
  *   parameters, the first varying slowest (`{a: [1, 2], b: [x, y]}` gives a1 b.x, a1 b.y, a2 b.x, a2 b.y).
- * - A point's metric is summarised from the final value of each seed's run: the mean, the 95%
- *   t-interval mean +- t_{0.975, n-1} s / sqrt(n) (s the sample standard deviation; Student 1908),
- *   and the per-seed values. The t quantile is @stdlib's (`@stdlib/stats-base-dists-t-quantile`).
+ * - A point's metric is summarised from the final value of each seed's run: the mean, a 95%
+ *   interval of the kind the metric calls for (metric-kinds.ts: the Wilson score interval for 0/1
+ *   metrics such as consensus; Student's t-interval mean +- t_{0.975, n-1} s / sqrt(n), s the
+ *   sample standard deviation (Student 1908), clipped to the metric's range where it has one), the
+ *   per-seed values, and the seeds left out because they have no value. The t quantile is
+ *   @stdlib's (`@stdlib/stats-base-dists-t-quantile`).
  */
 import tQuantile from "@stdlib/stats-base-dists-t-quantile";
 import { CivitasError } from "../errors.js";
+import { wilsonInterval } from "../metrics/index.js";
+import { metricKind } from "./metric-kinds.js";
 import type { Params } from "./types.js";
 
 export type ParamValue = number | string | boolean;
@@ -116,27 +121,65 @@ export function tInterval(values: readonly number[], level = 0.95): TInterval {
   return { mean, ci: [mean - half, mean + half], n, sd };
 }
 
+/** How an interval was computed: "wilson" (0/1 per seed), "t" clipped to a range, or plain "t". */
+export type IntervalMethod = "wilson" | "t-clipped" | "t";
+
+export interface SeedInterval {
+  readonly mean: number;
+  /** [lo, hi]; [NaN, NaN] with no value, or with one value where the interval is a t-interval. */
+  readonly ci: readonly [number, number];
+  /** Values used (the finite ones). */
+  readonly n: number;
+  readonly method: IntervalMethod;
+  /** The range the interval was clipped to (method "t-clipped"). */
+  readonly range?: readonly [number, number];
+}
+
+/**
+ * The mean of a metric's finite values across seeds with the interval its kind calls for (see the
+ * module comment). Non-finite values are ignored (the caller reports them as dropped).
+ */
+export function seedInterval(name: string, values: readonly number[], level = 0.95): SeedInterval {
+  const x = values.filter((v) => Number.isFinite(v));
+  const kind = metricKind(name);
+  if (kind.kind === "indicator" && x.length > 0 && x.every((v) => v === 0 || v === 1)) {
+    const k = x.filter((v) => v === 1).length;
+    const w = wilsonInterval(k, x.length, level);
+    return { mean: w.share, ci: w.ci, n: x.length, method: "wilson" };
+  }
+  const t = tInterval(x, level);
+  if (kind.kind === "bounded" && x.every((v) => v >= kind.min && v <= kind.max)) {
+    const clip = (v: number) => (Number.isNaN(v) ? v : Math.min(kind.max, Math.max(kind.min, v)));
+    return { mean: t.mean, ci: [clip(t.ci[0]), clip(t.ci[1])], n: t.n, method: "t-clipped", range: [kind.min, kind.max] };
+  }
+  return { mean: t.mean, ci: t.ci, n: t.n, method: "t" };
+}
+
 export interface MetricSummary {
   readonly mean: number;
   readonly ci: readonly [number, number];
+  /** How `ci` was computed (see metric-kinds.ts). Absent in runs stored by earlier versions (a t-interval). */
+  readonly interval?: IntervalMethod;
   /** Seeds whose value entered the summary. */
   readonly n: number;
   readonly min: number;
   readonly max: number;
   /** The final value of each seed's run, in the order of the run's seeds; null where a seed has none (not run, stopped early, or not a number). */
   readonly per_seed: (number | null)[];
+  /** Seeds left out of the summary because they have no value (their per_seed is null). Absent in runs stored by earlier versions. */
+  readonly dropped?: number[];
 }
 
 /**
- * Summaries of one grid point: for every metric any seed reported, the t-interval of the final
- * values across seeds. `finals[k]` is seed k's final metrics, or undefined when that seed's run is
+ * Summaries of one grid point: for every metric any seed reported, the interval of its kind
+ * (`seedInterval`) of the final values across seeds. `finals[k]` is seed k's final metrics, or undefined when that seed's run is
  * missing. Metrics come in the order the runs reported them, or with `order`, those it names in
  * its order and the others sorted by name after them (so that a run read back from the store,
  * whose metrics come sorted, prints as it did).
  */
 export function summarizeMetrics(
   finals: readonly (Readonly<Record<string, number>> | undefined)[],
-  options: { level?: number; order?: readonly string[] } = {},
+  options: { level?: number; order?: readonly string[]; /** The seed of each entry of finals (default: its index), to name dropped seeds. */ seeds?: readonly number[] } = {},
 ): Record<string, MetricSummary> {
   const level = options.level ?? 0.95;
   const found: string[] = [];
@@ -150,14 +193,16 @@ export function summarizeMetrics(
       return v !== undefined && Number.isFinite(v) ? v : null;
     });
     const values = perSeed.filter((v): v is number => v !== null);
-    const t = tInterval(values, level);
+    const t = seedInterval(name, values, level);
     out[name] = {
       mean: t.mean,
       ci: t.ci,
+      interval: t.method,
       n: t.n,
       min: values.length ? Math.min(...values) : Number.NaN,
       max: values.length ? Math.max(...values) : Number.NaN,
       per_seed: perSeed,
+      dropped: perSeed.flatMap((v, k) => (v === null ? [options.seeds?.[k] ?? k] : [])),
     };
   }
   return out;

@@ -15,6 +15,7 @@ import path from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import type { ConstraintMode } from "../models/index.js";
+import { csvText } from "./csv.js";
 import { fileKind } from "./file-kind.js";
 import { damagedError, handleFor, HOST, isDamagedError, isStoreBusy, type Access, type FileHandle, type UseOptions } from "./handle.js";
 
@@ -908,18 +909,11 @@ export class Store {
   /**
    * Writes a run's answers to a file with DuckDB's COPY. Each row: run, question, variant,
    * persona, options and distribution (survey order), coverage, status, cache_hit, and for
-   * convenience the prompt's top tokens. CSV gets lists as JSON text; JSONL and Parquet keep them as lists.
-   *
-   * CSV is opened in spreadsheets, which run a cell starting with = + - @ TAB or CR as a formula
-   * (`=HYPERLINK(...)` in a survey's question id, an option, a prompt): such a text cell gets a
-   * leading ' (OWASP, "CSV Injection"). A text cell that is a plain number ("-1", "+2.5e3") is no
-   * formula and stays as it is; number columns are never touched.
+   * convenience the prompt's top tokens. CSV gets lists as JSON text, and text cells that a
+   * spreadsheet would run as formulas are neutralised (csv.ts); JSONL and Parquet keep lists as lists.
    */
   async exportAnswers(runId: string, file: string, format: "csv" | "jsonl" | "parquet"): Promise<number> {
-    const text = (expr: string) =>
-      format === "csv"
-        ? `CASE WHEN regexp_matches(${expr}, '^[=+\\-@\\t\\r]') AND NOT regexp_matches(${expr}, '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$') THEN '''' || ${expr} ELSE ${expr} END`
-        : expr;
+    const text = (expr: string) => (format === "csv" ? csvText(expr) : expr);
     const list = (col: string) => (format === "csv" ? text(`to_json(${col})::VARCHAR`) : col);
     const query = `SELECT ${text("a.run_id")} AS run, ${text("a.question_id")} AS question, ${text("a.variant")} AS variant, ${text("a.persona")} AS persona, ${text("a.method")} AS method,
         ${list("a.options")} AS options, ${list("a.distribution")} AS distribution,

@@ -151,8 +151,39 @@ function makeVariant(v: Omit<Variant, "id">): Variant {
 
 export const STANDARD_VARIANT: Variant = makeVariant(DEFAULTS);
 
+/**
+ * Named variant sets (presets), with the suite's template:
+ * - standard: one variant (the default);
+ * - rnr8: "Randomness, Not Representation"'s design, {numbers, letters} x {ascending, descending}
+ *   x {identifier, text}, in that paper's order;
+ * - robust: rnr8, plus the template paraphrases and two seeded shuffles.
+ * Every list of presets (help, hints, errors) is derived from this one.
+ */
+const VARIANT_PRESETS = {
+  standard: (template: string): Variant[] => [parseVariant("standard", template)],
+  rnr8,
+  robust: (template: string): Variant[] => [
+    ...rnr8(template),
+    ...["survey", "choose", "respond"].filter((t) => t !== template).map((t) => parseVariant(`template=${t}`, template)),
+    parseVariant("order=shuffle1", template),
+    parseVariant("order=shuffle2", template),
+  ],
+} as const satisfies Record<string, (template: string) => Variant[]>;
+
+export const VARIANT_SETS = Object.keys(VARIANT_PRESETS) as (keyof typeof VARIANT_PRESETS)[];
+
+function rnr8(template: string): Variant[] {
+  const out: Variant[] = [];
+  for (const labels of ["numbers", "letters"] as const) {
+    for (const order of [{ kind: "survey" }, { kind: "reversed" }] as const) {
+      for (const answer of ["label", "text"] as const) out.push(makeVariant({ template, order, labels, answer }));
+    }
+  }
+  return out;
+}
+
 const VARIANT_HINT =
-  "write e.g. standard, or order=reversed,labels=numbers (keys: template = " +
+  `write a preset (${VARIANT_SETS.join(", ")}), or variants separated by ";" each a comma list of key=value such as order=reversed,labels=numbers (keys: template = ` +
   `${Object.keys(TEMPLATES).join("|")}, order = survey|reversed|alphabetical|shuffle<seed>, labels = letters|numbers, answer = label|text)`;
 
 /**
@@ -169,7 +200,10 @@ export function parseVariant(spec: string, defaultTemplate: string = DEFAULTS.te
   for (const part of s === "standard" ? [] : s.split(",").filter((x) => x.trim() !== "")) {
     const [key, value, extra] = part.split("=").map((x) => x.trim());
     const bad = (why: string) => new CivitasError("usage", `bad variant "${spec}": ${why}`, { hint: VARIANT_HINT });
-    if (!key || value === undefined || extra !== undefined) throw bad(`"${part}" is not key=value`);
+    if (!key || value === undefined || extra !== undefined) {
+      if ((VARIANT_SETS as readonly string[]).includes(part.trim())) throw bad(`the preset "${part.trim()}" stands alone (--variants ${part.trim()}), not in a list`);
+      throw bad(value === undefined && !part.includes("=") ? `"${part}" is neither a preset (${VARIANT_SETS.join(", ")}) nor key=value` : `"${part}" is not key=value`);
+    }
     if (key === "template") {
       if (!(value in TEMPLATES)) throw bad(`unknown template "${value}" (known: ${Object.keys(TEMPLATES).join(", ")})`);
       template = value;
@@ -192,42 +226,13 @@ export function parseVariant(spec: string, defaultTemplate: string = DEFAULTS.te
 }
 
 /**
- * Named variant sets, with the suite's template:
- * - standard: one variant (the default);
- * - rnr8: "Randomness, Not Representation"'s design, {numbers, letters} x {ascending, descending}
- *   x {identifier, text}, in that paper's order;
- * - robust: rnr8, plus the template paraphrases and two seeded shuffles.
- */
-export const VARIANT_SETS = ["standard", "rnr8", "robust"] as const;
-
-function rnr8(template: string): Variant[] {
-  const out: Variant[] = [];
-  for (const labels of ["numbers", "letters"] as const) {
-    for (const order of [{ kind: "survey" }, { kind: "reversed" }] as const) {
-      for (const answer of ["label", "text"] as const) out.push(makeVariant({ template, order, labels, answer }));
-    }
-  }
-  return out;
-}
-
-/**
  * `--variants`: a set name, or variants separated by ";" (e.g. "standard;order=reversed;labels=numbers").
  * Duplicates are dropped, order kept.
  */
 export function parseVariants(spec: string, defaultTemplate: string = DEFAULTS.template): Variant[] {
   const s = spec.trim();
-  let list: Variant[];
-  if (s === "" || s === "standard") list = [parseVariant("standard", defaultTemplate)];
-  else if (s === "rnr8") list = rnr8(defaultTemplate);
-  else if (s === "robust") {
-    const paraphrases = ["survey", "choose", "respond"].filter((t) => t !== defaultTemplate);
-    list = [
-      ...rnr8(defaultTemplate),
-      ...paraphrases.map((t) => parseVariant(`template=${t}`, defaultTemplate)),
-      parseVariant("order=shuffle1", defaultTemplate),
-      parseVariant("order=shuffle2", defaultTemplate),
-    ];
-  } else list = s.split(";").filter((x) => x.trim() !== "").map((x) => parseVariant(x, defaultTemplate));
+  const preset = (VARIANT_PRESETS as Readonly<Record<string, (template: string) => Variant[]>>)[s === "" ? "standard" : s];
+  const list: Variant[] = preset ? preset(defaultTemplate) : s.split(";").filter((x) => x.trim() !== "").map((x) => parseVariant(x, defaultTemplate));
   const seen = new Set<string>();
   return list.filter((v) => (seen.has(v.id) ? false : (seen.add(v.id), true)));
 }

@@ -107,7 +107,8 @@ describe("comparisons JSONL", () => {
       await writeFile(f, jsonl(rows));
       const d = await readComparisons(f);
       assert.equal(d.lines, 5);
-      const e = await rejectsCivitas(readComparisons(join(dir, "missing.jsonl")), "input");
+      // A path that does not exist is a usage error (exit 2), as in every command.
+      const e = await rejectsCivitas(readComparisons(join(dir, "missing.jsonl")), "usage");
       assert.match(e.message, /missing\.jsonl/u);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -150,7 +150,8 @@ describe("readPolis on broken files", () => {
     assert.match(e.message, /column 9: comment 2 is not in .*comments\.csv/);
     e = await rejectsCivitas(readPolis(await folder(votes, "comment-id,comment-body,moderated\n0,A,1\n1,B,2\n2,C,1\n")), "input");
     assert.match(e.message, /comments\.csv line 3, column "moderated": 2 is not -1/);
-    e = await rejectsCivitas(readPolis(path.join(tempDir(), "nowhere")), "input");
+    // A path that does not exist is a usage error (exit 2), as in every command.
+    e = await rejectsCivitas(readPolis(path.join(tempDir(), "nowhere")), "usage");
     assert.match(e.message, /not found/);
   });
 

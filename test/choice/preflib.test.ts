@@ -296,8 +296,8 @@ describe("parsePrefLib: errors name the file, the line and what was expected", (
     throwsInput(() => parsePrefLib(text("cat", 4, 1, 1, ["1: 1,2,3,4"]), "c.cat"), "c.cat line 4", 'DATA TYPE is "cat"', "soc, soi, toc, toi");
     throwsInput(() => parsePrefLib(soc(["1: 1,2,3,4", "# NOTE: late"]), "h.soc"), `h.soc line ${ORDER_LINE + 1}`, "metadata line after the preferences");
   });
-  it("a missing file is an input error naming it", async () => {
-    const e = await rejectsCivitas(readPrefLib("/nonexistent/dir/x.soc"), "input");
+  it("a missing file is a usage error naming it (exit 2, as a missing path is in every command)", async () => {
+    const e = await rejectsCivitas(readPrefLib("/nonexistent/dir/x.soc"), "usage");
     assert.match(e.message, /\/nonexistent\/dir\/x\.soc/);
   });
 });

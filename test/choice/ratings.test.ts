@@ -194,7 +194,8 @@ describe("errors name the file, line and column", () => {
   });
 
   it("a missing file; a file read from disk (TSV)", async () => {
-    const e = await rejectsCivitas(readRatings("/nonexistent/r.csv"), "input");
+    // A path that does not exist is a usage error (exit 2), as in every command.
+    const e = await rejectsCivitas(readRatings("/nonexistent/r.csv"), "usage");
     assert.match(e.message, /\/nonexistent\/r\.csv/);
     const f = path.join(tempDir("civitas-ratings-"), "r.tsv");
     writeFileSync(f, "annotator\tx\ty\na\t1\t2\n");

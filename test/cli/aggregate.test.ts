@@ -86,6 +86,27 @@ describe("civitas aggregate", () => {
     assert.match(r.stderr, /wrote 4 preference pairs/);
   });
 
+  it("counts annotators as the voters of comparisons, not their comparisons", async () => {
+    const file = path.join(REPO, "examples/choice/comparisons.jsonl");
+    // Known answer from the file itself: per prompt, its distinct annotators (and per group), and its lines.
+    const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { annotator: string; group: string; prompt: string });
+    const prompts = [...new Set(lines.map((l) => l.prompt))];
+    const of = (prompt: string, group?: string) => new Set(lines.filter((l) => l.prompt === prompt && (group === undefined || l.group === group)).map((l) => l.annotator)).size;
+    assert.deepEqual(prompts.map((p) => of(p)), [11, 11]);
+    const r = await runCli(["aggregate", file, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = json<{ profiles: (Report & { prompt: string; voters: number; comparisons: number; groups: { groups: { name: string; voters: number }[] } })[] }>(r.stdout);
+    for (const p of j.profiles) {
+      assert.equal(p.voters, of(p.prompt), p.prompt);
+      assert.equal(p.comparisons, lines.filter((l) => l.prompt === p.prompt).length);
+      assert.deepEqual(p.groups.groups.map((g) => [g.name, g.voters]), [["majority", of(p.prompt, "majority")], ["minority", of(p.prompt, "minority")]]);
+    }
+    assert.deepEqual(j.profiles[0]!.groups.groups.map((g) => g.voters), [8, 3]);
+    const text = await runCli(["aggregate", file]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^3 alternatives, 11 voters \(annotators\), 33 comparisons · prompt: How should the town library/mu);
+  });
+
   it("finds Polis opinion groups that match the conversation's own", async () => {
     const r = await runCli(["aggregate", path.join(SHARED, "data/polis/15-per-hour-seattle"), "--json"]);
     assert.equal(r.code, 0, r.stderr);

@@ -14,6 +14,8 @@ import { REPO, tempDir } from "../helpers/paths.js";
 interface Summary {
   mean: number;
   ci: [number | null, number | null];
+  interval?: string;
+  dropped?: number[];
   n: number;
   min: number;
   max: number;
@@ -61,10 +63,21 @@ describe("civitas simulate", () => {
     assert.deepEqual([c[0], c[1], c[3], c[4]], [0, 0, 1, 1]);
     assert.ok(c[2]! > 0 && c[2]! < 1, `epsilon 0.22 is in the transition: ${c[2]}`);
     const m = r.points[2]!.metrics.consensus!;
-    assert.deepEqual(Object.keys(m), ["mean", "ci", "n", "min", "max", "per_seed"]);
+    assert.deepEqual(Object.keys(m), ["mean", "ci", "interval", "n", "min", "max", "per_seed", "dropped"]);
     assert.equal(m.per_seed.length, 10);
     assert.equal(m.mean, m.per_seed.reduce<number>((a, b) => a + b!, 0) / 10);
     assert.ok(m.ci[0]! < m.mean && m.mean < m.ci[1]!);
+    assert.deepEqual(m.dropped, []);
+    // consensus is 0 or 1 per seed: a Wilson interval for the share of seeds. With 0 of 10 it is
+    // [0, z^2 / (10 + z^2)] (Wilson 1927), not the t-interval's [0, 0], and it never leaves [0, 1].
+    const z2 = 1.959963984540054 ** 2;
+    const none = r.points[0]!.metrics.consensus!;
+    assert.equal(none.interval, "wilson");
+    assert.equal(none.ci[0], 0);
+    assert.ok(Math.abs(none.ci[1]! - z2 / (10 + z2)) < 1e-12, String(none.ci));
+    for (const p of r.points) assert.ok(p.metrics.consensus!.ci[0]! >= 0 && p.metrics.consensus!.ci[1]! <= 1);
+    // steps cannot be negative: its interval is clipped at 0.
+    for (const p of r.points) assert.ok(p.metrics.steps!.ci[0]! >= 0, String(p.metrics.steps!.ci));
     assert.deepEqual(r.simulations, { total: 50, run: 50, stored: 0, stopped: [], not_run: 0 });
 
     // the same command finds the same run, from the store, and prints a table per point
@@ -138,7 +151,7 @@ describe("civitas simulate", () => {
     assert.equal(lines.filter((l) => l.startsWith("error:")).length, 1);
 
     const missing = await runCli(["simulate", path.join(dir, "none.yaml")]);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 2, "a path that does not exist is a usage error, as in every command");
     assert.match(missing.stderr, /^error: no scenario file .*none\.yaml\n/u);
 
     for (const [args, message] of [

@@ -5,7 +5,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { distance, type MetricName } from "../../src/metrics/distances.js";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { binomialMeanAbsoluteDeviation, expectedSamplingDistance, expectedOrdinalWasserstein, expectedTotalVariation } from "../../src/metrics/noise.js";
+import { resolveConventions } from "../../src/runs/protocols.js";
+import { distanceTable } from "../../src/runs/score.js";
+import { loadCustom } from "../../src/surveys/custom.js";
+import { resolvePopulations } from "../../src/surveys/populations.js";
+import { tempDir } from "../helpers/paths.js";
 
 const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
 
@@ -72,5 +79,43 @@ describe("expected distance of an n-respondent sample from the truth", () => {
   });
   it("shrinks as n grows", () => {
     assert.ok(expectedSamplingDistance("tv", p, 1000, null) < expectedSamplingDistance("tv", p, 30, null));
+  });
+});
+
+describe("the simulated noise floor's random streams", () => {
+  const p = [0.5, 0.3, 0.2];
+  const jsd = (seed: number, stream?: string | number) => expectedSamplingDistance("jsd", p, 6, null, { seed, draws: 50, ...(stream === undefined ? {} : { stream }) });
+
+  it("gives every question its own stream under every seed, seed 0 included, and the same numbers twice", () => {
+    // Before: the generator was seeded with `seed >>> 0 || 1` and a question's seed was seed + index,
+    // so under --seed 0 questions 0 and 1 both drew from seed 1 (and seeds 0 and 1 were the same run).
+    assert.notEqual(jsd(0, 0), jsd(0, 1));
+    assert.notEqual(jsd(0), jsd(1));
+    assert.notEqual(jsd(0, 1), jsd(1, 0));
+    assert.equal(jsd(0, 0), jsd(0, 0));
+    assert.equal(jsd(0, "Q1"), jsd(0, "Q1"));
+  });
+
+  it("a run's two questions with the same human answers get different simulated floors under --seed 0", async () => {
+    // A real survey file through the custom loader: two questions, the same 7 answers.
+    const file = path.join(tempDir(), "twins.csv");
+    const rows = ["question_id,question,options,population,option,count"];
+    for (const q of ["Q0", "Q1"]) {
+      rows.push(`${q},Which?,A | B | C,overall,A,3`, `${q},,,overall,B,2`, `${q},,,overall,C,2`);
+    }
+    writeFileSync(file, `${rows.join("\n")}\n`);
+    const suite = await loadCustom({ data: file });
+    assert.deepEqual(suite.questions.map((q) => q.id), ["Q0", "Q1"]);
+    const table = (seed: number) =>
+      distanceTable(suite, suite.questions, resolvePopulations(suite, ["overall"]), () => [[1 / 3, 1 / 3, 1 / 3]], {
+        conventions: resolveConventions(suite, { metric: "jsd" }),
+        seed,
+      });
+    const a = table(0).noise[0]!;
+    assert.ok(Number.isFinite(a[0]!) && Number.isFinite(a[1]!));
+    assert.notEqual(a[0], a[1]);
+    assert.deepEqual(Array.from(table(0).noise[0]!), Array.from(a));
+    // Question 1 under seed 0 is not question 0 under seed 1.
+    assert.notEqual(table(1).noise[0]![0], a[1]);
   });
 });

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { addMarkTitles, chart, html, reportDocument } from "../../src/report/index.js";
 import { seriesAcrossSeeds } from "../../src/report/sections/sim.js";
 import { dataFlagOf, questionFromPrompt } from "../../src/report/sections/sources.js";
+import { wilsonInterval } from "../../src/metrics/intervals.js";
 import { tInterval } from "../../src/sim/index.js";
 import { NO_PERSONA, parseVariant, renderPrompt, STANDARD_VARIANT } from "../../src/surveys/index.js";
 import type { Question } from "../../src/surveys/index.js";
@@ -113,6 +114,16 @@ describe("series across seeds", () => {
     assert.equal(s[2]!.hi, t.ci[1]);
     assert.deepEqual(range.get("m"), [0, 1]);
     assert.equal(seriesAcrossSeeds([{ point: 0, seed: 1, step: 9, metric: "m", value: 1 }], new Set()).hasSeries, false);
+  });
+
+  it("bands a 0/1 metric with the Wilson interval, as the summaries do (never outside [0, 1])", () => {
+    // 1 of 3 seeds in consensus at step 4: Student's t would give [-0.101, 1.101].
+    const rows = [1, 2, 3].map((seed) => ({ point: 0, seed, step: 4, metric: "consensus", value: seed === 2 ? 1 : 0 }));
+    const band = seriesAcrossSeeds(rows, new Set()).byMetric.get("consensus")![0]!;
+    const w = wilsonInterval(1, 3);
+    assert.equal(band.lo, w.ci[0]);
+    assert.equal(band.hi, w.ci[1]);
+    assert.ok(tInterval([0, 1, 0]).ci[0] < 0);
   });
 });
 

@@ -68,7 +68,7 @@ describe("civitas eval on OpinionQA with the llama backend", () => {
 
   it("scores every question for every population, with intervals and baselines", () => {
     assert.equal(first.metric, "wasserstein");
-    assert.deepEqual(first.questions, { planned: 24, answered: 24, scored: 24, no_scale: 0 });
+    assert.deepEqual(first.questions, { planned: 24, answered: 24, scored: 24, no_scale: 0, skipped: 0 });
     assert.deepEqual(
       first.populations.map((p) => p.population),
       ["POLPARTY=Republican", "POLPARTY=Democrat", "POLPARTY=Independent", "POLPARTY=Other", "SEX=Male", "SEX=Female"],
@@ -147,10 +147,10 @@ describe("civitas eval on OpinionQA with the llama backend", () => {
     const q = suite.questions.find((x) => x.id === "ORIENTATIONMOD_W50")!;
     assert.deepEqual(q.ordinals, [1, 1, 1, 1]);
     const w = await runEval(store, plan(spec, { questions: [q] }));
-    assert.deepEqual(w.questions, { planned: 1, answered: 1, scored: 0, no_scale: 1 });
+    assert.deepEqual(w.questions, { planned: 1, answered: 1, scored: 0, no_scale: 1, skipped: 0 });
     assert.ok(w.populations.every((p) => p.n === 0));
     const tv = await runEval(store, plan(spec, { questions: [q], metric: "tv" }));
-    assert.deepEqual(tv.questions, { planned: 1, answered: 1, scored: 1, no_scale: 0 });
+    assert.deepEqual(tv.questions, { planned: 1, answered: 1, scored: 1, no_scale: 0, skipped: 0 });
   });
 
   it("stores answers in survey order with their options, and scores per question", async () => {

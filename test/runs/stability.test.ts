@@ -9,6 +9,7 @@ import { llamaSpec, type ModelSpec } from "../../src/models/index.js";
 import { resolveConventions, runEval, stabilityReport, type EvalPlan } from "../../src/runs/index.js";
 import { Store, type AnswerRow } from "../../src/store/index.js";
 import { loadGlobalOpinions, loadOpinionQA, loadRnR, parseVariants, resolvePopulations, type Suite } from "../../src/surveys/index.js";
+import { formatStability } from "../../src/report/table.js";
 import { runCli } from "../helpers/cli.js";
 import { MODEL, OPINIONQA, SHARED, tempDir } from "../helpers/paths.js";
 
@@ -53,6 +54,13 @@ describe("stability report", () => {
     // The tiny model knows nothing of surveys: where it puts its mass depends on the position shown.
     const maxDev = Math.max(...s.bias.byPosition.filter((b) => b.n >= 12).map((b) => Math.abs(b.mean - b.expected)));
     assert.ok(maxDev > 0.05, `position bias ${maxDev}`);
+    // The text output names every label the model was scored on, or says how many it leaves out.
+    const labels = s.bias.byLabel.filter((b) => b.n > 0);
+    assert.ok(labels.length > 8, `rnr8 shows letters and numbers: ${labels.length} labels`);
+    const line = formatStability(s).split("\n").find((l) => l.startsWith("  label bias: "))!;
+    const listed = line.slice("  label bias: ".length).split(", ").filter((x) => /^\S+: /u.test(x));
+    assert.deepEqual(listed.map((x) => x.split(":")[0]), labels.slice(0, listed.length).map((b) => b.label));
+    if (listed.length < labels.length) assert.match(line, new RegExp(`\\.\\.\\. \\+${labels.length - listed.length} more \\(--json lists all\\)$`, "u"));
     // Stored with the run.
     const again = await runEval(store, plan(opinionqa, { variants: parseVariants("rnr8") }));
     assert.equal(again.answers.model_calls, 0);

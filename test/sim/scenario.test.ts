@@ -117,7 +117,8 @@ describe("scenario files", () => {
     fails("name: x\nname: y\ndynamics: hk\n", "line 2, column 1: Map keys must be unique");
     fails("- a\n- b\n", /^s\.yaml: expected a mapping with name, dynamics, params/u);
     fails("", "expected a mapping with name, dynamics, params, sweep, seeds, every, model, survey, budget; got an empty file");
-    const e = await rejectsCivitas(loadScenario("/nonexistent/s.yaml"), "input");
+    // A path that does not exist is a usage error (exit 2), as in every command.
+    const e = await rejectsCivitas(loadScenario("/nonexistent/s.yaml"), "usage");
     assert.equal(e.message, "no scenario file /nonexistent/s.yaml");
   });
 

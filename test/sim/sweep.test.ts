@@ -11,6 +11,9 @@ import { describe, it } from "node:test";
 import { CivitasError } from "../../src/errors.js";
 import { parseScenario } from "../../src/sim/scenario.js";
 import { runScenario, type SimulationReport } from "../../src/sim/run.js";
+import { droppedLine } from "../../src/cli/simulate.js";
+import { wilsonInterval } from "../../src/metrics/intervals.js";
+import { metricKind } from "../../src/sim/metric-kinds.js";
 import { expandGrid, formatSeeds, parseSeeds, summarizeMetrics, tInterval } from "../../src/sim/sweep.js";
 import type { DynamicsFactory } from "../../src/sim/types.js";
 import { Store } from "../../src/store/index.js";
@@ -107,6 +110,82 @@ describe("t-interval", () => {
     assert.equal(s.steps!.max, 6);
     const ordered = summarizeMetrics([{ b: 1, steps: 2, a: 3, c: 4 }], { order: ["steps", "c", "z"] });
     assert.deepEqual(Object.keys(ordered), ["steps", "c", "a", "b"]);
+  });
+});
+
+describe("intervals across seeds respect each metric's kind", () => {
+  it("the Wilson score interval matches Newcombe (1998, Table II, method 3) and a hand computation", () => {
+    // Newcombe, "Two-sided confidence intervals for the single proportion: comparison of seven
+    // methods", Statistics in Medicine 17:857-872, 1998, Table II, score method without continuity
+    // correction, 95%: 81/263, 15/148, 0/20, 1/29. The table gives 4 decimals: tolerance 5e-5.
+    const cases: [number, number, number, number][] = [
+      [81, 263, 0.2553, 0.3662],
+      [15, 148, 0.0624, 0.1605],
+      [0, 20, 0, 0.1611],
+      [1, 29, 0.0061, 0.1718],
+    ];
+    for (const [k, n, lo, hi] of cases) {
+      const w = wilsonInterval(k, n);
+      close(w.ci[0], lo, 5e-5);
+      close(w.ci[1], hi, 5e-5);
+      assert.equal(w.share, k / n);
+    }
+    // From Wilson's formula by hand (Python, z = 1.959964), 3 of 10: centre (0.3 + z^2/20) / (1 + z^2/10)
+    // = 0.355507, half z sqrt(0.021 + z^2/400) / (1 + z^2/10) = 0.247715 -> [0.107791, 0.603222].
+    const w = wilsonInterval(3, 10);
+    close(w.ci[0], 0.107791);
+    close(w.ci[1], 0.603222);
+    // 0 of n: [0, z^2 / (n + z^2)] exactly; n of n mirrors it.
+    const z2 = 1.959963984540054 ** 2;
+    assert.equal(wilsonInterval(0, 10).ci[0], 0);
+    close(wilsonInterval(0, 10).ci[1], z2 / (10 + z2), 1e-12);
+    close(wilsonInterval(10, 10).ci[0], 10 / (10 + z2), 1e-12);
+    assert.equal(wilsonInterval(10, 10).ci[1], 1);
+    assert.ok(Number.isNaN(wilsonInterval(0, 0).ci[0]));
+  });
+
+  it("consensus (0/1 per seed) gets the Wilson interval, not a t-interval that leaves [0, 1]", () => {
+    // 1 of 5 seeds reached consensus: Student's t gives [-0.355, 0.755] (the issue's example).
+    const t = tInterval([0, 1, 0, 0, 0]);
+    close(t.ci[0], -0.355297, 1e-5);
+    const s = summarizeMetrics([{ consensus: 0 }, { consensus: 1 }, { consensus: 0 }, { consensus: 0 }, { consensus: 0 }]);
+    assert.equal(s.consensus!.interval, "wilson");
+    assert.equal(s.consensus!.mean, 0.2);
+    // Wilson, 1 of 5, by hand: centre (0.2 + z^2/10) / (1 + z^2/5) = 0.330345, half = 0.294121.
+    close(s.consensus!.ci[0], 0.036224, 1e-5);
+    close(s.consensus!.ci[1], 0.624465, 1e-5);
+    // Every seed agrees: the interval is not a point.
+    const all = summarizeMetrics([{ consensus: 1 }, { consensus: 1 }, { consensus: 1 }]).consensus!;
+    assert.ok(all.ci[0] > 0.4 && all.ci[0] < 1 && all.ci[1] === 1, String(all.ci));
+  });
+
+  it("steps and shares are clipped to their range; unknown metrics keep the t-interval", () => {
+    const s = summarizeMetrics([6, 6, 7, 6, 24].map((steps) => ({ steps, largest: steps === 24 || steps === 7 ? 1 : 0.5, other: steps - 10 })));
+    const t = tInterval([6, 6, 7, 6, 24]);
+    assert.ok(t.ci[0] < 0, "the t-interval of these steps goes below 0");
+    assert.equal(s.steps!.interval, "t-clipped");
+    assert.deepEqual(s.steps!.ci, [0, t.ci[1]]);
+    const tl = tInterval([0.5, 0.5, 1, 0.5, 1]);
+    assert.ok(tl.ci[1] > 1);
+    assert.deepEqual(s.largest!.ci, [tl.ci[0], 1]);
+    assert.equal(s.other!.interval, "t");
+    assert.deepEqual(s.other!.ci, tInterval([-4, -4, -3, -4, 14]).ci);
+    assert.equal(metricKind("share_3").kind, "bounded");
+    assert.equal(metricKind("switch_rate_12").kind, "bounded");
+    assert.equal(metricKind("consensus").kind, "indicator");
+    assert.equal(metricKind("no_such_metric").kind, "real");
+    // A value outside the registered range: the registry is wrong for this dynamics, so no clipping.
+    assert.equal(summarizeMetrics([{ steps: -3 }, { steps: 5 }]).steps!.interval, "t");
+    assert.equal(summarizeMetrics([{ consensus: 0.5 }, { consensus: 1 }]).consensus!.interval, "t");
+  });
+
+  it("names the seeds each metric left out, in the result and the text output", () => {
+    const s = summarizeMetrics([{ consensus: 1, tv: 0.2 }, undefined, { consensus: 0, tv: Number.NaN }, { consensus: 1, tv: 0.3 }], { seeds: [11, 12, 13, 14] });
+    assert.deepEqual(s.consensus!.dropped, [12]);
+    assert.deepEqual(s.tv!.dropped, [12, 13]);
+    assert.equal(s.tv!.n, 2);
+    assert.equal(droppedLine(s), "left out, no value: consensus (seed 12); tv (seeds 12..13)");
+    assert.equal(droppedLine(summarizeMetrics([{ consensus: 1 }])), "");
   });
 });
 

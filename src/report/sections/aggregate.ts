@@ -88,8 +88,8 @@ async function profileSection(p: ProfileReport, i: number, many: boolean): Promi
     facts([
       ["prompt", p.prompt ?? null],
       ["alternatives", Object.keys(p.alternatives).length],
-      ["voters", plain(p.voters)],
-      ["unique ballots", p.ballots],
+      [p.comparisons === undefined ? "voters" : "voters (annotators)", plain(p.voters)],
+      ...(p.comparisons === undefined ? [["unique ballots", p.ballots] as const] : [["comparisons", p.comparisons] as const]),
     ]),
   );
   out.push(

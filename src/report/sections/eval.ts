@@ -319,6 +319,7 @@ function answersSection(r: EvalResult, run: RunRow): Raw {
   return section("Questions and answers", [
     facts([
       ["questions", `${q.planned} planned, ${q.answered} answered, ${q.scored} scored${q.no_scale ? ` (${q.no_scale} without an ordinal scale)` : ""}${q.knowledge ? `, ${q.knowledge} knowledge` : ""}`],
+      ["questions skipped", q.skipped ? `${q.skipped}: ${q.skipped_reason ?? "no chosen population was asked them"}` : null],
       ["answers set aside", `${sa.total} (low coverage ${sa.low_coverage}, off-format ${sa.off_format}, only refusal ${sa.only_refusal})${sa.unparsed_samples ? `, ${sa.unparsed_samples} sampled answers named no option` : ""}${sa.invalid_statements ? `, ${sa.invalid_statements} stated distributions invalid` : ""}`],
       ["coverage", `mean ${pct(r.coverage.mean)}, min ${pct(r.coverage.min)}${finite(r.coverage.min_required) ? `, required ${pct(r.coverage.min_required)}` : ""}`],
       ["constrained decoding", modes.length ? modes.map(([m, n]) => `${n} answers by ${m}`).join(", ") : null],

@@ -4,12 +4,13 @@
  * across the sweep; for survey-driven scenarios (`opinion`) the final answer distribution against
  * the population's real one; and the tables `civitas simulate` prints.
  *
- * Series across seeds: at every recorded step, the mean and Student's 95% t-interval of the seeds'
- * values (as the run's summaries use). A seed that converged early keeps its last recorded value
+ * Series across seeds: at every recorded step, the mean and the 95% interval of the seeds' values
+ * that the metric's kind calls for (sim/metric-kinds.ts: Wilson for 0/1 metrics, Student's t
+ * clipped to the metric's range otherwise), as the run's summaries use. A seed that converged early keeps its last recorded value
  * for the later steps (its state no longer changes). Simulations a budget cut short are left out,
  * as they are from the summaries.
  */
-import { DYNAMICS, formatSeeds, loadScenario, tInterval, type MetricSummary, type Params, type SimulationReport } from "../../sim/index.js";
+import { DYNAMICS, formatSeeds, loadScenario, metricKind, seedInterval, type MetricSummary, type Params, type SimulationReport } from "../../sim/index.js";
 import { redactCommandLine } from "../../redact.js";
 import type { RunRow, Store } from "../../store/index.js";
 import { chart, COLORS, type ChartSpec } from "../charts.js";
@@ -47,7 +48,7 @@ function familyOf(metric: string): { family: string; series: string } {
   return m ? { family: m[1]!, series: m[2]! } : { family: metric, series: metric };
 }
 
-/** Per point, metric and step: mean and t-interval across seeds (see the module comment). */
+/** Per point, metric and step: mean and interval across seeds (see the module comment). */
 export function seriesAcrossSeeds(
   rows: readonly { point: number; seed: number; step: number; metric: string; value: number | null }[],
   skip: ReadonlySet<string>,
@@ -99,7 +100,7 @@ export function seriesAcrossSeeds(
           if (v !== null && Number.isFinite(v)) values.push(v);
         }
         if (values.length === 0) continue;
-        const t = tInterval(values);
+        const t = seedInterval(metric, values);
         const lo = finite(t.ci[0]) ?? t.mean;
         const hi = finite(t.ci[1]) ?? t.mean;
         out.push({ point, step, mean: t.mean, lo, hi, n: t.n });
@@ -145,7 +146,8 @@ function sweepSpec(r: SimulationReport, metrics: readonly string[]): ChartSpec |
   const xName = r.sweep[0]!;
   const numeric = r.points.every((p) => typeof p.params[xName] === "number");
   const rest = r.sweep.slice(1);
-  // Intervals are cut at the smallest and largest value any seed took (a t-interval over few seeds can be very wide).
+  // t-intervals are cut at the smallest and largest value any seed took (over few seeds they can be very wide);
+  // Wilson intervals (0/1 metrics) are drawn whole: they stay in [0, 1] and say how sure a share of seeds is.
   const bounds = new Map(
     metrics.map((m) => {
       const lo = Math.min(...r.points.map((p) => finite(p.metrics[m]?.min) ?? Number.POSITIVE_INFINITY));
@@ -169,8 +171,8 @@ function sweepSpec(r: SimulationReport, metrics: readonly string[]): ChartSpec |
           x: p.params[xName],
           group,
           mean,
-          lo: cut(m, finite(s.ci[0]) ?? mean),
-          hi: cut(m, finite(s.ci[1]) ?? mean),
+          lo: s.interval === "wilson" ? finite(s.ci[0]) ?? mean : cut(m, finite(s.ci[0]) ?? mean),
+          hi: s.interval === "wilson" ? finite(s.ci[1]) ?? mean : cut(m, finite(s.ci[1]) ?? mean),
           tip: `${m} at ${xName} = ${String(p.params[xName])}${group ? `, ${group}` : ""}: ${num(mean)} ${ci(s.ci)} over ${s.n} seeds`,
         },
       ];
@@ -200,7 +202,14 @@ function sweepSpec(r: SimulationReport, metrics: readonly string[]): ChartSpec |
 function metricTable(metrics: Record<string, MetricSummary>): Raw {
   return table(
     ["metric", "mean", "95% CI", "min", "max", "seeds"],
-    Object.entries(metrics).map(([name, m]) => [name, num(m.mean), m.n >= 2 ? ci(m.ci) : "-", num(m.min), num(m.max), String(m.n)]),
+    Object.entries(metrics).map(([name, m]) => [
+      name,
+      num(m.mean),
+      Number.isFinite(m.ci[0]) && Number.isFinite(m.ci[1]) ? ci(m.ci) : "-",
+      num(m.min),
+      num(m.max),
+      m.dropped?.length ? `${m.n} (left out, no value: ${formatSeeds(m.dropped)})` : String(m.n),
+    ]),
   );
 }
 
@@ -391,7 +400,12 @@ export async function simBody(store: Store, run: RunRow, r: SimulationReport, so
       );
       if (rows.length === 0) continue;
       const ranges = members.map((m) => range.get(m)).filter((x): x is [number, number] => x !== undefined);
-      const domain: [number, number] | null = ranges.length ? [Math.min(...ranges.map((x) => x[0])), Math.max(...ranges.map((x) => x[1]))] : null;
+      // 0/1 metrics are drawn on [0, 1]: their Wilson band reaches past the values the seeds took.
+      const domain: [number, number] | null = members.every((m) => metricKind(m).kind === "indicator")
+        ? [0, 1]
+        : ranges.length
+          ? [Math.min(...ranges.map((x) => x[0])), Math.max(...ranges.map((x) => x[1]))]
+          : null;
       const seriesTitle = family === "share" && first ? "answer" : "k";
       const spec = bandSpec(rows, family, points, colored, colored ? seriesTitle : family, domain, members.map(seriesName));
       charts.push(sub(colored ? `${family}_<k>` : family, await chart(spec, `series-${family}`)));
@@ -401,7 +415,7 @@ export async function simBody(store: Store, run: RunRow, r: SimulationReport, so
         "Each metric over time",
         [
           note(
-            "Line: the mean over seeds at each recorded step; band: its 95% t-interval, cut at the smallest and largest value any seed took. A seed that converged keeps its final value.",
+            "Line: the mean over seeds at each recorded step; band: its 95% interval (Wilson score for 0/1 metrics such as consensus; else Student's t clipped to the metric's range and drawn within the smallest and largest value any seed took). A seed that converged keeps its final value.",
           ),
           ...charts,
         ],
@@ -423,7 +437,7 @@ export async function simBody(store: Store, run: RunRow, r: SimulationReport, so
     parts.push(
       section(
         "Final values across the sweep",
-        [await chart(sweep, "sweep"), note("Mean over seeds of each simulation's final value, with its 95% t-interval (cut at the smallest and largest value any seed took).")],
+        [await chart(sweep, "sweep"), note("Mean over seeds of each simulation's final value, with its 95% interval (Wilson score for 0/1 metrics such as consensus; else Student's t clipped to the metric's range and cut at the smallest and largest value any seed took).")],
         "sweep",
       ),
     );

@@ -115,8 +115,14 @@ export async function stabilitySection(s: StabilityReport): Promise<Raw> {
       label,
     );
   };
-  const pos = s.bias.byPosition.filter((b) => b.n > 0 && finite(b.mean) !== null).slice(0, 12);
-  const lab = s.bias.byLabel.filter((b) => b.n > 0 && finite(b.mean) !== null).slice(0, 12);
+  const allPos = s.bias.byPosition.filter((b) => b.n > 0 && finite(b.mean) !== null);
+  const allLab = s.bias.byLabel.filter((b) => b.n > 0 && finite(b.mean) !== null);
+  const pos = allPos.slice(0, 12);
+  const lab = allLab.slice(0, 12);
+  const more = [
+    ...(allPos.length > pos.length ? [`${allPos.length - pos.length} more positions`] : []),
+    ...(allLab.length > lab.length ? [`${allLab.length - lab.length} more labels`] : []),
+  ];
   if (pos.length || lab.length) {
     const charts: Raw[] = [];
     if (pos.length) charts.push(await bias(pos.map((b) => ({ key: String(b.position), mean: b.mean, expected: b.expected, n: b.n })), "position shown", "position-bias"));
@@ -124,7 +130,10 @@ export async function stabilitySection(s: StabilityReport): Promise<Raw> {
     parts.push(
       sub("Position and label bias", [
         html`<div style="display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start">${charts}</div>`,
-        note("Bars: the model's mass on the k-th option shown (or on a label), whatever its content; red ticks: the mass expected without bias (1/number of options)."),
+        note(
+          "Bars: the model's mass on the k-th option shown (or on a label), whatever its content; red ticks: the mass expected without bias (1/number of options)." +
+            (more.length ? ` The charts show the first 12; ${more.join(" and ")} are in the run's JSON (stability.bias).` : ""),
+        ),
       ]),
     );
   }
