@@ -52,9 +52,15 @@ export function lockHolder(e: unknown): string | undefined {
   return m ? `process ${m[2]} (${path.basename(m[1]!)})` : undefined;
 }
 
-/** The error for a file DuckDB cannot read: said as such, never as "in use". */
-export function damagedError(file: string, e: unknown): CivitasError {
-  return new CivitasError("store", `the store ${file} is damaged: ${messageOf(e)}`, {
+/** A store DuckDB cannot read (checksums, truncation): said as such, never as "in use". */
+export class StoreDamagedError extends CivitasError {}
+
+export function isStoreDamaged(e: unknown): e is StoreDamagedError {
+  return e instanceof StoreDamagedError;
+}
+
+export function damagedError(file: string, e: unknown): StoreDamagedError {
+  return new StoreDamagedError("store", `the store ${file} is damaged: ${messageOf(e)}`, {
     hint: `DuckDB cannot read it. Move it aside (mv ${file} ${file}.damaged) and run again to start a new store, or restore it from a copy; the rest of civitas does not need it`,
     cause: e,
   });

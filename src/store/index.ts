@@ -17,4 +17,4 @@ export {
 } from "./store.js";
 export { fileKind, isDuckDBFile, type FileKind } from "./file-kind.js";
 export { BatchWriter, type BatchWriterOptions } from "./batch.js";
-export { isStoreBusy } from "./handle.js";
+export { isStoreBusy, isStoreDamaged } from "./handle.js";

@@ -989,7 +989,7 @@ export class Store {
    * process may open it again).
    */
   async close(): Promise<void> {
-    for (const runId of [...this.working.keys()]) await this.failRun(runId, "interrupted: the store was closed before the run finished").catch(() => undefined);
+    for (const runId of [...this.working.keys()]) await this.failRun(runId, "the store was closed before the run finished", "interrupted").catch(() => undefined);
     await this.handle.drain();
   }
 }

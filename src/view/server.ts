@@ -25,8 +25,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { CivitasError, isCivitasError } from "../errors.js";
-import { isStoreBusy, Store } from "../store/index.js";
+import { CivitasError } from "../errors.js";
+import { isStoreBusy, isStoreDamaged, Store } from "../store/index.js";
 import { answersPage } from "./answers.js";
 import { exportRun, FORMATS, sendExport, type Format } from "./download.js";
 import { HttpError, Params, SECURITY_HEADERS, sendHtml } from "./http.js";
@@ -125,8 +125,8 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
         sendHtml(res, e.status, errorPage(frame, e.status, e.message, e.hint), e.headers);
       } else if (isStoreBusy(e)) {
         sendHtml(res, 503, errorPage(frame, 503, "Another process has held this store for a while.", "civitas commands hold it only briefly: a DuckDB shell or notebook may have it open. Reload this page when it is closed."), { "retry-after": "5" });
-      } else if (isCivitasError(e) && e.kind === "store") {
-        // A damaged store: said as such, naming the file as the navigation bar does (no folder).
+      } else if (isStoreDamaged(e)) {
+        // Said as such, naming the file as the navigation bar does (no folder).
         const local = (t: string) => t.split(file).join(path.basename(file));
         sendHtml(res, 500, errorPage(frame, 500, local(e.message), e.hint === undefined ? undefined : local(e.hint)));
       } else {

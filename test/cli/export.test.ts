@@ -111,7 +111,7 @@ describe("civitas export <simulation run>", () => {
     const none = path.join(dir, "none.csv");
     const e = await runCli(["export", "0123", "--store", empty, "--out", none]);
     assert.equal(e.code, 1);
-    assert.match(e.stderr, /error: simulation 0123456789ab has no stored metrics to export \(status running\)/u);
+    assert.match(e.stderr, /error: simulation 0123456789ab has no stored metrics to export \(status interrupted: the store was closed before the run finished\)/u);
     assert.equal(existsSync(none), false);
     const ev = await runCli(["export", "ba98", "--store", empty, "--out", none]);
     assert.equal(ev.code, 1);

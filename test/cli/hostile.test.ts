@@ -374,8 +374,9 @@ describe("--json: errors are JSON too", () => {
     assert.equal(flag.kind, "usage");
     assert.match(flag.message, /--limit must be an integer >= 1 \(got "0"\)/u);
     const input = jsonError(await runCli(["score", "opinionqa", "--data", OPINIONQA, "--predictions", "/nowhere/preds.jsonl", "--json"]));
-    assert.equal(input.kind, "input");
-    assert.equal(input.exit_code, 1);
+    // A path that does not exist is a usage error (exit 2), as in every command.
+    assert.equal(input.kind, "usage");
+    assert.equal(input.exit_code, 2);
     assert.match(input.message, /\/nowhere\/preds\.jsonl/u);
     // Without --json, the same error is text.
     const text = await runCli(["score", "opinionqa", "--data", OPINIONQA, "--predictions", "/nowhere/preds.jsonl"]);

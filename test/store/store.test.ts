@@ -269,5 +269,29 @@ describe("files that are not a store", () => {
       assert.match(r.stderr, /Move it aside/u);
       await assert.rejects(startViewer({ file: damaged, port: 0 }), /is damaged/u);
     }
+    // Damaged while a viewer serves it: a page that says so (500), not "busy" (503) for ever.
+    const served = path.join(dir, "served.duckdb");
+    writeFileSync(served, bytes);
+    const viewer = await startViewer({ file: served, port: 0, idleMs: 0 });
+    try {
+      assert.equal(await get(viewer.address.port, "/"), 200);
+      const copy = Buffer.from(bytes);
+      for (let i = 0; i < 64; i++) copy[20 + i] = copy[20 + i]! ^ 0xff;
+      writeFileSync(served, copy);
+      const page = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        http
+          .get({ host: "127.0.0.1", port: viewer.address.port, path: "/" }, (res) => {
+            let text = "";
+            res.on("data", (d: Buffer) => (text += d.toString()));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+          })
+          .on("error", reject);
+      });
+      assert.equal(page.status, 500);
+      assert.match(page.text, /the store served\.duckdb is damaged/u);
+      assert.doesNotMatch(page.text, new RegExp(dir.replace(/[.*+?^${}()|[\]\\/]/gu, "\\$&"), "u"), "no folder of this machine on the page");
+    } finally {
+      await viewer.close();
+    }
   });
 });
