@@ -299,7 +299,6 @@ function isJsonObject(text: string): boolean {
   }
 }
 
-
 describe("shared prefixes and option texts (OptionQuery.prefix, .continuations) on stories260K", () => {
   const STEM = "Question: How safe, if at all, would you say your local community is from crime? Would you say it is\n";
   const OTHER_STEM = "Question: Do you like rain?\n";
