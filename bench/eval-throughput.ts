@@ -1,17 +1,35 @@
 /**
  * bench/eval-throughput: how much does civitas cost on top of the model?
  *
- * The same OpinionQA prompts go through
- *   (a) a bare loop of node-llama-cpp evaluations (tokenize, clear, evaluate, read probabilities), and
+ * The same OpinionQA prompts (one per question, the standard presentation: no two share a prefix,
+ * so civitas evaluates each whole, as the bare loop does) go through
+ *   (a) a bare loop of node-llama-cpp evaluations (tokenize, clear, evaluate, read probabilities)
+ *       with the llama.cpp settings civitas uses (flash attention off on the CPU, 1 thread),
  *   (b) civitas's engine end to end (plan, cache lookup, llama backend, label extraction, DuckDB
  *       writes, scoring),
- * side by side in one process, in alternating rounds. It prints prompts per second of each once
- * started, their start-up times separately, and the ratio b / a (target: >= 0.9).
+ *   (c) the bare loop with node-llama-cpp's default settings (flash attention on), and
+ *   (d) civitas's engine with the store's answer writes replaced by nothing (answers are not
+ *       kept: this only measures what writing them costs),
+ * side by side in one process, in alternating rounds (the order rotates from round to round). It
+ * prints, for each once started (start-up apart), prompts per second and the CPU time of the
+ * whole process (all its threads) per prompt, then these ratios, each as the mean over rounds with
+ * the lowest and highest round:
+ *   - b / a in prompts per second: civitas's own cost (target >= 0.9);
+ *   - a / b in CPU time per prompt: the same, counted in CPU rather than wall-clock time, which
+ *     matters on a machine whose other cores are busy (civitas's extra CPU time is mostly DuckDB
+ *     writing each answer as it arrives, on a thread of its own);
+ *   - b / c in prompts per second: civitas against node-llama-cpp with its default settings;
+ *   - a / c in prompts per second: what civitas's llama.cpp settings alone cost or gain on this
+ *     CPU (see docs/design.md, Reproducibility);
+ *   - d / a in prompts per second, and b - d in CPU time per answer: what is left of civitas's
+ *     cost without the store's writes, and what the writes cost.
  *
  * Then a second figure: `civitas eval` rerun as a command answers entirely from the store; it
- * reports 0 model calls and takes about as long as process start-up plus reading the store.
+ * reports 0 model calls and takes about as long as process start-up plus reading the store. It
+ * runs the built CLI (dist/: `npm run build` first).
  *
- *   npm run bench                      # 1000 prompts, 2 rounds
+ *   npm run bench                      # 600 prompts, 3 rounds (a few minutes)
+ *   npm run bench -- --short           # 100 prompts, 2 rounds (about a minute)
  *   npm run bench -- --prompts 300 --rounds 1
  */
 import { execFileSync } from "node:child_process";
@@ -24,7 +42,7 @@ import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
 import { llamaSpec } from "../src/models/index.js";
 import { runEval } from "../src/runs/index.js";
 import { Store } from "../src/store/index.js";
-import { loadOpinionQA, parseVariant, renderPrompt, resolvePopulations, STANDARD_VARIANT, type Question } from "../src/surveys/index.js";
+import { loadOpinionQA, renderPrompt, resolvePopulations, STANDARD_VARIANT, type Question } from "../src/surveys/index.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SHARED = path.resolve(REPO, "../shared");
@@ -32,33 +50,52 @@ const MODEL = path.join(SHARED, "models/stories260K.gguf");
 const DATA = path.join(SHARED, "data/opinionqa");
 
 const { values: flags } = parseArgs({
-  options: { prompts: { type: "string", default: "1000" }, rounds: { type: "string", default: "2" } },
+  options: { prompts: { type: "string" }, rounds: { type: "string" }, short: { type: "boolean", default: false } },
 });
-const N = Number(flags.prompts);
-const ROUNDS = Number(flags.rounds);
+const N = Number(flags.prompts ?? (flags.short ? 100 : 600));
+const ROUNDS = Number(flags.rounds ?? (flags.short ? 2 : 3));
+const CLI_LIMIT = flags.short ? 40 : 300;
+if (!Number.isInteger(N) || N < 1) throw new Error(`--prompts must be a whole number >= 1, got ${flags.prompts}`);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a whole number >= 1, got ${flags.rounds}`);
 
 const suite = await loadOpinionQA({ data: DATA });
-// OpinionQA has 684 questions: two presentations of each (survey and reversed option order)
-// give enough distinct prompts.
-const variants = [STANDARD_VARIANT, parseVariant("order=reversed")];
-const nq = Math.ceil(N / variants.length);
-if (nq > suite.questions.length) throw new Error(`at most ${suite.questions.length * variants.length} prompts`);
-const questions: Question[] = suite.questions.slice(0, nq);
-const prompts = questions.flatMap((q) => variants.map((v) => renderPrompt(q, v).text)).slice(0, N);
+// The first N questions whose question text no earlier one has (a few OpinionQA questions share
+// it, or are asked again in a later wave with the same options: civitas would ask those once).
+const questions: Question[] = [];
+const stems = new Set<string>();
+for (const q of suite.questions) {
+  const { prefix } = renderPrompt(q, STANDARD_VARIANT);
+  if (stems.has(prefix)) continue;
+  stems.add(prefix);
+  questions.push(q);
+  if (questions.length === N) break;
+}
+if (questions.length < N) throw new Error(`at most ${questions.length} prompts (OpinionQA questions with distinct texts)`);
+const prompts = questions.map((q) => renderPrompt(q, STANDARD_VARIANT).text);
 
 interface Measure {
   startup: number;
+  /** Prompts per second once started (wall clock). */
   rate: number;
-  seconds: number;
+  /** CPU time of the whole process (all threads) per prompt once started, ms. */
+  cpu: number;
 }
 
-async function bare(): Promise<Measure> {
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000;
+};
+
+const llama = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error });
+
+/** The bare loop; `defaults`: node-llama-cpp's context settings, else civitas's. */
+async function bare(defaults: boolean): Promise<Measure> {
   const t0 = performance.now();
-  const llama = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath: MODEL });
-  const ctx = await model.createContext({ contextSize: 2048, sequences: 1, threads: 1 });
+  const ctx = await model.createContext({ contextSize: 2048, sequences: 1, threads: 1, ...(defaults ? {} : { flashAttention: false }) });
   const seq = ctx.getSequence();
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   let sink = 0;
   for (const p of prompts) {
     const tokens: Token[] = [model.tokens.bos!, ...model.tokenize(p)];
@@ -68,25 +105,30 @@ async function bare(): Promise<Measure> {
     sink += out[last]?.next.probabilities?.size ?? 0;
   }
   const t2 = performance.now();
+  const cpu = cpuMs(c1) / prompts.length;
   if (sink === 0) throw new Error("no probabilities");
   await ctx.dispose();
   await model.dispose();
-  return { startup: (t1 - t0) / 1000, rate: prompts.length / ((t2 - t1) / 1000), seconds: (t2 - t0) / 1000 };
+  return { startup: (t1 - t0) / 1000, rate: prompts.length / ((t2 - t1) / 1000), cpu };
 }
 
-async function civitas(dir: string, round: number): Promise<Measure & { scoring: number }> {
+/** civitas's engine; `discardWrites`: the store's answer writes do nothing (what writing costs). */
+async function civitas(dir: string, round: number, discardWrites = false): Promise<Measure & { scoring: number; calls: number }> {
   const t0 = performance.now();
-  const store = await Store.open(path.join(dir, `bench-${round}.duckdb`));
+  const store = await Store.open(path.join(dir, `bench-${round}${discardWrites ? "-d" : ""}.duckdb`));
+  if (discardWrites) store.writeAnswers = () => Promise.resolve();
   let ready = 0;
   let lastAnswer = 0;
-  await runEval(
+  let c1 = process.cpuUsage();
+  let cpu = 0;
+  const result = await runEval(
     store,
     {
       suite,
       questions,
       populations: resolvePopulations(suite, ["POLPARTY", "SEX"]),
       model: await llamaSpec(MODEL, { threads: 1, parallel: 1, gpu: false }),
-      variants,
+      variants: [STANDARD_VARIANT],
       metric: "wasserstein",
       minCoverage: 0,
       seed: 0,
@@ -94,36 +136,71 @@ async function civitas(dir: string, round: number): Promise<Measure & { scoring:
       command: "bench",
     },
     {
-      onModelReady: () => (ready = performance.now()),
-      onProgress: () => (lastAnswer = performance.now()),
+      onModelReady: () => {
+        ready = performance.now();
+        c1 = process.cpuUsage();
+      },
+      onProgress: () => {
+        lastAnswer = performance.now();
+        if (ready > 0) cpu = cpuMs(c1);
+      },
     },
   );
   const t3 = performance.now();
   await store.close();
-  // The engine plans question x variant; with an odd N it asks one prompt more than the bare loop.
-  const asked = questions.length * variants.length;
-  return { startup: (ready - t0) / 1000, rate: asked / ((lastAnswer - ready) / 1000), seconds: (t3 - t0) / 1000, scoring: (t3 - lastAnswer) / 1000 };
+  const calls = result.answers.model_calls;
+  return { startup: (ready - t0) / 1000, rate: calls / ((lastAnswer - ready) / 1000), cpu: cpu / calls, scoring: (t3 - lastAnswer) / 1000, calls };
 }
+
+const summary = (xs: readonly number[], digits = 3, unit = "") => {
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  return `${mean.toFixed(digits)}${unit} (rounds ${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
+};
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "civitas-bench-"));
 try {
-  console.log(`eval-throughput: ${prompts.length} OpinionQA prompts, stories260K, 1 thread, ${os.availableParallelism()} cores, ${ROUNDS} round(s)`);
-  const ratios: number[] = [];
+  console.log(
+    `eval-throughput${flags.short ? " --short" : ""}: ${prompts.length} OpinionQA prompts, stories260K, 1 thread, ` +
+      `${os.availableParallelism()} cores, ${ROUNDS} round(s)`,
+  );
+  const overhead: number[] = [];
+  const vsDefaults: number[] = [];
+  const cpuOverhead: number[] = [];
+  const withoutWrites: number[] = [];
+  const writeCpu: number[] = [];
+  const settings: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const a = await bare();
-    const b = await civitas(dir, r);
-    ratios.push(b.rate / a.rate);
+    const m: Partial<Record<"a" | "b" | "c" | "d", Measure & { scoring?: number; calls?: number }>> = {};
+    const order = (["a", "b", "c", "d"] as const).map((_, i, all) => all[(i + r) % all.length]!);
+    for (const which of order) {
+      m[which] = which === "a" ? await bare(false) : which === "b" ? await civitas(dir, r) : which === "c" ? await bare(true) : await civitas(dir, r, true);
+    }
+    const { a, b, c, d } = m as Required<typeof m>;
+    for (const x of [b, d]) if (x.calls !== prompts.length) throw new Error(`civitas asked the model ${x.calls} times for ${prompts.length} prompts`);
+    overhead.push(b.rate / a.rate);
+    vsDefaults.push(b.rate / c.rate);
+    cpuOverhead.push(a.cpu / b.cpu);
+    withoutWrites.push(d.rate / a.rate);
+    writeCpu.push(b.cpu - d.cpu);
+    settings.push(a.rate / c.rate);
+    const fmt = (x: Measure) => `${x.rate.toFixed(1)} prompts/s, ${x.cpu.toFixed(1)} ms CPU each`;
     console.log(
-      `round ${r + 1}: bare loop ${a.rate.toFixed(1)} prompts/s (start-up ${a.startup.toFixed(2)} s) | ` +
-        `civitas ${b.rate.toFixed(1)} prompts/s (start-up ${b.startup.toFixed(2)} s, scoring ${b.scoring.toFixed(2)} s) | ratio ${(b.rate / a.rate).toFixed(3)}`,
+      `round ${r + 1}: (a) bare loop ${fmt(a)} | (b) civitas ${fmt(b)} (start-up ${b.startup.toFixed(2)} s, scoring ${b.scoring!.toFixed(2)} s) | ` +
+        `(c) bare loop, node-llama-cpp defaults ${fmt(c)} | (d) civitas, answers not written ${fmt(d)}`,
     );
   }
-  const mean = ratios.reduce((s, x) => s + x, 0) / ratios.length;
-  console.log(`civitas / bare loop, prompts per second once started: ${mean.toFixed(3)} (target >= 0.9)`);
+  console.log(`ratio civitas / bare loop (b / a), prompts per second once started: ${summary(overhead)} (target >= 0.9)`);
+  console.log(`ratio of CPU time per prompt, bare loop / civitas (a / b): ${summary(cpuOverhead)}`);
+  console.log(`ratio civitas / bare loop with node-llama-cpp's defaults (b / c), prompts per second: ${summary(vsDefaults)}`);
+  console.log(`ratio bare loop with civitas's llama.cpp settings / with node-llama-cpp's defaults (a / c), prompts per second: ${summary(settings)}`);
+  console.log(
+    `ratio civitas with its answers not written / bare loop (d / a), prompts per second: ${summary(withoutWrites)}; ` +
+      `writing the answers costs ${summary(writeCpu, 1, " ms of CPU per answer")}`,
+  );
 
   // Second figure: the same command again, as a user runs it.
   const cli = [path.join(REPO, "dist/cli/main.js")];
-  const evalArgs = ["eval", "opinionqa", "--model", `llama:${MODEL}`, "--data", DATA, "--populations", "POLPARTY,SEX", "--limit", "300", "--store", path.join(dir, "cli.duckdb"), "--json", "--progress", "none"];
+  const evalArgs = ["eval", "opinionqa", "--model", `llama:${MODEL}`, "--data", DATA, "--populations", "POLPARTY,SEX", "--limit", String(CLI_LIMIT), "--store", path.join(dir, "cli.duckdb"), "--json", "--progress", "none"];
   const time = (args: string[]) => {
     const t = performance.now();
     const out = execFileSync(process.execPath, [...cli, ...args], { encoding: "utf8" });
@@ -134,7 +211,7 @@ try {
   const startup = time(["--version"]);
   const calls = (JSON.parse(again.out) as { answers: { model_calls: number } }).answers.model_calls;
   console.log(
-    `rerun of \`civitas eval ... --limit 300\`: ${again.seconds.toFixed(2)} s with ${calls} model calls ` +
+    `rerun of \`civitas eval ... --limit ${CLI_LIMIT}\`: ${again.seconds.toFixed(2)} s with ${calls} model calls ` +
       `(first run ${first.seconds.toFixed(2)} s; \`civitas --version\` process start-up ${startup.seconds.toFixed(2)} s)`,
   );
 } finally {

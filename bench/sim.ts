@@ -18,6 +18,7 @@
  *   (c) model-driven with the tiny model: mean calls in flight / the concurrency limit.
  *
  *   npx tsx bench/sim.ts                 # 3 rounds, 5 sweeps per round
+ *   npx tsx bench/sim.ts --short         # 2 rounds, 2 sweeps, (c) with 1 and 2 sequences (about a minute)
  *   npx tsx bench/sim.ts --rounds 5 --sweeps 10
  */
 import { parseArgs } from "node:util";
@@ -29,14 +30,16 @@ import type { Dynamics, Graph, Params } from "../src/sim/types.js";
 
 const { values: flags } = parseArgs({
   options: {
-    rounds: { type: "string", default: "3" },
-    sweeps: { type: "string", default: "5" },
+    rounds: { type: "string" },
+    sweeps: { type: "string" },
     agents: { type: "string", default: "1000000" },
     "hk-agents": { type: "string", default: "100000" },
+    short: { type: "boolean", default: false },
   },
 });
-const ROUNDS = Number(flags.rounds);
-const SWEEPS = Number(flags.sweeps);
+// --short: 2 rounds of 2 sweeps, and (c) with 1 and 2 parallel sequences only (under a minute).
+const ROUNDS = Number(flags.rounds ?? (flags.short ? 2 : 3));
+const SWEEPS = Number(flags.sweeps ?? (flags.short ? 2 : 5));
 const N = Number(flags.agents);
 const N_HK = Number(flags["hk-agents"]);
 for (const [name, v] of [["rounds", ROUNDS], ["sweeps", SWEEPS], ["agents", N], ["hk-agents", N_HK]] as const) {
@@ -215,7 +218,7 @@ function print(r: Row): void {
   );
 }
 
-console.log(`bench/sim: ${ROUNDS} rounds (best of each), ${SWEEPS} timed sweeps per round, seed ${SEED}; node ${process.version}`);
+console.log(`bench/sim${flags.short ? " --short" : ""}: ${ROUNDS} rounds (best of each), ${SWEEPS} timed sweeps per round, seed ${SEED}; node ${process.version}`);
 const t0 = performance.now();
 const er = erdosRenyi(N, { meanDegree: 10 }, SEED);
 console.log(`Erdos-Renyi graph: ${N} agents, ${er.neighbors.length / 2} edges (mean degree ${(er.neighbors.length / N).toFixed(2)}), built in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
@@ -376,7 +379,7 @@ console.log(`lowest engine / plain ratio: ${worst.toFixed(2)} (target >= 0.8)`);
   const suite = await loadOpinionQA({ data: path.join(shared, "data/opinionqa"), waves: ["W26"] });
   const graph = erdosRenyi(60, { meanDegree: 6 }, SEED);
   const params = { question: "SAFECRIME_W26", attribute: "POLPARTY", init: "model", llm_share: 1, steps: 2 };
-  for (const parallel of [1, 2, 4]) {
+  for (const parallel of flags.short ? [1, 2] : [1, 2, 4]) {
     const tmp = mkdtempSync(path.join(os.tmpdir(), "civitas-bench-sim-"));
     try {
       const store = await Store.open(path.join(tmp, "bench.duckdb"));

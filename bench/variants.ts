@@ -7,23 +7,23 @@
  *   (a) naive: every prompt evaluated whole from a cleared sequence (no `prefix`);
  *   (b) prefixed: the same prompts with `prefix` = the text before the first option line
  *       ("Question: ...\n"), the 8 prompts of a question one after the other, so the prefix is
- *       evaluated once per question and only the options block and "Answer:" per prompt.
- * It prints the tokens llama.cpp evaluated and the seconds per variant-question of each, the
- * ratios b / a (target: tokens <= 0.6, time falling with them), and checks that both give the
- * same label masses.
+ *       evaluated once per question and only the options block and "Answer:" per prompt;
+ * and (c), for reference, the naive way as a bare node-llama-cpp loop with its default settings
+ * (flash attention on; civitas turns it off on the CPU: docs/design.md, Reproducibility).
+ * The order of (a), (b), (c) rotates from question to question. It prints the tokens llama.cpp
+ * evaluated, the wall-clock and CPU milliseconds per variant-question of each, the ratios b / a
+ * (target: tokens <= 0.6, time below 1) and b / c, and how far the label masses of (b) and (c)
+ * are from those of (a).
  *
- * Time falls less than tokens on stories260K: a model this small (64 dimensions) spends most of
- * its time in attention, so a token costs more the more tokens precede it, and the options block
- * (positions ~90-150) costs more per token than the prefix it follows (measured: 89 prefix tokens
- * 12.8 ms, the 60 tokens after them 18.6 ms, all 149 at once 31.4 ms; 1 thread). With real models
- * the per-token matrix products dominate at these lengths and time follows tokens more closely.
- *
- *   npx tsx bench/variants.ts                   # 60 questions x 8 variants, 1 round
+ *   npx tsx bench/variants.ts                   # 60 questions x 8 variants, 2 rounds
+ *   npx tsx bench/variants.ts --short           # 20 questions x 8 variants, 1 round (under a minute)
  *   npx tsx bench/variants.ts --questions 200 --rounds 3
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
+import { labelMassFromTokens } from "../src/models/extract.js";
 import { LlamaClient, llamaSpec } from "../src/models/llama.js";
 import type { OptionQuery } from "../src/models/types.js";
 import { loadOpinionQA, parseVariant, renderPrompt } from "../src/surveys/index.js";
@@ -34,10 +34,10 @@ const MODEL = path.join(SHARED, "models/stories260K.gguf");
 const DATA = path.join(SHARED, "data/opinionqa");
 
 const { values: flags } = parseArgs({
-  options: { questions: { type: "string", default: "60" }, rounds: { type: "string", default: "1" } },
+  options: { questions: { type: "string" }, rounds: { type: "string" }, short: { type: "boolean", default: false } },
 });
-const N = Number(flags.questions);
-const ROUNDS = Number(flags.rounds);
+const N = Number(flags.questions ?? (flags.short ? 20 : 60));
+const ROUNDS = Number(flags.rounds ?? (flags.short ? 1 : 2));
 if (!Number.isInteger(N) || N < 1) throw new Error(`--questions must be a whole number >= 1, got ${flags.questions}`);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a whole number >= 1, got ${flags.rounds}`);
 
@@ -87,56 +87,108 @@ const prompts = N * VARIANTS.length;
 interface Tally {
   tokens: number;
   ms: number;
+  cpu: number;
 }
-const naive: Tally = { tokens: 0, ms: 0 };
-const prefixed: Tally = { tokens: 0, ms: 0 };
-let maxRelDiff = 0;
+const tally = (): Tally => ({ tokens: 0, ms: 0, cpu: 0 });
+const naive = tally();
+const prefixed = tally();
+const defaults = tally();
+const maxRelDiff = { b: 0, c: 0 };
 
-async function run(queries: readonly OptionQuery[], tally: Tally): Promise<(readonly number[])[]> {
-  const out: (readonly number[])[] = [];
-  const tokens0 = client.evaluatedTokens;
+type Masses = (readonly number[])[];
+
+async function timed(t: Tally, f: () => Promise<Masses>): Promise<Masses> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (const q of queries) out.push((await client.optionProbabilities(q)).labelMass);
-  tally.ms += performance.now() - t0;
-  tally.tokens += client.evaluatedTokens - tokens0;
+  const out = await f();
+  t.ms += performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  t.cpu += (c.user + c.system) / 1000;
   return out;
 }
 
+async function run(queries: readonly OptionQuery[], t: Tally): Promise<Masses> {
+  const tokens0 = client.evaluatedTokens;
+  const out = await timed(t, async () => {
+    const m: Masses = [];
+    for (const q of queries) m.push((await client.optionProbabilities(q)).labelMass);
+    return m;
+  });
+  t.tokens += client.evaluatedTokens - tokens0;
+  return out;
+}
+
+// (c): node-llama-cpp with its default context settings, as one would write it.
+const llama = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error });
+const bareModel = await llama.loadModel({ modelPath: MODEL });
+const bareContext = await bareModel.createContext({ contextSize: 2048, sequences: 1, threads: 1 });
+const bareSeq = bareContext.getSequence();
+async function runBare(queries: readonly OptionQuery[], t: Tally): Promise<Masses> {
+  const probs: Map<Token, number>[] = [];
+  await timed(t, async () => {
+    for (const q of queries) {
+      const tokens: Token[] = [bareModel.tokens.bos!, ...bareModel.tokenize(q.prompt)];
+      await bareSeq.clearHistory();
+      const last = tokens.length - 1;
+      const out = await bareSeq.controlledEvaluate(tokens.map((x, i) => (i === last ? ([x, { generateNext: { probabilities: true } }] as const) : x)) as Parameters<typeof bareSeq.controlledEvaluate>[0]);
+      probs.push(out[last]!.next.probabilities!);
+      t.tokens += tokens.length;
+    }
+    return [];
+  });
+  // Label masses as civitas computes them (all forms of each label), outside the timing.
+  return probs.map((p, k) => labelMassFromTokens([...p].map(([token, prob]) => ({ token: bareModel.detokenize([token]), prob })), queries[k]!.labels).labelMass);
+}
+
 // Warm-up (first evaluations are slower), not counted.
-for (const q of questions[0]!) await client.optionProbabilities(q);
+for (const q of questions[0]!) {
+  await client.optionProbabilities(q);
+  await runBare([q], tally());
+}
+
+const relDiff = (x: Masses, y: Masses) => {
+  let d = 0;
+  x.forEach((m, k) => m.forEach((v, j) => (d = v === y[k]![j]! ? d : Math.max(d, Math.abs(v - y[k]![j]!) / Math.max(Math.abs(v), Math.abs(y[k]![j]!))))));
+  return d;
+};
 
 for (let round = 0; round < ROUNDS; round++) {
   for (const [i, prompts] of questions.entries()) {
-    // Alternate which goes first, so that neither always follows the other.
     const plain = prompts.map(({ prompt, labels }) => ({ prompt, labels }));
-    const order = (round + i) % 2 === 0 ? (["a", "b"] as const) : (["b", "a"] as const);
-    const masses: Record<"a" | "b", (readonly number[])[]> = { a: [], b: [] };
-    for (const which of order) masses[which] = which === "a" ? await run(plain, naive) : await run(prompts, prefixed);
-    masses.a.forEach((m, k) =>
-      m.forEach((x, j) => {
-        const y = masses.b[k]![j]!;
-        if (x !== y) maxRelDiff = Math.max(maxRelDiff, Math.abs(x - y) / Math.max(Math.abs(x), Math.abs(y)));
-      }),
-    );
+    // Rotate which goes first, so that none always follows another.
+    const order = (["a", "b", "c"] as const).map((_, j, all) => all[(j + i + round) % all.length]!);
+    const masses: Partial<Record<"a" | "b" | "c", Masses>> = {};
+    for (const which of order) masses[which] = which === "a" ? await run(plain, naive) : which === "b" ? await run(prompts, prefixed) : await runBare(plain, defaults);
+    maxRelDiff.b = Math.max(maxRelDiff.b, relDiff(masses.a!, masses.b!));
+    maxRelDiff.c = Math.max(maxRelDiff.c, relDiff(masses.a!, masses.c!));
   }
 }
 await client.close();
+await bareContext.dispose();
+await bareModel.dispose();
 
-const per = (t: Tally) => ({ tokens: t.tokens / (prompts * ROUNDS), ms: t.ms / (prompts * ROUNDS) });
+const per = (t: Tally) => ({ tokens: t.tokens / (prompts * ROUNDS), ms: t.ms / (prompts * ROUNDS), cpu: t.cpu / (prompts * ROUNDS) });
 const a = per(naive);
 const b = per(prefixed);
+const c = per(defaults);
 const fmt = (x: number, d = 1) => x.toFixed(d);
-console.log(`bench/variants: ${N} OpinionQA questions x ${VARIANTS.length} variants = ${prompts} prompts, ${ROUNDS} round(s), stories260K, 1 thread, 1 sequence`);
+const line = (name: string, x: { tokens: number; ms: number; cpu: number }, d = 1) =>
+  `${name.padEnd(44)}${fmt(x.tokens, d).padStart(8)}${fmt(x.ms, d === 1 ? 2 : 3).padStart(12)}${fmt(x.cpu, d === 1 ? 2 : 3).padStart(12)}`;
+const ratio = (x: typeof a, y: typeof a) => ({ tokens: x.tokens / y.tokens, ms: x.ms / y.ms, cpu: x.cpu / y.cpu });
+const diff = (d: number) => (d === 0 ? "bit-identical" : `max relative difference ${d.toExponential(2)}`);
+console.log(`bench/variants${flags.short ? " --short" : ""}: ${N} OpinionQA questions x ${VARIANTS.length} variants = ${prompts} prompts, ${ROUNDS} round(s), stories260K, 1 thread, 1 sequence`);
 console.log(
   `prompt: ${fmt(wholeTokens / prompts)} tokens on average, of which the shared prefix ${fmt(prefixTokens / prompts)} ` +
     `(${fmt((100 * prefixTokens) / wholeTokens, 0)}%) and the options block + "Answer:" ${fmt((wholeTokens - prefixTokens) / prompts)}`,
 );
-console.log(`                       tokens evaluated   ms per variant-question`);
-console.log(`(a) naive (no prefix)  ${fmt(a.tokens).padStart(16)}   ${fmt(a.ms, 3).padStart(23)}`);
-console.log(`(b) shared prefix      ${fmt(b.tokens).padStart(16)}   ${fmt(b.ms, 3).padStart(23)}`);
-console.log(`ratio b / a            ${fmt(b.tokens / a.tokens, 3).padStart(16)}   ${fmt(b.ms / a.ms, 3).padStart(23)}   (target: tokens <= 0.6)`);
+console.log(`${"per variant-question".padEnd(44)}${"tokens".padStart(8)}${"ms".padStart(12)}${"CPU ms".padStart(12)}`);
+console.log(line("(a) naive (no prefix)", a));
+console.log(line("(b) shared prefix", b));
+console.log(line("(c) naive, node-llama-cpp defaults", c));
+console.log(`${line("ratio b / a", ratio(b, a), 3)}   (target: tokens <= 0.6, time < 1)`);
+console.log(line("ratio b / c", ratio(b, c), 3));
 console.log(
   `expected token ratio if only the prefix is saved: (prefix + ${VARIANTS.length} x rest) / (${VARIANTS.length} x whole) = ` +
     fmt((prefixTokens / VARIANTS.length + (wholeTokens - prefixTokens)) / wholeTokens, 3),
 );
-console.log(`label masses, (a) vs (b): ${maxRelDiff === 0 ? "bit-identical" : `max relative difference ${maxRelDiff.toExponential(2)}`}`);
+console.log(`label masses, (b) vs (a): ${diff(maxRelDiff.b)}; (c) vs (a): ${diff(maxRelDiff.c)}`);

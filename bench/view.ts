@@ -14,6 +14,7 @@
  * what they show, not with the store).
  *
  *   npx tsx bench/view.ts                  # 7 fetches per page
+ *   npx tsx bench/view.ts --short          # a big store of ~100,000 answers, 3 fetches per page
  *   npx tsx bench/view.ts --repeat 5 --keep   # keep the stores (printed paths)
  *   npx tsx bench/view.ts --skip-big-report   # leave out the report page of the big run (slow: see the output)
  */
@@ -35,9 +36,15 @@ const MODEL = path.join(SHARED, "models/stories260K.gguf");
 const DATA = path.join(SHARED, "data/opinionqa");
 
 const { values: flags } = parseArgs({
-  options: { repeat: { type: "string", default: "7" }, keep: { type: "boolean", default: false }, "skip-big-report": { type: "boolean", default: false } },
+  options: {
+    repeat: { type: "string" },
+    keep: { type: "boolean", default: false },
+    "skip-big-report": { type: "boolean", default: false },
+    short: { type: "boolean", default: false },
+  },
 });
-const REPEAT = Number(flags.repeat);
+// --short: a big store of ~100,000 answers instead of ~1,000,000, 3 fetches per page (about a minute).
+const REPEAT = Number(flags.repeat ?? (flags.short ? 3 : 7));
 
 interface Shape {
   readonly name: string;
@@ -53,8 +60,11 @@ interface Shape {
 
 const SHAPES: readonly Shape[] = [
   { name: "1k", smallRuns: 70, smallAnswers: 10, questions: 20, variants: 1, personas: 5, methods: 3 },
-  { name: "1M", smallRuns: 1999, smallAnswers: 100, questions: 926, variants: 8, personas: 36, methods: 3 },
+  flags.short
+    ? { name: "100k", smallRuns: 199, smallAnswers: 100, questions: 116, variants: 8, personas: 36, methods: 3 }
+    : { name: "1M", smallRuns: 1999, smallAnswers: 100, questions: 926, variants: 8, personas: 36, methods: 3 },
 ];
+const [SMALL, LARGE] = [SHAPES[0]!.name, SHAPES[1]!.name];
 
 const BIG = "b16000000000";
 const METHODS = ["logprobs", "sample", "verbalize"];
@@ -208,7 +218,7 @@ const PAGES: readonly PageSpec[] = [
   { name: "small run: answers", target: () => "/runs/000000000005/answers", kind: "own" },
   { name: "compare chooser", target: () => "/compare", kind: "own" },
   { name: "small run: report page", target: () => "/runs/000000000005", kind: "report" },
-  { name: "big run: report page", target: () => `/runs/${BIG}`, kind: "report", repeat: 3 },
+  { name: "big run: report page", target: () => `/runs/${BIG}`, kind: "report", repeat: Math.min(3, REPEAT) },
   { name: "small run: download CSV", target: () => "/runs/000000000005/answers.csv", kind: "download" },
   { name: "big run: download Parquet", target: () => `/runs/${BIG}/answers.parquet`, kind: "download", repeat: 1 },
 ];
@@ -245,12 +255,14 @@ try {
     results.set(shape.name, byPage);
   }
 
-  process.stdout.write(`\nmedians of ${REPEAT} fetches after a warm-up (big run report page: 3); ratio = 1M / 1k\n`);
-  process.stdout.write(`${"page".padEnd(38)} ${"1k full".padStart(10)} ${"1M full".padStart(10)} ${"ratio".padStart(7)} ${"1k ttfb".padStart(10)} ${"1M ttfb".padStart(10)} ${"ratio".padStart(7)}\n`);
+  process.stdout.write(`\nbench/view${flags.short ? " --short" : ""}: medians of ${REPEAT} fetches after a warm-up (big run report page: ${Math.min(3, REPEAT)}); ratio = ${LARGE} / ${SMALL}\n`);
+  process.stdout.write(
+    `${"page".padEnd(38)} ${`${SMALL} full`.padStart(10)} ${`${LARGE} full`.padStart(10)} ${"ratio".padStart(7)} ${`${SMALL} ttfb`.padStart(10)} ${`${LARGE} ttfb`.padStart(10)} ${"ratio".padStart(7)}\n`,
+  );
   let worst = 0;
   for (const p of PAGES) {
-    const a = results.get("1k")!.get(p.name);
-    const b = results.get("1M")!.get(p.name);
+    const a = results.get(SMALL)!.get(p.name);
+    const b = results.get(LARGE)!.get(p.name);
     if (!a || !b) continue;
     const r = b.total / a.total;
     if (p.kind === "own") worst = Math.max(worst, r);

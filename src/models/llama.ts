@@ -181,7 +181,15 @@ async function openLlamaClient(file: string, identity: string, options: LlamaOpt
   const contextSize = options.contextSize ?? Math.min(2048, model.trainContextSize);
   let context: LlamaContext;
   try {
-    context = await model.createContext({ contextSize, sequences: parallel, threads });
+    // No flash attention on the CPU (node-llama-cpp's default turns it on). llama.cpp's CPU
+    // flash-attention kernel takes a tiled path for batches of 64 tokens or more (when the head
+    // size is a multiple of the SIMD width: AVX2 yes, AVX-512 not for stories260K's 8) and a
+    // row-by-row path for smaller ones; the two round differently (up to 2.4% apart on
+    // stories260K's probabilities), so a prompt's numbers would depend on how it is cut into
+    // batches, and the row path makes a short rest after a reused prefix slower than the whole
+    // prompt. Without it a prompt split into batches of 2 tokens or more gives the same bits as
+    // one batch on every x86-64 build measured (see the Reproducibility section of docs/design.md).
+    context = await model.createContext({ contextSize, sequences: parallel, threads, ...(llama.gpu === false ? { flashAttention: false } : {}) });
   } catch (e) {
     await model.dispose();
     throw new CivitasError("model", `could not create a context of ${contextSize} tokens x ${parallel} sequences: ${messageOf(e)}`, {
@@ -261,9 +269,10 @@ function sameTokens(a: readonly Token[], b: readonly Token[]): boolean {
  * computation, so the numbers are bit-identical whether or not it was reused (tested). Models
  * whose state cannot be cut back (recurrent, sliding-window attention without a full cache:
  * `needsCheckpoints`) evaluate the prefix again every time, which gives the same numbers, slower.
- * Without a prefix a prompt is evaluated whole from a cleared sequence, as before, so answers
- * stored without prefixes stay comparable; with a prefix the numbers may differ from those
- * without in the last digits (two batches instead of one).
+ * Without a prefix a prompt is evaluated whole from a cleared sequence. With a prefix the numbers
+ * may differ from those without (two batches instead of one), within the tolerance docs/design.md
+ * states (Reproducibility); on the x86-64 CPU builds measured they do not differ at all. The run
+ * engine passes a prefix only when another prompt of the run shares it.
  *
  * Option texts (OptionQuery.continuations): labelMass[k] = P(continuation k | prompt), the product
  * of the next-token probabilities of its tokens. A continuation is tokenized as it follows the

@@ -223,6 +223,43 @@ function answerStatus(q: Question, distribution: number[] | null, coverage: numb
   return "scored";
 }
 
+/**
+ * Which prompts are evaluated with their prefix, and in what order they are asked.
+ *
+ * A prompt's prefix (persona and question text) is passed to the model only when the plan holds
+ * at least one other prompt with the same prefix (logprobs; the other methods sample whole
+ * prompts): only then can a backend that keeps evaluated state save anything by evaluating the
+ * prefix once. Otherwise the prompt is evaluated whole, which costs less than two batches. The
+ * choice depends on the prompt and the plan only (the whole plan, not what is left to ask), so a
+ * resumed run, or one answered in another order, evaluates every prompt the same way.
+ *
+ * Prompts that share a prefix are asked one after the other (in plan order, at the place of the
+ * first of them), so that a sequence still holds the prefix when the next one comes; the order
+ * changes no number.
+ */
+function askingOrder(items: readonly PlannedItem[], ask: ReadonlyMap<string, PlannedItem[]>): { group: PlannedItem[]; prompt: RenderedPrompt }[] {
+  const promptsByPrefix = new Map<string, Set<string>>();
+  for (const it of items) {
+    if (it.method !== "logprobs" || it.rendered.prefix === "") continue;
+    const set = promptsByPrefix.get(it.rendered.prefix);
+    if (set) set.add(it.rendered.text);
+    else promptsByPrefix.set(it.rendered.prefix, new Set([it.rendered.text]));
+  }
+  const buckets = new Map<string, { group: PlannedItem[]; prompt: RenderedPrompt }[]>();
+  let unique = 0;
+  for (const group of ask.values()) {
+    const { method, rendered } = group[0]!;
+    const shared = method === "logprobs" && (promptsByPrefix.get(rendered.prefix)?.size ?? 0) >= 2;
+    const prompt = shared ? rendered : { ...rendered, prefix: "" };
+    // "p" + a prefix, or "u" + a counter for a prompt asked on its own place: the two never collide.
+    const key = shared ? `p${rendered.prefix}` : `u${unique++}`;
+    const bucket = buckets.get(key);
+    if (bucket) bucket.push({ group, prompt });
+    else buckets.set(key, [{ group, prompt }]);
+  }
+  return [...buckets.values()].flat();
+}
+
 export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents = {}): Promise<EvalResult> {
   const started = performance.now();
   const r = resolvePlan(plan);
@@ -304,6 +341,7 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
   }
   events.onPlan?.({ runId: id, resumed, total: items.length, stored: items.length - todo.length, cached: cacheHits, toAsk: ask.size });
   progress();
+  const queue = askingOrder(items, ask);
 
   // ---- execute
   let client: ModelClient | null = null;
@@ -317,13 +355,13 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
       const limit = pLimit(Math.max(1, c.concurrency));
       // Tasks check this before asking: after a failure or an interrupt the queue drains without asking.
       let failure: unknown = null;
-      const tasks = [...ask.values()].map((group) =>
+      const tasks = queue.map(({ group, prompt }) =>
         limit(async () => {
           if (failure || events.signal?.aborted || writer.error) return;
           const first = group[0]!;
           const t = performance.now();
           try {
-            const e = await elicit(c, first.method, first.rendered, r.settings, events.signal);
+            const e = await elicit(c, first.method, prompt, r.settings, events.signal);
             const req: RequestRow = {
               key: first.key,
               model: plan.model.identity,

@@ -1,5 +1,9 @@
 /** The in-process llama.cpp backend on the real (tiny) stories260K model. */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { CivitasError } from "../../src/errors.js";
 import { labelMassFromTokens, labelOfToken, renormalise } from "../../src/models/extract.js";
@@ -7,12 +11,33 @@ import { boundNumbers, checkGrammarSchema, choiceGrammar, LlamaClient, llamaSpec
 import { openaiSpec } from "../../src/models/openai.js";
 import { parseModelSpec } from "../../src/models/spec.js";
 import type { CompletionAnswer, CompletionQuery, OptionAnswer, OptionQuery } from "../../src/models/types.js";
-import { MODEL } from "../helpers/paths.js";
+import { MODEL, tempDir } from "../helpers/paths.js";
 
 const PROMPT =
   "Question: How safe, if at all, would you say your local community is from crime? Would you say it is\n" +
   "A. Very safe\nB. Somewhat safe\nC. Not too safe\nD. Not at all safe\nE. Refused\nAnswer:";
 const LABELS = ["A", "B", "C", "D", "E"];
+
+/**
+ * How far the same prompt evaluated in other batches may be from one evaluation of it alone, in
+ * one batch: 1e-2, relative to each label mass or option-text probability. Other batches: split
+ * in two (prefix, then rest), or evaluated together with other sequences' prompts (--parallel).
+ * llama.cpp promises no equality across batch shapes (it picks kernels by batch size and
+ * instruction set). Measured on stories260K with node-llama-cpp 3.21.1's x64, sse42, sandybridge,
+ * haswell (AVX2) and sapphirerapids (AVX-512) CPU builds, flash attention off as civitas runs it
+ * on the CPU: 60 OpinionQA prompts, each split after 1, 8, 63 and 64 tokens, after its question
+ * text, and before its last 2 and last token, differ not at all when both batches hold 2 tokens or
+ * more, and by up to 2.6e-3 when one holds a single token (a one-row matrix product takes another
+ * code path); 48 prompts four at a time on four sequences differ by up to 2e-6. 1e-2 leaves about
+ * 4x the worst for builds not measured (arm64's kernels, which can accumulate in half floats).
+ * Mistakes give far more, on this file's prompt: one stray token left between prefix and rest
+ * 2.3e-2, the rest tokenized with a leading space 3.5e-2, the rest without its prefix 0.76, the
+ * prefix without BOS 0.96. (With flash attention on, node-llama-cpp's default, the AVX2 and older
+ * builds take a tiled kernel for batches of 64 tokens or more and another for smaller ones: 0.4%
+ * apart on this file's prompt, up to 2.4% over the 60 prompts.)
+ */
+const BATCH_TOLERANCE = 1e-2;
+const near = (x: number, y: number): boolean => Math.abs(x - y) <= BATCH_TOLERANCE * Math.max(Math.abs(x), Math.abs(y));
 
 describe("label forms", () => {
   it("merges the usual forms of a label and ignores others", () => {
@@ -85,7 +110,7 @@ describe("llama backend on stories260K", () => {
 });
 
 describe("parallel sequences", () => {
-  it("evaluates several prompts at once and agrees with one sequence to 1e-6", async () => {
+  it("evaluates several prompts at once and agrees with one sequence within BATCH_TOLERANCE", async () => {
     const one = (await (await llamaSpec(MODEL, { threads: 1, parallel: 1 })).open()) as LlamaClient;
     const four = (await (await llamaSpec(MODEL, { threads: 1, parallel: 4 })).open()) as LlamaClient;
     try {
@@ -94,8 +119,7 @@ describe("parallel sequences", () => {
       const seq: OptionAnswer[] = [];
       for (const p of prompts) seq.push(await one.optionProbabilities({ prompt: p, labels: ["A", "B", "C"] }));
       const par = await Promise.all(prompts.map((p) => four.optionProbabilities({ prompt: p, labels: ["A", "B", "C"] })));
-      // Batched float arithmetic may differ in the last digits (seen: ~1e-8), never more.
-      par.forEach((a, i) => a.labelMass.forEach((m, k) => assert.ok(Math.abs(m - seq[i]!.labelMass[k]!) < 1e-6)));
+      par.forEach((a, i) => a.labelMass.forEach((m, k) => assert.ok(near(m, seq[i]!.labelMass[k]!), `${m} vs ${seq[i]!.labelMass[k]}`)));
     } finally {
       await one.close();
       await four.close();
@@ -316,12 +340,75 @@ describe("shared prefixes and option texts (OptionQuery.prefix, .continuations) 
     // Without a prefix: as before, the whole prompt from a cleared sequence...
     const whole = await counted({ prompt: Q.prompt, labels: LABELS });
     assert.equal(whole.evaluated, n);
-    // ...the same tokens (the prefix ends on a token boundary), the same numbers up to batching noise...
-    whole.a.labelMass.forEach((m, k) => assert.ok(Math.abs(m - fresh.a.labelMass[k]!) <= 1e-9 * fresh.a.labelMass[k]!, `${m} vs ${fresh.a.labelMass[k]}`));
+    // ...the same tokens (the prefix ends on a token boundary), the same numbers within BATCH_TOLERANCE...
+    assert.deepEqual([...client.tokenize(STEM), ...client.continuationTokens(STEM, Q.prompt.slice(STEM.length))], client.tokenize(Q.prompt));
+    whole.a.labelMass.forEach((m, k) => assert.ok(near(m, fresh.a.labelMass[k]!), `${m} vs ${fresh.a.labelMass[k]}`));
     // ...and the prefix is gone: the next prompt with it evaluates it again, with the same result.
     const again = await counted(Q);
     assert.equal(again.evaluated, n);
     assert.deepEqual(again.a, fresh.a);
+  });
+
+  /**
+   * Queries split in different ways: with a prefix, without, with option texts, short and long.
+   * Neighbours share a prefix, so that asked one after the other the second reuses it.
+   */
+  const MIXED: OptionQuery[] = [
+    Q,
+    { ...Q, continuations: OPTIONS },
+    { prompt: `${STEM}${block([...OPTIONS].reverse())}Answer:`, prefix: STEM, labels: LABELS },
+    { prompt: Q.prompt, labels: LABELS },
+    { prompt: Q.prompt, labels: LABELS, continuations: OPTIONS },
+    { prompt: `${OTHER_STEM}${block(["Yes", "No"])}Answer:`, prefix: OTHER_STEM, labels: ["A", "B"] },
+    { prompt: `${OTHER_STEM}${block(["Yes", "No"])}Answer:`, labels: ["A", "B"] },
+    { prompt: "Once upon a time", labels: ["A"] },
+  ];
+
+  it("gives bit-identical numbers for the same query split the same way, in any order and after anything else", async () => {
+    const first: OptionAnswer[] = [];
+    for (const q of MIXED) first.push(await client.optionProbabilities(q));
+    // Backwards, each after a completion and after its neighbour (which may leave its prefix to reuse).
+    for (let k = MIXED.length - 1; k >= 0; k--) {
+      await client.complete({ prompt: "Once upon a time", n: 1, temperature: 1, maxTokens: 3, seed: k });
+      await client.optionProbabilities(MIXED[(k + 1) % MIXED.length]!);
+      const before = client.evaluatedTokens;
+      assert.deepEqual(await client.optionProbabilities(MIXED[k]!), first[k], `query ${k}`);
+      // Q after the prompt with option texts on the same prefix: only the rest was evaluated.
+      if (k === 0) assert.equal(client.evaluatedTokens - before, client.tokenize(Q.prompt).length - client.tokenize(STEM).length);
+    }
+    // On another client with two sequences, asked two at a time.
+    const two = (await (await llamaSpec(MODEL, { threads: 1, parallel: 2 })).open()) as LlamaClient;
+    try {
+      const again: OptionAnswer[] = [];
+      for (let k = 0; k < MIXED.length; k += 2) again.push(...(await Promise.all(MIXED.slice(k, k + 2).map((q) => two.optionProbabilities(q)))));
+      // Two sequences evaluated in one batch: another batch shape.
+      again.forEach((a, k) => a.labelMass.forEach((m, i) => assert.ok(near(m, first[k]!.labelMass[i]!), `query ${k}: ${m} vs ${first[k]!.labelMass[i]}`)));
+      // One at a time: bit-identical, whichever sequence each lands on.
+      for (const [k, q] of [...MIXED.entries()].reverse()) assert.deepEqual(await two.optionProbabilities(q), first[k], `query ${k}`);
+    } finally {
+      await two.close();
+    }
+  });
+
+  it("gives bit-identical numbers in another process", async () => {
+    const here: OptionAnswer[] = [];
+    for (const q of MIXED) here.push(await client.optionProbabilities(q));
+    // A fresh process loads the model again and asks the same queries in reverse order.
+    const code = `
+      import { llamaSpec } from ${JSON.stringify(new URL("../../src/models/llama.ts", import.meta.url).href)};
+      const queries = ${JSON.stringify(MIXED)};
+      const client = await (await llamaSpec(${JSON.stringify(MODEL)}, { threads: 1, parallel: 1 })).open();
+      const out = [];
+      for (const q of [...queries].reverse()) out.unshift(await client.optionProbabilities(q));
+      await client.close();
+      process.stdout.write(JSON.stringify(out));
+    `;
+    // A file, not --eval: node-llama-cpp tests its binary in a child process with the same node flags.
+    const script = path.join(tempDir(), "ask.mts");
+    writeFileSync(script, code);
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", script], { maxBuffer: 1 << 24 });
+    // JSON keeps every bit of a double (shortest round-trip form).
+    assert.deepEqual(JSON.parse(stdout), here);
   });
 
   it("treats an empty prefix or one that is the whole prompt as none, and rejects one that does not start the prompt", async () => {
@@ -390,7 +477,8 @@ describe("shared prefixes and option texts (OptionQuery.prefix, .continuations) 
     const [not] = (await client.optionProbabilities({ ...Q, continuations: ["Not"] })).labelMass;
     const [tooSafe] = (await client.optionProbabilities({ prompt: `${Q.prompt} Not`, labels: ["A"], continuations: ["too safe"] })).labelMass;
     const chained = not! * tooSafe!;
-    assert.ok(Math.abs(a.labelMass[2]! - chained) <= 1e-6 * chained, `${a.labelMass[2]} vs ${chained}`);
+    // The two sides evaluate the prompt in different batches (prefix and rest, or whole with " Not").
+    assert.ok(near(a.labelMass[2]!, chained), `${a.labelMass[2]} vs ${chained}`);
   });
 
   it("gives each text the same probability whatever the other texts and their order, every time", async () => {
@@ -400,10 +488,10 @@ describe("shared prefixes and option texts (OptionQuery.prefix, .continuations) 
     // Texts that share tokens ("Not too safe", "Not at all safe", and one twice) are scored each on its own.
     const alone = await client.optionProbabilities({ ...Q, continuations: [OPTIONS[3]!, OPTIONS[2]!, OPTIONS[3]!] });
     assert.deepEqual(alone.labelMass, [a.labelMass[3], a.labelMass[2], a.labelMass[3]]);
-    // Without a prefix, after other prompts: the same (the prompt splits on a token boundary; batching noise only).
+    // Without a prefix, after other prompts: the same within BATCH_TOLERANCE (the prompt splits on a token boundary).
     await client.optionProbabilities({ prompt: "Once upon a time", labels: ["A"] });
     const plain = await client.optionProbabilities({ prompt: Q.prompt, labels: LABELS, continuations: OPTIONS });
-    plain.labelMass.forEach((p, k) => assert.ok(Math.abs(p - a.labelMass[k]!) <= 1e-9 * a.labelMass[k]!, `${p} vs ${a.labelMass[k]}`));
+    plain.labelMass.forEach((p, k) => assert.ok(near(p, a.labelMass[k]!), `${p} vs ${a.labelMass[k]}`));
     assert.deepEqual((await client.optionProbabilities({ ...Q, continuations: OPTIONS })).labelMass, a.labelMass);
   });
 
