@@ -4,11 +4,10 @@
  * The same OpinionQA prompts (one per question, the standard presentation: no two share a prefix,
  * so civitas evaluates each whole, as the bare loop does) go through
  *   (a) a bare loop of node-llama-cpp evaluations (tokenize, clear, evaluate, read probabilities)
- *       with the llama.cpp settings civitas uses (flash attention off on the CPU, 1 thread),
+ *       with node-llama-cpp's default context settings and 1 thread, as civitas runs it,
  *   (b) civitas's engine end to end (plan, cache lookup, llama backend, label extraction, DuckDB
- *       writes, scoring),
- *   (c) the bare loop with node-llama-cpp's default settings (flash attention on), and
- *   (d) civitas's engine with the store's answer writes replaced by nothing (answers are not
+ *       writes in batches, scoring), and
+ *   (d) civitas's engine with the store's batch writes replaced by nothing (answers are not
  *       kept: this only measures what writing them costs),
  * side by side in one process, in alternating rounds (the order rotates from round to round). It
  * prints, for each once started (start-up apart), prompts per second and the CPU time of the
@@ -16,11 +15,7 @@
  * the lowest and highest round:
  *   - b / a in prompts per second: civitas's own cost (target >= 0.9);
  *   - a / b in CPU time per prompt: the same, counted in CPU rather than wall-clock time, which
- *     matters on a machine whose other cores are busy (civitas's extra CPU time is mostly DuckDB
- *     writing each answer as it arrives, on a thread of its own);
- *   - b / c in prompts per second: civitas against node-llama-cpp with its default settings;
- *   - a / c in prompts per second: what civitas's llama.cpp settings alone cost or gain on this
- *     CPU (see docs/design.md, Reproducibility);
+ *     matters on a machine whose other cores are busy;
  *   - d / a in prompts per second, and b - d in CPU time per answer: what is left of civitas's
  *     cost without the store's writes, and what the writes cost.
  *
@@ -88,11 +83,11 @@ const cpuMs = (since: NodeJS.CpuUsage) => {
 
 const llama = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error });
 
-/** The bare loop; `defaults`: node-llama-cpp's context settings, else civitas's. */
-async function bare(defaults: boolean): Promise<Measure> {
+/** The bare loop, with node-llama-cpp's default context settings (as civitas uses them). */
+async function bare(): Promise<Measure> {
   const t0 = performance.now();
   const model = await llama.loadModel({ modelPath: MODEL });
-  const ctx = await model.createContext({ contextSize: 2048, sequences: 1, threads: 1, ...(defaults ? {} : { flashAttention: false }) });
+  const ctx = await model.createContext({ contextSize: 2048, sequences: 1, threads: 1 });
   const seq = ctx.getSequence();
   const t1 = performance.now();
   const c1 = process.cpuUsage();
@@ -116,7 +111,7 @@ async function bare(defaults: boolean): Promise<Measure> {
 async function civitas(dir: string, round: number, discardWrites = false): Promise<Measure & { scoring: number; calls: number }> {
   const t0 = performance.now();
   const store = await Store.open(path.join(dir, `bench-${round}${discardWrites ? "-d" : ""}.duckdb`));
-  if (discardWrites) store.writeAnswers = () => Promise.resolve();
+  if (discardWrites) store.writeBatch = () => Promise.resolve();
   let ready = 0;
   let lastAnswer = 0;
   let c1 = process.cpuUsage();
@@ -164,35 +159,29 @@ try {
       `${os.availableParallelism()} cores, ${ROUNDS} round(s)`,
   );
   const overhead: number[] = [];
-  const vsDefaults: number[] = [];
   const cpuOverhead: number[] = [];
   const withoutWrites: number[] = [];
   const writeCpu: number[] = [];
-  const settings: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const m: Partial<Record<"a" | "b" | "c" | "d", Measure & { scoring?: number; calls?: number }>> = {};
-    const order = (["a", "b", "c", "d"] as const).map((_, i, all) => all[(i + r) % all.length]!);
+    const m: Partial<Record<"a" | "b" | "d", Measure & { scoring?: number; calls?: number }>> = {};
+    const order = (["a", "b", "d"] as const).map((_, i, all) => all[(i + r) % all.length]!);
     for (const which of order) {
-      m[which] = which === "a" ? await bare(false) : which === "b" ? await civitas(dir, r) : which === "c" ? await bare(true) : await civitas(dir, r, true);
+      m[which] = which === "a" ? await bare() : which === "b" ? await civitas(dir, r) : await civitas(dir, r, true);
     }
-    const { a, b, c, d } = m as Required<typeof m>;
+    const { a, b, d } = m as Required<typeof m>;
     for (const x of [b, d]) if (x.calls !== prompts.length) throw new Error(`civitas asked the model ${x.calls} times for ${prompts.length} prompts`);
     overhead.push(b.rate / a.rate);
-    vsDefaults.push(b.rate / c.rate);
     cpuOverhead.push(a.cpu / b.cpu);
     withoutWrites.push(d.rate / a.rate);
     writeCpu.push(b.cpu - d.cpu);
-    settings.push(a.rate / c.rate);
     const fmt = (x: Measure) => `${x.rate.toFixed(1)} prompts/s, ${x.cpu.toFixed(1)} ms CPU each`;
     console.log(
       `round ${r + 1}: (a) bare loop ${fmt(a)} | (b) civitas ${fmt(b)} (start-up ${b.startup.toFixed(2)} s, scoring ${b.scoring!.toFixed(2)} s) | ` +
-        `(c) bare loop, node-llama-cpp defaults ${fmt(c)} | (d) civitas, answers not written ${fmt(d)}`,
+        `(d) civitas, answers not written ${fmt(d)}`,
     );
   }
   console.log(`ratio civitas / bare loop (b / a), prompts per second once started: ${summary(overhead)} (target >= 0.9)`);
   console.log(`ratio of CPU time per prompt, bare loop / civitas (a / b): ${summary(cpuOverhead)}`);
-  console.log(`ratio civitas / bare loop with node-llama-cpp's defaults (b / c), prompts per second: ${summary(vsDefaults)}`);
-  console.log(`ratio bare loop with civitas's llama.cpp settings / with node-llama-cpp's defaults (a / c), prompts per second: ${summary(settings)}`);
   console.log(
     `ratio civitas with its answers not written / bare loop (d / a), prompts per second: ${summary(withoutWrites)}; ` +
       `writing the answers costs ${summary(writeCpu, 1, " ms of CPU per answer")}`,

@@ -4,12 +4,16 @@
  * The first N OpinionQA questions, each in 8 presentations (option order survey / reversed /
  * two seeded shuffles x letters / numbers), go through the llama backend twice, side by side in
  * one process, question by question:
- *   (a) naive: every prompt evaluated whole from a cleared sequence (no `prefix`);
- *   (b) prefixed: the same prompts with `prefix` = the text before the first option line
- *       ("Question: ...\n"), the 8 prompts of a question one after the other, so the prefix is
- *       evaluated once per question and only the options block and "Answer:" per prompt;
- * and (c), for reference, the naive way as a bare node-llama-cpp loop with its default settings
- * (flash attention on; civitas turns it off on the CPU: docs/design.md, Reproducibility).
+ *   (a) naive: every prompt evaluated whole from a cleared sequence (no `prefix`), with the llama
+ *       settings of a run whose prompts share no prefix (node-llama-cpp's defaults);
+ *   (b) prefixed, as civitas asks a run with variants: the same prompts with `prefix` = the text
+ *       before the first option line ("Question: ...\n"), the 8 prompts of a question one after
+ *       the other, so the prefix is evaluated once per question and only the options block and
+ *       "Answer:" per prompt, with the llama settings for shared prefixes (ModelSpec.forSharedPrefixes:
+ *       flash attention off);
+ * and (c), for reference, the naive way as a bare node-llama-cpp loop with the same (default)
+ * context settings. (b) and (a) may differ in the last digits where llama.cpp's kernels depend
+ * on the batch shape (docs/design.md, Reproducibility): it prints by how much.
  * The order of (a), (b), (c) rotates from question to question. It prints the tokens llama.cpp
  * evaluated, the wall-clock and CPU milliseconds per variant-question of each, the ratios b / a
  * (target: tokens <= 0.6, time below 1) and b / c, and how far the label masses of (b) and (c)
@@ -71,7 +75,9 @@ const questions: OptionQuery[][] = suite.questions.slice(0, N).map((q) =>
   }),
 );
 
-const client = (await (await llamaSpec(MODEL, { threads: 1, parallel: 1 })).open()) as LlamaClient;
+const spec = await llamaSpec(MODEL, { threads: 1, parallel: 1 });
+const client = (await spec.open()) as LlamaClient;
+const sharing = (await (spec.forSharedPrefixes?.() ?? spec).open()) as LlamaClient;
 
 // Where the tokens of a prompt are: the shared prefix vs the options block and "Answer:".
 let prefixTokens = 0;
@@ -107,14 +113,14 @@ async function timed(t: Tally, f: () => Promise<Masses>): Promise<Masses> {
   return out;
 }
 
-async function run(queries: readonly OptionQuery[], t: Tally): Promise<Masses> {
-  const tokens0 = client.evaluatedTokens;
+async function run(c: LlamaClient, queries: readonly OptionQuery[], t: Tally): Promise<Masses> {
+  const tokens0 = c.evaluatedTokens;
   const out = await timed(t, async () => {
     const m: Masses = [];
-    for (const q of queries) m.push((await client.optionProbabilities(q)).labelMass);
+    for (const q of queries) m.push((await c.optionProbabilities(q)).labelMass);
     return m;
   });
-  t.tokens += client.evaluatedTokens - tokens0;
+  t.tokens += c.evaluatedTokens - tokens0;
   return out;
 }
 
@@ -143,6 +149,7 @@ async function runBare(queries: readonly OptionQuery[], t: Tally): Promise<Masse
 // Warm-up (first evaluations are slower), not counted.
 for (const q of questions[0]!) {
   await client.optionProbabilities(q);
+  await sharing.optionProbabilities(q);
   await runBare([q], tally());
 }
 
@@ -158,12 +165,13 @@ for (let round = 0; round < ROUNDS; round++) {
     // Rotate which goes first, so that none always follows another.
     const order = (["a", "b", "c"] as const).map((_, j, all) => all[(j + i + round) % all.length]!);
     const masses: Partial<Record<"a" | "b" | "c", Masses>> = {};
-    for (const which of order) masses[which] = which === "a" ? await run(plain, naive) : which === "b" ? await run(prompts, prefixed) : await runBare(plain, defaults);
+    for (const which of order) masses[which] = which === "a" ? await run(client, plain, naive) : which === "b" ? await run(sharing, prompts, prefixed) : await runBare(plain, defaults);
     maxRelDiff.b = Math.max(maxRelDiff.b, relDiff(masses.a!, masses.b!));
     maxRelDiff.c = Math.max(maxRelDiff.c, relDiff(masses.a!, masses.c!));
   }
 }
 await client.close();
+await sharing.close();
 await bareContext.dispose();
 await bareModel.dispose();
 

@@ -40,6 +40,11 @@ export interface LlamaOptions {
   readonly contextSize?: number;
   /** GPU use: "auto" (default) or false for CPU only. */
   readonly gpu?: "auto" | false;
+  /**
+   * Flash attention: node-llama-cpp's choice when undefined (the default). Setting it changes the
+   * numbers in the last digits, so it is part of the model's request parameters (cache keys).
+   */
+  readonly flashAttention?: boolean;
   /** Where `hf:` models are downloaded to. */
   readonly modelsDir?: string;
   /** Download progress of `hf:` models. */
@@ -55,6 +60,30 @@ export function defaultModelsDir(): string {
 
 export function defaultThreads(cores = os.availableParallelism()): number {
   return cores <= 2 ? 1 : Math.min(8, cores - 1);
+}
+
+/** The settings that change a llama model's numbers, as request parameters (none by default: keys of earlier stores stay valid). */
+function llamaParams(options: LlamaOptions): Record<string, boolean> {
+  return options.flashAttention === undefined ? {} : { flash_attention: options.flashAttention };
+}
+
+/**
+ * Prompts that share a prefix are evaluated as the prefix, once, then each rest: a batch of a few
+ * dozen tokens. llama.cpp's CPU flash-attention kernel evaluates such short batches row by row, so
+ * slowly that on stories260K with AVX2 the split prompts took 1.56x the time of whole ones
+ * (bench/variants); without flash attention they take 0.52x. A plan that shares prefixes is
+ * therefore asked with flash attention off, unless the user set it; a plan that does not keeps
+ * node-llama-cpp's default (faster for whole prompts with AVX2, bench/eval-throughput).
+ */
+function specOf(identity: string, display: string, options: LlamaOptions, open: (options: LlamaOptions) => Promise<LlamaClient>): ModelSpec {
+  return {
+    backend: "llama",
+    identity,
+    display,
+    params: llamaParams(options),
+    open: () => open(options),
+    ...(options.flashAttention === undefined ? { forSharedPrefixes: () => specOf(identity, display, { ...options, flashAttention: false }, open) } : {}),
+  };
 }
 
 /** node-llama-cpp's binding is loaded once per process. */
@@ -94,53 +123,47 @@ export async function llamaSpec(target: string, options: LlamaOptions = {}): Pro
         hint: "for example llama:hf:bartowski/Qwen2.5-0.5B-Instruct-GGUF/Qwen2.5-0.5B-Instruct-Q4_K_M.gguf",
       });
     }
-    return {
-      backend: "llama",
-      identity: `llama:${uri}`,
-      display: `llama:${uri}`,
-      params: {},
-      open: async () => {
-        const { resolveModelFile } = await import("node-llama-cpp");
-        // node-llama-cpp's downloader retries for minutes when the host cannot be reached; give up
-        // when no byte has arrived for a while.
-        const stallMs = options.downloadStallMs ?? 30_000;
-        // Its own retries do not all listen to an abort signal, so the stall is raced as well.
-        const controller = new AbortController();
-        let stalled: (e: Error) => void = () => undefined;
-        const stall = new Promise<never>((_, reject) => (stalled = reject));
-        const arm = () =>
-          setTimeout(() => {
-            controller.abort();
-            stalled(new Error("stalled"));
-          }, stallMs);
-        let timer = arm();
-        let file: string;
-        try {
-          file = await Promise.race([
-            resolveModelFile(uri, {
-              directory: options.modelsDir ?? defaultModelsDir(),
-              cli: false,
-              signal: controller.signal,
-              onProgress: (s: { totalSize: number; downloadedSize: number }) => {
-                clearTimeout(timer);
-                timer = arm();
-                options.onDownload?.(s.downloadedSize, s.totalSize);
-              },
-            }),
-            stall,
-          ]);
-        } catch (e) {
-          const why = controller.signal.aborted ? `nothing arrived for ${Math.round(stallMs / 1000)} s` : messageOf(e);
-          throw new CivitasError("network", `could not download model ${uri}: ${why}`, {
-            hint: "check the network (Hugging Face must be reachable), or download the .gguf file yourself and pass --model llama:<path/to/file.gguf>",
-            cause: e,
-          });
-        } finally {
-          clearTimeout(timer);
-        }
-        return openLlamaClient(file, `llama:${uri}`, options);
-      },
-    };
+    return specOf(`llama:${uri}`, `llama:${uri}`, options, async (options) => {
+      const { resolveModelFile } = await import("node-llama-cpp");
+      // node-llama-cpp's downloader retries for minutes when the host cannot be reached; give up
+      // when no byte has arrived for a while.
+      const stallMs = options.downloadStallMs ?? 30_000;
+      // Its own retries do not all listen to an abort signal, so the stall is raced as well.
+      const controller = new AbortController();
+      let stalled: (e: Error) => void = () => undefined;
+      const stall = new Promise<never>((_, reject) => (stalled = reject));
+      const arm = () =>
+        setTimeout(() => {
+          controller.abort();
+          stalled(new Error("stalled"));
+        }, stallMs);
+      let timer = arm();
+      let file: string;
+      try {
+        file = await Promise.race([
+          resolveModelFile(uri, {
+            directory: options.modelsDir ?? defaultModelsDir(),
+            cli: false,
+            signal: controller.signal,
+            onProgress: (s: { totalSize: number; downloadedSize: number }) => {
+              clearTimeout(timer);
+              timer = arm();
+              options.onDownload?.(s.downloadedSize, s.totalSize);
+            },
+          }),
+          stall,
+        ]);
+      } catch (e) {
+        const why = controller.signal.aborted ? `nothing arrived for ${Math.round(stallMs / 1000)} s` : messageOf(e);
+        throw new CivitasError("network", `could not download model ${uri}: ${why}`, {
+          hint: "check the network (Hugging Face must be reachable), or download the .gguf file yourself and pass --model llama:<path/to/file.gguf>",
+          cause: e,
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+      return openLlamaClient(file, `llama:${uri}`, options);
+    });
   }
   const file = path.resolve(target);
   let ok = false;
@@ -155,13 +178,7 @@ export async function llamaSpec(target: string, options: LlamaOptions = {}): Pro
     });
   }
   const identity = `llama:${path.basename(file)}#${await fileFingerprint(file)}`;
-  return {
-    backend: "llama",
-    identity,
-    display: `llama:${path.basename(file)}`,
-    params: {},
-    open: () => openLlamaClient(file, identity, options),
-  };
+  return specOf(identity, `llama:${path.basename(file)}`, options, (options) => openLlamaClient(file, identity, options));
 }
 
 async function openLlamaClient(file: string, identity: string, options: LlamaOptions): Promise<LlamaClient> {
@@ -181,15 +198,18 @@ async function openLlamaClient(file: string, identity: string, options: LlamaOpt
   const contextSize = options.contextSize ?? Math.min(2048, model.trainContextSize);
   let context: LlamaContext;
   try {
-    // No flash attention on the CPU (node-llama-cpp's default turns it on). llama.cpp's CPU
-    // flash-attention kernel takes a tiled path for batches of 64 tokens or more (when the head
-    // size is a multiple of the SIMD width: AVX2 yes, AVX-512 not for stories260K's 8) and a
-    // row-by-row path for smaller ones; the two round differently (up to 2.4% apart on
-    // stories260K's probabilities), so a prompt's numbers would depend on how it is cut into
-    // batches, and the row path makes a short rest after a reused prefix slower than the whole
-    // prompt. Without it a prompt split into batches of 2 tokens or more gives the same bits as
-    // one batch on every x86-64 build measured (see the Reproducibility section of docs/design.md).
-    context = await model.createContext({ contextSize, sequences: parallel, threads, ...(llama.gpu === false ? { flashAttention: false } : {}) });
+    // Flash attention as node-llama-cpp decides unless told. On the CPU it is fast (1.6x on
+    // stories260K with AVX2), but its kernel takes a tiled path for batches of 64 tokens or more
+    // and a row-by-row one for smaller batches, which round differently: a prompt evaluated in two
+    // parts can differ from the same prompt evaluated whole (up to 2.4% on stories260K with AVX2).
+    // The run engine therefore splits a prompt only where its plan shares the prefix, and records
+    // the split in the request key (docs/design.md, Reproducibility).
+    context = await model.createContext({
+      contextSize,
+      sequences: parallel,
+      threads,
+      ...(options.flashAttention === undefined ? {} : { flashAttention: options.flashAttention }),
+    });
   } catch (e) {
     await model.dispose();
     throw new CivitasError("model", `could not create a context of ${contextSize} tokens x ${parallel} sequences: ${messageOf(e)}`, {

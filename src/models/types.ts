@@ -100,4 +100,10 @@ export interface ModelSpec {
   /** Request parameters that change answers; part of the cache key. */
   readonly params: Readonly<Record<string, string | number | boolean>>;
   open(): Promise<ModelClient>;
+  /**
+   * The spec to ask a plan whose prompts share prefixes with (OptionQuery.prefix: evaluated once,
+   * then each prompt's rest), where the backend evaluates those better with other settings; the
+   * settings show in its params, so they are part of every cache key. Absent: the same spec.
+   */
+  readonly forSharedPrefixes?: () => ModelSpec;
 }

@@ -141,6 +141,10 @@ interface PlannedItem {
   readonly persona: Persona;
   readonly method: Method;
   readonly rendered: RenderedPrompt;
+  /** The prompt as the model is asked it: with its prefix only where the plan shares it (sharedPrefixes). */
+  readonly prompt: RenderedPrompt;
+  /** The method's parameters, with `prefix_chars` where the prompt is evaluated in two parts. */
+  readonly params: Readonly<Record<string, unknown>>;
   readonly key: string;
 }
 
@@ -163,6 +167,10 @@ interface Resolved {
   readonly variants: readonly Variant[];
   /** Persona per population id (steered runs only). */
   readonly personas: Map<string, Persona>;
+  /** The model as this plan asks it (ModelSpec.forSharedPrefixes where prompts share prefixes). */
+  readonly model: ModelSpec;
+  /** Every request of the plan, keyed. */
+  readonly items: readonly PlannedItem[];
 }
 
 function resolvePlan(plan: EvalPlan): Resolved {
@@ -176,27 +184,71 @@ function resolvePlan(plan: EvalPlan): Resolved {
     conventions.optionOrder === "alphabetical" ? parseVariant("order=alphabetical", template) : template === "opinionqa" ? STANDARD_VARIANT : parseVariant("standard", template),
   ];
   const selection = selectQuestions(plan.suite, plan.questions, plan.populations, plan.limit);
-  return {
+  const base = {
     questions: selection.questions,
     skipped: selection.skipped,
     conventions,
-    methods: plan.methods && plan.methods.length > 0 ? plan.methods : ["logprobs"],
+    methods: plan.methods && plan.methods.length > 0 ? plan.methods : (["logprobs"] as const),
     settings: { samples: plan.samples ?? DEFAULT_SAMPLES, constrain: plan.constrain ?? false, seed: plan.seed },
     variants,
-    personas: plan.persona ? personasFor(plan.suite, plan.populations, plan.personaTemplates) : new Map(),
+    personas: plan.persona ? personasFor(plan.suite, plan.populations, plan.personaTemplates) : new Map<string, Persona>(),
   };
+  return { ...base, ...planRequests(plan, base) };
+}
+
+/**
+ * The plan's requests: questions x variants x personas x methods, each rendered, split where the
+ * plan shares its prefix (sharedPrefixes), and keyed; and the model spec that asks them.
+ */
+function planRequests(plan: EvalPlan, r: Omit<Resolved, "model" | "items">): { model: ModelSpec; items: PlannedItem[] } {
+  const planned: Omit<PlannedItem, "prompt" | "params" | "key">[] = [];
+  const personaList = [NO_PERSONA, ...new Map([...r.personas.values()].map((p) => [p.id, p])).values()];
+  // A persona is asked a question only when a population it stands for can be scored on it.
+  const personaPops = new Map<string, Population[]>();
+  for (const p of plan.populations) {
+    const persona = r.personas.get(p.id);
+    if (persona) personaPops.set(persona.id, [...(personaPops.get(persona.id) ?? []), p]);
+  }
+  for (const question of r.questions) {
+    // Knowledge questions have a right answer, not populations to steer towards.
+    const personas =
+      question.correct === undefined
+        ? personaList.filter((pe) => pe.id === NO_PERSONA.id || (personaPops.get(pe.id) ?? []).some((p) => plan.suite.human(question.id, p.id) !== undefined))
+        : [NO_PERSONA];
+    for (const variant of r.variants) {
+      for (const persona of personas) {
+        for (const method of r.methods) {
+          planned.push({ question, variant, persona, method, rendered: renderPrompt(question, variant, persona, method) });
+        }
+      }
+    }
+  }
+  // Only the presentation variants of a question share its prefix by design; two questions that
+  // happen to share their text (a few OpinionQA questions do) are not worth another llama setting.
+  const shared = r.variants.length >= 2 ? sharedPrefixes(planned) : new Set<string>();
+  const model = shared.size > 0 && plan.model.forSharedPrefixes ? plan.model.forSharedPrefixes() : plan.model;
+  const items = planned.map((it) => {
+    const split = shared.has(it.rendered.prefix);
+    const prompt = split ? it.rendered : { ...it.rendered, prefix: "" };
+    const params = { ...methodParams(it.method, r.settings, it.variant.answer), ...(split ? { prefix_chars: it.rendered.prefix.length } : {}) };
+    return { ...it, prompt, params, key: requestKey(model, it.method, params, it.rendered.text, answerKeys(it.rendered, it.method)) };
+  });
+  return { model, items };
 }
 
 /** What identifies a run: everything that changes its numbers. */
 export function runConfig(plan: EvalPlan): Record<string, unknown> {
-  const r = resolvePlan(plan);
+  return configOf(plan, resolvePlan(plan));
+}
+
+function configOf(plan: EvalPlan, r: Resolved): Record<string, unknown> {
   const config: Record<string, unknown> = {
     suite: plan.suite.name,
     data: plan.suite.fingerprint,
     questions: r.questions.map((q) => q.id),
     populations: plan.populations.map((p) => p.id),
-    model: plan.model.identity,
-    params: plan.model.params,
+    model: r.model.identity,
+    params: r.model.params,
     method: r.methods.length === 1 && r.methods[0] === "logprobs" ? "logprobs" : r.methods,
     metric: r.conventions.metric,
     min_coverage: plan.minCoverage,
@@ -224,20 +276,19 @@ function answerStatus(q: Question, distribution: number[] | null, coverage: numb
 }
 
 /**
- * Which prompts are evaluated with their prefix, and in what order they are asked.
- *
- * A prompt's prefix (persona and question text) is passed to the model only when the plan holds
- * at least one other prompt with the same prefix (logprobs; the other methods sample whole
- * prompts): only then can a backend that keeps evaluated state save anything by evaluating the
- * prefix once. Otherwise the prompt is evaluated whole, which costs less than two batches. The
- * choice depends on the prompt and the plan only (the whole plan, not what is left to ask), so a
+ * The prefixes (persona and question text) that are worth evaluating once for several prompts, in
+ * a run that asks its questions in several presentations (--variants): those of logprobs prompts
+ * that at least one other prompt of the plan shares (the other methods sample whole prompts). Only these are passed to the model as a prefix, so that a backend that
+ * keeps evaluated state evaluates them once; every other prompt is evaluated whole, which costs
+ * less than two batches. The choice depends on the whole plan, never on what is left to ask, so a
  * resumed run, or one answered in another order, evaluates every prompt the same way.
  *
- * Prompts that share a prefix are asked one after the other (in plan order, at the place of the
- * first of them), so that a sequence still holds the prefix when the next one comes; the order
- * changes no number.
+ * A prompt evaluated in two parts can differ from the same prompt evaluated whole (llama.cpp
+ * picks kernels by batch shape: docs/design.md, Reproducibility), so where it is split is part of
+ * its request key (`prefix_chars`): a cached whole evaluation never answers a split one, and the
+ * same command gives the same numbers whatever the store already holds.
  */
-function askingOrder(items: readonly PlannedItem[], ask: ReadonlyMap<string, PlannedItem[]>): { group: PlannedItem[]; prompt: RenderedPrompt }[] {
+function sharedPrefixes(items: readonly { method: Method; rendered: RenderedPrompt }[]): Set<string> {
   const promptsByPrefix = new Map<string, Set<string>>();
   for (const it of items) {
     if (it.method !== "logprobs" || it.rendered.prefix === "") continue;
@@ -245,17 +296,24 @@ function askingOrder(items: readonly PlannedItem[], ask: ReadonlyMap<string, Pla
     if (set) set.add(it.rendered.text);
     else promptsByPrefix.set(it.rendered.prefix, new Set([it.rendered.text]));
   }
-  const buckets = new Map<string, { group: PlannedItem[]; prompt: RenderedPrompt }[]>();
+  return new Set([...promptsByPrefix].filter(([, prompts]) => prompts.size >= 2).map(([prefix]) => prefix));
+}
+
+/**
+ * The order prompts are asked in: those that share a prefix one after the other (in plan order,
+ * at the place of the first of them), so that a sequence still holds the prefix when the next one
+ * comes; the order changes no number.
+ */
+function askingOrder(ask: ReadonlyMap<string, PlannedItem[]>): PlannedItem[][] {
+  const buckets = new Map<string, PlannedItem[][]>();
   let unique = 0;
   for (const group of ask.values()) {
-    const { method, rendered } = group[0]!;
-    const shared = method === "logprobs" && (promptsByPrefix.get(rendered.prefix)?.size ?? 0) >= 2;
-    const prompt = shared ? rendered : { ...rendered, prefix: "" };
+    const { prompt } = group[0]!;
     // "p" + a prefix, or "u" + a counter for a prompt asked on its own place: the two never collide.
-    const key = shared ? `p${rendered.prefix}` : `u${unique++}`;
+    const key = prompt.prefix !== "" ? `p${prompt.prefix}` : `u${unique++}`;
     const bucket = buckets.get(key);
-    if (bucket) bucket.push({ group, prompt });
-    else buckets.set(key, [{ group, prompt }]);
+    if (bucket) bucket.push(group);
+    else buckets.set(key, [group]);
   }
   return [...buckets.values()].flat();
 }
@@ -263,34 +321,9 @@ function askingOrder(items: readonly PlannedItem[], ask: ReadonlyMap<string, Pla
 export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents = {}): Promise<EvalResult> {
   const started = performance.now();
   const r = resolvePlan(plan);
-  const config = runConfig(plan);
+  const config = configOf(plan, r);
   const id = runId(config);
-
-  // ---- plan
-  const items: PlannedItem[] = [];
-  const personaList = [NO_PERSONA, ...new Map([...r.personas.values()].map((p) => [p.id, p])).values()];
-  // A persona is asked a question only when a population it stands for can be scored on it.
-  const personaPops = new Map<string, Population[]>();
-  for (const p of plan.populations) {
-    const persona = r.personas.get(p.id);
-    if (persona) personaPops.set(persona.id, [...(personaPops.get(persona.id) ?? []), p]);
-  }
-  for (const question of r.questions) {
-    // Knowledge questions have a right answer, not populations to steer towards.
-    const personas =
-      question.correct === undefined
-        ? personaList.filter((pe) => pe.id === NO_PERSONA.id || (personaPops.get(pe.id) ?? []).some((p) => plan.suite.human(question.id, p.id) !== undefined))
-        : [NO_PERSONA];
-    for (const variant of r.variants) {
-      for (const persona of personas) {
-        for (const method of r.methods) {
-          const rendered = renderPrompt(question, variant, persona, method);
-          const params = methodParams(method, r.settings, variant.answer);
-          items.push({ question, variant, persona, method, rendered, key: requestKey(plan.model, method, params, rendered.text, answerKeys(rendered, method)) });
-        }
-      }
-    }
-  }
+  const { items, model } = r;
 
   const resumed =
     (await store.beginRun({ id, command: plan.command, suite: plan.suite.name, model: plan.model.display, metric: r.conventions.metric, config })) === "resumed";
@@ -341,34 +374,34 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
   }
   events.onPlan?.({ runId: id, resumed, total: items.length, stored: items.length - todo.length, cached: cacheHits, toAsk: ask.size });
   progress();
-  const queue = askingOrder(items, ask);
+  const queue = askingOrder(ask);
 
   // ---- execute
   let client: ModelClient | null = null;
   try {
     if (ask.size > 0) {
-      events.onModelLoading?.(plan.model.display);
+      events.onModelLoading?.(model.display);
       const t0 = performance.now();
-      client = await plan.model.open();
+      client = await model.open();
       events.onModelReady?.({ concurrency: client.concurrency, loadSeconds: (performance.now() - t0) / 1000 });
       const c: ModelClient = client;
       const limit = pLimit(Math.max(1, c.concurrency));
       // Tasks check this before asking: after a failure or an interrupt the queue drains without asking.
       let failure: unknown = null;
-      const tasks = queue.map(({ group, prompt }) =>
+      const tasks = queue.map((group) =>
         limit(async () => {
           if (failure || events.signal?.aborted || writer.error) return;
           const first = group[0]!;
           const t = performance.now();
           try {
-            const e = await elicit(c, first.method, prompt, r.settings, events.signal);
+            const e = await elicit(c, first.method, first.prompt, r.settings, events.signal);
             const req: RequestRow = {
               key: first.key,
-              model: plan.model.identity,
+              model: model.identity,
               method: first.method,
               prompt: first.rendered.text,
               labels: answerKeys(first.rendered, first.method),
-              params: { ...plan.model.params, method: first.method, ...methodParams(first.method, r.settings, first.variant.answer) },
+              params: { ...model.params, method: first.method, ...first.params },
               labelMass: e.labelMass,
               coverage: e.coverage,
               raw: e.raw,

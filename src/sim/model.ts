@@ -212,10 +212,10 @@ class StoreSimModel implements RecordingSimModel {
   // ---- the two calls ----------------------------------------------------------------------
 
   async optionDistribution(query: SimQuery & { readonly labels: readonly string[] }): Promise<{ readonly distribution: number[]; readonly coverage: number }> {
-    const { prompt, labels, prefix } = query;
+    const { prompt, labels } = query;
     const key = this.keyOf(prompt, "logprobs", labels.join("\u0001"), () => requestKey(this.spec, "logprobs", {}, prompt, labels));
     const row = await this.call(key, query, async (client, signal) => {
-      const a = await client.optionProbabilities({ prompt, labels, ...(prefix !== undefined && prefix !== "" ? { prefix } : {}) }, signal);
+      const a = await client.optionProbabilities({ prompt, labels }, signal);
       return {
         method: "logprobs",
         prompt,

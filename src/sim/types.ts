@@ -74,9 +74,11 @@ export interface SimModel {
 }
 
 export interface SimQuery {
+  /**
+   * The whole prompt, evaluated whole (never split at a shared prefix), so that its answer is the
+   * one `civitas eval` stores for the same prompt and the two share the request cache.
+   */
   readonly prompt: string;
-  /** The start of `prompt` shared with other agents' prompts (persona, instructions), for prefix reuse. */
-  readonly prefix?: string;
   /** Who asks when: recorded with the call. */
   readonly step: number;
   readonly agent: number;

@@ -17,12 +17,18 @@ import { NO_PERSONA, parseVariant, personasFor, renderPrompt, STANDARD_VARIANT }
 import type { Suite } from "../../src/surveys/types.js";
 import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
 
-/** The real llama spec; every query asked and the tokens evaluated are recorded. */
-function recording(spec: ModelSpec): ModelSpec & { asked: OptionQuery[]; tokens: number } {
-  const w = {
+/** The real llama spec; every query asked and the tokens evaluated are recorded (also through the spec it gives for shared prefixes). */
+function recording(spec: ModelSpec, into?: { asked: OptionQuery[]; tokens: number }): ModelSpec & { asked: OptionQuery[]; tokens: number } {
+  const tally = into ?? { asked: [] as OptionQuery[], tokens: 0 };
+  const w: ModelSpec & { asked: OptionQuery[]; tokens: number } = {
     ...spec,
-    asked: [] as OptionQuery[],
-    tokens: 0,
+    get asked() {
+      return tally.asked;
+    },
+    get tokens() {
+      return tally.tokens;
+    },
+    ...(spec.forSharedPrefixes ? { forSharedPrefixes: () => recording(spec.forSharedPrefixes!(), tally) } : {}),
     open: async (): Promise<ModelClient> => {
       const client = (await spec.open()) as LlamaClient;
       return {
@@ -30,12 +36,12 @@ function recording(spec: ModelSpec): ModelSpec & { asked: OptionQuery[]; tokens:
         identity: client.identity,
         concurrency: client.concurrency,
         optionProbabilities: (q, signal) => {
-          w.asked.push(q);
+          tally.asked.push(q);
           return client.optionProbabilities(q, signal);
         },
         complete: (q, signal) => client.complete(q, signal),
         close: async () => {
-          w.tokens += client.evaluatedTokens;
+          tally.tokens += client.evaluatedTokens;
           await client.close();
         },
       };
@@ -108,6 +114,34 @@ describe("prefixes in the run engine", () => {
       assert.equal(runs.length, 30);
       const expected = [...new Set(runs)].reduce((s, prefix) => s + tokenizer.tokenize(prefix!).length, 0) + spec.asked.reduce((s, q) => s + restTokens(q.prompt, q.prefix!), 0);
       assert.equal(spec.tokens, expected);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("keys a prompt by where it is split: a whole evaluation in the cache never answers a split one", async () => {
+    const store = await Store.open(path.join(dir, "keys.duckdb"));
+    try {
+      const spec = recording(await llamaSpec(MODEL, { threads: 1, parallel: 1 }));
+      // Each standard prompt whole...
+      const whole = await runEval(store, plan(spec));
+      assert.equal(whole.answers.model_calls, 6);
+      // ...then split, with the reversed presentation sharing its prefix: asked again, not taken from the cache.
+      const split = await runEval(store, plan(spec, { variants: VARIANTS }));
+      assert.equal(split.answers.cache_hits, 0);
+      assert.equal(split.answers.model_calls, 12);
+      const rows = await store.query("SELECT prompt, params::VARCHAR AS params FROM requests");
+      const standard = suite.questions.slice(0, 6).map((q) => renderPrompt(q, STANDARD_VARIANT, NO_PERSONA, "logprobs"));
+      for (const r of standard) {
+        const params = rows.filter((row) => row.prompt === r.text).map((row) => JSON.parse(String(row.params)) as { prefix_chars?: number; flash_attention?: boolean });
+        assert.deepEqual(params.map((x) => x.prefix_chars ?? null).sort(), [r.prefix.length, null].sort(), r.text);
+        // A plan that shares prefixes is asked with the llama settings for it (ModelSpec.forSharedPrefixes), in the key too.
+        assert.deepEqual(params.map((x) => x.flash_attention ?? null).sort(), [false, null].sort(), r.text);
+      }
+      // The same split again: every answer from the cache.
+      const again = await runEval(store, plan(spec, { variants: VARIANTS, seed: 1 }));
+      assert.equal(again.answers.model_calls, 0);
+      assert.equal(again.answers.cache_hits, 12);
     } finally {
       await store.close();
     }

@@ -120,7 +120,7 @@ describe("opinion world", () => {
     const setup = surveySetup("opinion", { question: QUESTION, attribute: "POLPARTY=Democrat" }, suite);
     const sentence = peersSentence([1, 0, 0, 3], setup.options);
     assert.equal(sentence, "Of the people you talk to, 3 answered 'Not at all safe', 1 answered 'Very safe'.");
-    const { prompt, prefix } = pressuredPrompt(setup.groups[0]!, sentence);
+    const prompt = pressuredPrompt(setup.groups[0]!, sentence);
     assert.equal(
       prompt,
       "Answer the following question as if in politics today you considered yourself a Democrat.\n\n" +
@@ -128,9 +128,8 @@ describe("opinion world", () => {
         "Question: How safe, if at all, would you say your local community is from crime? Would you say it is\n" +
         "A. Very safe\nB. Somewhat safe\nC. Not too safe\nD. Not at all safe\nE. Refused\nAnswer:",
     );
-    assert.equal(prefix, "Answer the following question as if in politics today you considered yourself a Democrat.\n\n");
     assert.equal(peersSentence([0, 0, 0, 0], setup.options), "");
-    assert.equal(pressuredPrompt(setup.groups[0]!, "").prompt, setup.groups[0]!.prompt.text);
+    assert.equal(pressuredPrompt(setup.groups[0]!, ""), setup.groups[0]!.prompt.text);
     // refusal mass is dropped and the rest renormalised
     assert.deepEqual([...scoredDistribution(setup, [0.1, 0.1, 0.1, 0.1, 0.6])!], [0.25, 0.25, 0.25, 0.25]);
     assert.equal(scoredDistribution(setup, [0, 0, 0, 0, 1]), null);
@@ -247,7 +246,7 @@ describe("model-driven worlds with the tiny model", () => {
         const counts = [0, 0, 0, 0];
         counts[lowest] = k;
         const p = pressuredPrompt(g, peersSentence(counts, setup.options));
-        const under = scoredDistribution(setup, (await model.optionDistribution({ prompt: p.prompt, labels: setup.labels, step: 9, agent: i })).distribution)!;
+        const under = scoredDistribution(setup, (await model.optionDistribution({ prompt: p, labels: setup.labels, step: 9, agent: i })).distribution)!;
         assert.equal(st.pressured[i * 3 + k - 1], argmax(under));
         assert.equal(st.peerMass[i * 4 + k], under[lowest]);
         if (argmax(under) === lowest) moved[k - 1]!++;
@@ -339,15 +338,14 @@ describe("donor game without a model", () => {
   it("the prompt and the parsing of a percentage", () => {
     const p = donorPrompt(2, "Your strategy: keep your resources. Give little or nothing.", 12.345, 0.4);
     assert.equal(
-      p.prompt,
+      p,
       "You are playing a game with other people. In each round every player is paired with another player and decides what share of their resources to give them; " +
         "the other player receives 2 times what is given. Your goal is to have as many resources as possible at the end of the game.\n" +
         "Your strategy: keep your resources. Give little or nothing.\n\n" +
         "You have 12.3 units of resources. The other player gave 40% of their resources in their last round.\n" +
         "What percentage of your resources do you give to the other player? Answer with a number from 0 to 100.\nAnswer:",
     );
-    assert.ok(p.prompt.startsWith(p.prefix));
-    assert.match(donorPrompt(2, "S", 10, Number.NaN).prompt, /The other player has not played a round yet\./u);
+    assert.match(donorPrompt(2, "S", 10, Number.NaN), /The other player has not played a round yet\./u);
     assert.equal(parseShare(" 40%"), 0.4);
     assert.equal(parseShare("I give 250"), 1);
     assert.equal(parseShare("-3"), 0);

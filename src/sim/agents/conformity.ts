@@ -100,7 +100,7 @@ export function createConformity(params: Params, deps: DynamicsDeps): Conformity
     for (let k = 0; k < m; k++) if (k !== own && (low < 0 || d[k]! < d[low]!)) low = k;
     return low;
   };
-  const prompts = new Map<string, { prompt: string; prefix: string | undefined }>();
+  const prompts = new Map<string, string>();
   const promptFor = (g: number, peer: number, k: number) => {
     const key = `${g}:${peer}:${k}`;
     let p = prompts.get(key);
@@ -157,7 +157,7 @@ export function createConformity(params: Params, deps: DynamicsDeps): Conformity
           if (!st.llm[i]) continue;
           for (let k = 1; k <= K; k++) {
             const p = promptFor(st.group[i]!, st.peer[i]!, k);
-            calls.push(model.optionDistribution({ prompt: p.prompt, ...(p.prefix !== undefined ? { prefix: p.prefix } : {}), labels, step: step + 1, agent: i }));
+            calls.push(model.optionDistribution({ prompt: p, labels, step: step + 1, agent: i }));
           }
         }
       }

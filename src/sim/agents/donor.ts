@@ -31,7 +31,7 @@
  *     What percentage of your resources do you give to the other player? Answer with a number from 0 to 100.\n
  *     Answer:
  *
- * (the rules and the strategy are the shared prefix; lines are not wrapped). The first number in
+ * (lines are not wrapped). The first number in
  * the completion, clamped to [0, 100], is the percentage; a completion without a number gives 0 and
  * is counted in `unparsed` (its text stays in the request cache).
  *
@@ -100,17 +100,17 @@ export function parseShare(text: string): number | null {
 
 const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
 
-export function donorPrompt(multiplier: number, strategy: string, resources: number, reputation: number): { prompt: string; prefix: string } {
-  const prefix =
+export function donorPrompt(multiplier: number, strategy: string, resources: number, reputation: number): string {
+  const rules =
     "You are playing a game with other people. In each round every player is paired with another player and decides what share of their resources to give them; " +
     `the other player receives ${multiplier} times what is given. Your goal is to have as many resources as possible at the end of the game.\n${strategy}\n\n`;
   const rep = Number.isNaN(reputation)
     ? "The other player has not played a round yet."
     : `The other player gave ${Math.round(100 * reputation)}% of their resources in their last round.`;
-  const prompt =
-    `${prefix}You have ${resources.toFixed(1)} units of resources. ${rep}\n` +
-    "What percentage of your resources do you give to the other player? Answer with a number from 0 to 100.\nAnswer:";
-  return { prompt, prefix };
+  return (
+    `${rules}You have ${resources.toFixed(1)} units of resources. ${rep}\n` +
+    "What percentage of your resources do you give to the other player? Answer with a number from 0 to 100.\nAnswer:"
+  );
 }
 
 export function createDonor(params: Params, deps: DynamicsDeps): DonorDynamics {
@@ -186,7 +186,7 @@ export function createDonor(params: Params, deps: DynamicsDeps): DonorDynamics {
             const j = recipient[i]!;
             if (j < 0 || !st.llm[i]) continue;
             const p = donorPrompt(multiplier, DONOR_STRATEGIES[st.strategy[i]!]!, resources[i]!, reputation[j]!);
-            calls.push(model.complete({ prompt: p.prompt, prefix: p.prefix, maxTokens, temperature, seed: seeds[i]!, step: step + 1, agent: i }));
+            calls.push(model.complete({ prompt: p, maxTokens, temperature, seed: seeds[i]!, step: step + 1, agent: i }));
           }
         }
         const texts = await Promise.all(calls);

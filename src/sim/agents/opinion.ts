@@ -29,7 +29,7 @@
  *
  * (the standard prompt of `renderPrompt` after the persona and the sentence; options in the
  * sentence by count, most first, ties in survey order; an agent without neighbours asks the plain
- * persona prompt), with the persona paragraph as the shared `prefix`. All model calls of a step are
+ * persona prompt). All model calls of a step are
  * issued together (the SimModel bounds how many are in flight); then, agent by agent in order, the
  * new answer is drawn from the returned distribution with the run's RNG, so a replay of the record
  * gives a bit-identical run. An answer with no probability on any scored option keeps the agent's
@@ -315,7 +315,7 @@ export async function askPersonas(
   for (let i = 0; i < group.length; i++) {
     if (!llm[i]) continue;
     const p = setup.groups[group[i]!]!.prompt;
-    calls.push(model.optionDistribution({ prompt: p.text, prefix: p.prefix, labels, step, agent: i }).then((r) => void (out[i] = scoredDistribution(setup, r.distribution))));
+    calls.push(model.optionDistribution({ prompt: p.text, labels, step, agent: i }).then((r) => void (out[i] = scoredDistribution(setup, r.distribution))));
   }
   await Promise.all(calls);
   return out;
@@ -331,9 +331,9 @@ export function peersSentence(counts: ArrayLike<number>, options: readonly strin
 }
 
 /** The prompt of a group's agent after hearing its peers: persona paragraph, sentence, standard prompt. */
-export function pressuredPrompt(group: AgentGroup, sentence: string): { prompt: string; prefix: string | undefined } {
-  if (sentence === "") return { prompt: group.prompt.text, prefix: group.prompt.prefix };
-  return { prompt: `${group.personaPart}${sentence}\n\n${group.rest}`, prefix: group.personaPart === "" ? undefined : group.personaPart };
+export function pressuredPrompt(group: AgentGroup, sentence: string): string {
+  if (sentence === "") return group.prompt.text;
+  return `${group.personaPart}${sentence}\n\n${group.rest}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,7 +413,7 @@ export interface OpinionState {
   /** Agents whose answer changed in the last step (0 after init). */
   changed: number;
   /** Prompts by group and neighbour counts, built once. */
-  readonly prompts: Map<string, { prompt: string; prefix: string | undefined }>;
+  readonly prompts: Map<string, string>;
 }
 
 export interface OpinionDynamics extends Dynamics<OpinionState> {
@@ -440,7 +440,7 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
   const m = setup.scored.length;
   const labels = setup.labels;
 
-  const promptFor = (st: OpinionState, g: number, counts: Int32Array): { prompt: string; prefix: string | undefined } => {
+  const promptFor = (st: OpinionState, g: number, counts: Int32Array): string => {
     const key = `${g}:${counts.join(",")}`;
     let p = st.prompts.get(key);
     if (p === undefined) {
@@ -527,7 +527,7 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
         for (let k = 0; k < nb.length; k++) counts[prev[nb[k]!]!]!++;
       }
       const p = promptFor(st, st.group[i]!, counts);
-      calls.push(model.optionDistribution({ prompt: p.prompt, ...(p.prefix !== undefined ? { prefix: p.prefix } : {}), labels, step: step + 1, agent: i }));
+      calls.push(model.optionDistribution({ prompt: p, labels, step: step + 1, agent: i }));
     }
     return Promise.all(calls);
   }
