@@ -121,11 +121,11 @@ async function build(file: string, shape: Shape, t: Awaited<ReturnType<typeof te
         ${sql(t.command)} || ' --seed ' || r, ['opinionqa', 'globalopinions', 'distalign', 'moca'][r % 4 + 1],
         ['llama:stories260K.gguf', 'openai:gpt-4o-mini', 'openai:llama-3.1-8b', 'llama:qwen2.5-0.5b.gguf', 'openai:mistral-7b'][r % 5 + 1], 'wasserstein',
         CASE WHEN r % 50 = 7 THEN 'failed' ELSE 'done' END,
-        CASE r % 3 WHEN 0 THEN ${configs[0]}::JSON WHEN 1 THEN ${configs[1]}::JSON ELSE ${configs[2]}::JSON END, ${summary}::JSON, NULL
+        CASE r % 3 WHEN 0 THEN ${configs[0]}::JSON WHEN 1 THEN ${configs[1]}::JSON ELSE ${configs[2]}::JSON END, ${summary}::JSON, NULL, r % 50 <> 7
       FROM range(${shape.smallRuns}) t(r)`);
     await store.query(`INSERT INTO runs VALUES (${sql(BIG)}, TIMESTAMP '2026-01-01' + ${Math.floor(shape.smallRuns / 2)} * INTERVAL 37 MINUTE + INTERVAL 1 MINUTE,
         TIMESTAMP '2026-01-01' + ${Math.floor(shape.smallRuns / 2)} * INTERVAL 37 MINUTE + INTERVAL 1 MINUTE, ${sql(`${t.command} --variants rnr8 --method logprobs,sample,verbalize`)},
-        'opinionqa', 'llama:stories260K.gguf', 'wasserstein', 'done', ${sql(JSON.stringify(bigConfig))}::JSON, ${summary}::JSON, NULL)`);
+        'opinionqa', 'llama:stories260K.gguf', 'wasserstein', 'done', ${sql(JSON.stringify(bigConfig))}::JSON, ${summary}::JSON, NULL, true)`);
 
     // The big run's answers, question by question as the engine stores them, each with its request.
     const n = Q * V * P * M;

@@ -67,9 +67,7 @@ function base(live: ReadonlySet<string>): string {
   suite, model, metric, command, ${METHODS_SQL} AS methods,
   TRY_CAST(json_extract_string(summary, '$.questions.scored') AS BIGINT) AS questions,
   TRY_CAST(json_extract_string(summary, '$.answers.total') AS BIGINT) AS answers,
-  TRY_CAST(json_extract_string(summary, '$.overall.mean') AS DOUBLE) AS alignment,
-  (SELECT done FROM invocations i WHERE i.run_id = runs.id ORDER BY n DESC LIMIT 1) AS progress_done,
-  (SELECT total FROM invocations i WHERE i.run_id = runs.id ORDER BY n DESC LIMIT 1) AS progress_total
+  TRY_CAST(json_extract_string(summary, '$.overall.mean') AS DOUBLE) AS alignment
 FROM runs`;
 }
 
@@ -101,6 +99,17 @@ export async function listRuns(store: Store, filters: RunFilters, pageNo: number
   const pages = Math.max(1, Math.ceil(total / perPage));
   const p = Math.min(pageNo, pages);
   const rows = await store.query(`WITH r AS (${BASE}) SELECT * FROM r ${w.sql} ORDER BY created_at DESC, id LIMIT ${perPage} OFFSET ${(p - 1) * perPage}`, w.params);
+  // Progress of the running runs on this page only (their latest invocation).
+  const running = rows.filter((r) => r.status === "running").map((r) => String(r.id));
+  const progress = new Map<string, { done: number; total: number }>();
+  if (running.length > 0) {
+    const inv = await store.query(
+      `SELECT run_id, done, total FROM (SELECT run_id, done, total FROM invocations WHERE run_id IN (SELECT unnest($1::JSON::VARCHAR[]))
+         QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY n DESC) = 1) WHERE done IS NOT NULL AND total IS NOT NULL`,
+      [JSON.stringify(running)],
+    );
+    for (const i of inv) progress.set(String(i.run_id), { done: Number(i.done), total: Number(i.total) });
+  }
   return {
     total,
     page: p,
@@ -118,7 +127,7 @@ export async function listRuns(store: Store, filters: RunFilters, pageNo: number
       questions: num(r.questions),
       answers: num(r.answers),
       alignment: num(r.alignment),
-      progress: r.status === "running" && r.progress_total !== null && r.progress_done !== null ? { done: Number(r.progress_done), total: Number(r.progress_total) } : null,
+      progress: progress.get(String(r.id)) ?? null,
     })),
   };
 }
