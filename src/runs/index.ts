@@ -1,4 +1,13 @@
 export { requestKey, runConfig, runEval, runId, type EvalEvents, type EvalPlan, type EvalProgress, type EvalResult } from "./engine.js";
+export {
+  inProcessExecutor,
+  type CompletionRequest,
+  type ElicitRequest,
+  type Executor,
+  type ExecutorEvents,
+  type ModelRequest,
+  type RequestHooks,
+} from "./stages/execute.js";
 export { DEFAULT_SAMPLES, elicit, METHODS, methodParams, parseMethods, verbalizeSchema, type Elicited, type MethodSettings } from "./methods.js";
 export { findProtocol, PROTOCOLS, resolveConventions, type Conventions, type Protocol } from "./protocols.js";
 export { scoreAnswers, type EvalScores } from "./result.js";

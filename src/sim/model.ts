@@ -11,10 +11,11 @@
  *      never on which answer arrives first;
  *   3. is answered from what this simulation already asked (an identical prompt asked twice goes
  *      to the model once, even while the first is in flight), else from the request cache (the
- *      keys issued in one tick are looked up in one query), else by the model: opened lazily on
+ *      keys issued in one tick are looked up in one query), else by the model, through the
+ *      execute stage of `civitas eval` (an Executor, src/runs/stages/execute.ts): opened lazily on
  *      the first call the cache cannot answer (never when everything is cached), with at most
- *      `concurrency` calls in flight (p-limit; default the client's own: llama `--parallel`,
- *      servers `--concurrency`). Backend retries are the client's (`withRetry`).
+ *      `concurrency` calls in flight (default the client's own: llama `--parallel`, servers
+ *      `--concurrency`). Backend retries are the client's (`withRetry`).
  *   4. is recorded, cached or not, with its step and agent, new cache entries with it, in the
  *      store's batches (`BatchWriter`, which also carries the run's heartbeat). `flush()` waits
  *      for the writes; `close()` flushes and closes the model.
@@ -43,10 +44,9 @@
  * Completions are `sample` requests with n = 1 (method parameters n, temperature, max_tokens, seed,
  * constrain false); the text returned is the completion's.
  */
-import pLimit, { type LimitFunction } from "p-limit";
 import { CivitasError, messageOf } from "../errors.js";
-import { renormalise, type ModelClient, type ModelSpec } from "../models/index.js";
-import { requestKey } from "../runs/index.js";
+import { renormalise, type ModelSpec } from "../models/index.js";
+import { DEFAULT_SAMPLES, inProcessExecutor, requestKey, type Executor, type ModelRequest } from "../runs/index.js";
 import { BatchWriter, type Method, type RequestRow, type Store } from "../store/index.js";
 import type { SimModel, SimModelStats, SimQuery } from "./types.js";
 
@@ -115,8 +115,6 @@ interface RecordedCall {
   readonly requestKey: string;
 }
 
-type Ask = (client: ModelClient, signal: AbortSignal | undefined) => Promise<Omit<RequestRow, "key" | "model" | "latencyMs">>;
-
 const COMPLETION_METHOD: Method = "sample";
 
 /**
@@ -153,9 +151,8 @@ class StoreSimModel implements RecordingSimModel {
   // cache lookups issued in one tick go in one query
   private lookupQueue: { key: string; resolve: (r: RequestRow | undefined) => void; reject: (e: unknown) => void }[] = [];
 
-  // the model, opened lazily
-  private client: ModelClient | null = null;
-  private opening: Promise<{ client: ModelClient; limit: LimitFunction }> | null = null;
+  // the model, asked through the run's execute stage (opened lazily, at most `concurrency` calls in flight)
+  private readonly executor: Executor;
   private limitConcurrency = 0;
 
   // the record being written, in batches
@@ -176,6 +173,10 @@ class StoreSimModel implements RecordingSimModel {
   ) {
     this.replayRun = options.replay?.runId;
     this.writer = new BatchWriter(store, { runId: options.runId });
+    this.executor = inProcessExecutor(spec, {
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      onModelReady: (info) => (this.limitConcurrency = info.concurrency),
+    });
     const { budget, concurrency } = options;
     for (const [name, v] of [["budget.maxCalls", budget?.maxCalls], ["budget.maxTokens", budget?.maxTokens]] as const) {
       if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new CivitasError("usage", `${name} must be a whole number >= 0, got ${v}`);
@@ -214,20 +215,19 @@ class StoreSimModel implements RecordingSimModel {
   async optionDistribution(query: SimQuery & { readonly labels: readonly string[] }): Promise<{ readonly distribution: number[]; readonly coverage: number }> {
     const { prompt, labels } = query;
     const key = this.keyOf(prompt, "logprobs", labels.join("\u0001"), () => requestKey(this.spec, "logprobs", {}, prompt, labels));
-    const row = await this.call(key, query, async (client, signal) => {
-      const a = await client.optionProbabilities({ prompt, labels }, signal);
-      return {
+    const row = await this.call(
+      {
+        kind: "elicit",
+        key,
         method: "logprobs",
         prompt,
         labels: [...labels],
         params: { ...this.spec.params, method: "logprobs" },
-        labelMass: [...a.labelMass],
-        coverage: a.coverage,
-        raw: { top: a.top },
-        mode: "none",
-        promptTokens: a.promptTokens,
-      };
-    });
+        rendered: { text: prompt, prefix: "", labels: [...labels], shown: [...labels], answer: "label" },
+        settings: { samples: DEFAULT_SAMPLES, constrain: false, seed: 0 },
+      },
+      query,
+    );
     let d = this.distributions.get(key);
     if (d === undefined) {
       d = { distribution: renormalise(row.labelMass) ?? row.labelMass.map(() => 0), coverage: row.coverage };
@@ -240,20 +240,18 @@ class StoreSimModel implements RecordingSimModel {
     const { prompt, maxTokens, temperature, seed } = query;
     const params = { n: 1, temperature, max_tokens: maxTokens, seed, constrain: false };
     const key = this.keyOf(prompt, COMPLETION_METHOD, `${maxTokens}\u0001${temperature}\u0001${seed}`, () => requestKey(this.spec, COMPLETION_METHOD, params, prompt, []));
-    const row = await this.call(key, query, async (client, signal) => {
-      const a = await client.complete({ prompt, n: 1, temperature, maxTokens, seed }, signal);
-      return {
+    const row = await this.call(
+      {
+        kind: "completion",
+        key,
         method: COMPLETION_METHOD,
         prompt,
         labels: [],
         params: { ...this.spec.params, method: COMPLETION_METHOD, ...params },
-        labelMass: [],
-        coverage: a.texts.length > 0 ? 1 : 0,
-        raw: { texts: a.texts },
-        mode: a.mode,
-        promptTokens: a.promptTokens,
-      };
-    });
+        query: { prompt, n: 1, temperature, maxTokens, seed },
+      },
+      query,
+    );
     const texts = (row.raw as { texts?: unknown } | null)?.texts;
     return Array.isArray(texts) && typeof texts[0] === "string" ? texts[0] : "";
   }
@@ -274,7 +272,8 @@ class StoreSimModel implements RecordingSimModel {
   }
 
   /** Numbers the call, answers it (record, memory, cache or model) and records it. */
-  private async call(key: string, query: SimQuery, ask: Ask): Promise<RequestRow> {
+  private async call(request: ModelRequest, query: SimQuery): Promise<RequestRow> {
+    const { key } = request;
     if (this.closed) throw new CivitasError("usage", "this simulation's model is closed");
     if (this.writer.error !== null) throw this.writer.error;
     const index = this.nextCall++;
@@ -284,7 +283,7 @@ class StoreSimModel implements RecordingSimModel {
     let joined = true;
     if (p === undefined) {
       joined = false;
-      p = this.lookup(key).then((cached) => (cached !== undefined ? { row: cached, fresh: false } : this.askModel(key, ask)));
+      p = this.lookup(key).then((cached) => (cached !== undefined ? { row: cached, fresh: false } : this.askModel(request)));
       this.answers.set(key, p);
       // a failed request may be asked again by a later call
       p.catch(() => {
@@ -323,42 +322,27 @@ class StoreSimModel implements RecordingSimModel {
 
   // ---- model --------------------------------------------------------------------------------
 
-  private open(): Promise<{ client: ModelClient; limit: LimitFunction }> {
-    this.opening ??= (async () => {
-      const client = await this.spec.open();
-      if (this.closed) {
-        await client.close();
-        throw new CivitasError("usage", "this simulation's model was closed while it opened");
-      }
-      this.client = client;
-      this.limitConcurrency = Math.max(1, this.options.concurrency ?? client.concurrency);
-      return { client, limit: pLimit(this.limitConcurrency) };
-    })();
-    return this.opening;
-  }
-
-  private async askModel(key: string, ask: Ask): Promise<Answered> {
+  private async askModel(request: ModelRequest): Promise<Answered> {
     if (this.isExhausted) throw this.exhaustedError();
-    const { client, limit } = await this.open();
-    return limit(async () => {
-      // Checked when the call would start, so that the tokens of the calls before it are known.
-      const budget = this.options.budget;
-      if (!this.isExhausted && budget?.maxCalls !== undefined && this.modelCalls >= budget.maxCalls) this.exhaust("calls");
-      if (!this.isExhausted && budget?.maxTokens !== undefined && this.tokens >= budget.maxTokens) this.exhaust("tokens");
-      if (this.isExhausted) throw this.exhaustedError();
-      this.options.signal?.throwIfAborted();
-      this.modelCalls++;
-      this.changeInFlight(1);
-      const t = performance.now();
-      try {
-        const a = await ask(client, this.options.signal);
-        this.tokens += a.promptTokens ?? Math.ceil(a.prompt.length / 4);
-        const row: RequestRow = { ...a, key, model: this.spec.identity, latencyMs: performance.now() - t };
-        return { row, fresh: true };
-      } finally {
-        this.changeInFlight(-1);
-      }
+    const row = await this.executor.ask(request, {
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+      hooks: {
+        // Checked when the call would start, so that the tokens of the calls before it are known.
+        beforeAsk: () => {
+          const budget = this.options.budget;
+          if (!this.isExhausted && budget?.maxCalls !== undefined && this.modelCalls >= budget.maxCalls) this.exhaust("calls");
+          if (!this.isExhausted && budget?.maxTokens !== undefined && this.tokens >= budget.maxTokens) this.exhaust("tokens");
+          if (this.isExhausted) throw this.exhaustedError();
+          this.modelCalls++;
+          this.changeInFlight(1);
+        },
+        afterAsk: (_request, answered) => {
+          if (answered) this.tokens += answered.promptTokens ?? Math.ceil(answered.prompt.length / 4);
+          this.changeInFlight(-1);
+        },
+      },
     });
+    return { row, fresh: true };
   }
 
   private changeInFlight(delta: number): void {
@@ -452,18 +436,7 @@ class StoreSimModel implements RecordingSimModel {
       await this.flush();
     } finally {
       this.closed = true;
-      const opening = this.opening;
-      if (opening !== null) {
-        await opening.then(
-          () => undefined,
-          () => undefined,
-        );
-      }
-      if (this.client !== null) {
-        const c = this.client;
-        this.client = null;
-        await c.close();
-      }
+      await this.executor.close();
     }
   }
 }

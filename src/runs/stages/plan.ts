@@ -1,0 +1,314 @@
+/**
+ * The plan stage of `civitas eval`: what a run asks and how it is identified.
+ *
+ * From an EvalPlan (suite, questions, populations, model, methods, variants, personas...) it
+ * resolves the conventions (protocol, metric), the questions some chosen population can be scored
+ * on, and every answer the run needs: question x variant x persona x method, each rendered to a
+ * prompt and keyed by a hash of everything that determines the model's answer (requestKey). The
+ * run's id is a hash of its configuration, so the same command finds the same run. Nothing here
+ * touches the store or the model.
+ */
+import { createHash } from "node:crypto";
+import type { MetricName } from "../../metrics/index.js";
+import { renormalise, type ModelSpec } from "../../models/index.js";
+import type { AnswerRow, AnswerStatus, Method, RequestRow } from "../../store/index.js";
+import {
+  NO_PERSONA,
+  parseVariant,
+  personasFor,
+  renderPrompt,
+  STANDARD_VARIANT,
+  toSurveyOrder,
+  type Persona,
+  type Population,
+  type RenderedPrompt,
+  type Question,
+  type Suite,
+  type Variant,
+} from "../../surveys/index.js";
+import { DEFAULT_SAMPLES, methodParams, type MethodSettings } from "../methods.js";
+import { resolveConventions, type Conventions } from "../protocols.js";
+import { selectQuestions } from "../questions.js";
+import { modelView } from "../score.js";
+import type { ElicitRequest } from "./execute.js";
+
+export interface EvalPlan {
+  readonly suite: Suite;
+  /**
+   * The candidate questions, suite order. Those no chosen population can be scored on are skipped
+   * when the run is planned (counted in the result), then `limit` applies.
+   */
+  readonly questions: readonly Question[];
+  /** Ask at most this many of the questions that can be scored (of each dataset in suites that have several). */
+  readonly limit?: number;
+  readonly populations: readonly Population[];
+  readonly model: ModelSpec;
+  /** A protocol's conventions (santurkar2023, durmus2023, meister2024); default: the suite's. */
+  readonly protocol?: string;
+  /** Overrides the protocol's or suite's metric. */
+  readonly metric?: MetricName;
+  /** Bootstrap resamples; overrides the protocol's (default 1000). */
+  readonly resamples?: number;
+  /** Answers whose label coverage is below this are stored but set aside. */
+  readonly minCoverage: number;
+  /** Elicitation methods; the first is the headline (default logprobs). */
+  readonly methods?: readonly Method[];
+  /** Samples per question for `sample`, and constrained decoding. */
+  readonly samples?: number;
+  readonly constrain?: boolean;
+  readonly variants?: readonly Variant[];
+  /** Steer the model with each population's persona, and report steerability. */
+  readonly persona?: boolean;
+  /** Persona templates per attribute, overriding the suite's and the defaults. */
+  readonly personaTemplates?: Readonly<Record<string, string>>;
+  readonly seed: number;
+  /** The command line, for `runs list`. */
+  readonly command: string;
+}
+
+const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
+
+/** The cache key of one model request: everything that determines the model's response. */
+export function requestKey(spec: ModelSpec, method: string, params: Readonly<Record<string, unknown>>, prompt: string, labels: readonly string[]): string {
+  // logprobs keys keep the shape of version 1 stores, so their caches stay valid.
+  return method === "logprobs" && Object.keys(params).length === 0
+    ? sha256(JSON.stringify([spec.identity, spec.params, method, prompt, labels]))
+    : sha256(JSON.stringify([spec.identity, spec.params, method, params, prompt, labels]));
+}
+
+/** One question as one variant, persona and method present it: an answer of the run, asked by one request. */
+export interface PlannedItem {
+  readonly question: Question;
+  readonly variant: Variant;
+  readonly persona: Persona;
+  readonly method: Method;
+  readonly rendered: RenderedPrompt;
+  /** The prompt as the model is asked it: with its prefix only where the plan shares it (sharedPrefixes). */
+  readonly prompt: RenderedPrompt;
+  /** The method's parameters, with `prefix_chars` where the prompt is evaluated in two parts. */
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly key: string;
+}
+
+/** What the model is scored on: the labels, or (answer format "text", except for stated distributions) the option texts. */
+function answerKeys(rendered: RenderedPrompt, method: Method): string[] {
+  return rendered.answer === "text" && method !== "verbalize" ? rendered.shown : rendered.labels;
+}
+
+export const itemKey = (questionId: string, variant: string, persona: string, method: string): string =>
+  `${questionId}\u0000${variant}\u0000${persona}\u0000${method}`;
+
+/** A plan with everything derived from it: conventions, methods, variants, personas, the questions, the requests. */
+export interface Resolved {
+  /** The questions the run asks: plan.questions that some chosen population can score, limited. */
+  readonly questions: readonly Question[];
+  /** Candidates left out because no chosen population can score them. */
+  readonly skipped: number;
+  readonly conventions: Conventions & { readonly protocol: string | null };
+  readonly methods: readonly Method[];
+  readonly settings: MethodSettings;
+  readonly variants: readonly Variant[];
+  /** Persona per population id (steered runs only). */
+  readonly personas: Map<string, Persona>;
+  /** The model as this plan asks it (ModelSpec.forSharedPrefixes where prompts share prefixes). */
+  readonly model: ModelSpec;
+  /** Every request of the plan, keyed. */
+  readonly items: readonly PlannedItem[];
+}
+
+export function resolvePlan(plan: EvalPlan): Resolved {
+  const conventions = resolveConventions(plan.suite, {
+    ...(plan.protocol ? { protocol: plan.protocol } : {}),
+    ...(plan.metric ? { metric: plan.metric } : {}),
+    ...(plan.resamples ? { resamples: plan.resamples } : {}),
+  });
+  const template = plan.suite.template ?? "opinionqa";
+  const variants = plan.variants ?? [
+    conventions.optionOrder === "alphabetical" ? parseVariant("order=alphabetical", template) : template === "opinionqa" ? STANDARD_VARIANT : parseVariant("standard", template),
+  ];
+  const selection = selectQuestions(plan.suite, plan.questions, plan.populations, plan.limit);
+  const base = {
+    questions: selection.questions,
+    skipped: selection.skipped,
+    conventions,
+    methods: plan.methods && plan.methods.length > 0 ? plan.methods : (["logprobs"] as const),
+    settings: { samples: plan.samples ?? DEFAULT_SAMPLES, constrain: plan.constrain ?? false, seed: plan.seed },
+    variants,
+    personas: plan.persona ? personasFor(plan.suite, plan.populations, plan.personaTemplates) : new Map<string, Persona>(),
+  };
+  return { ...base, ...planRequests(plan, base) };
+}
+
+/**
+ * The plan's requests: questions x variants x personas x methods, each rendered, split where the
+ * plan shares its prefix (sharedPrefixes), and keyed; and the model spec that asks them.
+ */
+function planRequests(plan: EvalPlan, r: Omit<Resolved, "model" | "items">): { model: ModelSpec; items: PlannedItem[] } {
+  const planned: Omit<PlannedItem, "prompt" | "params" | "key">[] = [];
+  const personaList = [NO_PERSONA, ...new Map([...r.personas.values()].map((p) => [p.id, p])).values()];
+  // A persona is asked a question only when a population it stands for can be scored on it.
+  const personaPops = new Map<string, Population[]>();
+  for (const p of plan.populations) {
+    const persona = r.personas.get(p.id);
+    if (persona) personaPops.set(persona.id, [...(personaPops.get(persona.id) ?? []), p]);
+  }
+  for (const question of r.questions) {
+    // Knowledge questions have a right answer, not populations to steer towards.
+    const personas =
+      question.correct === undefined
+        ? personaList.filter((pe) => pe.id === NO_PERSONA.id || (personaPops.get(pe.id) ?? []).some((p) => plan.suite.human(question.id, p.id) !== undefined))
+        : [NO_PERSONA];
+    for (const variant of r.variants) {
+      for (const persona of personas) {
+        for (const method of r.methods) {
+          planned.push({ question, variant, persona, method, rendered: renderPrompt(question, variant, persona, method) });
+        }
+      }
+    }
+  }
+  // Only the presentation variants of a question share its prefix by design; two questions that
+  // happen to share their text (a few OpinionQA questions do) are not worth another llama setting.
+  const shared = r.variants.length >= 2 ? sharedPrefixes(planned) : new Set<string>();
+  const model = shared.size > 0 && plan.model.forSharedPrefixes ? plan.model.forSharedPrefixes() : plan.model;
+  const items = planned.map((it) => {
+    const split = shared.has(it.rendered.prefix);
+    const prompt = split ? it.rendered : { ...it.rendered, prefix: "" };
+    const params = { ...methodParams(it.method, r.settings, it.variant.answer), ...(split ? { prefix_chars: it.rendered.prefix.length } : {}) };
+    return { ...it, prompt, params, key: requestKey(model, it.method, params, it.rendered.text, answerKeys(it.rendered, it.method)) };
+  });
+  return { model, items };
+}
+
+/** What identifies a run: everything that changes its numbers. */
+export function runConfig(plan: EvalPlan): Record<string, unknown> {
+  return configOf(plan, resolvePlan(plan));
+}
+
+function configOf(plan: EvalPlan, r: Resolved): Record<string, unknown> {
+  const config: Record<string, unknown> = {
+    suite: plan.suite.name,
+    data: plan.suite.fingerprint,
+    questions: r.questions.map((q) => q.id),
+    populations: plan.populations.map((p) => p.id),
+    model: r.model.identity,
+    params: r.model.params,
+    method: r.methods.length === 1 && r.methods[0] === "logprobs" ? "logprobs" : r.methods,
+    metric: r.conventions.metric,
+    min_coverage: plan.minCoverage,
+    variants: r.variants.map((v) => v.id),
+    personas: [{ id: NO_PERSONA.id, text: NO_PERSONA.text }, ...[...r.personas.values()].map((p) => ({ id: p.id, text: p.text }))],
+    seed: plan.seed,
+    resamples: r.conventions.resamples,
+  };
+  // Keys added after the first release only when they differ from what it did, so that its runs keep their ids.
+  if (r.conventions.protocol) config.protocol = r.conventions.protocol;
+  if (r.conventions.refusals !== "drop" || r.conventions.datasets !== "pooled") config.conventions = r.conventions;
+  if (r.methods.some((m) => m !== "logprobs")) config.method_settings = { samples: r.settings.samples, constrain: r.settings.constrain };
+  return config;
+}
+
+export function runId(config: Record<string, unknown>): string {
+  return sha256(JSON.stringify(config)).slice(0, 12);
+}
+
+function answerStatus(q: Question, distribution: number[] | null, coverage: number, minCoverage: number, refusals: "drop" | "keep"): AnswerStatus {
+  if (distribution === null) return "off_format";
+  if (coverage < minCoverage) return "low_coverage";
+  if (modelView(q, distribution, refusals) === null) return "only_refusal";
+  return "scored";
+}
+
+/**
+ * The prefixes (persona and question text) that are worth evaluating once for several prompts, in
+ * a run that asks its questions in several presentations (--variants): those of logprobs prompts
+ * that at least one other prompt of the plan shares (the other methods sample whole prompts). Only these are passed to the model as a prefix, so that a backend that
+ * keeps evaluated state evaluates them once; every other prompt is evaluated whole, which costs
+ * less than two batches. The choice depends on the whole plan, never on what is left to ask, so a
+ * resumed run, or one answered in another order, evaluates every prompt the same way.
+ *
+ * A prompt evaluated in two parts can differ from the same prompt evaluated whole (llama.cpp
+ * picks kernels by batch shape: docs/design.md, Reproducibility), so where it is split is part of
+ * its request key (`prefix_chars`): a cached whole evaluation never answers a split one, and the
+ * same command gives the same numbers whatever the store already holds.
+ */
+function sharedPrefixes(items: readonly { method: Method; rendered: RenderedPrompt }[]): Set<string> {
+  const promptsByPrefix = new Map<string, Set<string>>();
+  for (const it of items) {
+    if (it.method !== "logprobs" || it.rendered.prefix === "") continue;
+    const set = promptsByPrefix.get(it.rendered.prefix);
+    if (set) set.add(it.rendered.text);
+    else promptsByPrefix.set(it.rendered.prefix, new Set([it.rendered.text]));
+  }
+  return new Set([...promptsByPrefix].filter(([, prompts]) => prompts.size >= 2).map(([prefix]) => prefix));
+}
+
+/**
+ * The order prompts are asked in: those that share a prefix one after the other (in plan order,
+ * at the place of the first of them), so that a sequence still holds the prefix when the next one
+ * comes; the order changes no number.
+ */
+export function askingOrder(ask: ReadonlyMap<string, PlannedItem[]>): PlannedItem[][] {
+  const buckets = new Map<string, PlannedItem[][]>();
+  let unique = 0;
+  for (const group of ask.values()) {
+    const { prompt } = group[0]!;
+    // "p" + a prefix, or "u" + a counter for a prompt asked on its own place: the two never collide.
+    const key = prompt.prefix !== "" ? `p${prompt.prefix}` : `u${unique++}`;
+    const bucket = buckets.get(key);
+    if (bucket) bucket.push(group);
+    else buckets.set(key, [group]);
+  }
+  return [...buckets.values()].flat();
+}
+
+
+/** A planned run: its identity, what it asks, and how an answer of the model becomes an answer of the run. */
+export interface PlannedRun {
+  readonly id: string;
+  readonly config: Record<string, unknown>;
+  readonly resolved: Resolved;
+  /** The model as the run asks it (see ModelSpec.forSharedPrefixes). */
+  readonly model: ModelSpec;
+  /** Every answer the run needs, in plan order. */
+  readonly items: readonly PlannedItem[];
+}
+
+/** Plans a run (see the module comment). */
+export function planEval(plan: EvalPlan): PlannedRun {
+  const resolved = resolvePlan(plan);
+  const config = configOf(plan, resolved);
+  return { id: runId(config), config, resolved, model: resolved.model, items: resolved.items };
+}
+
+/** The model request that answers a planned item (and every other item with the same key). */
+export function requestOf(run: PlannedRun, item: PlannedItem): ElicitRequest {
+  return {
+    kind: "elicit",
+    key: item.key,
+    method: item.method,
+    prompt: item.rendered.text,
+    labels: answerKeys(item.rendered, item.method),
+    params: { ...run.model.params, method: item.method, ...item.params },
+    rendered: item.prompt,
+    settings: run.resolved.settings,
+  };
+}
+
+/** An item's answer in the run, from the model's answer to its request (in survey order, with its status). */
+export function answerOf(run: PlannedRun, plan: EvalPlan, item: PlannedItem, row: RequestRow, cacheHit: boolean): AnswerRow {
+  const distribution = renormalise(toSurveyOrder(row.labelMass, item.rendered.order));
+  return {
+    runId: run.id,
+    questionId: item.question.id,
+    variant: item.variant.id,
+    persona: item.persona.id,
+    method: item.method,
+    requestKey: item.key,
+    options: item.question.options,
+    distribution,
+    coverage: row.coverage,
+    status: answerStatus(item.question, distribution, row.coverage, plan.minCoverage, run.resolved.conventions.refusals),
+    mode: row.mode,
+    cacheHit,
+  };
+}

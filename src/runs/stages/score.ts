@@ -1,0 +1,118 @@
+/**
+ * The score stage of `civitas eval`: reads the run's stored answers only (never the model), scores
+ * them against every population (metrics, bootstrap intervals, baselines, and what the run asked
+ * for besides: steerability, the knowledge-to-simulation gap, knowledge questions, suite-specific
+ * scores), and stores the result with the run.
+ */
+import type { Store } from "../../store/index.js";
+import { SKIPPED_REASON } from "../questions.js";
+import { scoreAnswers, type EvalScores } from "../result.js";
+import type { EvalPlan, PlannedRun } from "./plan.js";
+
+/** The result of `civitas eval`, as printed with --json. */
+export interface EvalResult extends EvalScores {
+  readonly run: string;
+  readonly suite: string;
+  readonly model: string;
+  readonly questions: EvalScores["questions"] & {
+    readonly planned: number;
+    readonly answered: number;
+    /** Candidate questions left out before anything was asked, and why (absent in results of earlier versions). */
+    readonly skipped?: number;
+    readonly skipped_reason?: string;
+  };
+  readonly set_aside: {
+    readonly low_coverage: number;
+    readonly off_format: number;
+    readonly only_refusal: number;
+    readonly total: number;
+    /** Sampled completions that named no option (method sample). */
+    readonly unparsed_samples: number;
+    /** Stated distributions that were not valid (method verbalize). */
+    readonly invalid_statements: number;
+  };
+  readonly coverage: { readonly mean: number; readonly min: number; readonly min_required: number };
+  readonly answers: {
+    readonly total: number;
+    readonly model_calls: number;
+    readonly cache_hits: number;
+    readonly resumed: number;
+    /** How many answers each decoding mode produced. */
+    readonly modes: Readonly<Record<string, number>>;
+  };
+  readonly store: string;
+  readonly warnings: string[];
+  readonly seconds: number;
+}
+
+/** The score stage: reads the run's stored answers only, scores them and stores the result. */
+export async function scoreRun(
+  store: Store,
+  plan: EvalPlan,
+  run: PlannedRun,
+  counts: { readonly resumed: number; readonly modelCalls: number; readonly cacheHits: number; readonly started: number },
+): Promise<EvalResult> {
+  const { modelCalls, cacheHits, started } = counts;
+  const { id, resolved: r } = run;
+  const answers = await store.answers(id);
+  const requests = await store.lookupRequests([...new Set(answers.filter((a) => a.method !== "logprobs").map((a) => a.requestKey))]);
+  const s = scoreAnswers(plan.suite, r.questions, plan.populations, answers, {
+    conventions: r.conventions,
+    methods: r.methods,
+    personas: r.personas,
+    seed: plan.seed,
+    samples: r.settings.samples,
+    variants: r.variants,
+  });
+  await store.writeScores(id, s.rows);
+
+  let coverageSum = 0;
+  let coverageMin = Number.POSITIVE_INFINITY;
+  const setAside = { low_coverage: 0, off_format: 0, only_refusal: 0 };
+  const modes: Record<string, number> = {};
+  for (const a of answers) {
+    coverageSum += a.coverage;
+    coverageMin = Math.min(coverageMin, a.coverage);
+    if (a.status !== "scored") setAside[a.status]++;
+    modes[a.mode] = (modes[a.mode] ?? 0) + 1;
+  }
+  let unparsed = 0;
+  let invalid = 0;
+  for (const q of requests.values()) {
+    const raw = q.raw as { unparsed?: number; error?: string } | null;
+    if (q.method === "sample") unparsed += raw?.unparsed ?? 0;
+    if (q.method === "verbalize" && raw?.error) invalid++;
+  }
+  const meanCoverage = answers.length ? coverageSum / answers.length : Number.NaN;
+  const warnings = [...(plan.suite.warnings ?? []), ...s.scores.warnings];
+  if (meanCoverage < 0.5) {
+    warnings.push(
+      `mean coverage is ${(100 * meanCoverage).toFixed(1)}%: ` +
+        (r.methods.includes("logprobs")
+          ? "most of the model's next-token probability is not on an option label, and distributions are renormalised over what is (expected of base or tiny models; --min-coverage sets low answers aside)"
+          : "most answers named no valid option (--constrain makes sampled and stated answers well-formed where the backend can)"),
+    );
+  }
+  if (s.scores.questions.scored === 0 && !s.scores.knowledge) warnings.push("no question could be scored");
+  const result: EvalResult = {
+    run: id,
+    suite: plan.suite.name,
+    model: plan.model.display,
+    ...s.scores,
+    questions: {
+      planned: r.questions.length,
+      answered: new Set(answers.map((a) => a.questionId)).size,
+      ...s.scores.questions,
+      skipped: r.skipped,
+      ...(r.skipped > 0 ? { skipped_reason: SKIPPED_REASON } : {}),
+    },
+    set_aside: { ...setAside, total: setAside.low_coverage + setAside.off_format + setAside.only_refusal, unparsed_samples: unparsed, invalid_statements: invalid },
+    coverage: { mean: meanCoverage, min: answers.length ? coverageMin : Number.NaN, min_required: plan.minCoverage },
+    answers: { total: answers.length, model_calls: modelCalls, cache_hits: cacheHits, resumed: counts.resumed, modes },
+    store: store.file,
+    warnings,
+    seconds: (performance.now() - started) / 1000,
+  };
+  await store.finishRun(id, result, { counts: { ...result.answers, seconds: result.seconds } });
+  return result;
+}
