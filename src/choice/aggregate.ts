@@ -18,7 +18,8 @@ import { readPolis } from "./polis-export.js";
 import { readPrefLibWithWarnings } from "./preflib.js";
 import { marginMatrix, totalVoters, type MarginMatrix, type Profile } from "./profile.js";
 import { readRatings } from "./ratings.js";
-import { getRule, RULES, type RuleId, type RuleResult } from "./rules.js";
+import type { RuleResult } from "./rule-result.js";
+import { getRule, RULES, type RuleId } from "./rules.js";
 import { groupWelfare, type WelfareReport } from "./welfare.js";
 
 export type InputKind = "preflib" | "ratings" | "comparisons" | "polis";
