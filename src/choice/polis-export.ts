@@ -11,10 +11,11 @@
  * so they may exceed the matrix's counts (by exactly the repeated votes of votes.csv in the shipped
  * data); they are kept as read, not checked. `votes.csv` is not read.
  */
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { CivitasError, messageOf } from "../errors.js";
+import { readText } from "../files.js";
 
 export const POLIS_VOTES_FILE = "participants-votes.csv";
 export const POLIS_COMMENTS_FILE = "comments.csv";
@@ -63,13 +64,8 @@ interface CsvRecord {
   line: number;
 }
 
-async function readCsvRecords(file: string): Promise<CsvRecord[]> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    throw new CivitasError("input", `${file}: cannot read: ${messageOf(e)}`);
-  }
+async function readCsvRecords(file: string, what: string): Promise<CsvRecord[]> {
+  const text = await readText(file, what);
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parseCsv(text, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof records;
@@ -156,7 +152,7 @@ export async function readPolis(dir: string): Promise<PolisData> {
   const warnings: string[] = [];
 
   // participants-votes.csv
-  const rows = await readCsvRecords(votesFile);
+  const rows = await readCsvRecords(votesFile, "Polis votes file");
   const head = rows[0];
   if (!head) throw new CivitasError("input", `${votesFile} is empty (expected the header ${POLIS_FIXED_COLUMNS.join(",")},<comment ids>)`);
   const header = head.record.map((h) => h.trim());
@@ -239,7 +235,7 @@ export async function readPolis(dir: string): Promise<PolisData> {
   }
 
   // comments.csv
-  const crows = await readCsvRecords(commentsFile);
+  const crows = await readCsvRecords(commentsFile, "Polis comments file");
   const chead = crows[0];
   if (!chead) throw new CivitasError("input", `${commentsFile} is empty (expected a header with comment-id and comment-body)`);
   const ch = chead.record.map((h) => h.trim());
@@ -305,7 +301,7 @@ export async function readPolis(dir: string): Promise<PolisData> {
   let summary: Record<string, string> | null = null;
   if (await exists(summaryFile)) {
     summary = {};
-    for (const { record } of await readCsvRecords(summaryFile)) {
+    for (const { record } of await readCsvRecords(summaryFile, "Polis summary file")) {
       const k = record[0]?.trim();
       if (k) summary[k] = (record[1] ?? "").trim();
     }
