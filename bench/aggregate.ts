@@ -25,7 +25,7 @@ import { performance } from "node:perf_hooks";
 import { seededRng, type Rng } from "../src/metrics/rng.js";
 import { CivitasError } from "../src/errors.js";
 import { marginMatrix, profileFromRankings, type MarginMatrix, type Profile, type Ranking } from "../src/choice/profile.js";
-import { borda, RULES } from "../src/choice/rules.js";
+import { borda, RULES } from "../src/choice/index.js";
 
 const { values: flags } = parseArgs({
   options: {

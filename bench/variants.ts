@@ -28,7 +28,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
 import { labelMassFromTokens } from "../src/models/extract.js";
-import { LlamaClient, llamaSpec } from "../src/models/llama.js";
+import { LlamaClient, llamaSpec } from "../src/models/index.js";
 import type { OptionQuery } from "../src/models/types.js";
 import { loadOpinionQA, parseVariant, renderPrompt } from "../src/surveys/index.js";
 

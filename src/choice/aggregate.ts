@@ -13,11 +13,13 @@ import { bradleyTerry } from "./bradley-terry.js";
 import { comparisonProfile, readComparisons, type ComparisonData } from "./comparisons.js";
 import { toPreferencePairs, type PairWeight, type PreferencePair } from "./export.js";
 import { maxMinRlhf, type MaxMinResult } from "./maxmin.js";
-import { polisGroups, readPolis, type PolisGroupsResult } from "./polis.js";
+import { polisGroups, type PolisGroupsResult } from "./polis.js";
+import { readPolis } from "./polis-export.js";
 import { readPrefLibWithWarnings } from "./preflib.js";
 import { marginMatrix, totalVoters, type MarginMatrix, type Profile } from "./profile.js";
 import { readRatings } from "./ratings.js";
-import { getRule, RULES, type RuleId, type RuleResult } from "./rules.js";
+import type { RuleResult } from "./rule-result.js";
+import { getRule, RULES, type RuleId } from "./rules.js";
 import { groupWelfare, type WelfareReport } from "./welfare.js";
 
 export type InputKind = "preflib" | "ratings" | "comparisons" | "polis";

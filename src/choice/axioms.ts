@@ -32,7 +32,10 @@
  */
 import { CivitasError } from "../errors.js";
 import { marginMatrix, type MarginMatrix, type MarginOptions, type Profile } from "./profile.js";
-import { condorcetLoser, condorcetWinner, marginScale, rankingByScores, runRules, type RuleOutput, type RuleResult, type RuleRun, type RunRulesOptions } from "./rules.js";
+import { condorcetLoser, condorcetWinner } from "./condorcet.js";
+import { marginScale } from "./margins.js";
+import { rankingByScores, type RuleResult } from "./rule-result.js";
+import { runRules, type RuleOutput, type RuleRun, type RunRulesOptions } from "./rules.js";
 
 export type AxiomId = "condorcet-winner" | "condorcet-loser" | "pareto" | "pairwise-majority-consistency";
 

@@ -21,9 +21,9 @@
  * (in a file where others have one) count in the pooled matrix only; an annotator whose lines name
  * several groups is counted in each. Both are warnings.
  */
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import { CivitasError, messageOf } from "../errors.js";
+import { CivitasError } from "../errors.js";
+import { readText } from "../files.js";
 import { jsonLines } from "../jsonl.js";
 import type { PairwiseComparison } from "./bradley-terry.js";
 import { profileFromRankings, type MarginMatrix, type Profile, type Ranking } from "./profile.js";
@@ -200,13 +200,7 @@ export function parseComparisons(text: string, file: string): ComparisonData {
 
 /** Reads a comparisons JSONL file (see the module comment). */
 export async function readComparisons(file: string): Promise<ComparisonData> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw code === "ENOENT" ? new CivitasError("usage", `no comparisons file ${file}`, { cause: e }) : new CivitasError("input", `cannot read ${file}: ${messageOf(e)}`, { cause: e });
-  }
+  const text = await readText(file, "comparisons file");
   return parseComparisons(text, file);
 }
 

@@ -43,9 +43,9 @@
  * `writePrefLib` writes every required key, empty when absent), never the keys derived from the
  * data (NUMBER ..., ALTERNATIVE NAME i), which `writePrefLib` recomputes.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { CivitasError, messageOf } from "../errors.js";
+import { CivitasError } from "../errors.js";
+import { readText } from "../files.js";
 import type { Profile } from "./profile.js";
 
 /** The four ordinal PrefLib data types, from the most to the least restrictive. */
@@ -98,13 +98,7 @@ export async function readPrefLib(file: string): Promise<Profile> {
 
 /** Reads a PrefLib file and returns the profile, its data type and the warnings. */
 export async function readPrefLibWithWarnings(file: string): Promise<PrefLibParse> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw code === "ENOENT" ? new CivitasError("usage", `no PrefLib file ${file}`, { cause: e }) : new CivitasError("input", `cannot read ${file}: ${messageOf(e)}`, { cause: e });
-  }
+  const text = await readText(file, "PrefLib file");
   return parsePrefLibWithWarnings(text, file);
 }
 

@@ -29,10 +29,10 @@
  * The result: the pooled profile of all annotators and, when there is a group column, one profile
  * per group (in order of first appearance) over the same alternatives.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { CivitasError, messageOf } from "../errors.js";
+import { readText } from "../files.js";
 import { profileFromRankings, type Profile, type Ranking } from "./profile.js";
 
 export interface RatingsOptions {
@@ -66,13 +66,7 @@ const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Reads a ratings / rankings CSV (or .tsv) file; see the module comment for the format. */
 export async function readRatings(file: string, options: RatingsOptions = {}): Promise<Ratings> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw code === "ENOENT" ? new CivitasError("usage", `no ratings file ${file}`, { cause: e }) : new CivitasError("input", `cannot read ${file}: ${messageOf(e)}`, { cause: e });
-  }
+  const text = await readText(file, "ratings file");
   return parseRatings(text, file, options);
 }
 

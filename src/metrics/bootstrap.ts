@@ -21,8 +21,11 @@ export interface BootstrapOptions {
 }
 
 /**
- * The q-quantile of sorted values with linear interpolation between order statistics, as
- * numpy.percentile / numpy.quantile do by default ("linear", type 7).
+ * The q-quantile of sorted values with linear interpolation between order statistics: for
+ * x_0 <= ... <= x_{n-1} and h = q (n - 1), x_floor(h) + (h - floor(h)) (x_floor(h)+1 - x_floor(h)).
+ * This is definition 7 of Hyndman & Fan ("Sample quantiles in statistical packages", The American
+ * Statistician 50:361-365, 1996), R's default `quantile(type = 7)` and numpy.percentile /
+ * numpy.quantile's default (`method="linear"`).
  */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;
@@ -32,6 +35,19 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const hi = Math.min(n - 1, lo + 1);
   const frac = pos - lo;
   return sorted[lo]! + frac * (sorted[hi]! - sorted[lo]!);
+}
+
+/**
+ * The percentile interval of bootstrap draws at `level` (Efron & Tibshirani 1993, ch. 13): the
+ * (1 - level) / 2 and (1 + level) / 2 quantiles (`quantileSorted`, numpy's default linear
+ * interpolation) of the draws that are not NaN; [NaN, NaN] when every draw is NaN.
+ */
+export function percentileInterval(draws: ArrayLike<number>, level: number): [number, number] {
+  const finite: number[] = [];
+  for (let i = 0; i < draws.length; i++) if (!Number.isNaN(draws[i]!)) finite.push(draws[i]!);
+  const sorted = Float64Array.from(finite).sort();
+  const alpha = (1 - level) / 2;
+  return [quantileSorted(sorted, alpha), quantileSorted(sorted, 1 - alpha)];
 }
 
 function meanOf(values: ArrayLike<number>): { mean: number; n: number } {
@@ -96,14 +112,9 @@ export function bootstrapMeans(series: ReadonlyArray<ArrayLike<number>>, options
     }
     avgDraws[b] = averageOf(drawMeans);
   }
-  const alpha = (1 - level) / 2;
-  const interval = (d: Float64Array): [number, number] => {
-    const finite = Float64Array.from(d.filter((v) => !Number.isNaN(v))).sort();
-    return [quantileSorted(finite, alpha), quantileSorted(finite, 1 - alpha)];
-  };
   return {
-    series: point.map((p, s) => ({ mean: p.mean, ci: interval(draws[s]!), n: p.n })),
-    average: { mean: pointAverage, ci: interval(avgDraws), n: nq },
+    series: point.map((p, s) => ({ mean: p.mean, ci: percentileInterval(draws[s]!, level), n: p.n })),
+    average: { mean: pointAverage, ci: percentileInterval(avgDraws, level), n: nq },
   };
 }
 
@@ -148,9 +159,5 @@ export function bootstrapStatistic(
     const out = statistic(sample);
     for (let s = 0; s < out.length; s++) draws[s]![b] = out[s]!;
   }
-  const alpha = (1 - level) / 2;
-  return point.map((mean, s) => {
-    const finite = Float64Array.from(draws[s]!.filter((v) => !Number.isNaN(v))).sort();
-    return { mean, ci: [quantileSorted(finite, alpha), quantileSorted(finite, 1 - alpha)] };
-  });
+  return point.map((mean, s) => ({ mean, ci: percentileInterval(draws[s]!, level) }));
 }

@@ -5,3 +5,5 @@ export * from "./noise.js";
 export * from "./moca.js";
 export * from "./stability.js";
 export * from "./intervals.js";
+export { logGamma, normalQuantile, tQuantile } from "./distributions.js";
+export { binomialSample } from "./binomial.js";

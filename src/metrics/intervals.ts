@@ -15,8 +15,8 @@
  * confidence intervals for the single proportion: comparison of seven methods", Statistics in
  * Medicine 17:857-872, 1998, Table II, method 3) lists worked values; the tests check them.
  */
-import normalQuantile from "@stdlib/stats-base-dists-normal-quantile";
 import { CivitasError } from "../errors.js";
+import { normalQuantile } from "./distributions.js";
 
 export interface ProportionInterval {
   /** k / n, or NaN when n = 0. */
@@ -30,7 +30,7 @@ export function wilsonInterval(k: number, n: number, level = 0.95): ProportionIn
   if (!(level > 0 && level < 1)) throw new CivitasError("usage", `interval level must be in (0, 1), got ${level}`);
   if (!(Number.isInteger(n) && n >= 0 && k >= 0 && k <= n)) throw new CivitasError("usage", `a proportion needs 0 <= k <= n with n a whole number (got k = ${k}, n = ${n})`);
   if (n === 0) return { share: Number.NaN, ci: [Number.NaN, Number.NaN] };
-  const z = normalQuantile((1 + level) / 2, 0, 1);
+  const z = normalQuantile((1 + level) / 2);
   const p = k / n;
   const z2 = z * z;
   const denom = 1 + z2 / n;

@@ -22,7 +22,7 @@
  * `skipped`). MoCa's own intervals differ: unseeded, 1,000 resamples, for accuracy only, and the
  * percentiles are order statistics `sorted[int(0.025 * B)]` without interpolation.
  */
-import { quantileSorted, type BootstrapOptions, type Estimate } from "./bootstrap.js";
+import { percentileInterval, type BootstrapOptions, type Estimate } from "./bootstrap.js";
 import { seededRng } from "./rng.js";
 
 /** MoCa's ambiguity threshold: a distribution whose larger share is <= 0.6 is ambiguous. */
@@ -180,14 +180,9 @@ export function mocaScores(items: readonly MoCaItem[], opts: MoCaScoreOptions = 
     draws[2][b] = c;
     if (Number.isNaN(r)) skipped++;
   }
-  const alpha = (1 - level) / 2;
-  const interval = (d: Float64Array): [number, number] => {
-    const finite = Float64Array.from(d.filter((v) => !Number.isNaN(v))).sort();
-    return [quantileSorted(finite, alpha), quantileSorted(finite, 1 - alpha)];
-  };
   return {
-    agreement: { mean: point[0], ci: interval(draws[0]), n },
-    auroc: { mean: point[1], ci: interval(draws[1]), n: unambiguous.length, skipped },
-    accuracy: { mean: point[2], ci: interval(draws[2]), n },
+    agreement: { mean: point[0], ci: percentileInterval(draws[0], level), n },
+    auroc: { mean: point[1], ci: percentileInterval(draws[1], level), n: unambiguous.length, skipped },
+    accuracy: { mean: point[2], ci: percentileInterval(draws[2], level), n },
   };
 }

@@ -8,19 +8,21 @@
  * (cumulative) counts, each marginally binomial, so their expectation is exact through the
  * binomial mean absolute deviation (de Moivre; Berend & Kontorovich 2013):
  *   E|X - np| = 2 (m + 1) C(n, m + 1) p^(m+1) (1 - p)^(n-m),  m = floor(np),  X ~ Bin(n, p).
- * The Jensen-Shannon distance does not decompose; it is estimated by seeded simulation.
+ * The Jensen-Shannon distance does not decompose; it is estimated by seeded simulation: `draws`
+ * multinomial samples, each a chain of binomial variates (binomial.ts) from the stream of
+ * (seed, question) (rng.ts `streamRng`).
  */
-import { createHash } from "node:crypto";
-import binomialRandom from "@stdlib/random-base-binomial";
-import gammaln from "@stdlib/math-base-special-gammaln";
+import { binomialSample } from "./binomial.js";
 import { distance, type MetricName } from "./distances.js";
+import { logGamma } from "./distributions.js";
+import { streamRng } from "./rng.js";
 
 /** E|X - np| for X ~ Binomial(n, p), exactly. */
 export function binomialMeanAbsoluteDeviation(n: number, p: number): number {
   if (n <= 0 || p <= 0 || p >= 1) return 0;
   const m = Math.floor(n * p);
   if (m + 1 > n) return 0;
-  const logC = gammaln(n + 1) - gammaln(m + 2) - gammaln(n - m);
+  const logC = logGamma(n + 1) - logGamma(m + 2) - logGamma(n - m);
   return 2 * (m + 1) * Math.exp(logC + (m + 1) * Math.log(p) + (n - m) * Math.log1p(-p));
 }
 
@@ -81,7 +83,7 @@ export function expectedSamplingDistance(
   }
   // A multinomial draw as a chain of binomials: X_i ~ Bin(n - sum of earlier X, p_i / remaining mass).
   const draws = options.draws ?? 200;
-  const binomial = binomialRandom.factory({ seed: streamSeed(options.seed ?? 0, options.stream) });
+  const rng = streamRng(options.seed ?? 0, options.stream);
   let sum = 0;
   const x = new Array<number>(q.length);
   for (let d = 0; d < draws; d++) {
@@ -92,7 +94,7 @@ export function expectedSamplingDistance(
         x[i] = i === q.length - 1 ? left : 0;
       } else {
         const pi = mass > 0 ? Math.min(1, Math.max(0, q[i]! / mass)) : 0;
-        x[i] = pi <= 0 ? 0 : pi >= 1 ? left : binomial(left, pi);
+        x[i] = pi <= 0 ? 0 : pi >= 1 ? left : binomialSample(rng, left, pi);
       }
       left -= x[i]!;
       mass -= q[i]!;
@@ -100,16 +102,4 @@ export function expectedSamplingDistance(
     sum += distance(metric, q, x.map((c) => c / n), ordinals);
   }
   return sum / draws;
-}
-
-/**
- * The Mersenne Twister seed of a random stream: four 32-bit words of SHA-256 of (seed, stream),
- * used as an initialisation array (Matsumoto and Nishimura's init_by_array, as @stdlib's mt19937
- * takes it). Distinct (seed, stream) pairs get unrelated streams, seed 0 included; deriving a
- * stream as `seed + index` instead makes question 1 under seed 0 replay question 0 under seed 1,
- * and `seed >>> 0 || 1` gave seed 0 and seed 1 the same stream.
- */
-export function streamSeed(seed: number, stream?: string | number): number[] {
-  const digest = createHash("sha256").update(JSON.stringify([seed, stream ?? null])).digest();
-  return [0, 4, 8, 12].map((o) => digest.readUInt32BE(o));
 }

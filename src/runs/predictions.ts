@@ -8,9 +8,9 @@
  * only). Validated line by line: problems that make a line meaningless are errors; problems a
  * reader should know about (missing options counted as 0, sums renormalised) are warnings.
  */
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { CivitasError, messageOf } from "../errors.js";
+import { readText } from "../files.js";
 import { jsonLines } from "../jsonl.js";
 import { resolvePopulations, scoredIndices, type Population, type Question, type Suite } from "../surveys/index.js";
 import type { Conventions } from "./protocols.js";
@@ -127,13 +127,7 @@ export function parsePredictions(text: string, file: string, suite: Suite): Pred
 }
 
 export async function readPredictions(file: string, suite: Suite): Promise<Predictions> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw code === "ENOENT" ? new CivitasError("usage", `no predictions file ${file}`, { cause: e }) : new CivitasError("input", `cannot read ${file}: ${messageOf(e)}`, { cause: e });
-  }
+  const text = await readText(file, "predictions file");
   return parsePredictions(text, file, suite);
 }
 

@@ -4,8 +4,8 @@
  * text. Generated graphs are undirected, without self-loops or duplicate edges, with each row of
  * `neighbors` sorted; the same seed gives the same graph.
  */
-import { readFile } from "node:fs/promises";
-import { CivitasError, messageOf } from "../errors.js";
+import { CivitasError } from "../errors.js";
+import { readText } from "../files.js";
 import { seededRng, type Rng } from "../metrics/index.js";
 import type { Graph } from "./types.js";
 
@@ -442,13 +442,7 @@ export function parseEdgeList(text: string, options: EdgeListOptions = {}): Grap
 
 /** Reads an edge-list file (see `parseEdgeList`). */
 export async function loadEdgeList(path: string, options: Omit<EdgeListOptions, "source"> = {}): Promise<Graph> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw new CivitasError("input", `cannot read edge list ${path}: ${messageOf(e)}`, { cause: e });
-  }
-  return parseEdgeList(text, { ...options, source: path });
+  return parseEdgeList(await readText(path, "edge list file"), { ...options, source: path });
 }
 
 // ---------------------------------------------------------------------------------------------

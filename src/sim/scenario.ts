@@ -22,11 +22,11 @@
  * Each dynamics adds its own (`DYNAMICS[name].params`). A parameter is set in `params`, swept in
  * `sweep`, or both (the sweep wins); a required one must be in one of them.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseDocument, type Document } from "yaml";
 import { z } from "zod";
 import { CivitasError, messageOf } from "../errors.js";
+import { readText } from "../files.js";
 import { SUITES } from "../surveys/index.js";
 import { dynamicsByName } from "./dynamics/index.js";
 import { parseSeeds, type ParamValue, type Sweep } from "./sweep.js";
@@ -552,16 +552,9 @@ function yamlValue(doc: Document.Parsed, fail: (why: string) => CivitasError): u
 
 /** Reads and validates a scenario file (.yaml, .yml or .json). */
 export async function loadScenario(file: string): Promise<Scenario> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new CivitasError(code === "ENOENT" ? "usage" : "input", code === "ENOENT" ? `no scenario file ${file}` : `cannot read the scenario ${file}: ${messageOf(e)}`, {
-      hint: "examples/hk.yaml, examples/deffuant.yaml, examples/voter.yaml and examples/degroot.yaml are complete scenarios",
-      cause: e,
-    });
-  }
+  const text = await readText(file, "scenario file", {
+    hint: "examples/hk.yaml, examples/deffuant.yaml, examples/voter.yaml and examples/degroot.yaml are complete scenarios",
+  });
   return parseScenario(text, file);
 }
 

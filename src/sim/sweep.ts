@@ -10,11 +10,10 @@
  *   metrics such as consensus; Student's t-interval mean +- t_{0.975, n-1} s / sqrt(n), s the
  *   sample standard deviation (Student 1908), clipped to the metric's range where it has one), the
  *   per-seed values, and the seeds left out because they have no value. The t quantile is
- *   @stdlib's (`@stdlib/stats-base-dists-t-quantile`).
+ *   `tQuantile` (metrics/distributions.ts).
  */
-import tQuantile from "@stdlib/stats-base-dists-t-quantile";
 import { CivitasError } from "../errors.js";
-import { wilsonInterval } from "../metrics/index.js";
+import { tQuantile, wilsonInterval } from "../metrics/index.js";
 import { metricKind } from "./metric-kinds.js";
 import type { Params } from "./types.js";
 

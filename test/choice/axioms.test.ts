@@ -5,7 +5,7 @@ import { bradleyTerry } from "../../src/choice/bradley-terry.js";
 import { readPrefLib } from "../../src/choice/preflib.js";
 import { marginMatrix, profileFromRankings, type Profile } from "../../src/choice/profile.js";
 import { AXIOMS, auditRules, checkAxioms, majorityRanking, paretoDominations, type AxiomCheck, type AxiomId } from "../../src/choice/axioms.js";
-import { borda, copeland, instantRunoff, kemenyYoung, plurality, schulze } from "../../src/choice/rules.js";
+import { borda, copeland, instantRunoff, kemenyYoung, plurality, schulze } from "../../src/choice/index.js";
 
 const DATA = new URL("../../../shared/data/preflib/", import.meta.url).pathname;
 

@@ -16,7 +16,7 @@ import {
   silhouetteSamples,
   twoPropTest,
   type PolisData,
-} from "../../src/choice/polis.js";
+} from "../../src/choice/index.js";
 import { seededRng } from "../../src/metrics/rng.js";
 import { rejectsCivitas } from "../helpers/errors.js";
 import { SHARED, tempDir } from "../helpers/paths.js";

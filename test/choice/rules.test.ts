@@ -28,7 +28,7 @@ import {
   strongestPaths,
   weakCondorcetWinners,
   type RuleId,
-} from "../../src/choice/rules.js";
+} from "../../src/choice/index.js";
 
 const DATA = new URL("../../../shared/data/preflib/", import.meta.url).pathname;
 

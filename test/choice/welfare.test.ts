@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ballotTiers, profileFromRankings, type Profile, type Ranking } from "../../src/choice/profile.js";
-import { borda } from "../../src/choice/rules.js";
+import { borda } from "../../src/choice/index.js";
 import { bordaUtilities, groupWelfare, kendallTauB, type RuleOutcome } from "../../src/choice/welfare.js";
 import { CivitasError } from "../../src/errors.js";
 

@@ -21,7 +21,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { CivitasError } from "../../src/errors.js";
-import { LlamaClient, llamaSpec } from "../../src/models/llama.js";
+import { LlamaClient, llamaSpec } from "../../src/models/index.js";
 import type { CompletionQuery, Constraint } from "../../src/models/types.js";
 
 export const STORIES_MODEL = fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bootstrapMeans, bootstrapStatistic, quantileSorted } from "../../src/metrics/bootstrap.js";
+import { bootstrapMeans, bootstrapStatistic, percentileInterval, quantileSorted } from "../../src/metrics/bootstrap.js";
 import { seededRng } from "../../src/metrics/rng.js";
 import { assertClose, exactInterval, quantile7, replayedInterval, strataGroups } from "../helpers/bootstrap.js";
 
@@ -12,6 +12,30 @@ describe("quantiles (numpy's default linear interpolation)", () => {
     assert.equal(quantileSorted(a, 0.5), 2.5);
     assert.ok(Math.abs(quantileSorted(a, 0.975) - 3.925) < 1e-12);
     assert.equal(quantileSorted([7], 0.3), 7);
+  });
+});
+
+describe("the percentile interval (one for every bootstrap: bootstrapMeans, bootstrapStatistic, mocaScores)", () => {
+  it("takes the (1 -+ level) / 2 quantiles of the draws that are not NaN, in any order, by hand", () => {
+    // Finite draws sorted: 1 1 2 3 4 5 6 9 (n = 8), h = q (n - 1).
+    const draws = Float64Array.from([3, 1, Number.NaN, 4, 1, 5, 9, 2, 6]);
+    // level 0.5: q = 0.25, h = 1.75: x1 + 0.75 (x2 - x1) = 1 + 0.75 = 1.75; q = 0.75, h = 5.25: 5 + 0.25 (6 - 5) = 5.25
+    // (numpy.percentile([1, 1, 2, 3, 4, 5, 6, 9], [25, 75]) == [1.75, 5.25]).
+    assert.deepEqual(percentileInterval(draws, 0.5), [1.75, 5.25]);
+    // level 0.9: q = 0.05, h = 0.35: 1 + 0.35 (1 - 1) = 1; q = 0.95, h = 6.65: 6 + 0.65 (9 - 6) = 7.95.
+    const [lo, hi] = percentileInterval(draws, 0.9);
+    assert.equal(lo, 1);
+    assert.ok(Math.abs(hi - 7.95) < 1e-12, String(hi));
+    // level 0.95 on 0..100: q = 0.025, h = 2.5 -> 2.5; q = 0.975, h = 97.5 -> 97.5.
+    const hundred = Float64Array.from({ length: 101 }, (_, i) => 100 - i);
+    const [a, b] = percentileInterval(hundred, 0.95);
+    assert.ok(Math.abs(a - 2.5) < 1e-12 && Math.abs(b - 97.5) < 1e-12, `${a} ${b}`);
+  });
+  it("is a point for one draw and [NaN, NaN] when every draw is NaN", () => {
+    assert.deepEqual(percentileInterval([4, Number.NaN], 0.95), [4, 4]);
+    const none = percentileInterval([Number.NaN, Number.NaN], 0.95);
+    assert.ok(Number.isNaN(none[0]) && Number.isNaN(none[1]));
+    assert.ok(Number.isNaN(percentileInterval([], 0.95)[0]));
   });
 });
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CivitasError } from "../../src/errors.js";
-import { LlamaClient, llamaSpec } from "../../src/models/llama.js";
+import { LlamaClient, llamaSpec } from "../../src/models/index.js";
 import type { ModelClient, ModelSpec, OptionQuery } from "../../src/models/types.js";
 import { runEval, type EvalPlan } from "../../src/runs/engine.js";
 import { Store } from "../../src/store/store.js";

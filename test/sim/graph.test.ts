@@ -258,7 +258,8 @@ describe("edge lists", () => {
       assert.equal(edgeCount(g), 3);
       await writeFile(path, "0 1\n1 2 3 4\n");
       await assert.rejects(loadEdgeList(path), (e: unknown) => e instanceof CivitasError && e.message.startsWith(`${path}:2:`));
-      await assert.rejects(loadEdgeList(join(dir, "missing.txt")), (e: unknown) => e instanceof CivitasError && /cannot read edge list/.test(e.message));
+      // A path that does not exist is a usage error (exit 2), said as for every file (src/files.ts).
+      await assert.rejects(loadEdgeList(join(dir, "missing.txt")), (e: unknown) => e instanceof CivitasError && e.kind === "usage" && e.message === `no edge list file ${join(dir, "missing.txt")}`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
