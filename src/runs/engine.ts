@@ -32,6 +32,7 @@ import {
   type Suite,
   type Variant,
 } from "../surveys/index.js";
+import { runComponents } from "./components.js";
 import { DEFAULT_SAMPLES, elicit, methodParams, type MethodSettings } from "./methods.js";
 import { resolveConventions, type Conventions } from "./protocols.js";
 import { scoreAnswers, type EvalScores } from "./result.js";
@@ -325,8 +326,11 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
   const id = runId(config);
   const { items, model } = r;
 
+  // The components used, as {name, args}, are stored beside the identity, not hashed (components.ts).
+  const components = runComponents({ suite: plan.suite.name, model: plan.model, methods: r.methods, settings: r.settings, conventions: r.conventions });
   const resumed =
-    (await store.beginRun({ id, command: plan.command, suite: plan.suite.name, model: plan.model.display, metric: r.conventions.metric, config })) === "resumed";
+    (await store.beginRun({ id, command: plan.command, suite: plan.suite.name, model: plan.model.display, metric: r.conventions.metric, config: { ...config, components } })) ===
+    "resumed";
   const stored = new Set((await store.answers(id)).map((a) => itemKey(a.questionId, a.variant, a.persona, a.method)));
   const todo = items.filter((it) => !stored.has(itemKey(it.question.id, it.variant.id, it.persona.id, it.method)));
   const cache = await store.lookupRequests([...new Set(todo.map((it) => it.key))]);
