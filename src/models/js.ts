@@ -142,12 +142,21 @@ async function callFactory(make: (target: string, options: ModelOptions) => unkn
 function wrapProvider(p: JsProvider, identity: string, file: string): ModelClient {
   const bad = (what: string, why: string) =>
     new CivitasError("model", `the provider ${file} answered ${what} badly: ${why}`, { hint: "docs/extending.md describes what a provider answers" });
+  // What the provider throws, named (an abort and civitas's own errors as they are).
+  const ask = async <T>(what: string, signal: AbortSignal | undefined, call: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (e) {
+      if (isCivitasError(e) || signal?.aborted) throw e;
+      throw new CivitasError("model", `the provider ${file} failed in ${what}: ${messageOf(e)}`, { cause: e });
+    }
+  };
   return {
     backend: "js",
     identity,
     concurrency: p.concurrency ?? 1,
     async optionProbabilities(query, signal) {
-      const r = OPTION_ANSWER.safeParse(await p.optionProbabilities(query, signal));
+      const r = OPTION_ANSWER.safeParse(await ask("optionProbabilities", signal, () => p.optionProbabilities(query, signal)));
       if (!r.success) throw bad("optionProbabilities", issues(r.error));
       const k = (query.continuations ?? query.labels).length;
       if (r.data.labelMass.length !== k) throw bad("optionProbabilities", `labelMass has ${r.data.labelMass.length} values for ${k} ${query.continuations ? "continuations" : "labels"}`);
@@ -159,7 +168,8 @@ function wrapProvider(p: JsProvider, identity: string, file: string): ModelClien
           hint: "add complete(query, signal) returning { texts } (n of them) for --method sample and verbalize",
         });
       }
-      const r = COMPLETION_ANSWER.safeParse(await p.complete(query, signal));
+      const complete = p.complete.bind(p);
+      const r = COMPLETION_ANSWER.safeParse(await ask("complete", signal, () => complete(query, signal)));
       if (!r.success) throw bad("complete", issues(r.error));
       if (r.data.texts.length !== query.n) throw bad("complete", `${r.data.texts.length} texts for n = ${query.n}`);
       return r.data;

@@ -9,7 +9,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { isDeepStrictEqual } from "node:util";
-import { LineCounter, parseDocument, type Document } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
 import { CivitasError, messageOf } from "../errors.js";
 import { findMetric, metrics, type MetricName } from "../metrics/index.js";
@@ -136,13 +136,23 @@ function fileError(source: string, lines: readonly string[]): CivitasError {
 
 const fieldOf = (path: readonly PropertyKey[]): string => path.map(String).join(".");
 
-/** "line N: " of the node at a path, when the document has it. */
+/** "line N, " of the deepest key on a path that the document has (a missing field: its parent's key). */
 function lineOf(doc: Document.Parsed, lines: LineCounter, path: readonly PropertyKey[]): string {
-  for (let n = path.length; n > 0; n--) {
-    const node = doc.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
-    if (node && typeof node === "object" && node.range) return `line ${lines.linePos(node.range[0]).line}, `;
+  let node: unknown = doc.contents;
+  let at: number | undefined;
+  for (const step of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(step));
+      if (!pair) break;
+      if (isScalar(pair.key) && pair.key.range) at = pair.key.range[0];
+      node = pair.value;
+    } else if (isSeq(node) && typeof step === "number" && node.items[step] !== undefined) {
+      node = node.items[step];
+      const range = (node as { range?: [number, number, number] }).range;
+      if (range) at = range[0];
+    } else break;
   }
-  return "";
+  return at === undefined ? "" : `line ${lines.linePos(at).line}, `;
 }
 
 /**
