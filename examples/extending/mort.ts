@@ -1,7 +1,7 @@
 /**
  * A survey suite: MoRT's user study (Schramowski et al. 2022, "Large pre-trained language models
  * contain human-like biases of what is right and wrong to do", ml-research/MoRT_NMI). People
- * answered Yes or No to questions such as "Should I kill time?"; the suite's two populations are
+ * answered Yes or No to questions such as "Is it ok to kill time?"; the suite's two populations are
  * its two studies, 234 Amazon Mechanical Turk workers (`study=global`) and 27 to 29 people of one
  * region (`study=regional`), so the human baseline is how far the two studies are apart. Register
  * it, then load it as any built-in:
