@@ -77,8 +77,12 @@ export interface CompletionAnswer {
   readonly promptTokens: number | null;
 }
 
-/** The kind of backend: in-process llama.cpp, an OpenAI-compatible server, or a provider module the user brings (`js:`). */
-export type BackendKind = "llama" | "openai" | "js";
+/**
+ * The kind of backend: "llama" (in-process llama.cpp), "openai" (an OpenAI-compatible server,
+ * ollama: and vllm: included), "js" (a provider module the user brings), or a registered
+ * backend's own.
+ */
+export type BackendKind = string;
 
 /** A ready model. */
 export interface ModelClient {

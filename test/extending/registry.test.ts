@@ -4,17 +4,19 @@
  * registered, the noise floor each metric declares, and what a run records of its components.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { describe, it } from "node:test";
 import { z } from "zod";
 import { evalCommand } from "../../src/cli/eval.js";
 import { scoreCommand } from "../../src/cli/score.js";
 import { CivitasError } from "../../src/errors.js";
 import { distance, expectedSamplingDistance, expectedTotalVariation, findMetric, metrics, parseMetric, totalVariation, type Metric } from "../../src/metrics/index.js";
-import { backends, llamaSpec, modelForms, parseModelSpec } from "../../src/models/index.js";
+import { backends, jsSpec, llamaSpec, modelForms, parseModelSpec } from "../../src/models/index.js";
 import { NO_ARGS, Registry, type Component } from "../../src/registry.js";
 import { findProtocol, methodParams, methods, parseMethods, protocols, runComponents, resolveConventions } from "../../src/runs/index.js";
 import { findSuite, loadOpinionQA, suites } from "../../src/surveys/index.js";
-import { MODEL, OPINIONQA } from "../helpers/paths.js";
+import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
 
 /** Runs fn and returns the CivitasError it throws. */
 function civitasError(fn: () => unknown): CivitasError {
@@ -167,6 +169,29 @@ describe("metrics declare their noise floor", () => {
     assert.throws(() => distance("mean", [0.5, 0.5], [1, 0], null), /the mean metric needs ordinal positions/);
     const suite = await loadOpinionQA({ data: OPINIONQA });
     assert.throws(() => resolveConventions(suite, { protocol: "meister2024", metric: "mean" }), /the mean metric cannot keep refusals as options/);
+  });
+});
+
+describe("a backend registered in code", () => {
+  it("is found by its prefix, records its options, and its forms join the list", async () => {
+    // docs/extending.md's snippet: a backend named by a prefix, here serving a js: provider's
+    // client under a name of its own.
+    const dir = tempDir();
+    const file = path.join(dir, "p.mjs");
+    writeFileSync(file, "export default (target) => ({ optionProbabilities: (q) => ({ labelMass: q.labels.map((_, i) => (i === 0 ? Number(target) : 0)), coverage: Number(target) }) });\n");
+    backends.register({
+      name: "first",
+      description: "all the mass it is given on the first label",
+      args: z.object({ concurrency: z.number().optional() }),
+      forms: ["first:<share>"],
+      spec: async (target, options) => ({ ...(await jsSpec(`${file}#${target}`, options)), display: `first:${target}` }),
+    });
+    const spec = await parseModelSpec("first:0.25", { concurrency: 3, apiKey: "sk-not-recorded" });
+    assert.equal(spec.display, "first:0.25");
+    assert.deepEqual(spec.component, { name: "first", args: { model: "0.25", concurrency: 3 } });
+    assert.ok(modelForms().includes("first:<share>"));
+    const client = await spec.open();
+    assert.deepEqual(await client.optionProbabilities({ prompt: "x", labels: ["A", "B"] }), { labelMass: [0.25, 0], coverage: 0.25, top: [], promptTokens: null });
   });
 });
 
