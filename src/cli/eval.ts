@@ -64,6 +64,9 @@ Examples:
   # your own survey (docs/custom-surveys.md)
   civitas eval custom --model llama:model.gguf --data examples/custom/neighbourhood.csv --populations age_group
 
+  # your own backend, a module whose default export makes the client; your own protocol file (docs/extending.md)
+  civitas eval opinionqa --model js:./my-provider.mjs --protocol ./my-protocol.yaml
+
 Populations are attribute names (all their groups) or exact groups, comma separated:
   POLPARTY, SEX=Female, overall. An unknown name is an error that lists the valid ones.
 Running the same command again resumes an interrupted run and asks the model nothing it has
@@ -143,6 +146,8 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
     // A protocol file is read and registered under its name here.
     const protocol = flags.protocol ? (await resolveProtocol(flags.protocol)).name : undefined;
     const model = await parseModelSpec(flags.model, {
+      // A js: provider named on the command line is the user's own code.
+      allowModules: true,
       ...(flags.threads === undefined ? {} : { threads: flags.threads }),
       ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
       ...(flags.contextSize === undefined ? {} : { contextSize: flags.contextSize }),

@@ -15,7 +15,9 @@
  *     };
  *   }
  *
- * `target` is what follows `#` ("" without one), `options` the command line's model options
+ * Loaded only where a command line or a program names it (ModelOptions.allowModules, spec.ts), never
+ * from a data file such as a scenario. `target` is what follows `#` ("" without one), `options`
+ * the command line's model options
  * (threads, parallel, contextSize, gpu, baseURL, apiKey, concurrency, timeoutMs, retries) as
  * given. The factory is called only when a run has something to ask, so a run the store or the
  * cache answers never calls it. Answers are checked (one finite, non-negative mass per label,

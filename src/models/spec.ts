@@ -18,7 +18,15 @@ import { llamaSpec, type LlamaOptions } from "./llama.js";
 import { openaiSpec, type OpenAIKind, type OpenAIOptions } from "./openai.js";
 import type { ModelClient, ModelSpec } from "./types.js";
 
-export type ModelOptions = LlamaOptions & OpenAIOptions;
+export type ModelOptions = LlamaOptions &
+  OpenAIOptions & {
+    /**
+     * Load `js:` provider modules, whose code runs in this process. Only for a model named on a
+     * command line or by a program (`civitas eval --model`); never for one a data file names (a
+     * scenario file shared with you must not run code). Default false.
+     */
+    readonly allowModules?: boolean;
+  };
 
 /** A model backend: what `<name>:<target>` names. */
 export interface ModelBackend extends Component {
@@ -74,7 +82,14 @@ backends.register({
   description: "a provider module you write: its default export makes a ModelClient (docs/extending.md)",
   args: z.object({}),
   forms: ["js:<file.mjs>[#<target>]"],
-  spec: (target, options) => jsSpec(target, options),
+  spec: (target, options) => {
+    if (options.allowModules !== true) {
+      throw new CivitasError("usage", `the model "js:${target}" runs the code of a module, which is not loaded here`, {
+        hint: "name a js: provider on civitas eval's command line (--model js:<file.mjs>), or call parseModelSpec with allowModules: true; a scenario or other data file cannot name code to run",
+      });
+    }
+    return jsSpec(target, options);
+  },
 });
 
 /** How users write models: every backend's forms, in order of registration. */

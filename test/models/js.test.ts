@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { before, describe, it } from "node:test";
@@ -88,7 +88,8 @@ describe("js: providers", () => {
 
   it("its identity is a hash of the file, its identity export and its target; it is not loaded for the spec", async () => {
     const file = path.join(dir, "uniform.mjs");
-    const spec = await parseModelSpec(`js:${file}#some target`);
+    await assert.rejects(parseModelSpec(`js:${file}`), /the model "js:.*uniform\.mjs" runs the code of a module, which is not loaded here/);
+    const spec = await parseModelSpec(`js:${file}#some target`, { allowModules: true });
     const digest = createHash("sha256").update(readFileSync(file)).digest("hex").slice(0, 16);
     assert.equal(spec.identity, `js:${digest}:uniform#some target`);
     assert.equal(spec.display, "js:uniform.mjs#some target");
@@ -185,6 +186,23 @@ describe("js: providers", () => {
     const lo = await runCli(evalArgs(`js:${logprobsOnly}`, "--method", "verbalize"));
     assert.equal(lo.code, 1);
     assert.match(lo.stderr, /error: the provider .*logprobs-only\.mjs has no complete\(\): it answers --method logprobs only/);
+  });
+
+  it("a scenario file cannot name a provider module: simulations do not load code a data file names", async () => {
+    const ran = path.join(dir, "ran.txt");
+    const evil = path.join(dir, "evil.mjs");
+    writeFileSync(evil, `import { writeFileSync } from "node:fs"; writeFileSync(${JSON.stringify(ran)}, "ran"); export default () => ({});\n`);
+    const scenario = path.join(dir, "scenario.yaml");
+    writeFileSync(
+      scenario,
+      readFileSync(path.join(REPO, "examples/opinion.yaml"), "utf8")
+        .replace(/spec: llama:\S+/u, `spec: js:${evil}`)
+        .replace(/data: \S+/u, `data: ${OPINIONQA}`),
+    );
+    const r = await runCli(["simulate", scenario, "--store", path.join(dir, "sim.duckdb")]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /runs the code of a module, which is not loaded here/);
+    assert.equal(existsSync(ran), false, "the module was not imported");
   });
 
   it("a module that does not load, or makes something else than a client, is an input error", async () => {
