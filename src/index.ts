@@ -14,6 +14,7 @@
  * The library never prints and never exits; errors are CivitasError with a `hint`.
  */
 export { CivitasError, isCivitasError, type ErrorKind } from "./errors.js";
+export { NO_ARGS, parseArgs, Registry, type Component, type ComponentSpec, type RegistryOptions } from "./registry.js";
 export * from "./metrics/index.js";
 export * from "./models/index.js";
 export * from "./surveys/index.js";

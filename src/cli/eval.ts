@@ -1,11 +1,11 @@
 /** `civitas eval <suite>`: ask a model a survey and compare its answers with human populations. */
 import { Command, Option } from "commander";
-import { parseMetric, METRIC_NAMES } from "../metrics/index.js";
-import { MODEL_FORMS, parseModelSpec } from "../models/index.js";
+import { metrics, parseMetric } from "../metrics/index.js";
+import { modelForms, parseModelSpec } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
-import { DEFAULT_SAMPLES, findProtocol, METHODS, parseMethods, PROTOCOLS, runEval } from "../runs/index.js";
+import { DEFAULT_SAMPLES, methods as elicitationMethods, parseMethods, protocols, resolveProtocol, runEval } from "../runs/index.js";
 import type { Store } from "../store/index.js";
-import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, SUITES, VARIANT_SETS } from "../surveys/index.js";
+import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, suites, VARIANT_SETS } from "../surveys/index.js";
 import { printOut, intOption, loadSuiteFor, numberOption, openStore, redactedCommand, reportError, STORE_HELP, toJson, usageError } from "./common.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
@@ -64,6 +64,9 @@ Examples:
   # your own survey (docs/custom-surveys.md)
   civitas eval custom --model llama:model.gguf --data examples/custom/neighbourhood.csv --populations age_group
 
+  # your own backend, a module whose default export makes the client; your own protocol file (docs/extending.md)
+  civitas eval opinionqa --model js:./my-provider.mjs --protocol ./my-protocol.yaml
+
 Populations are attribute names (all their groups) or exact groups, comma separated:
   POLPARTY, SEX=Female, overall. An unknown name is an error that lists the valid ones.
 Running the same command again resumes an interrupted run and asks the model nothing it has
@@ -72,15 +75,15 @@ already answered; a finished run is answered from the store without loading the 
 export function evalCommand(): Command {
   return new Command("eval")
     .description("ask a model a survey's questions and measure how closely its answers match human populations")
-    .argument("<suite>", `the survey: ${SUITES.map((s) => s.name).join(", ")}`)
-    .option("-m, --model <model>", `the model: ${MODEL_FORMS.join(" | ")}`)
+    .argument("<suite>", `the survey: ${suites.names.join(", ")}`)
+    .option("-m, --model <model>", `the model: ${modelForms().join(" | ")}`)
     .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
     .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall, or all the suite has when it has no overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
     .option("-n, --limit <n>", "ask only the first n questions that a chosen population can be scored on (of each dataset, in suites that have several)", intOption("--limit", 1))
-    .option("--metric <name>", `distance behind the alignment score: ${METRIC_NAMES.join(", ")} (default: the protocol's, else the suite's)`)
-    .option("--protocol <name>", `a paper's conventions: ${PROTOCOLS.map((p) => p.name).join(", ")} (see docs/protocols.md)`)
+    .option("--metric <name>", `distance behind the alignment score: ${metrics.names.join(", ")} (default: the protocol's, else the suite's)`)
+    .option("--protocol <name|file>", `a paper's conventions: ${protocols.names.join(", ")}, or a protocol file (.yaml or .json; see docs/protocols.md)`)
     .addOption(
-      new Option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${METHODS.join(", ")}`)
+      new Option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${elicitationMethods.names.join(", ")}`)
         .argParser((v: string, prev: string[]) => [...prev, ...v.split(",")])
         // The value starts empty so that --method appends to nothing; help shows what an empty list means.
         .default([], "logprobs"),
@@ -136,12 +139,15 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
   let store: Store | undefined;
   try {
     const info = findSuite(suiteName);
-    if (!flags.model) throw usageError("--model is required", `for example --model llama:path/to/model.gguf; forms: ${MODEL_FORMS.join(", ")}`);
+    if (!flags.model) throw usageError("--model is required", `for example --model llama:path/to/model.gguf; forms: ${modelForms().join(", ")}`);
     const metric = flags.metric ? parseMetric(flags.metric) : undefined;
     const methods = parseMethods(flags.method);
     const personaTemplates = parsePersonaTemplates(flags.personaTemplate);
-    if (flags.protocol) findProtocol(flags.protocol);
+    // A protocol file is read and registered under its name here.
+    const protocol = flags.protocol ? (await resolveProtocol(flags.protocol)).name : undefined;
     const model = await parseModelSpec(flags.model, {
+      // A js: provider named on the command line is the user's own code.
+      allowModules: true,
       ...(flags.threads === undefined ? {} : { threads: flags.threads }),
       ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
       ...(flags.contextSize === undefined ? {} : { contextSize: flags.contextSize }),
@@ -172,7 +178,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
         ...(flags.limit ? { limit: flags.limit } : {}),
         populations,
         model,
-        ...(flags.protocol ? { protocol: flags.protocol } : {}),
+        ...(protocol ? { protocol } : {}),
         ...(metric ? { metric } : {}),
         ...(flags.resamples ? { resamples: flags.resamples } : {}),
         methods,

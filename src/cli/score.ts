@@ -1,9 +1,9 @@
 /** `civitas score <suite> --predictions FILE`: score distributions produced elsewhere. */
 import { Command } from "commander";
-import { parseMetric, METRIC_NAMES } from "../metrics/index.js";
+import { metrics, parseMetric } from "../metrics/index.js";
 import { formatScores } from "../report/index.js";
-import { PROTOCOLS, readPredictions, resolveConventions, scorePredictions } from "../runs/index.js";
-import { findSuite, SUITES } from "../surveys/index.js";
+import { protocols, readPredictions, resolveConventions, resolveProtocol, scorePredictions } from "../runs/index.js";
+import { findSuite, suites } from "../surveys/index.js";
 import { printErr, printOut, intOption, loadSuiteFor, reportError, toJson, usageError } from "./common.js";
 
 interface ScoreFlags {
@@ -32,12 +32,12 @@ Examples:
 export function scoreCommand(): Command {
   return new Command("score")
     .description("score model distributions produced elsewhere against a suite's populations")
-    .argument("<suite>", `the survey: ${SUITES.map((s) => s.name).join(", ")}`)
+    .argument("<suite>", `the survey: ${suites.names.join(", ")}`)
     .option("--predictions <file>", "the predictions, JSONL (see below)")
     .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
     .option("--cache-dir <dir>", "where downloaded surveys are kept")
-    .option("--protocol <name>", `a paper's conventions: ${PROTOCOLS.map((p) => p.name).join(", ")}`)
-    .option("--metric <name>", `override the metric: ${METRIC_NAMES.join(", ")}`)
+    .option("--protocol <name|file>", `a paper's conventions: ${protocols.names.join(", ")}, or a protocol file (.yaml or .json)`)
+    .option("--metric <name>", `override the metric: ${metrics.names.join(", ")}`)
     .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
     .option("--seed <n>", "bootstrap seed", intOption("--seed", 0), 0)
     .option("--json", "print the result as JSON")
@@ -47,9 +47,11 @@ export function scoreCommand(): Command {
         if (!flags.predictions) throw usageError("--predictions is required", "give the JSONL file of model distributions");
         findSuite(suiteName);
         const metric = flags.metric ? parseMetric(flags.metric) : undefined;
+        // A protocol file is read and registered under its name here.
+        const protocol = flags.protocol ? (await resolveProtocol(flags.protocol)).name : undefined;
         const suite = await loadSuiteFor(suiteName, flags, (m) => printErr(`${m}\n`));
         const conventions = resolveConventions(suite, {
-          ...(flags.protocol ? { protocol: flags.protocol } : {}),
+          ...(protocol ? { protocol } : {}),
           ...(metric ? { metric } : {}),
           ...(flags.resamples ? { resamples: flags.resamples } : {}),
         });

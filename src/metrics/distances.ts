@@ -1,56 +1,72 @@
 /**
- * Distances between two distributions over the same options (same order). Each returns a value in
- * [0, 1]-ish ranges documented per function; alignment is always `1 - distance`.
+ * Distances between two distributions over the same options (same order), and the metrics built
+ * on them: each a registered component (src/registry.ts) with its distance, whether it needs an
+ * ordinal scale, and how its sampling noise floor is computed. Each distance lies in a range
+ * documented per function; alignment is always `1 - distance`. Adding a metric: one file that
+ * defines a `Metric` and `metrics.register(...)` (docs/extending.md).
  */
-import { CivitasError } from "../errors.js";
+import { NO_ARGS, Registry, type Component } from "../registry.js";
+// noise.ts reads this registry and these metrics use its closed forms: both only when called, so
+// the two modules may be loaded in either order.
+import { expectedOrdinalWasserstein, expectedTotalVariation } from "./noise.js";
 
-export type MetricName = "wasserstein" | "tv" | "jsd" | "mean";
+/** A metric's name: a built-in (wasserstein, tv, jsd, mean) or one registered later. */
+export type MetricName = string;
 
-export const METRIC_NAMES: readonly MetricName[] = ["wasserstein", "tv", "jsd", "mean"];
+/**
+ * How a metric's noise floor E[d(p, X/n)], X ~ Multinomial(n, p), is computed: in closed form
+ * (p sums to 1; ordinals are given when the metric needs them), or by seeded simulation of
+ * multinomial samples (src/metrics/noise.ts).
+ */
+export type NoiseFloor = { readonly exact: (p: readonly number[], n: number, ordinals: readonly number[] | null) => number } | "simulated";
 
-export interface MetricInfo {
-  readonly name: MetricName;
-  /** How the alignment score built on it is described in reports. */
+/** A metric: the distance behind an alignment score. */
+export interface Metric extends Component {
+  /** How the alignment score built on it is described in reports ("1 - total variation"). */
   readonly label: string;
+  /** Where it comes from (paper), for reports and docs. */
   readonly source: string;
+  /**
+   * It needs the options' ordinal positions: questions without a usable ordinal scale are not
+   * scored under it (counted as `no_scale`), and protocols that keep refusals cannot use it.
+   */
   readonly needsOrdinals: boolean;
+  /** The distance of two distributions over the same options; `ordinals` is null unless needsOrdinals. */
+  distance(p: readonly number[], q: readonly number[], ordinals: readonly number[] | null): number;
+  readonly noise: NoiseFloor;
 }
 
-export const METRICS: Readonly<Record<MetricName, MetricInfo>> = {
-  wasserstein: {
-    name: "wasserstein",
-    label: "1 - ordinal Wasserstein-1 / ordinal range",
-    source: "Santurkar et al. 2023 (OpinionQA)",
-    needsOrdinals: true,
-  },
-  tv: {
-    name: "tv",
-    label: "1 - total variation",
-    source: "Meister et al. 2024",
-    needsOrdinals: false,
-  },
-  jsd: {
-    name: "jsd",
-    label: "1 - Jensen-Shannon distance (natural log)",
-    source: "Durmus et al. 2023 (GlobalOpinionQA)",
-    needsOrdinals: false,
-  },
-  mean: {
-    name: "mean",
-    label: "1 - |difference of mean answers on the ordinal scale| / ordinal range",
-    source: "Randomness, Not Representation (2025)",
-    needsOrdinals: true,
-  },
-};
+/** Kept for callers of the first releases: a metric as reports describe it. */
+export type MetricInfo = Metric;
 
+/** The metrics `--metric` accepts. */
+export const metrics = new Registry<Metric>({
+  kind: "metric",
+  unknown: (name, names) => ({ message: `unknown metric "${name}"`, hint: `choose one of: ${names.join(", ")}` }),
+  check: (m) => {
+    const out: string[] = [];
+    if (typeof m.distance !== "function") out.push("distance: expected a function (p, q, ordinals) => number");
+    if (typeof m.label !== "string" || m.label === "") out.push('label: expected how reports describe the score, e.g. "1 - total variation"');
+    if (typeof m.source !== "string") out.push("source: expected where the metric comes from");
+    if (typeof m.needsOrdinals !== "boolean") out.push("needsOrdinals: expected true or false");
+    const noise = m.noise as unknown;
+    const exact = noise !== null && typeof noise === "object" && typeof (noise as { exact?: unknown }).exact === "function";
+    if (noise !== "simulated" && !exact) out.push('noise: expected "simulated" or { exact: (p, n, ordinals) => number }');
+    return out;
+  },
+});
+
+/** The registered metric names (live). */
+export const METRIC_NAMES: readonly MetricName[] = metrics.names;
+
+/** The metric of a name (any case); an unknown name is a usage error that lists the valid ones. */
+export function findMetric(name: string): Metric {
+  return metrics.get(name);
+}
+
+/** A metric's registered name from what a user typed. */
 export function parseMetric(name: string): MetricName {
-  const m = METRIC_NAMES.find((x) => x === name.toLowerCase());
-  if (!m) {
-    throw new CivitasError("usage", `unknown metric "${name}"`, {
-      hint: `choose one of: ${METRIC_NAMES.join(", ")}`,
-    });
-  }
-  return m;
+  return metrics.get(name).name;
 }
 
 function checkSameLength(p: readonly number[], q: readonly number[]): void {
@@ -161,29 +177,71 @@ export function meanOrdinalScore(dist: readonly number[], ordinals: readonly num
   return s / mass / (hi - lo);
 }
 
-/** The distance a metric names; `ordinals` is required for "wasserstein" and "mean". */
-export function distance(
-  metric: MetricName,
-  p: readonly number[],
-  q: readonly number[],
-  ordinals: readonly number[] | null,
-): number {
-  switch (metric) {
-    case "tv":
-      return totalVariation(p, q);
-    case "jsd":
-      return jensenShannonDistance(p, q);
-    case "wasserstein":
-      if (!ordinals) throw new RangeError("the ordinal Wasserstein distance needs ordinal positions");
-      return ordinalWasserstein(p, q, ordinals);
-    case "mean":
-      if (!ordinals) throw new RangeError("the mean-score distance needs ordinal positions");
-      checkSameLength(p, q);
-      return Math.abs(meanOrdinalScore(p, ordinals) - meanOrdinalScore(q, ordinals));
-  }
+/** The distance a metric names; `ordinals` is required by the metrics that need them (wasserstein, mean). */
+export function distance(metric: MetricName, p: readonly number[], q: readonly number[], ordinals: readonly number[] | null): number {
+  const m = findMetric(metric);
+  if (m.needsOrdinals && !ordinals) throw new RangeError(`the ${m.name} metric needs ordinal positions`);
+  return m.distance(p, q, m.needsOrdinals ? ordinals : null);
 }
 
 /** The uniform distribution over k options. */
 export function uniform(k: number): number[] {
   return Array.from({ length: k }, () => 1 / k);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The built-in metrics
+
+const wasserstein: Metric = {
+  name: "wasserstein",
+  description: "ordinal Wasserstein-1 distance divided by the ordinal range",
+  args: NO_ARGS,
+  label: "1 - ordinal Wasserstein-1 / ordinal range",
+  source: "Santurkar et al. 2023 (OpinionQA)",
+  needsOrdinals: true,
+  distance: (p, q, ordinals) => ordinalWasserstein(p, q, ordinals!),
+  // Sums of absolute deviations of cumulative counts, each binomial: exact (noise.ts).
+  noise: { exact: (p, n, ordinals) => expectedOrdinalWasserstein(p, ordinals!, n) },
+};
+
+const tv: Metric = {
+  name: "tv",
+  description: "total variation distance",
+  args: NO_ARGS,
+  label: "1 - total variation",
+  source: "Meister et al. 2024",
+  needsOrdinals: false,
+  distance: (p, q) => totalVariation(p, q),
+  noise: { exact: (p, n) => expectedTotalVariation(p, n) },
+};
+
+const jsd: Metric = {
+  name: "jsd",
+  description: "Jensen-Shannon distance, natural log (scipy's jensenshannon)",
+  args: NO_ARGS,
+  label: "1 - Jensen-Shannon distance (natural log)",
+  source: "Durmus et al. 2023 (GlobalOpinionQA)",
+  needsOrdinals: false,
+  distance: (p, q) => jensenShannonDistance(p, q),
+  // Does not decompose over options.
+  noise: "simulated",
+};
+
+const mean: Metric = {
+  name: "mean",
+  description: "difference of the mean answers on the ordinal scale, divided by its range",
+  args: NO_ARGS,
+  label: "1 - |difference of mean answers on the ordinal scale| / ordinal range",
+  source: "Randomness, Not Representation (2025)",
+  needsOrdinals: true,
+  distance: (p, q, ordinals) => {
+    checkSameLength(p, q);
+    return Math.abs(meanOrdinalScore(p, ordinals!) - meanOrdinalScore(q, ordinals!));
+  },
+  noise: "simulated",
+};
+
+metrics.register(wasserstein);
+metrics.register(tv);
+metrics.register(jsd);
+metrics.register(mean);

@@ -10,10 +10,13 @@
  *   E|X - np| = 2 (m + 1) C(n, m + 1) p^(m+1) (1 - p)^(n-m),  m = floor(np),  X ~ Bin(n, p).
  * The Jensen-Shannon distance does not decompose; it is estimated by seeded simulation: `draws`
  * multinomial samples, each a chain of binomial variates (binomial.ts) from the stream of
- * (seed, question) (rng.ts `streamRng`).
+ * (seed, question) (rng.ts `streamRng`). Which of the two a metric uses is part of its
+ * registration (`Metric.noise`, src/metrics/distances.ts).
  */
 import { binomialSample } from "./binomial.js";
-import { distance, type MetricName } from "./distances.js";
+// distances.ts registers the metrics with the closed forms below; both modules use each other only
+// when called, so they may be loaded in either order.
+import { findMetric, type MetricName } from "./distances.js";
 import { logGamma } from "./distributions.js";
 import { streamRng } from "./rng.js";
 
@@ -64,7 +67,8 @@ export interface NoiseOptions {
 
 /**
  * The expected distance between p and an empirical distribution of n draws from it, under a
- * metric: exact for tv and wasserstein, simulated (seeded) for jsd.
+ * metric: as its registration says (`Metric.noise`), in closed form (tv, wasserstein) or by seeded
+ * simulation (jsd, mean).
  */
 export function expectedSamplingDistance(
   metric: MetricName,
@@ -76,11 +80,10 @@ export function expectedSamplingDistance(
   if (!(n >= 1)) return Number.NaN;
   const total = p.reduce((a, b) => a + b, 0);
   const q = p.map((x) => x / total);
-  if (metric === "tv") return expectedTotalVariation(q, n);
-  if (metric === "wasserstein") {
-    if (!ordinals) throw new RangeError("the ordinal Wasserstein distance needs ordinal positions");
-    return expectedOrdinalWasserstein(q, ordinals, n);
-  }
+  const m = findMetric(metric);
+  if (m.needsOrdinals && !ordinals) throw new RangeError(`the ${m.name} metric needs ordinal positions`);
+  const scale = m.needsOrdinals ? ordinals : null;
+  if (m.noise !== "simulated") return m.noise.exact(q, n, scale);
   // A multinomial draw as a chain of binomials: X_i ~ Bin(n - sum of earlier X, p_i / remaining mass).
   const draws = options.draws ?? 200;
   const rng = streamRng(options.seed ?? 0, options.stream);
@@ -99,7 +102,7 @@ export function expectedSamplingDistance(
       left -= x[i]!;
       mass -= q[i]!;
     }
-    sum += distance(metric, q, x.map((c) => c / n), ordinals);
+    sum += m.distance(q, x.map((c) => c / n), scale);
   }
   return sum / draws;
 }

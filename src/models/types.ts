@@ -1,3 +1,5 @@
+import type { ComponentSpec } from "../registry.js";
+
 /**
  * The one interface every model backend implements: given a prompt that ends where the answer
  * label goes, say how much next-token probability falls on each option label.
@@ -75,9 +77,16 @@ export interface CompletionAnswer {
   readonly promptTokens: number | null;
 }
 
+/**
+ * The kind of backend: "llama" (in-process llama.cpp), "openai" (an OpenAI-compatible server,
+ * ollama: and vllm: included), "js" (a provider module the user brings), or a registered
+ * backend's own.
+ */
+export type BackendKind = string;
+
 /** A ready model. */
 export interface ModelClient {
-  readonly backend: "llama" | "openai";
+  readonly backend: BackendKind;
   /** Stable identity of the model (no secrets); part of every cache key. */
   readonly identity: string;
   /** How many queries it can usefully run at once. */
@@ -93,7 +102,7 @@ export interface ModelClient {
  * the model, so a run answered entirely from the cache never loads it.
  */
 export interface ModelSpec {
-  readonly backend: "llama" | "openai";
+  readonly backend: BackendKind;
   readonly identity: string;
   /** Short name for reports. */
   readonly display: string;
@@ -106,4 +115,9 @@ export interface ModelSpec {
    * settings show in its params, so they are part of every cache key. Absent: the same spec.
    */
   readonly forSharedPrefixes?: () => ModelSpec;
+  /**
+   * The registered backend and its arguments (no secrets), as a run records it; set by
+   * parseModelSpec. Not part of any identity: `identity` and `params` are.
+   */
+  readonly component?: ComponentSpec;
 }

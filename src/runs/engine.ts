@@ -11,6 +11,7 @@
  */
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import { BatchWriter, type Store } from "../store/index.js";
+import { runComponents } from "./components.js";
 import { inProcessExecutor, type Executor, type ExecutorEvents } from "./stages/execute.js";
 import { answerOf, askingOrder, itemKey, planEval, requestOf, type EvalPlan, type PlannedItem } from "./stages/plan.js";
 import { scoreRun, type EvalResult } from "./stages/score.js";
@@ -40,8 +41,11 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
   // ---- plan
   const run = planEval(plan);
   const { id, items, model } = run;
+  const r = run.resolved;
+  // The components used, as {name, args}, are stored beside the identity, not hashed (components.ts).
+  const components = runComponents({ suite: plan.suite.name, model: plan.model, methods: r.methods, settings: r.settings, conventions: r.conventions });
   const resumed =
-    (await store.beginRun({ id, command: plan.command, suite: plan.suite.name, model: model.display, metric: run.resolved.conventions.metric, config: run.config })) === "resumed";
+    (await store.beginRun({ id, command: plan.command, suite: plan.suite.name, model: model.display, metric: r.conventions.metric, config: { ...run.config, components } })) === "resumed";
   const stored = new Set((await store.answers(id)).map((a) => itemKey(a.questionId, a.variant, a.persona, a.method)));
   const todo = items.filter((it) => !stored.has(itemKey(it.question.id, it.variant.id, it.persona.id, it.method)));
   const cache = await store.lookupRequests([...new Set(todo.map((it) => it.key))]);

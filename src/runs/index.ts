@@ -8,8 +8,34 @@ export {
   type ModelRequest,
   type RequestHooks,
 } from "./stages/execute.js";
-export { DEFAULT_SAMPLES, elicit, METHODS, methodParams, parseMethods, verbalizeSchema, type Elicited, type MethodSettings } from "./methods.js";
-export { findProtocol, PROTOCOLS, resolveConventions, type Conventions, type Protocol } from "./protocols.js";
+export {
+  DEFAULT_SAMPLES,
+  elicit,
+  findMethod,
+  METHODS,
+  methodParams,
+  methods,
+  parseMethods,
+  verbalizeSchema,
+  type Elicited,
+  type ElicitationMethod,
+  type ElicitPrompt,
+  type MethodSettings,
+  type RequestParams,
+} from "./methods.js";
+export {
+  findProtocol,
+  isProtocolFile,
+  loadProtocolFile,
+  parseProtocol,
+  PROTOCOLS,
+  protocols,
+  resolveConventions,
+  resolveProtocol,
+  type Conventions,
+  type Protocol,
+} from "./protocols.js";
+export { runComponents, type RunComponents } from "./components.js";
 export { scoreAnswers, type EvalScores } from "./result.js";
 export {
   distanceTable,

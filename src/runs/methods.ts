@@ -1,6 +1,7 @@
 /**
  * Elicitation methods (Meister et al. 2024, "Benchmarking Distributional Alignment of LLMs"):
- * how a model's distribution over the options of a question is obtained.
+ * how a model's distribution over the options of a question is obtained. Each is a registered
+ * component (src/registry.ts) with its request parameters and its way of asking.
  *
  * - logprobs:  the next-token probabilities of the option labels after "Answer:" (one evaluation).
  * - sample:    K completions at temperature 1, the label each names parsed; the counts are the
@@ -11,13 +12,16 @@
  * With `constrain`, decoding is restricted where the backend can (llama.cpp grammars, JSON-schema
  * response_format) so that sampled labels and stated JSON are always well-formed; the mode that
  * produced each answer is recorded.
+ *
+ * Adding a method: one file that defines an `ElicitationMethod` and `methods.register(...)`
+ * (docs/extending.md). A method other than these three is asked the prompt that ends where the
+ * answer label goes (as logprobs and sample are), whole (prefixes are shared by logprobs only).
  */
-import { CivitasError } from "../errors.js";
+import { z } from "zod";
 import { parseLabelAnswer, parseVerbalized, type ConstraintMode, type ModelClient } from "../models/index.js";
+import { NO_ARGS, Registry, type Component } from "../registry.js";
 import type { Method } from "../store/index.js";
 import type { AnswerFormat, RenderedPrompt } from "../surveys/index.js";
-
-export const METHODS: readonly Method[] = ["logprobs", "sample", "verbalize"];
 
 export interface MethodSettings {
   /** Completions per question for `sample` (default 30, as Meister et al.'s 30-answer sequences). */
@@ -30,27 +34,55 @@ export interface MethodSettings {
 
 export const DEFAULT_SAMPLES = 30;
 
+/** The part of a rendered prompt a method asks. */
+export type ElicitPrompt = Pick<RenderedPrompt, "text" | "prefix" | "labels" | "shown" | "answer">;
+
+/** Request parameters: part of every request's cache key. */
+export type RequestParams = Record<string, string | number | boolean>;
+
+/** An elicitation method. */
+export interface ElicitationMethod extends Component {
+  /**
+   * The parameters of its requests: part of the cache key, so that a change asks again rather
+   * than reuse answers given to other requests. `answer` is the prompt's answer format.
+   */
+  params(settings: MethodSettings, answer: AnswerFormat): RequestParams;
+  /** Asks the model one prompt. */
+  elicit(client: ModelClient, prompt: ElicitPrompt, settings: MethodSettings, signal?: AbortSignal): Promise<Elicited>;
+}
+
+/** The elicitation methods `--method` accepts. */
+export const methods = new Registry<ElicitationMethod>({
+  kind: "method",
+  unknown: (name, names) => ({ message: `unknown method "${name}"`, hint: `choose among ${names.join(", ")} (several: --method logprobs,verbalize)` }),
+  check: (m) => [
+    ...(typeof m.params === "function" ? [] : ["params: expected a function (settings, answer) => request parameters"]),
+    ...(typeof m.elicit === "function" ? [] : ["elicit: expected a function (client, prompt, settings, signal) => Promise<Elicited>"]),
+  ],
+});
+
+/**
+ * The registered method names (live). Typed as the store's `Method`, which names the built-ins:
+ * a registered method's name is stored like theirs.
+ */
+export const METHODS: readonly Method[] = methods.names as readonly Method[];
+
+export function findMethod(name: string): ElicitationMethod {
+  return methods.get(name);
+}
+
 export function parseMethods(specs: readonly string[]): Method[] {
   const out: Method[] = [];
   for (const s of specs) {
-    const m = METHODS.find((x) => x === s.trim().toLowerCase());
-    if (!m) throw new CivitasError("usage", `unknown method "${s}"`, { hint: `choose among ${METHODS.join(", ")} (several: --method logprobs,verbalize)` });
+    const m = methods.get(s).name as Method;
     if (!out.includes(m)) out.push(m);
   }
   return out.length > 0 ? out : ["logprobs"];
 }
 
 /** The request parameters of a method: part of the cache key. */
-export function methodParams(method: Method, s: MethodSettings, answer: AnswerFormat = "label"): Record<string, string | number | boolean> {
-  switch (method) {
-    case "logprobs":
-      return {};
-    case "sample":
-      // An option's text takes more tokens than its label.
-      return { n: s.samples, temperature: 1, max_tokens: answer === "text" ? 48 : s.constrain ? 4 : 8, seed: s.seed, constrain: s.constrain };
-    case "verbalize":
-      return { n: 1, temperature: 0, max_tokens: 400, seed: s.seed, constrain: s.constrain };
-  }
+export function methodParams(method: string, s: MethodSettings, answer: AnswerFormat = "label"): RequestParams {
+  return methods.get(method).params(s, answer);
 }
 
 /** What a method got from the model for one prompt. */
@@ -78,21 +110,38 @@ export function verbalizeSchema(labels: readonly string[]): Record<string, unkno
  * Asks the model one prompt by a method. With the "text" answer format, logprobs scores each
  * option's text as a continuation, and sampled answers are parsed (and constrained) as option texts.
  */
-export async function elicit(
-  client: ModelClient,
-  method: Method,
-  prompt: Pick<RenderedPrompt, "text" | "prefix" | "labels" | "shown" | "answer">,
-  s: MethodSettings,
-  signal?: AbortSignal,
-): Promise<Elicited> {
-  const { text, labels, shown: options, prefix } = prompt;
-  const byText = prompt.answer === "text";
-  if (method === "logprobs") {
-    const a = await client.optionProbabilities({ prompt: text, labels, prefix, ...(byText ? { continuations: options } : {}) }, signal);
+export function elicit(client: ModelClient, method: string, prompt: ElicitPrompt, s: MethodSettings, signal?: AbortSignal): Promise<Elicited> {
+  return methods.get(method).elicit(client, prompt, s, signal);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The built-in methods
+
+const samples = z.int({ error: "expected an integer >= 1" }).min(1, { error: "expected an integer >= 1" }).default(DEFAULT_SAMPLES);
+const constrain = z.boolean({ error: "expected true or false" }).default(false);
+
+const logprobs: ElicitationMethod = {
+  name: "logprobs",
+  description: "next-token probabilities of the option labels",
+  args: NO_ARGS,
+  // logprobs keys keep the shape of version 1 stores (requestKey), so their caches stay valid.
+  params: () => ({}),
+  async elicit(client, prompt, _s, signal) {
+    const { text, labels, shown: options, prefix } = prompt;
+    const a = await client.optionProbabilities({ prompt: text, labels, prefix, ...(prompt.answer === "text" ? { continuations: options } : {}) }, signal);
     return { labelMass: [...a.labelMass], coverage: a.coverage, raw: { top: a.top }, mode: "none", promptTokens: a.promptTokens };
-  }
-  const p = methodParams(method, s, prompt.answer);
-  if (method === "sample") {
+  },
+};
+
+const sample: ElicitationMethod = {
+  name: "sample",
+  description: "K completions at temperature 1 (--samples), the labels they name counted",
+  args: z.object({ samples, constrain }),
+  // An option's text takes more tokens than its label.
+  params: (s, answer) => ({ n: s.samples, temperature: 1, max_tokens: answer === "text" ? 48 : s.constrain ? 4 : 8, seed: s.seed, constrain: s.constrain }),
+  async elicit(client, prompt, s, signal) {
+    const { text, labels, shown: options } = prompt;
+    const p = sample.params(s, prompt.answer);
     const a = await client.complete(
       {
         prompt: text,
@@ -100,7 +149,7 @@ export async function elicit(
         temperature: 1,
         maxTokens: Number(p.max_tokens),
         seed: s.seed,
-        ...(s.constrain ? { constrain: { kind: "choice" as const, choices: byText ? options : labels } } : {}),
+        ...(s.constrain ? { constrain: { kind: "choice" as const, choices: prompt.answer === "text" ? options : labels } } : {}),
       },
       signal,
     );
@@ -115,21 +164,36 @@ export async function elicit(
       mode: a.mode,
       promptTokens: a.promptTokens,
     };
-  }
-  const a = await client.complete(
-    {
-      prompt: text,
-      n: 1,
-      temperature: 0,
-      maxTokens: Number(p.max_tokens),
-      seed: s.seed,
-      ...(s.constrain ? { constrain: { kind: "json" as const, schema: verbalizeSchema(labels) } } : {}),
-    },
-    signal,
-  );
-  const said = a.texts[0] ?? "";
-  const v = parseVerbalized(said, labels, options);
-  return v.ok
-    ? { labelMass: v.distribution, coverage: 1, raw: { text: said }, mode: a.mode, promptTokens: a.promptTokens }
-    : { labelMass: labels.map(() => 0), coverage: 0, raw: { text: said, error: v.error }, mode: a.mode, promptTokens: a.promptTokens };
-}
+  },
+};
+
+const verbalize: ElicitationMethod = {
+  name: "verbalize",
+  description: "the model states the distribution as JSON",
+  args: z.object({ constrain }),
+  params: (s) => ({ n: 1, temperature: 0, max_tokens: 400, seed: s.seed, constrain: s.constrain }),
+  async elicit(client, prompt, s, signal) {
+    const { text, labels, shown: options } = prompt;
+    const p = verbalize.params(s, prompt.answer);
+    const a = await client.complete(
+      {
+        prompt: text,
+        n: 1,
+        temperature: 0,
+        maxTokens: Number(p.max_tokens),
+        seed: s.seed,
+        ...(s.constrain ? { constrain: { kind: "json" as const, schema: verbalizeSchema(labels) } } : {}),
+      },
+      signal,
+    );
+    const said = a.texts[0] ?? "";
+    const v = parseVerbalized(said, labels, options);
+    return v.ok
+      ? { labelMass: v.distribution, coverage: 1, raw: { text: said }, mode: a.mode, promptTokens: a.promptTokens }
+      : { labelMass: labels.map(() => 0), coverage: 0, raw: { text: said, error: v.error }, mode: a.mode, promptTokens: a.promptTokens };
+  },
+};
+
+methods.register(logprobs);
+methods.register(sample);
+methods.register(verbalize);

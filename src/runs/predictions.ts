@@ -16,7 +16,7 @@ import { resolvePopulations, scoredIndices, type Population, type Question, type
 import type { Conventions } from "./protocols.js";
 import type { EvalScores } from "./result.js";
 import { distanceTable, summarize } from "./score.js";
-import { METRICS } from "../metrics/index.js";
+import { findMetric } from "../metrics/index.js";
 
 const Line = z.object({
   question: z.string().min(1),
@@ -150,7 +150,7 @@ export function scorePredictions(suite: Suite, p: Predictions, conventions: Conv
   }
   return {
     ...summary,
-    metric_label: METRICS[conventions.metric].label,
+    metric_label: findMetric(conventions.metric).label,
     protocol: conventions.protocol,
     method: "predictions",
     warnings,

@@ -2,9 +2,18 @@
  * Protocols: named presets of a paper's scoring conventions, so that its published numbers can be
  * reproduced with `--protocol`. Without one, civitas uses the suite's default metric, drops
  * refusals and pools questions across datasets. Sources and details: docs/protocols.md.
+ *
+ * A protocol is data: the built-ins below, or a YAML or JSON file a user writes
+ * (`--protocol ./my-protocol.yaml`), validated here, registered under the name it gives, and
+ * recorded in a run like a built-in.
  */
-import { CivitasError } from "../errors.js";
-import { METRICS, type MetricName } from "../metrics/index.js";
+import { readFile } from "node:fs/promises";
+import { isDeepStrictEqual } from "node:util";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import { z } from "zod";
+import { CivitasError, messageOf } from "../errors.js";
+import { findMetric, metrics, type MetricName } from "../metrics/index.js";
+import { NO_ARGS, Registry, type Component } from "../registry.js";
 import type { Suite } from "../surveys/index.js";
 
 export interface Conventions {
@@ -21,40 +30,220 @@ export interface Conventions {
   readonly optionOrder: "survey" | "alphabetical";
 }
 
-export interface Protocol {
-  readonly name: string;
+export interface Protocol extends Component {
   readonly title: string;
   readonly source: string;
   readonly conventions: Conventions;
+  /** The file it was read from; absent for the built-ins. */
+  readonly file?: string;
 }
 
-export const PROTOCOLS: readonly Protocol[] = [
+/** The conventions without a protocol (the suite's metric aside). */
+const DEFAULTS = { refusals: "drop", datasets: "pooled", resamples: 1000, optionOrder: "survey" } as const;
+
+/** Problems of a set of conventions (empty when none). */
+function conventionProblems(c: Conventions): string[] {
+  const out: string[] = [];
+  const metric = metrics.find(String(c.metric));
+  if (!metric) out.push(`conventions.metric: unknown metric "${String(c.metric)}" (choose one of: ${metrics.names.join(", ")})`);
+  if (!["drop", "keep"].includes(c.refusals)) out.push(`conventions.refusals: expected drop or keep`);
+  if (!["pooled", "equal"].includes(c.datasets)) out.push(`conventions.datasets: expected pooled or equal`);
+  if (!(Number.isInteger(c.resamples) && c.resamples >= 10)) out.push(`conventions.resamples: expected an integer >= 10`);
+  if (!["survey", "alphabetical"].includes(c.optionOrder)) out.push(`conventions.option_order: expected survey or alphabetical`);
+  if (metric?.needsOrdinals && c.refusals === "keep") {
+    out.push(`conventions.metric: ${metric.name} needs an ordinal scale, where refusals kept as options have no place (use tv or jsd with refusals: keep)`);
+  }
+  return out;
+}
+
+/** The protocols `--protocol` accepts by name; a protocol file adds its own when it is read. */
+export const protocols = new Registry<Protocol>({
+  kind: "protocol",
+  check: (p) => {
+    const out: string[] = [];
+    if (typeof p.title !== "string" || p.title === "") out.push("title: expected one line of text");
+    if (typeof p.source !== "string") out.push("source: expected where the conventions come from");
+    if (p.conventions === null || typeof p.conventions !== "object") out.push("conventions: expected an object");
+    else out.push(...conventionProblems(p.conventions));
+    return out;
+  },
+});
+
+/** Built-in protocols, as data. */
+const BUILT_IN: readonly Protocol[] = [
   {
     name: "santurkar2023",
+    description: "OpinionQA's conventions (Santurkar et al. 2023)",
+    args: NO_ARGS,
     title: "OpinionQA: refusals dropped, ordinal Wasserstein-1 normalised by the ordinal range",
     source: "Santurkar et al. 2023, Whose Opinions Do Language Models Reflect? (ICML); tatsu-lab/opinions_qa helpers.py",
     conventions: { metric: "wasserstein", refusals: "drop", datasets: "pooled", resamples: 1000, optionOrder: "survey" },
   },
   {
     name: "durmus2023",
+    description: "GlobalOpinionQA's conventions (Durmus et al. 2023)",
+    args: NO_ARGS,
     title: "GlobalOpinionQA: 1 - Jensen-Shannon distance (natural log, scipy's definition)",
     source: "Durmus et al. 2023, Towards Measuring the Representation of Subjective Global Opinions in Language Models",
     conventions: { metric: "jsd", refusals: "drop", datasets: "pooled", resamples: 1000, optionOrder: "survey" },
   },
   {
     name: "meister2024",
+    description: "distributional alignment's conventions (Meister et al. 2024)",
+    args: NO_ARGS,
     title: "Distributional alignment: total variation, refusals kept as options, options in alphabetical order, datasets weighted equally",
     source: "Meister et al. 2024, Benchmarking Distributional Alignment of Large Language Models; nicolemeister/benchmarking-distributional-alignment",
     conventions: { metric: "tv", refusals: "keep", datasets: "equal", resamples: 1000, optionOrder: "alphabetical" },
   },
 ];
+for (const p of BUILT_IN) protocols.register(p);
+
+/** The registered protocols (live). */
+export const PROTOCOLS: readonly Protocol[] = protocols.all;
 
 export function findProtocol(name: string): Protocol {
-  const p = PROTOCOLS.find((x) => x.name === name.toLowerCase());
-  if (!p) {
-    throw new CivitasError("usage", `unknown protocol "${name}"`, { hint: `choose among ${PROTOCOLS.map((x) => x.name).join(", ")}` });
+  return protocols.get(name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protocol files
+
+const HINT = "docs/protocols.md, \"Writing a protocol\", describes the file; examples/extending/protocol.yaml is one";
+
+/** What a protocol file holds. */
+const FILE_SCHEMA = z.strictObject({
+  name: z.string({ error: "expected a name" }).regex(/^[a-z][a-z0-9._-]*$/u, { error: 'expected lower case letters, digits, ".", "_" or "-", starting with a letter' }),
+  title: z.string({ error: "expected one line of text" }).min(1, { error: "expected one line of text" }),
+  source: z.string({ error: "expected where the conventions come from" }).default(""),
+  description: z.string({ error: "expected one line of text" }).optional(),
+  conventions: z.strictObject({
+    metric: z.string({ error: `expected a metric name` }),
+    refusals: z.enum(["drop", "keep"], { error: "expected drop or keep" }).default(DEFAULTS.refusals),
+    datasets: z.enum(["pooled", "equal"], { error: "expected pooled or equal" }).default(DEFAULTS.datasets),
+    resamples: z.int({ error: "expected an integer >= 10" }).min(10, { error: "expected an integer >= 10" }).default(DEFAULTS.resamples),
+    option_order: z.enum(["survey", "alphabetical"], { error: "expected survey or alphabetical" }).default(DEFAULTS.optionOrder),
+  }),
+});
+
+/** Whether `--protocol` names a file rather than a registered protocol. */
+export function isProtocolFile(ref: string): boolean {
+  return /[\\/]/u.test(ref) || /\.(ya?ml|json)$/iu.test(ref);
+}
+
+function fileError(source: string, lines: readonly string[]): CivitasError {
+  return new CivitasError("input", lines.map((l) => `${source}: ${l}`).join("\n"), { hint: HINT });
+}
+
+const fieldOf = (path: readonly PropertyKey[]): string => path.map(String).join(".");
+
+/** "line N, " of the deepest key on a path that the document has (a missing field: its parent's key). */
+function lineOf(doc: Document.Parsed, lines: LineCounter, path: readonly PropertyKey[]): string {
+  let node: unknown = doc.contents;
+  let at: number | undefined;
+  for (const step of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(step));
+      if (!pair) break;
+      if (isScalar(pair.key) && pair.key.range) at = pair.key.range[0];
+      node = pair.value;
+    } else if (isSeq(node) && typeof step === "number" && node.items[step] !== undefined) {
+      node = node.items[step];
+      const range = (node as { range?: [number, number, number] }).range;
+      if (range) at = range[0];
+    } else break;
   }
-  return p;
+  return at === undefined ? "" : `line ${lines.linePos(at).line}, `;
+}
+
+/**
+ * A protocol from the text of a YAML or JSON file (JSON is YAML); `source` names the file in
+ * errors. Every problem is reported, each with its line and field. Not registered: see
+ * loadProtocolFile.
+ */
+export function parseProtocol(text: string, source: string): Protocol {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, lineCounter: lines });
+  if (doc.errors.length > 0) {
+    throw fileError(
+      source,
+      doc.errors.slice(0, 5).map((e) => {
+        const pos = e.linePos?.[0];
+        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ""}${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/u, "")}`;
+      }),
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw fileError(source, [`not readable as YAML or JSON (${messageOf(e).split("\n")[0]!})`]);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw fileError(source, ["expected a mapping with name, title, source and conventions"]);
+  }
+  const parsed = FILE_SCHEMA.safeParse(raw);
+  if (!parsed.success) {
+    throw fileError(
+      source,
+      parsed.error.issues.map((i) => {
+        if (i.code === "unrecognized_keys") {
+          const at = fieldOf(i.path);
+          return `${lineOf(doc, lines, [...i.path, i.keys[0]!])}${i.keys.map((k) => (at ? `${at}.${k}` : k)).join(", ")}: unknown field${i.keys.length > 1 ? "s" : ""}`;
+        }
+        const present = doc.hasIn(i.path as unknown[]);
+        return `${lineOf(doc, lines, i.path)}${fieldOf(i.path)}: ${present ? i.message : "required"}`;
+      }),
+    );
+  }
+  const f = parsed.data;
+  const conventions: Conventions = {
+    metric: metrics.find(f.conventions.metric)?.name ?? f.conventions.metric,
+    refusals: f.conventions.refusals,
+    datasets: f.conventions.datasets,
+    resamples: f.conventions.resamples,
+    optionOrder: f.conventions.option_order,
+  };
+  const problems = conventionProblems(conventions);
+  if (problems.length > 0) {
+    const where = (p: string) => {
+      const field = p.slice(0, p.indexOf(":"));
+      return `${lineOf(doc, lines, field.split("."))}${p}`;
+    };
+    throw fileError(source, problems.map(where));
+  }
+  return { name: f.name, description: f.description ?? f.title, args: NO_ARGS, title: f.title, source: f.source, conventions, file: source };
+}
+
+/**
+ * Reads a protocol file, validates it and registers it under its name (reading the same protocol
+ * again is fine; a name that another protocol has is an error). Returns the registered protocol.
+ */
+export async function loadProtocolFile(file: string): Promise<Protocol> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new CivitasError(code === "ENOENT" || code === "EISDIR" ? "usage" : "input", code === "ENOENT" ? `no protocol file ${file}` : `cannot read the protocol file ${file}: ${messageOf(e)}`, {
+      hint: `give a protocol name (${protocols.names.join(", ")}) or a YAML or JSON file; ${HINT}`,
+      cause: e,
+    });
+  }
+  const p = parseProtocol(text, file);
+  const existing = protocols.find(p.name);
+  if (existing) {
+    const same = isDeepStrictEqual([existing.title, existing.source, existing.conventions], [p.title, p.source, p.conventions]);
+    if (same && existing.file !== undefined) return existing;
+    throw fileError(file, [
+      `name: a protocol named "${p.name}" is registered already (${existing.file === undefined ? "built in" : `from ${existing.file}`}); give yours another name`,
+    ]);
+  }
+  return protocols.register(p);
+}
+
+/** `--protocol`: a registered name, or a file (a path, or a name ending in .yaml, .yml or .json), read and registered. */
+export async function resolveProtocol(ref: string): Promise<Protocol> {
+  return isProtocolFile(ref) ? loadProtocolFile(ref) : findProtocol(ref);
 }
 
 /**
@@ -65,16 +254,14 @@ export function resolveConventions(
   suite: Suite,
   options: { readonly protocol?: string; readonly metric?: MetricName; readonly resamples?: number } = {},
 ): Conventions & { readonly protocol: string | null } {
-  const base: Conventions = options.protocol
-    ? findProtocol(options.protocol).conventions
-    : { metric: suite.defaultMetric, refusals: "drop", datasets: "pooled", resamples: 1000, optionOrder: "survey" };
+  const base: Conventions = options.protocol ? findProtocol(options.protocol).conventions : { metric: suite.defaultMetric, ...DEFAULTS };
   const c = {
     ...base,
     ...(options.metric ? { metric: options.metric } : {}),
     ...(options.resamples ? { resamples: options.resamples } : {}),
     protocol: options.protocol ? findProtocol(options.protocol).name : null,
   };
-  if (c.refusals === "keep" && METRICS[c.metric].needsOrdinals) {
+  if (c.refusals === "keep" && findMetric(c.metric).needsOrdinals) {
     throw new CivitasError("usage", `the ${c.metric} metric cannot keep refusals as options: they have no place on the ordinal scale`, {
       hint: "use --metric tv or jsd with this protocol",
     });

@@ -3,7 +3,7 @@
  * personas when the run steers), the other methods, steerability, the knowledge-to-simulation gap,
  * knowledge questions and suite-specific scores.
  */
-import { METRICS, type MetricName } from "../metrics/index.js";
+import { findMetric, type MetricName } from "../metrics/index.js";
 import type { AnswerRow, Method, ScoreRow } from "../store/index.js";
 import type { Persona, Population, Question, Suite, Variant } from "../surveys/index.js";
 import { stabilityReport, type StabilityReport } from "./stability.js";
@@ -167,7 +167,7 @@ export function scoreAnswers(
 
   const scores: EvalScores = {
     ...head.summary,
-    metric_label: METRICS[o.conventions.metric].label,
+    metric_label: findMetric(o.conventions.metric).label,
     protocol: o.conventions.protocol,
     method: head.method,
     questions: { ...head.summary.questions, ...(knowledgeQs.length > 0 ? { knowledge: knowledge?.n ?? 0 } : {}) },

@@ -7,7 +7,7 @@
  * The same code scores `civitas eval` runs (model distributions from stored answers) and outside
  * predictions (`civitas score`), under a protocol's conventions.
  */
-import { bootstrapStatistic, distance, expectedSamplingDistance, meanOrdinalScore, METRICS, uniform, type MetricName } from "../metrics/index.js";
+import { bootstrapStatistic, distance, expectedSamplingDistance, findMetric, meanOrdinalScore, uniform, type MetricName } from "../metrics/index.js";
 import { scoredIndices, type HumanDistribution, type Population, type Question, type Suite } from "../surveys/index.js";
 import type { Conventions } from "./protocols.js";
 
@@ -103,7 +103,7 @@ export function scoredDistribution(q: Question, distribution: readonly number[])
 
 /** Ordinals under the conventions, or null when the question has no usable ordinal scale. */
 function scaleOf(q: Question, metric: MetricName): readonly number[] | null | "none" {
-  if (!METRICS[metric].needsOrdinals) return null;
+  if (!findMetric(metric).needsOrdinals) return null;
   const o = q.ordinals;
   // A nominal question, or one whose ordinals are all equal (ORIENTATIONMOD_W50 has [1, 1, 1, 1]),
   // has no ordinal distance: it would score a perfect 0.

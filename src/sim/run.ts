@@ -111,7 +111,7 @@ export interface SimRunConfig {
   readonly sweep: [string, ParamValue[]][];
   readonly seeds: number[];
   readonly every: number | null;
-  readonly model: { identity: string; display: string; backend: "llama" | "openai"; params: Readonly<Record<string, string | number | boolean>> } | null;
+  readonly model: { identity: string; display: string; backend: ModelSpec["backend"]; params: Readonly<Record<string, string | number | boolean>> } | null;
   readonly survey: { suite: string; fingerprint: string; question: string | null; attribute: string | null; populations: string[] | null } | null;
   readonly replay: string | null;
 }

@@ -1,5 +1,9 @@
-/** The registry of survey suites that `civitas eval <suite>` accepts. */
-import { CivitasError } from "../errors.js";
+/**
+ * The registry of survey suites that `civitas eval <suite>` accepts: each a registered component
+ * (src/registry.ts) that loads its questions, populations and human answers. Adding a suite: one
+ * file that defines a `SuiteInfo` and `suites.register(...)` (docs/extending.md).
+ */
+import { NO_ARGS, Registry, type Component } from "../registry.js";
 import type { CacheOptions } from "./download.js";
 import { CUSTOM_TITLE, loadCustom } from "./custom.js";
 import { DISTALIGN_TITLE, loadDistAlign } from "./distalign.js";
@@ -18,49 +22,70 @@ export interface SuiteLoadOptions {
   readonly onUnverified?: CacheOptions["onUnverified"];
 }
 
-export interface SuiteInfo {
-  readonly name: string;
+export interface SuiteInfo extends Component {
   readonly title: string;
   load(options: SuiteLoadOptions): Promise<Suite>;
 }
 
-export const SUITES: readonly SuiteInfo[] = [
+/** The suites `civitas eval`, `score` and `suites` accept. */
+export const suites = new Registry<SuiteInfo>({
+  kind: "suite",
+  unknown: (name, names) => ({ message: `unknown suite "${name}"`, hint: `known suites: ${names.join(", ")}` }),
+  check: (s) => [
+    ...(typeof s.title === "string" && s.title !== "" ? [] : ["title: expected the survey's name and source, for reports"]),
+    ...(typeof s.load === "function" ? [] : ["load: expected a function (options) => Promise<Suite>"]),
+  ],
+});
+
+const BUILT_IN: readonly SuiteInfo[] = [
   {
     name: "opinionqa",
     title: OPINIONQA_TITLE,
+    description: "OpinionQA: Pew American Trends Panel questions, US groups",
+    args: NO_ARGS,
     load: (o) => loadOpinionQA(o),
   },
   {
     name: "globalopinions",
     title: GLOBALOPINIONS_TITLE,
+    description: "GlobalOpinionQA: Pew Global Attitudes and World Values Survey questions, countries",
+    args: NO_ARGS,
     load: (o) => loadGlobalOpinions(o),
   },
   {
     name: "distalign",
     title: DISTALIGN_TITLE,
+    description: "Meister et al. 2024's distributional alignment benchmark, three datasets",
+    args: NO_ARGS,
     load: (o) => loadDistAlign(o),
   },
   {
     name: "moca",
     title: MOCA_TITLE,
+    description: "MoCa: moral and causal judgement stories, yes/no",
+    args: NO_ARGS,
     load: (o) => loadMoCa(o),
   },
   {
     name: "rnr",
     title: RNR_TITLE,
+    description: "Randomness, Not Representation: mean answers of 15 countries",
+    args: NO_ARGS,
     load: (o) => loadRnR(o),
   },
   {
     name: "custom",
     title: CUSTOM_TITLE,
+    description: "your own survey from a CSV or JSONL file (docs/custom-surveys.md)",
+    args: NO_ARGS,
     load: (o) => loadCustom(o),
   },
 ];
+for (const s of BUILT_IN) suites.register(s);
+
+/** The registered suites (live). */
+export const SUITES: readonly SuiteInfo[] = suites.all;
 
 export function findSuite(name: string): SuiteInfo {
-  const s = SUITES.find((x) => x.name === name.toLowerCase());
-  if (!s) {
-    throw new CivitasError("usage", `unknown suite "${name}"`, { hint: `known suites: ${SUITES.map((x) => x.name).join(", ")}` });
-  }
-  return s;
+  return suites.get(name);
 }
