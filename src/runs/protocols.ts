@@ -7,11 +7,11 @@
  * (`--protocol ./my-protocol.yaml`), validated here, registered under the name it gives, and
  * recorded in a run like a built-in.
  */
-import { readFile } from "node:fs/promises";
 import { isDeepStrictEqual } from "node:util";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
 import { CivitasError, messageOf } from "../errors.js";
+import { readText } from "../files.js";
 import { findMetric, metrics, type MetricName } from "../metrics/index.js";
 import { NO_ARGS, Registry, type Component } from "../registry.js";
 import type { Suite } from "../surveys/index.js";
@@ -219,16 +219,7 @@ export function parseProtocol(text: string, source: string): Protocol {
  * again is fine; a name that another protocol has is an error). Returns the registered protocol.
  */
 export async function loadProtocolFile(file: string): Promise<Protocol> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new CivitasError(code === "ENOENT" || code === "EISDIR" ? "usage" : "input", code === "ENOENT" ? `no protocol file ${file}` : `cannot read the protocol file ${file}: ${messageOf(e)}`, {
-      hint: `give a protocol name (${protocols.names.join(", ")}) or a YAML or JSON file; ${HINT}`,
-      cause: e,
-    });
-  }
+  const text = await readText(file, "protocol file", { hint: `give a protocol name (${protocols.names.join(", ")}) or a YAML or JSON file; ${HINT}` });
   const p = parseProtocol(text, file);
   const existing = protocols.find(p.name);
   if (existing) {
