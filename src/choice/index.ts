@@ -10,3 +10,4 @@ export { bordaUtilities, groupWelfare, type GroupReport, type OutcomeWelfare, ty
 export * from "./export.js";
 export * from "./polis.js";
 export { aggregateFile, detectInput, preferencePairs, type AggregateOptions, type AggregateReport, type GroupsReport, type InputKind, type MaxMinReport, type PolisReport, type ProfileReport, type RuleReport } from "./aggregate.js";
+export { aggregateRunConfig, aggregateRunId, runAggregate, type AggregateRunConfig } from "./run.js";
