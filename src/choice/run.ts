@@ -5,6 +5,10 @@
  * files), and every option that changes the result (rules, axioms, extended truncation, the groups
  * column, the welfare rule, clusters, seed). The same input aggregated the same way is the same
  * run, wherever the file lies; the run keeps its first result, as every run does.
+ *
+ * An aggregation is computed before anything is stored: it takes seconds at most and cannot be
+ * resumed, so an input that cannot be aggregated (a malformed file, an unknown rule) is an error
+ * that leaves no run behind, and only aggregations that finished are listed.
  */
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
@@ -77,14 +81,13 @@ export function aggregateRunId(config: AggregateRunConfig): string {
 export async function runAggregate(store: Store, file: string, o: AggregateOptions, options: { readonly command: string }): Promise<AggregateResult> {
   const config = await aggregateRunConfig(file, o);
   const id = aggregateRunId(config);
+  const result: AggregateResult = { run: id, ...(await aggregateFile(file, o)) };
   await store.beginRun({ id, kind: "aggregate", command: options.command, suite: `aggregate:${path.basename(path.resolve(file))}`, model: "-", metric: "-", config });
-  let result: AggregateResult;
   try {
-    result = { run: id, ...(await aggregateFile(file, o)) };
+    await store.finishRun(id, result);
   } catch (e) {
     await store.failRun(id, messageOf(e)).catch(() => undefined);
     throw e;
   }
-  await store.finishRun(id, result);
   return result;
 }
