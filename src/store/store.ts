@@ -1055,7 +1055,10 @@ export class Store {
     return rows.map((r) => ({ call: Number(r.call), step: Number(r.step), agent: Number(r.agent), requestKey: String(r.request_key) }));
   }
 
-  /** Runs a read query (ad-hoc inspection, tests) and returns plain JS rows. */
+  /**
+   * Runs a query and returns plain JS rows: for the store's own modules (pages.ts, sim-export.ts),
+   * inspection and tests. Other modules read through the store's typed methods.
+   */
   async query(sql: string, params: (string | number | boolean | null)[] = []): Promise<Record<string, unknown>[]> {
     return this.read(async (con) => (await con.runAndReadAll(sql, params)).getRowObjectsJS() as Record<string, unknown>[]);
   }

@@ -170,6 +170,9 @@ describe("aggregations are stored runs", () => {
     assert.match(polisPage.body, /data-chart="polis"/u);
     const answers = await get(viewer.address.port, `/runs/${String(polis.run)}/answers`);
     assert.match(answers.body, /Aggregations store their result, not survey answers/u);
+    const exported = await runCli(["export", String(polis.run), "-o", path.join(dir, "polis.csv"), "--store", store]);
+    assert.equal(exported.code, 1);
+    assert.match(exported.stderr, new RegExp(`^error: run ${String(polis.run)} is an aggregation: it stores its result, not answers or series\n.*runs show ${String(polis.run)} --json`, "su"));
   });
 
   it("are stored in the default store, created as for eval; --no-store stores nothing", async () => {
