@@ -25,7 +25,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { llamaSpec } from "../src/models/index.js";
-import { runEval, type EvalResult } from "../src/runs/index.js";
+import { listNumbers, resultJson, type EvalResult } from "../src/results/index.js";
+import { runEval } from "../src/runs/index.js";
 import { Store } from "../src/store/index.js";
 import { loadOpinionQA, resolvePopulations } from "../src/surveys/index.js";
 import { startViewer } from "../src/view/index.js";
@@ -90,7 +91,8 @@ async function template(dir: string): Promise<{ config: Record<string, unknown>;
       command: "civitas eval opinionqa --model llama:stories260K.gguf --populations POLPARTY --persona --limit 20",
     });
     const run = (await store.getRun(result.run))!;
-    return { config: run.config as Record<string, unknown>, summary: run.summary as EvalResult, command: run.command };
+    if (run.kind !== "eval" || run.summary === null) throw new Error("the template run has no eval result");
+    return { config: run.config as Record<string, unknown>, summary: run.summary, command: run.command };
   } finally {
     await store.close();
   }
@@ -113,19 +115,23 @@ async function build(file: string, shape: Shape, t: Awaited<ReturnType<typeof te
       personas: personas.map((id) => ({ id, text: id === "none" ? "" : `Answer as a member of ${id}.` })),
     };
     const smallConfig = (r: number) => sql(JSON.stringify({ ...t.config, method: r % 3 === 0 ? "logprobs" : r % 3 === 1 ? ["logprobs", "verbalize"] : ["sample"] }));
-    const summary = sql(JSON.stringify(t.summary));
+    const summary = sql(JSON.stringify(resultJson("eval", t.summary)));
+    // The numbers the runs list shows, as the store fills them when it stores a result.
+    const listed = listNumbers({ kind: "eval", result: t.summary });
+    const numbers = `'eval', ${listed.questions ?? "NULL"}, ${listed.answers ?? "NULL"}, ${listed.alignment ?? "NULL"}`;
+    const RUNS = "runs (id, created_at, updated_at, command, suite, model, metric, status, config, summary, error, final, kind, n_questions, n_answers, alignment)";
 
     // Runs: the small ones spread over the last months, the big one in the middle.
     const configs = [0, 1, 2].map(smallConfig);
-    await store.query(`INSERT INTO runs SELECT printf('%012x', r), TIMESTAMP '2026-01-01' + r * INTERVAL 37 MINUTE, TIMESTAMP '2026-01-01' + r * INTERVAL 37 MINUTE,
+    await store.query(`INSERT INTO ${RUNS} SELECT printf('%012x', r), TIMESTAMP '2026-01-01' + r * INTERVAL 37 MINUTE, TIMESTAMP '2026-01-01' + r * INTERVAL 37 MINUTE,
         ${sql(t.command)} || ' --seed ' || r, ['opinionqa', 'globalopinions', 'distalign', 'moca'][r % 4 + 1],
         ['llama:stories260K.gguf', 'openai:gpt-4o-mini', 'openai:llama-3.1-8b', 'llama:qwen2.5-0.5b.gguf', 'openai:mistral-7b'][r % 5 + 1], 'wasserstein',
         CASE WHEN r % 50 = 7 THEN 'failed' ELSE 'done' END,
-        CASE r % 3 WHEN 0 THEN ${configs[0]}::JSON WHEN 1 THEN ${configs[1]}::JSON ELSE ${configs[2]}::JSON END, ${summary}::JSON, NULL, r % 50 <> 7
+        CASE r % 3 WHEN 0 THEN ${configs[0]}::JSON WHEN 1 THEN ${configs[1]}::JSON ELSE ${configs[2]}::JSON END, ${summary}::JSON, NULL, r % 50 <> 7, ${numbers}
       FROM range(${shape.smallRuns}) t(r)`);
-    await store.query(`INSERT INTO runs VALUES (${sql(BIG)}, TIMESTAMP '2026-01-01' + ${Math.floor(shape.smallRuns / 2)} * INTERVAL 37 MINUTE + INTERVAL 1 MINUTE,
+    await store.query(`INSERT INTO ${RUNS} VALUES (${sql(BIG)}, TIMESTAMP '2026-01-01' + ${Math.floor(shape.smallRuns / 2)} * INTERVAL 37 MINUTE + INTERVAL 1 MINUTE,
         TIMESTAMP '2026-01-01' + ${Math.floor(shape.smallRuns / 2)} * INTERVAL 37 MINUTE + INTERVAL 1 MINUTE, ${sql(`${t.command} --variants rnr8 --method logprobs,sample,verbalize`)},
-        'opinionqa', 'llama:stories260K.gguf', 'wasserstein', 'done', ${sql(JSON.stringify(bigConfig))}::JSON, ${summary}::JSON, NULL, true)`);
+        'opinionqa', 'llama:stories260K.gguf', 'wasserstein', 'done', ${sql(JSON.stringify(bigConfig))}::JSON, ${summary}::JSON, NULL, true, ${numbers})`);
 
     // The big run's answers, question by question as the engine stores them, each with its request.
     const n = Q * V * P * M;

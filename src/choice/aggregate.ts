@@ -8,6 +8,7 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { CivitasError } from "../errors.js";
+import { INPUT_KINDS, type AggregateReport, type GroupsReport, type MaxMinReport, type PolisReport, type ProfileReport, type RuleReport } from "../results/index.js";
 import { auditRules, type AxiomCheck } from "./axioms.js";
 import { bradleyTerry } from "./bradley-terry.js";
 import { comparisonProfile, readComparisons, type ComparisonData } from "./comparisons.js";
@@ -22,7 +23,7 @@ import type { RuleResult } from "./rule-result.js";
 import { getRule, RULES, type RuleId } from "./rules.js";
 import { groupWelfare, type WelfareReport } from "./welfare.js";
 
-export type InputKind = "preflib" | "ratings" | "comparisons" | "polis";
+export type InputKind = (typeof INPUT_KINDS)[number];
 
 export interface AggregateOptions {
   /** Rule ids, or undefined for all that apply. */
@@ -39,71 +40,8 @@ export interface AggregateOptions {
   readonly seed?: number;
 }
 
-export interface RuleReport {
-  readonly winners: number[];
-  readonly scores?: Record<string, number>;
-  readonly ranking?: number[][];
-  readonly error?: string;
-  readonly warnings?: readonly string[];
-}
-
-/** The aggregation of one profile (one prompt of a comparisons file, or a whole ranking file). */
-export interface ProfileReport {
-  readonly prompt?: string;
-  readonly alternatives: Record<string, string>;
-  /**
-   * Total weight of the voters: of the ballots in ranking files; in comparisons, the number of
-   * distinct annotators who compared responses to this prompt (a comparison is not a voter).
-   */
-  readonly voters: number;
-  readonly ballots: number;
-  /** Comparisons only: the comparison lines of this prompt (each one a truncated ballot). */
-  readonly comparisons?: number;
-  readonly margin: Record<string, Record<string, number>>;
-  readonly rules: Record<string, RuleReport>;
-  readonly axioms?: Record<string, Record<string, { applicable: boolean; violated: boolean; detail: string }>>;
-  readonly groups?: GroupsReport;
-}
-
-export interface GroupsReport {
-  readonly rule: string;
-  /** voters: as ProfileReport.voters, within the group. */
-  readonly groups: { name: string; voters: number; winners: number[]; same_winners: boolean; agreement: number | null }[];
-  readonly utilitarian: number[];
-  readonly egalitarian: number[];
-  readonly outcomes: { label: string; winners: number[]; welfare: Record<string, number>; mean: number; min: number }[];
-}
-
-export interface AggregateReport {
-  readonly file: string;
-  readonly input: InputKind;
-  readonly title?: string;
-  /** Ranking inputs: one report. Comparisons: one per prompt. */
-  readonly profiles: ProfileReport[];
-  readonly clusters?: MaxMinReport;
-  readonly polis?: PolisReport;
-  readonly warnings: string[];
-}
-
-export interface MaxMinReport {
-  readonly k: number;
-  readonly selection: { k: number; held_out_log_likelihood: number; standard_error: number }[] | null;
-  readonly clusters: { size: number; members: string[] }[];
-  readonly choices: { prompt?: string; maxmin: number[]; utilitarian: number[] }[];
-}
-
-export interface PolisReport {
-  readonly participants: number;
-  readonly comments: number;
-  readonly k: number;
-  readonly silhouette: number | null;
-  readonly groups: { id: number; size: number }[];
-  readonly ari: number | null;
-  readonly consensus: { comment: number; text: string; score: number }[];
-  readonly agreed_by_all: { comment: number; text: string }[];
-  readonly divisive: { comment: number; text: string; spread: number }[];
-  readonly points: { participant: number; x: number; y: number; group: number }[];
-}
+/** The report's types: their schemas are in results/aggregate.ts (what the store keeps and --json prints). */
+export type { AggregateReport, GroupsReport, MaxMinReport, PolisReport, ProfileReport, RuleReport };
 
 /** What a file is: PrefLib by extension, a Polis folder or participants-votes.csv, JSONL comparisons, else a ratings CSV. */
 export async function detectInput(file: string): Promise<InputKind> {

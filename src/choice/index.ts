@@ -24,3 +24,4 @@ export * from "./kmeans.js";
 export * from "./silhouette.js";
 export * from "./adjusted-rand.js";
 export { aggregateFile, detectInput, preferencePairs, type AggregateOptions, type AggregateReport, type GroupsReport, type InputKind, type MaxMinReport, type PolisReport, type ProfileReport, type RuleReport } from "./aggregate.js";
+export { aggregateRunConfig, aggregateRunId, runAggregate, type AggregateRunConfig } from "./run.js";

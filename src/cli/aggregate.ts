@@ -1,11 +1,14 @@
 /** `civitas aggregate FILE...`: social-choice rules, axioms, group welfare, MaxMin clusters, Polis groups. */
 import { writeFile } from "node:fs/promises";
-import { Command, Option } from "commander";
-import { aggregateFile, preferencePairs, RULES, writePreferencePairs, type AggregateReport, type ProfileReport } from "../choice/index.js";
-import { aggregatePage, formatTable, reportDocument } from "../report/index.js";
 import path from "node:path";
+import { Command, Option } from "commander";
+import { aggregateFile, preferencePairs, RULES, runAggregate, writePreferencePairs } from "../choice/index.js";
+import { CivitasError, isCivitasError } from "../errors.js";
+import { aggregatePage, formatAggregate, reportDocument } from "../report/index.js";
+import { aggregateOutput, type AggregateReport, type AggregateResult } from "../results/index.js";
+import type { Store } from "../store/index.js";
 import { checkOutputFile } from "./output.js";
-import { printErr, printOut, intOption, reportError, toJson, usageError } from "./common.js";
+import { printErr, printOut, intOption, openStore, redactedCommand, reportError, STORE_HELP, storePath, toJson, usageError } from "./common.js";
 
 interface AggregateFlags {
   rules?: string;
@@ -21,6 +24,8 @@ interface AggregateFlags {
   exportWeight: "uniform" | "support" | "bradley-terry";
   html?: string;
   force?: boolean;
+  /** A file, or false with --no-store. */
+  store?: string | false;
 }
 
 const HELP = `
@@ -40,7 +45,11 @@ Examples:
   civitas aggregate prefs.jsonl --clusters auto --export pairs.jsonl
   civitas aggregate ../shared/data/polis/brexit-consensus --json
   civitas aggregate a.soc b.toi --rules schulze,ranked-pairs --json
-  civitas aggregate ../shared/data/polis/15-per-hour-seattle --html polis.html`;
+  civitas aggregate ../shared/data/polis/15-per-hour-seattle --html polis.html
+
+Each input's aggregation is stored as a run (--store; the default store is created as for
+eval), so that \`civitas runs list\`, \`runs show\`, \`report\` and \`view\` show it: the same
+input aggregated the same way is the same run. --no-store aggregates without storing.`;
 
 export function aggregateCommand(): Command {
   return new Command("aggregate")
@@ -59,6 +68,8 @@ export function aggregateCommand(): Command {
     .addOption(new Option("--export-weight <kind>", "weight of exported pairs").choices(["uniform", "support", "bradley-terry"]).default("uniform"))
     .option("--html <file>", "also write the results as one self-contained HTML report with charts (margin heat maps, group welfare, Polis groups)")
     .option("--force", "replace --export / --html even if they are other kinds of files (never a store)")
+    .option("--store <file>", STORE_HELP)
+    .option("--no-store", "do not store the aggregation as a run")
     .addHelpText("after", HELP)
     .action(async (files: string[], flags: AggregateFlags) => {
       try {
@@ -78,13 +89,24 @@ export function aggregateCommand(): Command {
           seed: flags.seed,
         };
         const force = flags.force ?? false;
+        const storeFile = flags.store === false ? undefined : storePath(flags.store);
         for (const [file, kind, flag] of [[flags.export, "pairs", "--export"], [flags.html, "html", "--html"]] as const) {
           if (file === undefined) continue;
           if (files.some((f) => path.resolve(f) === path.resolve(file))) throw usageError(`${flag} ${file} is one of the input files`, "choose another file name");
-          await checkOutputFile(file, kind, { flag, force });
+          await checkOutputFile(file, kind, { flag, force, ...(storeFile === undefined ? {} : { store: storeFile }) });
         }
-        const reports: AggregateReport[] = [];
-        for (const f of files) reports.push(await aggregateFile(f, options));
+        const reports: (AggregateReport | AggregateResult)[] = [];
+        if (flags.store === false) {
+          for (const f of files) reports.push(await aggregateFile(f, options));
+        } else {
+          const store = await openAggregateStore(flags.store);
+          try {
+            const command = redactedCommand(process.argv.slice(2));
+            for (const f of files) reports.push(await runAggregate(store, f, options, { command }));
+          } finally {
+            await store.close();
+          }
+        }
         if (flags.export) {
           const pairs = (await Promise.all(files.map((f) => preferencePairs(f, { ...options, weight: flags.exportWeight })))).flat();
           const n = await writePreferencePairs(flags.export, pairs);
@@ -97,10 +119,11 @@ export function aggregateCommand(): Command {
           printErr(`wrote ${pages.length} page${pages.length === 1 ? "" : "s"} to ${flags.html}\n`);
         }
         if (flags.json) {
-          const json = (r: AggregateReport) => jsonOf(r, flags.margin ?? false);
+          const json = (r: AggregateReport) => aggregateOutput(r, flags.margin ?? false);
           printOut(`${toJson(reports.length === 1 ? json(reports[0]!) : Object.fromEntries(reports.map((r) => [r.file, json(r)])))}\n`);
         } else {
-          printOut(`${reports.map((r) => formatReport(r, flags.margin ?? false)).join("\n\n")}\n`);
+          const stored = (r: AggregateReport | AggregateResult) => ("run" in r ? `\nrun ${r.run} · stored in ${storePath(flags.store || undefined)}` : "");
+          printOut(`${reports.map((r) => `${formatAggregate(r, flags.margin ?? false)}${stored(r)}`).join("\n\n")}\n`);
         }
       } catch (e) {
         process.exitCode = reportError(e);
@@ -108,95 +131,12 @@ export function aggregateCommand(): Command {
     });
 }
 
-/** The JSON a file gets: one profile's report at the top level (the documented shape), several under "profiles". */
-function jsonOf(r: AggregateReport, margin: boolean): Record<string, unknown> {
-  const strip = (p: ProfileReport) => (margin || r.profiles.length === 1 ? p : { ...p, margin: undefined });
-  const base = { file: r.file, input: r.input, ...(r.title ? { title: r.title } : {}), warnings: r.warnings };
-  if (r.polis) return { ...base, polis: r.polis };
-  if (r.profiles.length === 1) return { ...base, ...strip(r.profiles[0]!), ...(r.clusters ? { clusters: r.clusters } : {}) };
-  return { ...base, profiles: r.profiles.map(strip), ...(r.clusters ? { clusters: r.clusters } : {}) };
-}
-
-const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined || Number.isNaN(x) ? "-" : Number.isInteger(x) ? String(x) : x.toFixed(d));
-
-function names(p: ProfileReport, ids: readonly number[]): string {
-  return ids.length === 0 ? "(none)" : ids.map((i) => `${i} ${p.alternatives[String(i)] ?? ""}`.trim()).join(", ");
-}
-
-function formatProfile(p: ProfileReport, margin: boolean): string[] {
-  const out: string[] = [];
-  const alts = Object.keys(p.alternatives);
-  const who = p.comparisons === undefined ? `${fmt(p.voters)} voters, ${p.ballots} unique ballots` : `${fmt(p.voters)} voters (annotators), ${p.comparisons} comparisons`;
-  out.push(`${alts.length} alternatives, ${who}${p.prompt ? ` · prompt: ${p.prompt}` : ""}`);
-  out.push(
-    formatTable(
-      ["rule", "winners", "scores (by alternative)"],
-      Object.entries(p.rules).map(([id, r]) => [
-        id,
-        r.error ? `refused: ${r.error}` : names(p, r.winners),
-        r.scores ? Object.entries(r.scores).map(([a, s]) => `${a}: ${fmt(s)}`).join("  ") : "",
-      ]),
-      ["l", "l", "l"],
-    ),
-  );
-  if (p.axioms) {
-    const violations = Object.entries(p.axioms).flatMap(([axiom, byRule]) =>
-      Object.entries(byRule)
-        .filter(([, v]) => v.violated)
-        .map(([rule, v]) => `  ${rule} violates ${axiom}: ${v.detail}`),
-    );
-    out.push(violations.length ? `axiom violations:\n${violations.join("\n")}` : "axioms: no rule violates Condorcet winner, Condorcet loser, Pareto or pairwise majority consistency");
+/** The store aggregations are kept in; the hint says how to aggregate without one. */
+async function openAggregateStore(flag: string | undefined): Promise<Store> {
+  try {
+    return await openStore(flag);
+  } catch (e) {
+    if (!isCivitasError(e)) throw e;
+    throw new CivitasError(e.kind, e.message, { hint: [e.hint, "or pass --no-store to aggregate without storing the run"].filter(Boolean).join("\n"), cause: e });
   }
-  if (margin) {
-    out.push("margins (row over column):");
-    out.push(formatTable(["", ...alts], alts.map((a) => [a, ...alts.map((b) => (a === b ? "" : fmt(p.margin[a]![b])))])));
-  }
-  if (p.groups) {
-    const g = p.groups;
-    out.push(`groups under ${g.rule}:`);
-    out.push(
-      formatTable(
-        ["group", "voters", "winners", "same as pooled", "agreement (tau)"],
-        g.groups.map((x) => [x.name, fmt(x.voters), names(p, x.winners), x.same_winners ? "yes" : "no", fmt(x.agreement)]),
-        ["l", "r", "l", "r", "r"],
-      ),
-    );
-    const groupNames = g.groups.map((x) => x.name);
-    out.push(
-      formatTable(
-        ["outcome", "winners", ...groupNames.map((n) => `welfare ${n}`), "mean", "min"],
-        g.outcomes.map((o) => [o.label, names(p, o.winners), ...groupNames.map((n) => fmt(o.welfare[n])), fmt(o.mean), fmt(o.min)]),
-      ),
-    );
-    out.push(`utilitarian choice: ${names(p, g.utilitarian)} · egalitarian (max-min over groups): ${names(p, g.egalitarian)}`);
-  }
-  return out;
-}
-
-function formatReport(r: AggregateReport, margin: boolean): string {
-  const out: string[] = [`${r.file}${r.title ? ` · ${r.title}` : ""}`];
-  for (const w of r.warnings) out.push(`warning: ${w}`);
-  for (const p of r.profiles) out.push(...formatProfile(p, margin), "");
-  if (r.clusters) {
-    const c = r.clusters;
-    out.push(`MaxMin-RLHF: ${c.k} clusters of annotators (sizes ${c.clusters.map((x) => x.size).join(", ")})`);
-    if (c.selection) out.push(`  held-out log-likelihood by K: ${c.selection.map((s) => `K=${s.k}: ${fmt(s.held_out_log_likelihood, 1)}`).join(", ")}`);
-    c.choices.forEach((ch, i) => {
-      const p = r.profiles[i]!;
-      out.push(`  ${ch.prompt ? `${ch.prompt}: ` : ""}max-min choice ${names(p, ch.maxmin)} · utilitarian ${names(p, ch.utilitarian)}`);
-    });
-  }
-  if (r.polis) {
-    const p = r.polis;
-    out.push(
-      `Polis opinion groups: ${p.k} groups (${p.groups.map((g) => g.size).join(", ")} participants), silhouette ${fmt(p.silhouette)}, ` +
-        `${p.participants} participants and ${p.comments} comments; adjusted Rand index against the shipped groups ${fmt(p.ari)}`,
-    );
-    out.push("group-informed consensus:");
-    const text = (t: string) => t.replace(/\s+/gu, " ").trim();
-    for (const c of p.consensus.slice(0, 5)) out.push(`  ${fmt(c.score)}  #${c.comment} ${text(c.text)}`);
-    out.push("most divisive:");
-    for (const c of p.divisive.slice(0, 5)) out.push(`  ${fmt(c.spread)}  #${c.comment} ${text(c.text)}`);
-  }
-  return out.join("\n").trimEnd();
 }

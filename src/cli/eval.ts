@@ -3,10 +3,12 @@ import { Command, Option } from "commander";
 import { metrics, parseMetric } from "../metrics/index.js";
 import { modelForms, parseModelSpec } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
+import { resultJson } from "../results/index.js";
 import { DEFAULT_SAMPLES, methods as elicitationMethods, parseMethods, protocols, resolveProtocol, runEval } from "../runs/index.js";
 import type { Store } from "../store/index.js";
 import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, suites, VARIANT_SETS } from "../surveys/index.js";
 import { printOut, intOption, loadSuiteFor, numberOption, openStore, redactedCommand, reportError, STORE_HELP, toJson, usageError } from "./common.js";
+import { onInterrupt } from "./interrupt.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
 interface EvalFlags {
@@ -127,15 +129,7 @@ export function evalCommand(): Command {
 async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<number> {
   const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? ""];
   const progress = createProgress(flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress);
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    progress.log("interrupted: finishing the answers in flight and saving (press Ctrl-C again to quit at once)");
-    controller.abort();
-  };
-  process.on("SIGINT", onSigint);
+  const interrupt = onInterrupt((m) => progress.log(m), "finishing the answers in flight and saving");
   let store: Store | undefined;
   try {
     const info = findSuite(suiteName);
@@ -192,7 +186,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
         command: redactedCommand(process.argv.slice(2)),
       },
       {
-        signal: controller.signal,
+        signal: interrupt.signal,
         onPlan: (p) => {
           if (p.stored > 0) progress.log(`resuming run ${p.runId}: ${p.stored} of ${p.total} answers already stored`);
           if (p.cached > 0) progress.log(`${p.cached} answers from the request cache`);
@@ -205,14 +199,14 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
       },
     );
     progress.stop();
-    if (flags.json) printOut(`${toJson(result)}\n`);
+    if (flags.json) printOut(`${toJson(resultJson("eval", result))}\n`);
     else printOut(`${formatEvalResult(result, suite.title)}\n`);
     return 0;
   } catch (e) {
     progress.stop();
-    return reportError(e, secrets, controller.signal.aborted ? 130 : undefined);
+    return reportError(e, secrets, interrupt.interrupted ? 130 : undefined);
   } finally {
-    process.off("SIGINT", onSigint);
+    interrupt.dispose();
     await store?.close();
   }
 }

@@ -28,6 +28,9 @@ const statusNote = (run: RunRow) => (run.status === "done" ? "" : ` (status ${ru
 async function exportRun(store: Store, run: RunRow, flags: ExportFlags, storeFile: string): Promise<string> {
   const out = flags.out ?? `${run.id}${flags.calls ? "-calls" : ""}.${flags.format}`;
   if (flags.out === undefined) await checkOutputFile(out, flags.format, { flag: "the export", force: flags.force ?? false, store: storeFile });
+  if (run.kind === "aggregate") {
+    throw new CivitasError("input", `run ${run.id} is an aggregation: it stores its result, not answers or series`, { hint: `\`civitas runs show ${run.id} --json\` prints the result` });
+  }
   const sim = simulationOf(run);
   if (sim === null) {
     if (flags.calls) throw usageError(`--calls: run ${run.id} is not a simulation`, "--calls exports the recorded model calls of a model-driven simulation; an eval run's export already holds each answer's prompt");

@@ -3,7 +3,6 @@ import { writeFile } from "node:fs/promises";
 import { Command } from "commander";
 import { CivitasError, messageOf } from "../errors.js";
 import { comparePage, reportDocument, runPage, type Page } from "../report/index.js";
-import type { EvalResult } from "../runs/index.js";
 import { checkOutputFile } from "./output.js";
 import { openStore, printErr, reportError, STORE_HELP, storePath, usageError } from "./common.js";
 
@@ -22,6 +21,7 @@ One HTML file, self-contained (no network when opened, no script) and readable w
                    questions furthest from the population, stability, steerability, methods
   a simulation     each metric over time with its band across seeds, final values across the
                    sweep, final answers against the population's (opinion scenarios)
+  an aggregation   winners per rule, the margin heat map, group welfare, Polis opinion groups
   several runs     first their alignment side by side (one colour per run), then each run's page
 
 Human shares and question texts come from the survey itself: --data names a local copy (used
@@ -53,9 +53,9 @@ export function reportCommand(): Command {
           const runs = [];
           for (const id of ids) runs.push(await store.findRun(id));
           const unique = [...new Map(runs.map((r) => [r.id, r])).values()];
-          const evals = unique.filter((r) => !r.suite.startsWith("sim:") && r.summary !== null);
+          const evals = unique.flatMap((r) => (r.kind === "eval" && r.summary !== null ? [{ run: r, result: r.summary }] : []));
           if (flags.population !== undefined && evals.length > 0) {
-            const known = new Set(evals.flatMap((r) => (r.summary as EvalResult).populations.map((p) => p.population)));
+            const known = new Set(evals.flatMap((e) => e.result.populations.map((p) => p.population)));
             if (!known.has(flags.population)) {
               throw usageError(`no run here has the population "${flags.population}"`, `their populations: ${[...known].join(", ")}`);
             }
@@ -65,7 +65,7 @@ export function reportCommand(): Command {
             ...(flags.population === undefined ? {} : { population: flags.population }),
           };
           pages = [];
-          if (evals.length >= 2) pages.push(await comparePage(store, evals.map((r) => r.id)));
+          if (evals.length >= 2) pages.push(await comparePage(store, evals.map((e) => e.run.id)));
           for (const r of unique) pages.push(await runPage(store, r.id, options));
         } finally {
           await store.close();

@@ -1,25 +1,13 @@
 /** `civitas runs list` and `civitas runs show <id>`. */
 import { Command } from "commander";
-import { formatEvalResult, formatTable } from "../report/index.js";
+import { CivitasError } from "../errors.js";
+import { formatAggregate, formatEvalResult, formatSimulation, formatTable } from "../report/index.js";
 import { redactCommandLine } from "../redact.js";
-import type { EvalResult } from "../runs/index.js";
+import { aggregateOutput, resultJson } from "../results/index.js";
 import type { InvocationRow, RunRow, Store } from "../store/index.js";
-import type { SimulationReport } from "../sim/index.js";
 import { openStore, printOut, reportError, STORE_HELP, toJson } from "./common.js";
-import { formatReport as formatSimulation } from "./simulate.js";
 
-function overallOf(run: RunRow): string {
-  if (run.suite.startsWith("sim:")) return "-";
-  const s = run.summary as Partial<EvalResult> | null;
-  const m = s?.overall?.mean;
-  return typeof m === "number" ? m.toFixed(3) : "-";
-}
-
-function questionsOf(run: RunRow): string {
-  if (run.suite.startsWith("sim:")) return "-";
-  const s = run.summary as Partial<EvalResult> | null;
-  return s?.questions ? String(s.questions.scored) : "-";
-}
+const fixed3 = (x: number | null) => (x === null ? "-" : x.toFixed(3));
 
 /** Each command that worked on the run, with its own counts and outcome. */
 export function formatInvocations(invocations: readonly InvocationRow[]): string {
@@ -30,6 +18,19 @@ export function formatInvocations(invocations: readonly InvocationRow[]): string
     return [`#${i.n}`, i.startedAt.toISOString().slice(0, 19).replace("T", " "), i.status, progress, did || (i.error ?? ""), i.command];
   });
   return `invocations:\n${formatTable(["", "started", "status", "stored", "what it did", "command"], rows)}`;
+}
+
+/** A run's result as the command that made it prints it (JSON: with its kind and version). */
+function resultOf(run: RunRow, json: boolean): string | null {
+  if (run.summary === null) return null;
+  switch (run.kind) {
+    case "eval":
+      return json ? toJson(resultJson("eval", run.summary)) : formatEvalResult(run.summary);
+    case "simulate":
+      return json ? toJson(resultJson("simulate", run.summary)) : formatSimulation(run.summary);
+    case "aggregate":
+      return json ? toJson(aggregateOutput(run.summary, true)) : formatAggregate(run.summary, false);
+  }
 }
 
 async function withStore<T>(flag: string | undefined, fn: (s: Store) => Promise<T>): Promise<T> {
@@ -53,7 +54,20 @@ export function runsCommand(): Command {
         const rows = await withStore(flags.store, (s) => s.listRuns());
         if (flags.json) {
           printOut(
-            `${toJson(rows.map((r) => ({ id: r.id, created: r.createdAt, status: r.status, suite: r.suite, model: r.model, metric: r.metric, command: redactCommandLine(r.command), overall: (r.summary as Partial<EvalResult> | null)?.overall ?? null, error: r.error })))}\n`,
+            `${toJson(
+              rows.map((r) => ({
+                id: r.id,
+                kind: r.kind,
+                created: r.createdAt,
+                status: r.status,
+                suite: r.suite,
+                model: r.model,
+                metric: r.metric,
+                command: redactCommandLine(r.command),
+                overall: r.kind === "eval" && r.summary !== null ? r.summary.overall : null,
+                error: r.error,
+              })),
+            )}\n`,
           );
         } else if (rows.length === 0) {
           printOut("no runs yet: `civitas eval --help` shows how to start one\n");
@@ -61,7 +75,7 @@ export function runsCommand(): Command {
           printOut(
             `${formatTable(
               ["run", "created", "status", "suite", "model", "metric", "questions", "alignment"],
-              rows.map((r) => [r.id, r.createdAt.toISOString().slice(0, 19).replace("T", " "), r.status, r.suite, r.model, r.metric, questionsOf(r), overallOf(r)]),
+              rows.map((r) => [r.id, r.createdAt.toISOString().slice(0, 19).replace("T", " "), r.status, r.suite, r.model, r.metric, r.questions === null ? "-" : String(r.questions), fixed3(r.alignment)]),
             )}\n`,
           );
         }
@@ -71,7 +85,7 @@ export function runsCommand(): Command {
     });
   runs
     .command("show")
-    .description("show a run's result as `civitas eval` printed it")
+    .description("show a run's result as the command that made it printed it (eval, simulate, aggregate)")
     .argument("<run>", "run id (or a unique prefix of it)")
     .option("--store <file>", STORE_HELP)
     .option("--json", "print the result as JSON")
@@ -81,14 +95,14 @@ export function runsCommand(): Command {
           const r = await s.findRun(id);
           return [r, await s.invocations(r.id)] as const;
         });
-        const summary = run.summary as EvalResult | null;
+        if (run.summaryError !== null) throw new CivitasError("store", run.summaryError, { hint: "`civitas runs list` still lists it; its answers can still be exported" });
+        const result = resultOf(run, flags.json ?? false);
         if (flags.json) {
-          printOut(`${toJson(summary ?? { run: run.id, status: run.status, error: run.error, command: redactCommandLine(run.command) })}\n`);
+          printOut(`${result ?? toJson({ run: run.id, kind: run.kind, status: run.status, error: run.error, command: redactCommandLine(run.command) })}\n`);
           return;
         }
         printOut(`run ${run.id} · ${run.status} · created ${run.createdAt.toISOString()}\n${redactCommandLine(run.command)}\n\n`);
-        if (summary && run.suite.startsWith("sim:")) printOut(`${formatSimulation(run.summary as SimulationReport)}\n`);
-        else if (summary) printOut(`${formatEvalResult(summary)}\n`);
+        if (result !== null) printOut(`${result}\n`);
         else if (run.status === "running") printOut(`running${run.progress ? `: ${run.progress.done} of ${run.progress.total} stored` : ""}\n`);
         else printOut(`not finished${run.error ? `: ${run.error}` : ""}; run the same command again to resume it\n`);
         if (invocations.length > 1 || (invocations.length === 1 && invocations[0]!.status !== "done")) printOut(`\n${formatInvocations(invocations)}\n`);

@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { metrics, parseMetric } from "../metrics/index.js";
 import { formatScores } from "../report/index.js";
+import { resultJson } from "../results/index.js";
 import { protocols, readPredictions, resolveConventions, resolveProtocol, scorePredictions } from "../runs/index.js";
 import { findSuite, suites } from "../surveys/index.js";
 import { printErr, printOut, intOption, loadSuiteFor, reportError, toJson, usageError } from "./common.js";
@@ -58,7 +59,7 @@ export function scoreCommand(): Command {
         const predictions = await readPredictions(flags.predictions, suite);
         const result = scorePredictions(suite, predictions, conventions, flags.seed);
         if (flags.json) {
-          printOut(`${toJson({ suite: suite.name, predictions: predictions.lines, ...result })}\n`);
+          printOut(`${toJson(resultJson("score", { suite: suite.name, predictions: predictions.lines, ...result }))}\n`);
         } else {
           for (const w of result.warnings) printErr(`warning: ${w}\n`);
           printOut(

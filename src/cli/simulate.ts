@@ -1,11 +1,13 @@
 /** `civitas simulate FILE`: runs a scenario (a sweep over parameters x seeds) and prints each point's metrics with 95% intervals. */
 import { Command, Option } from "commander";
-import { formatTable } from "../report/index.js";
+import { formatSimulation } from "../report/index.js";
+import { resultJson, type SimulationResult } from "../results/index.js";
 import type { Store } from "../store/index.js";
 import { applyOverrides, COMMON_PARAMS, DYNAMICS, DYNAMICS_NAMES, loadScenario } from "../sim/scenario.js";
-import { runScenario, type SimulationReport } from "../sim/run.js";
-import { formatSeeds, type MetricSummary } from "../sim/sweep.js";
+import { runScenario } from "../sim/run.js";
+import { onInterrupt } from "./interrupt.js";
 import { createProgress, type ProgressMode } from "./progress.js";
+import { parseSetFlags } from "./set.js";
 import { printErr, printOut, intOption, openStore, redactedCommand, reportError, STORE_HELP, toJson } from "./common.js";
 
 interface SimulateFlags {
@@ -84,20 +86,12 @@ export function simulateCommand(): Command {
 
 async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<number> {
   const progress = createProgress(flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress, process.stderr, "simulations");
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    progress.log("interrupted: finishing the step in flight and saving (press Ctrl-C again to quit at once)");
-    controller.abort();
-  };
-  process.on("SIGINT", onSigint);
+  const interrupt = onInterrupt((m) => progress.log(m), "finishing the step in flight and saving");
   let store: Store | undefined;
   const t0 = performance.now();
   try {
     const scenario = applyOverrides(await loadScenario(file), {
-      set: flags.set ?? [],
+      set: { params: parseSetFlags(flags.set ?? []), base: process.cwd() },
       ...(flags.seeds === undefined ? {} : { seeds: flags.seeds }),
       ...(flags.model === undefined ? {} : { model: flags.model }),
       ...(flags.maxCalls === undefined ? {} : { maxCalls: flags.maxCalls }),
@@ -112,7 +106,7 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
       store,
       command: redactedCommand(process.argv.slice(2)),
       ...(flags.replay === undefined ? {} : { replay: flags.replay }),
-      signal: controller.signal,
+      signal: interrupt.signal,
       onLog: (m) => progress.log(m),
       onPlan: (p) => {
         total = p.total;
@@ -130,8 +124,10 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
     });
     progress.stop();
     const seconds = (performance.now() - t0) / 1000;
-    if (flags.json) printOut(`${toJson({ ...report, store: store.file })}\n`);
-    else printOut(`${formatReport(report, { seconds, store: store.file })}\n`);
+    // The result as the store keeps it, read through its type (results/simulate.ts).
+    const result: SimulationResult = report;
+    if (flags.json) printOut(`${toJson({ ...resultJson("simulate", result), store: store.file })}\n`);
+    else printOut(`${formatSimulation(result, { seconds, store: store.file })}\n`);
     const sims = report.simulations;
     if (report.stop === "budget") {
       printErr(
@@ -146,61 +142,9 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
     return 0;
   } catch (e) {
     progress.stop();
-    return reportError(e, [], controller.signal.aborted ? 130 : undefined);
+    return reportError(e, [], interrupt.interrupted ? 130 : undefined);
   } finally {
-    process.off("SIGINT", onSigint);
+    interrupt.dispose();
     await store?.close();
   }
-}
-
-const num = (x: number | null | undefined): string => {
-  if (x === null || x === undefined || Number.isNaN(x)) return "-";
-  if (Number.isInteger(x)) return String(x);
-  return Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(3);
-};
-
-function metricRows(metrics: Record<string, MetricSummary>): string[][] {
-  const ci = (m: MetricSummary) => (Number.isFinite(m.ci[0]) && Number.isFinite(m.ci[1]) ? `[${num(m.ci[0])}, ${num(m.ci[1])}]` : "-");
-  return Object.entries(metrics).map(([name, m]) => [name, num(m.mean), ci(m), num(m.min), num(m.max), String(m.n)]);
-}
-
-/** The seeds each metric left out (no value: not run, stopped early, or not a number), as one line; "" when none. */
-export function droppedLine(metrics: Record<string, MetricSummary>): string {
-  const parts = Object.entries(metrics)
-    .filter(([, m]) => (m.dropped?.length ?? 0) > 0)
-    .map(([name, m]) => `${name} (seed${m.dropped!.length === 1 ? "" : "s"} ${formatSeeds(m.dropped!)})`);
-  return parts.length ? `left out, no value: ${parts.join("; ")}` : "";
-}
-
-/**
- * The text result: what ran, then one table per point, then the run and where it is stored. Needs
- * only the report (also stored as the run's summary), so `runs show` can print a stored run.
- */
-export function formatReport(r: SimulationReport, options: { seconds?: number; store?: string } = {}): string {
-  const out: string[] = [];
-  const d = (DYNAMICS as Readonly<Record<string, (typeof DYNAMICS)[keyof typeof DYNAMICS] | undefined>>)[r.dynamics];
-  out.push(`${r.scenario} · ${r.dynamics}${d ? `: ${d.title}` : ""}`);
-  const fixed = Object.entries(r.points[0]?.params ?? {})
-    .filter(([k]) => !r.sweep.includes(k))
-    .map(([k, v]) => `${k} ${String(v)}`);
-  out.push(
-    [...fixed, `seeds ${formatSeeds(r.seeds)}`, ...(r.model === "none" ? [] : [`model ${r.model}`])].join(" · ") +
-      `\neach metric: mean over seeds of its final value, 95% interval (Wilson score for 0/1 metrics such as consensus, else Student t clipped to the metric's range), min and max over seeds`,
-  );
-  for (const p of r.points) {
-    out.push("");
-    const label = r.sweep.length === 0 ? `no sweep: ${r.seeds.length} seed${r.seeds.length === 1 ? "" : "s"}` : r.sweep.map((k) => `${k} = ${String(p.params[k])}`).join(", ");
-    out.push(label);
-    out.push(formatTable(["metric", "mean", "95% CI", "min", "max", "seeds"], metricRows(p.metrics), ["l", "r", "r", "r", "r", "r"]));
-    const dropped = droppedLine(p.metrics);
-    if (dropped) out.push(dropped);
-  }
-  const s = r.simulations;
-  const calls = r.model === "none" ? "" : ` · ${r.model_calls} model calls, ${r.cache_hits} from the cache`;
-  out.push("");
-  out.push(
-    `run ${r.run} · ${s.total} simulation${s.total === 1 ? "" : "s"} (${s.run} run, ${s.stored} from the store${s.stopped.length ? `, ${s.stopped.length} stopped early` : ""}${s.not_run ? `, ${s.not_run} not run` : ""})` +
-      `${calls}${options.seconds === undefined ? "" : ` · ${options.seconds.toFixed(1)} s`}${options.store === undefined ? "" : ` · stored in ${options.store}`}`,
-  );
-  return out.join("\n");
 }

@@ -8,10 +8,8 @@
  * fingerprint; question texts otherwise from the stored prompts).
  */
 import path from "node:path";
-import type { AggregateReport } from "../choice/index.js";
 import { redactCommandLine } from "../redact.js";
-import type { EvalResult } from "../runs/index.js";
-import type { SimulationReport } from "../sim/index.js";
+import type { AggregateReport } from "../results/index.js";
 import type { RunRow, Store } from "../store/index.js";
 import type { Suite } from "../surveys/index.js";
 import { html, type Raw } from "./html.js";
@@ -37,7 +35,6 @@ export interface RunPageOptions {
   readonly population?: string;
 }
 
-const isSimulation = (run: RunRow) => run.suite.startsWith("sim:");
 const created = (run: RunRow) => run.createdAt.toISOString().slice(0, 16).replace("T", " ");
 
 function unfinished(run: RunRow): Page {
@@ -45,9 +42,11 @@ function unfinished(run: RunRow): Page {
     title: `Run ${run.id}`,
     subtitle: `${run.suite} · ${run.model} · ${run.status}`,
     body: html`${warning(
-      run.status === "running"
-        ? `this run is running${run.progress ? `: ${run.progress.done} of ${run.progress.total} stored` : ""}; its result appears when it finishes`
-        : `this run has no result yet (${run.status}${run.error ? `: ${run.error}` : ""}); run the same command again to resume it`,
+      run.summaryError !== null
+        ? `the stored result of this run cannot be read: ${run.summaryError}`
+        : run.status === "running"
+          ? `this run is running${run.progress ? `: ${run.progress.done} of ${run.progress.total} stored` : ""}; its result appears when it finishes`
+          : `this run has no result yet (${run.status}${run.error ? `: ${run.error}` : ""}); run the same command again to resume it`,
     )}${facts([
       ["command", html`<code>${redactCommandLine(run.command)}</code>`],
       ["created", created(run)],
@@ -55,19 +54,37 @@ function unfinished(run: RunRow): Page {
   };
 }
 
-/** A run's page: eval runs (alignment, baselines, closest population, per-question scatter, stability) or simulation runs (series with bands across seeds, final distribution). `runId` may be a unique prefix. */
+/**
+ * A run's page: eval runs (alignment, baselines, closest population, per-question scatter,
+ * stability), simulation runs (series with bands across seeds, final distribution) or
+ * aggregations (winners, margins, welfare, Polis groups). `runId` may be a unique prefix.
+ */
 export async function runPage(store: Store, runId: string, options: RunPageOptions = {}): Promise<Page> {
   const run = await store.findRun(runId);
-  if (run.summary === null) return unfinished(run);
-  if (isSimulation(run)) {
-    const r = run.summary as SimulationReport;
+  if (run.kind === "simulate") {
+    const r = run.summary;
+    if (r === null) return unfinished(run);
     return {
       title: `Simulation ${r.scenario}`,
       subtitle: `run ${run.id} · ${r.dynamics} · ${r.points.length} point${r.points.length === 1 ? "" : "s"} x ${r.seeds.length} seed${r.seeds.length === 1 ? "" : "s"} · ${created(run)}`,
       body: await simBody(store, run, r, options),
     };
   }
-  const r = run.summary as EvalResult;
+  if (run.kind === "aggregate") {
+    const r = run.summary;
+    if (r === null) return unfinished(run);
+    const page = await aggregatePage(r);
+    return {
+      ...page,
+      subtitle: `run ${run.id} · ${page.subtitle ?? ""} · ${created(run)}`,
+      body: html`${page.body}${facts([
+        ["run", `${run.id} · ${run.status} · created ${run.createdAt.toISOString().slice(0, 19).replace("T", " ")}`],
+        ["command", html`<code>${redactCommandLine(run.command)}</code>`],
+      ])}`,
+    };
+  }
+  const r = run.summary;
+  if (r === null) return unfinished(run);
   return {
     title: `${r.suite}: ${r.model}`,
     subtitle: `run ${run.id} · method ${String(r.method)} · ${r.questions.scored} questions · ${created(run)}`,
@@ -81,9 +98,10 @@ export async function comparePage(store: Store, runIds: readonly string[]): Prom
   const left: string[] = [];
   for (const id of runIds) {
     const run = await store.findRun(id);
-    if (isSimulation(run)) left.push(`${run.id} is a simulation`);
-    else if (run.summary === null) left.push(`${run.id} has no result yet (${run.status})`);
-    else runs.push({ run, result: run.summary as EvalResult });
+    if (run.kind === "simulate") left.push(`${run.id} is a simulation`);
+    else if (run.kind === "aggregate") left.push(`${run.id} is an aggregation`);
+    else if (run.summary === null) left.push(`${run.id} has no result yet (${run.summaryError ?? run.status})`);
+    else runs.push({ run, result: run.summary });
   }
   const parts: Raw[] = left.map((l) => warning(`not compared: ${l}`));
   if (runs.length === 0) parts.push(note("No finished eval run to compare."));

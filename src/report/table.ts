@@ -1,5 +1,6 @@
 /** Plain-text reports for the terminal. */
-import type { EvalResult, EvalScores, Interval } from "../runs/index.js";
+import type { EvalResult, EvalScores } from "../results/index.js";
+import type { Interval } from "../runs/index.js";
 import { terminalSafe } from "../terminal.js";
 
 /** Left-aligns the first column and right-aligns the others (numbers), unless `align` says otherwise. */
@@ -87,9 +88,8 @@ export function formatScores(r: EvalScores): string {
     out.push(`knowledge questions (${r.knowledge.n}): accuracy ${interval(r.knowledge.accuracy)} · probability of the correct option ${interval(r.knowledge.p_correct)}`);
   }
   if (r.moca) {
-    const m = r.moca as Record<string, Interval & { skipped?: number }> & { n?: number };
-    const parts = ["agreement", "auroc", "accuracy"].filter((k) => m[k]).map((k) => `${k} ${interval(m[k]!)}`);
-    out.push(`MoCa (${m.n ?? "?"} stories): ${parts.join(" · ")}`);
+    const m = r.moca;
+    out.push(`MoCa (${m.n} stories): ${(["agreement", "auroc", "accuracy"] as const).map((k) => `${k} ${interval(m[k])}`).join(" · ")}`);
   }
   if (r.stability) out.push("", formatStability(r.stability));
   return out.join("\n");
@@ -142,7 +142,7 @@ export function firstOf<T>(items: readonly T[], max: number, show: (x: T) => str
 export function formatEvalResult(r: EvalResult, title?: string): string {
   const out: string[] = [];
   if (title) out.push(title);
-  const how = [`model ${r.model}`, `method ${r.method ?? "logprobs"}`, `alignment = ${r.metric_label}`, ...(r.protocol ? [`protocol ${r.protocol}`] : []), "95% bootstrap interval over questions"];
+  const how = [`model ${r.model}`, `method ${r.method}`, `alignment = ${r.metric_label}`, ...(r.protocol ? [`protocol ${r.protocol}`] : []), "95% bootstrap interval over questions"];
   out.push(how.join(" · "));
   out.push("");
   out.push(formatScores(r));
@@ -161,7 +161,7 @@ export function formatEvalResult(r: EvalResult, title?: string): string {
       ` · mean coverage ${pct(r.coverage.mean)} (min ${pct(r.coverage.min)}${r.coverage.min_required > 0 ? `, required ${pct(r.coverage.min_required)}` : ""})` +
       (extra.length ? ` · ${extra.join(", ")}` : ""),
   );
-  const modes = Object.entries(r.answers.modes ?? {}).filter(([m]) => m !== "none");
+  const modes = Object.entries(r.answers.modes).filter(([m]) => m !== "none");
   if (modes.length > 0) out.push(`constrained decoding: ${modes.map(([m, n]) => `${n} answers by ${m}`).join(", ")}`);
   for (const w of r.warnings) out.push(`warning: ${w}`);
   const a = r.answers;

@@ -1,5 +1,6 @@
 /** Suite-specific scores that a suite asks for (Suite.extraScores), computed beside alignment. */
 import { mocaScores } from "../metrics/index.js";
+import type { MocaResult } from "../results/index.js";
 import type { Question, Suite } from "../surveys/index.js";
 
 /**
@@ -28,7 +29,7 @@ export function suiteExtraScores(
   model: (q: Question) => readonly (readonly number[])[] | undefined,
   seed: number,
   resamples: number,
-): { moca?: Readonly<Record<string, unknown>> } | undefined {
+): { moca?: MocaResult } | undefined {
   if (!suite.extraScores?.includes("moca")) return undefined;
   const m = moca(suite, questions, model, seed, resamples);
   return m ? { moca: m } : undefined;

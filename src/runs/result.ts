@@ -6,7 +6,8 @@
 import { findMetric, type MetricName } from "../metrics/index.js";
 import type { AnswerRow, Method, ScoreRow } from "../store/index.js";
 import type { Persona, Population, Question, Suite, Variant } from "../surveys/index.js";
-import { stabilityReport, type StabilityReport } from "./stability.js";
+import { stabilityReport } from "./stability.js";
+import type { EvalScores } from "../results/index.js";
 import type { Conventions } from "./protocols.js";
 import {
   distanceTable,
@@ -16,34 +17,12 @@ import {
   summarize,
   type AlignmentSummary,
   type DistanceTable,
-  type Interval,
   type ModelDistributions,
 } from "./score.js";
 import { suiteExtraScores } from "./extra.js";
 
-/** The scores of a run or of outside predictions, as printed with --json. */
-export interface EvalScores extends Omit<AlignmentSummary, "questions"> {
-  readonly metric_label: string;
-  readonly protocol: string | null;
-  /** The headline method. */
-  readonly method: Method | "predictions";
-  readonly questions: AlignmentSummary["questions"] & { readonly knowledge?: number };
-  /** Every method of the run, when it has more than one. */
-  readonly by_method?: ({ readonly method: Method } & Pick<AlignmentSummary, "overall" | "populations" | "baselines">)[];
-  /** With personas: alignment with the persona minus without, per population (paired bootstrap). */
-  readonly steerability?: { readonly overall: Interval; readonly populations: (Interval & { population: string; n: number })[] };
-  /** With personas: the alignment without them, for comparison. */
-  readonly unsteered?: Pick<AlignmentSummary, "overall" | "populations">;
-  /** Meister et al.'s TV(sequence) / TV(verbalized) - 1, when the run has verbalize and another method. */
-  readonly gap?: Interval & { readonly sequence_method: Method; readonly tv_sequence: number; readonly tv_verbalized: number; readonly pairs: number };
-  /** Questions with one correct option. */
-  readonly knowledge?: { readonly n: number; readonly accuracy: Interval; readonly p_correct: Interval };
-  /** MoCa's scores (Nie et al. 2023). */
-  readonly moca?: Readonly<Record<string, unknown>>;
-  /** With several presentation variants: does the result survive them? */
-  readonly stability?: StabilityReport;
-  readonly warnings: string[];
-}
+/** The scores of a run or of outside predictions, as printed with --json: its schema is in results/eval.ts. */
+export type { EvalScores };
 
 export interface AnswerScoringOptions {
   readonly conventions: Conventions & { readonly protocol: string | null };

@@ -541,7 +541,7 @@ const MAX_ALIASES = 100;
  * A YAML document's value. Aliases (`*name`) that expand beyond MAX_ALIASES (a "billion laughs"
  * file, which would take all memory) and anything else the library refuses are the file's fault.
  */
-function yamlValue(doc: Document.Parsed, fail: (why: string) => CivitasError): unknown {
+export function yamlValue(doc: Document.Parsed, fail: (why: string) => CivitasError): unknown {
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIASES });
   } catch (e) {
@@ -566,11 +566,21 @@ export function modelDriven(): DynamicsName[] {
 // ---------------------------------------------------------------------------------------------
 // Command-line overrides
 
+/** A parameter set on the command line (`--set NAME=VALUE`, parsed by src/cli/set.ts). */
+export interface ParamOverride {
+  readonly name: string;
+  /** A number, text or true/false; a list sweeps the parameter. */
+  readonly value: unknown;
+}
+
 export interface ScenarioOverrides {
   /** `--seeds`: "1..20", "1,2,3" or "7". */
   readonly seeds?: string;
-  /** `--set NAME=VALUE` (VALUE read as YAML: `0.2`, `ws:k=4,beta=0.1`; a list `[0.1, 0.2]` sweeps NAME). */
-  readonly set?: readonly string[];
+  /**
+   * Parameters to set, in order, and the folder their relative paths (a `graph: file:...`) are
+   * resolved against: the command's working folder for `--set`.
+   */
+  readonly set?: { readonly params: readonly ParamOverride[]; readonly base: string };
   /** `--model SPEC`: replaces the scenario's model (its other options stay). */
   readonly model?: string;
   readonly maxCalls?: number;
@@ -586,15 +596,9 @@ export function applyOverrides(s: Scenario, o: ScenarioOverrides): Scenario {
   let sweep: [string, readonly ParamValue[]][] = s.sweep.map(([n, v]) => [n, v]);
   const origin: Record<string, string> = { ...s.origin };
   const usage = (message: string, hint?: string) => new CivitasError("usage", message, hint === undefined ? {} : { hint });
-  for (const item of o.set ?? []) {
-    const eq = item.indexOf("=");
-    const name = eq < 0 ? "" : item.slice(0, eq).trim();
-    if (eq < 0 || !/^\w+$/u.test(name)) throw usage(`--set "${item}": expected NAME=VALUE`, "for example --set epsilon=0.2, --set agents=500, --set epsilon=[0.1,0.2] (a list sweeps it)");
-    const text = item.slice(eq + 1).trim();
-    const doc = parseDocument(text === "" ? '""' : text);
-    const value: unknown = doc.errors.length > 0 ? text : yamlValue(doc, (why) => usage(`--set ${name}: ${why}`));
+  const base = o.set?.base ?? "";
+  for (const { name, value } of o.set?.params ?? []) {
     const flag = `--set ${name}`;
-    const base = process.cwd();
     if (Array.isArray(value)) {
       if (value.length === 0) throw usage(`${flag}: an empty list sweeps nothing`);
       const values = value.map((v, i) => {

@@ -18,3 +18,18 @@ export {
 export { fileKind, isDuckDBFile, type FileKind } from "./file-kind.js";
 export { BatchWriter, type BatchWriterOptions } from "./batch.js";
 export { isStoreBusy, isStoreDamaged } from "./handle.js";
+export {
+  ANSWER_ORDERS,
+  furthestScores,
+  listAnswersPage,
+  listRunsPage,
+  recentRuns,
+  runFilterChoices,
+  type AnswerFilters,
+  type AnswerListItem,
+  type AnswerListPage,
+  type AnswerOrder,
+  type ListPage,
+  type RunFilters,
+  type RunListItem,
+} from "./pages.js";

@@ -15,12 +15,13 @@ import path from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import type { ConstraintMode } from "../models/index.js";
+import { checkResult, listNumbers, readRunResult, resultJson, RUN_KINDS, type ResultOf, type RunKind, type RunResult } from "../results/index.js";
 import { csvText } from "./csv.js";
 import { fileKind } from "./file-kind.js";
 import { damagedError, handleFor, HOST, isDamagedError, isStoreBusy, type Access, type FileHandle, type UseOptions } from "./handle.js";
 
 export const DEFAULT_STORE = path.join(".civitas", "civitas.duckdb");
-const SCHEMA_VERSION = "4";
+const SCHEMA_VERSION = "5";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -36,7 +37,11 @@ CREATE TABLE IF NOT EXISTS runs (
   config JSON NOT NULL,
   summary JSON,
   error VARCHAR,
-  final BOOLEAN NOT NULL DEFAULT false
+  final BOOLEAN NOT NULL DEFAULT false,
+  kind VARCHAR DEFAULT 'eval',
+  n_questions BIGINT,
+  n_answers BIGINT,
+  alignment DOUBLE
 );
 CREATE TABLE IF NOT EXISTS invocations (
   run_id VARCHAR NOT NULL,
@@ -138,10 +143,23 @@ DROP TABLE scores;
 /**
  * Version 4 records invocations (a table of its own, created by SCHEMA) and whether a run's
  * result is final: runs finished before are.
+ *
+ * Version 5 records each run's kind (eval, simulate, aggregate: runs before it are simulations
+ * when their suite is sim:<name>, else evals) and the numbers a list of runs shows (scored
+ * questions, answers, mean alignment), taken from the run's result when it is stored: a list
+ * reads them without reading results. Older stores get them from their stored results
+ * (`fillListNumbers`).
+ *
+ * The runs table is rebuilt rather than altered: DuckDB refuses to commit a transaction that
+ * adds several columns to a table and then updates it. `MOVE_RUNS` sets the old table aside
+ * before SCHEMA creates the new one, `refillRuns` copies the rows back.
  */
-const MIGRATE_3_TO_4 = `
-ALTER TABLE runs ADD COLUMN final BOOLEAN DEFAULT false;
-UPDATE runs SET final = (status = 'done');
+const MOVE_RUNS = "CREATE TABLE runs_old AS SELECT * FROM runs; DROP TABLE runs;";
+const RUNS_V1_COLUMNS = "id, created_at, updated_at, command, suite, model, metric, status, config, summary, error";
+const refillRuns = (version: string) => `
+INSERT INTO runs (${RUNS_V1_COLUMNS}, final, kind)
+  SELECT ${RUNS_V1_COLUMNS}, ${version === "4" ? "final" : "status = 'done'"}, CASE WHEN starts_with(suite, 'sim:') THEN 'simulate' ELSE 'eval' END FROM runs_old;
+DROP TABLE runs_old;
 `;
 
 /** The elicitation methods (Meister et al. 2024). */
@@ -221,7 +239,7 @@ export interface Batch {
 
 export type RunStatus = "running" | "done" | "failed" | "interrupted";
 
-export interface RunRow {
+interface RunRowBase {
   readonly id: string;
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -232,14 +250,25 @@ export interface RunRow {
   readonly metric: string;
   readonly status: RunStatus;
   readonly config: unknown;
-  /** The run's result: the first complete one, kept as it was (later invocations do not replace it). */
-  readonly summary: unknown;
+  /** Why its stored result could not be read (results/: a result of a newer civitas, or damaged); its summary is then null. */
+  readonly summaryError: string | null;
+  /** From the result, for lists (eval runs): scored questions, stored answers, mean alignment. */
+  readonly questions: number | null;
+  readonly answers: number | null;
+  readonly alignment: number | null;
   readonly error: string | null;
   /** How many times a command has worked on it. */
   readonly invocations: number;
   /** Progress of the latest invocation: what is stored of what it planned (answers or simulations). */
   readonly progress: { readonly done: number; readonly total: number } | null;
 }
+
+/**
+ * A stored run. `summary` is its result, the first complete one, kept as it was (later
+ * invocations do not replace it), read through its kind's schema whatever version of civitas
+ * stored it (results/); null until it has one.
+ */
+export type RunRow = RunRowBase & { readonly [K in RunKind]: { readonly kind: K; readonly summary: ResultOf[K] | null } }[RunKind];
 
 /** One command working on a run. */
 export interface InvocationRow {
@@ -317,6 +346,26 @@ interface Working {
 /** Latest invocation per run, as queryRuns joins it. */
 const LATEST = `(SELECT run_id, n, host, pid, heartbeat_at, done, total FROM invocations
   QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY n DESC) = 1)`;
+
+/** The list numbers of a run with a result (schema 5); a result that cannot be read leaves them null. */
+async function fillListNumbers(con: DuckDBConnection): Promise<void> {
+  const rows = (await con.runAndReadAll("SELECT id, kind, summary::VARCHAR AS summary FROM runs WHERE summary IS NOT NULL AND kind = 'eval'")).getRowObjectsJS();
+  const numbers: { id: string; questions: number | null; answers: number | null; alignment: number | null }[] = [];
+  for (const row of rows) {
+    try {
+      numbers.push({ id: String(row.id), ...listNumbers(readRunResult(String(row.kind) as RunKind, JSON.parse(String(row.summary)), `run ${String(row.id)}`)) });
+    } catch {
+      // not readable as an eval result: nothing to show in lists
+    }
+  }
+  for (let i = 0; i < numbers.length; i += 500) {
+    await con.run(
+      `UPDATE runs SET n_questions = v.questions, n_answers = v.answers, alignment = v.alignment
+       FROM (SELECT unnest($1::JSON::STRUCT(id VARCHAR, questions BIGINT, answers BIGINT, alignment DOUBLE)[], recursive := true)) AS v WHERE runs.id = v.id`,
+      [json(numbers.slice(i, i + 500))],
+    );
+  }
+}
 
 export class Store {
   private readonly handle: FileHandle;
@@ -437,15 +486,17 @@ export class Store {
         }
         await con.run(SCHEMA);
         await con.run("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION]);
-      } else if (["1", "2", "3"].includes(version)) {
+      } else if (["1", "2", "3", "4"].includes(version)) {
         // 1 -> 2: answers and requests gain the method. 2 -> 3: simulation tables. 3 -> 4:
-        // invocations (new tables are created by SCHEMA).
+        // invocations (new tables are created by SCHEMA). 4 -> 5: runs' kinds and list numbers.
         await con.run("BEGIN TRANSACTION");
         try {
           if (version === "1") await con.run(MIGRATE_1_TO_2);
+          await con.run(MOVE_RUNS);
           await con.run(SCHEMA);
           if (version === "1") await con.run("INSERT INTO answers SELECT * FROM answers_v2; DROP TABLE answers_v2;");
-          await con.run(MIGRATE_3_TO_4);
+          await con.run(refillRuns(version));
+          await fillListNumbers(con);
           await con.run("UPDATE meta SET value = $1 WHERE key = 'schema_version'", [SCHEMA_VERSION]);
           await con.run("COMMIT");
         } catch (e) {
@@ -496,7 +547,9 @@ export class Store {
    * Runs whose processes have died are marked interrupted first. Until finishRun or failRun,
    * the invocation says every HEARTBEAT_MS that it is alive, with its progress (`progress`).
    */
-  async beginRun(run: { id: string; command: string; suite: string; model: string; metric: string; config: unknown }): Promise<"new" | "resumed"> {
+  async beginRun(run: { id: string; command: string; suite: string; model: string; metric: string; config: unknown; kind?: RunKind }): Promise<"new" | "resumed"> {
+    // Runs made before kinds were given: sim:<name> is a simulation, anything else an eval.
+    const kind: RunKind = run.kind ?? (run.suite.startsWith("sim:") ? "simulate" : "eval");
     await this.markDead();
     let existed = false;
     let n = 1;
@@ -507,14 +560,11 @@ export class Store {
         // A finished run stays done: a later invocation only re-reports it (or fills what is missing).
         await con.run("UPDATE runs SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'running' END, updated_at = now(), error = NULL WHERE id = $1", [run.id]);
       } else {
-        await con.run("INSERT INTO runs VALUES ($1, now(), now(), $2, $3, $4, $5, 'running', $6::JSON, NULL, NULL, false)", [
-          run.id,
-          run.command,
-          run.suite,
-          run.model,
-          run.metric,
-          json(run.config),
-        ]);
+        await con.run(
+          `INSERT INTO runs (id, created_at, updated_at, command, suite, model, metric, status, config, summary, error, final, kind)
+           VALUES ($1, now(), now(), $2, $3, $4, $5, 'running', $6::JSON, NULL, NULL, false, $7)`,
+          [run.id, run.command, run.suite, run.model, run.metric, json(run.config), kind],
+        );
       }
       const last = (await con.runAndReadAll("SELECT coalesce(max(n), 0) AS n FROM invocations WHERE run_id = $1", [run.id])).getRowObjectsJS();
       n = Number(last[0]!.n) + 1;
@@ -563,16 +613,26 @@ export class Store {
    * Ends this process's invocation with the run's result. The run keeps the first complete
    * (`final`) result it had; a result that is not final (a simulation stopped by its budget) is
    * replaced by the next one. `counts` are this invocation's own (model calls, cache hits...).
+   *
+   * The result is checked against its kind's schema (results/) and stored with its kind and
+   * version, with the numbers lists show; one that does not match is a bug, and is not stored.
    */
-  async finishRun(id: string, summary: unknown, options: { final?: boolean; counts?: unknown } = {}): Promise<void> {
+  async finishRun(id: string, summary: ResultOf[RunKind], options: { final?: boolean; counts?: unknown } = {}): Promise<void> {
     const final = options.final ?? true;
+    const kindRow = await this.read(async (con) => (await con.runAndReadAll("SELECT kind FROM runs WHERE id = $1", [id])).getRowObjectsJS()[0]);
+    if (kindRow === undefined) throw new Error(`finishRun: no run ${id} in ${this.file}`);
+    const kind = String(kindRow.kind) as RunKind;
+    checkResult(kind, summary, `the result of run ${id}`);
+    const result = { kind, result: summary } as RunResult;
+    const n = listNumbers(result);
     const w = this.stopWorking(id);
     await this.transaction(async (con) => {
-      await con.run("UPDATE runs SET status = 'done', updated_at = now(), error = NULL, summary = CASE WHEN final THEN summary ELSE $2::JSON END, final = final OR $3 WHERE id = $1", [
-        id,
-        json(summary),
-        final,
-      ]);
+      await con.run(
+        `UPDATE runs SET status = 'done', updated_at = now(), error = NULL, summary = CASE WHEN final THEN summary ELSE $2::JSON END,
+           n_questions = CASE WHEN final THEN n_questions ELSE $4 END, n_answers = CASE WHEN final THEN n_answers ELSE $5 END,
+           alignment = CASE WHEN final THEN alignment ELSE $6 END, final = final OR $3 WHERE id = $1`,
+        [id, json(resultJson(kind, summary)), final, n.questions, n.answers, n.alignment],
+      );
       if (w) {
         await con.run("UPDATE invocations SET status = 'done', ended_at = now(), heartbeat_at = now(), done = $3, total = $4, counts = $5::JSON WHERE run_id = $1 AND n = $2", [
           id,
@@ -662,7 +722,7 @@ export class Store {
       (
         await con.runAndReadAll(
           `SELECT r.id, r.created_at, r.updated_at, r.command, r.suite, r.model, r.metric, r.status, r.config::VARCHAR AS config, r.summary::VARCHAR AS summary, r.error,
-             i.n, i.host, i.pid, i.heartbeat_at, i.done, i.total
+             r.kind, r.n_questions, r.n_answers, r.alignment, i.n, i.host, i.pid, i.heartbeat_at, i.done, i.total
            FROM runs r LEFT JOIN ${LATEST} i ON i.run_id = r.id ${where}`,
           params,
         )
@@ -682,6 +742,18 @@ export class Store {
           error ??= DIED;
         }
       }
+      const kind = (RUN_KINDS as readonly string[]).includes(String(row.kind)) ? (String(row.kind) as RunKind) : "eval";
+      let summary: RunResult | null = null;
+      let summaryError: string | null = null;
+      if (row.summary !== null) {
+        try {
+          summary = readRunResult(kind, JSON.parse(String(row.summary)), `run ${String(row.id)}`);
+        } catch (e) {
+          summaryError = messageOf(e);
+        }
+      }
+      const count = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+      // The summary was read as the run's kind: the pair is one of RunRow's.
       return {
         id: String(row.id),
         createdAt: row.created_at as Date,
@@ -692,11 +764,16 @@ export class Store {
         metric: String(row.metric),
         status,
         config: JSON.parse(String(row.config)) as unknown,
-        summary: row.summary === null ? null : (JSON.parse(String(row.summary)) as unknown),
+        kind,
+        summary: summary === null ? null : summary.result,
+        summaryError,
+        questions: count(row.n_questions),
+        answers: count(row.n_answers),
+        alignment: count(row.alignment),
         error,
         invocations: row.n === null ? 0 : Number(row.n),
         progress: row.done === null || row.total === null || row.done === undefined ? null : { done: Number(row.done), total: Number(row.total) },
-      };
+      } as RunRow;
     });
   }
 
@@ -978,7 +1055,10 @@ export class Store {
     return rows.map((r) => ({ call: Number(r.call), step: Number(r.step), agent: Number(r.agent), requestKey: String(r.request_key) }));
   }
 
-  /** Runs a read query (ad-hoc inspection, tests) and returns plain JS rows. */
+  /**
+   * Runs a query and returns plain JS rows: for the store's own modules (pages.ts, sim-export.ts),
+   * inspection and tests. Other modules read through the store's typed methods.
+   */
   async query(sql: string, params: (string | number | boolean | null)[] = []): Promise<Record<string, unknown>[]> {
     return this.read(async (con) => (await con.runAndReadAll(sql, params)).getRowObjectsJS() as Record<string, unknown>[]);
   }

@@ -1,115 +1,20 @@
 /**
- * A run's answers, one row per question x variant x persona x method, paged in DuckDB.
- *
- * The default order is the order the run stored its answers: DuckDB keeps insertion order for a
- * query without ORDER BY (`preserve_insertion_order`, on by default), so a page is a LIMIT/OFFSET
- * over a scan that stops as soon as the page is full: a page costs what it shows, not what the
- * run holds, even far into a run of a million answers. Sorting by question or by coverage is
- * offered too (DuckDB's top-N: cheap for the first pages, a sort of the run's answers deeper).
+ * A run's answers, one row per question x variant x persona x method, paged in DuckDB by the
+ * store (store/pages.ts): by default in the order the run stored them, so that a page costs what
+ * it shows, not what the run holds, even far into a run of a million answers.
  */
 import { html, raw, type Raw } from "../report/html.js";
-import type { RunRow, Store } from "../store/index.js";
+import { ANSWER_ORDERS, listAnswersPage, type AnswerFilters, type AnswerListItem, type AnswerListPage, type AnswerOrder, type RunRow, type Store } from "../store/index.js";
 import { HttpError, type Params } from "./http.js";
 import { errorBox, integer, page, pager, perPageSelect, select, statusTag, type Frame } from "./layout.js";
 import { PAGE_SIZES } from "./runs.js";
 
 export const ANSWER_STATUSES = ["scored", "low_coverage", "off_format", "only_refusal"] as const;
-export const ANSWER_ORDERS = ["stored", "question", "coverage"] as const;
-export type AnswerOrder = (typeof ANSWER_ORDERS)[number];
-
-export interface AnswerFilters {
-  readonly status?: string;
-  readonly method?: string;
-  readonly variant?: string;
-  readonly persona?: string;
-  /** Question id prefix. */
-  readonly question?: string;
-}
-
-export interface AnswerListItem {
-  readonly questionId: string;
-  readonly variant: string;
-  readonly persona: string;
-  readonly method: string;
-  readonly status: string;
-  readonly coverage: number;
-  readonly mode: string;
-  readonly cacheHit: boolean;
-  readonly options: readonly string[];
-  readonly distribution: readonly number[] | null;
-}
-
-export interface AnswerListPage {
-  readonly items: readonly AnswerListItem[];
-  /** Answers matching the filters. */
-  readonly total: number;
-  /** All answers of the run. */
-  readonly runTotal: number;
-  /** The matching answers by status. */
-  readonly byStatus: readonly { status: string; n: number }[];
-  readonly page: number;
-  readonly pages: number;
-  readonly perPage: number;
-}
-
-const ORDER_SQL: Record<AnswerOrder, string> = {
-  stored: "",
-  question: "ORDER BY question_id, variant, persona, method",
-  coverage: "ORDER BY coverage, question_id, variant, persona, method",
-};
+export { ANSWER_ORDERS };
+export type { AnswerFilters, AnswerListItem, AnswerListPage, AnswerOrder };
 
 /** One page of a run's answers. A page past the last gives the last page. */
-export async function listAnswers(store: Store, runId: string, filters: AnswerFilters, order: AnswerOrder, pageNo: number, perPage: number): Promise<AnswerListPage> {
-  const params: string[] = [runId];
-  const conds = ["run_id = $1"];
-  const add = (col: string, value: string | undefined, op: "=" | "prefix" = "="): void => {
-    if (value === undefined) return;
-    params.push(value);
-    conds.push(op === "=" ? `${col} = $${params.length}` : `starts_with(${col}, $${params.length})`);
-  };
-  add("status", filters.status);
-  add("method", filters.method);
-  add("variant", filters.variant);
-  add("persona", filters.persona);
-  add("question_id", filters.question, "prefix");
-  const whereSql = `WHERE ${conds.join(" AND ")}`;
-
-  // One scan counts what matches, by status; a second (a bare count) gives the run's total when filtered.
-  const statusRows = await store.query(`SELECT status, count(*) AS n FROM answers ${whereSql} GROUP BY status ORDER BY status`, params);
-  const byStatus = statusRows.map((r) => ({ status: String(r.status), n: Number(r.n) }));
-  const total = byStatus.reduce((s, r) => s + r.n, 0);
-  const runTotal = params.length === 1 ? total : await store.countAnswers(runId);
-  const pages = Math.max(1, Math.ceil(total / perPage));
-  const p = Math.min(pageNo, pages);
-  const rows =
-    total === 0
-      ? []
-      : await store.query(
-          `SELECT question_id, variant, persona, method, status, coverage, mode, cache_hit, options, distribution
-           FROM answers ${whereSql} ${ORDER_SQL[order]} LIMIT ${perPage} OFFSET ${(p - 1) * perPage}`,
-          params,
-        );
-  return {
-    total,
-    runTotal,
-    byStatus,
-    page: p,
-    pages,
-    perPage,
-    items: rows.map((r) => ({
-      questionId: String(r.question_id),
-      variant: String(r.variant),
-      persona: String(r.persona),
-      method: String(r.method),
-      status: String(r.status),
-      coverage: Number(r.coverage),
-      mode: String(r.mode),
-      cacheHit: Boolean(r.cache_hit),
-      options: (r.options as unknown[]).map(String),
-      distribution: r.distribution === null ? null : (r.distribution as unknown[]).map(Number),
-    })),
-  };
-}
+export const listAnswers = listAnswersPage;
 
 /** What a run's configuration says it asked: methods, variants, personas (for the filters). */
 export function runDimensions(run: RunRow): { methods: string[]; variants: string[]; personas: string[] } {
@@ -178,7 +83,8 @@ ${perPageSelect(perPage, PAGE_SIZES)}
 
   let table: Raw;
   if (list.total === 0) {
-    table = list.runTotal === 0 ? errorBox("This run has no answers stored.", run.suite.startsWith("sim:") ? "Simulations store their series, not survey answers: the run's page shows them." : undefined) : html`<p class="muted">No answer matches these filters.</p>`;
+    const none = run.kind === "simulate" ? "Simulations store their series, not survey answers: the run's page shows them." : run.kind === "aggregate" ? "Aggregations store their result, not survey answers: the run's page shows it." : undefined;
+    table = list.runTotal === 0 ? errorBox("This run has no answers stored.", none) : html`<p class="muted">No answer matches these filters.</p>`;
   } else {
     const first = (list.page - 1) * list.perPage;
     const rows = list.items.map(

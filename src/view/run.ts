@@ -9,7 +9,7 @@ import { isCivitasError, messageOf } from "../errors.js";
 import { html, type Raw } from "../report/html.js";
 import { comparePage, runPage } from "../report/pages.js";
 import { redactCommandLine } from "../redact.js";
-import type { InvocationRow, RunRow, Store } from "../store/index.js";
+import { recentRuns, type InvocationRow, type RunRow, type Store } from "../store/index.js";
 import { downloadLinks } from "./answers.js";
 import { HttpError, RUN_ID, type Params } from "./http.js";
 import { errorBox, integer, page, progressText, statusTag, when, type Frame } from "./layout.js";
@@ -86,8 +86,8 @@ export async function runViewPage(store: Store, frame: Frame, run: RunRow): Prom
 
 /** A form to choose runs to compare, offering the 50 newest. */
 async function chooser(store: Store, chosen: readonly RunRow[]): Promise<Raw> {
-  const recent = await store.query("SELECT id, suite, model, created_at FROM runs ORDER BY created_at DESC, id LIMIT 50");
-  const options = recent.map((r) => html`<option value="${String(r.id)}">${String(r.suite)} · ${String(r.model)}</option>`);
+  const recent = await recentRuns(store, 50);
+  const options = recent.map((r) => html`<option value="${r.id}">${r.suite} · ${r.model}</option>`);
   const input = (i: number) =>
     html`<label>run ${i + 1}<input type="text" name="run" list="recent-runs" value="${chosen[i]?.id ?? ""}" placeholder="run id or prefix" required></label>`;
   return html`<form class="filters" method="get" action="/compare">${input(0)}${input(1)}<button type="submit">Compare</button></form>

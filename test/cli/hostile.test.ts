@@ -15,6 +15,7 @@ import { after, before, describe, it } from "node:test";
 import { parse } from "csv-parse/sync";
 import { aggregateFile } from "../../src/choice/index.js";
 import { redactedCommand } from "../../src/cli/common.js";
+import { parseSetFlags } from "../../src/cli/set.js";
 import { CivitasError } from "../../src/errors.js";
 import { jsonLines } from "../../src/jsonl.js";
 import { redactCommandLine, redactUrls } from "../../src/redact.js";
@@ -308,7 +309,7 @@ describe("hostile input files: a clear error that quotes nothing it should not; 
     const names = ["a", "b", "c", "d", "e", "f"];
     const flow = `[&a [1, 1, 1, 1, 1, 1, 1, 1, 1], ${names.slice(1).map((n, i) => `&${n} [${Array(9).fill(`*${names[i]}`).join(", ")}]`).join(", ")}]`;
     assert.throws(
-      () => applyOverrides(parseScenario("name: x\ndynamics: hk\nparams: { agents: 10, steps: 5, epsilon: 0.2 }\n", "x.yaml"), { set: [`epsilon=${flow}`] }),
+      () => applyOverrides(parseScenario("name: x\ndynamics: hk\nparams: { agents: 10, steps: 5, epsilon: 0.2 }\n", "x.yaml"), { set: { params: parseSetFlags([`epsilon=${flow}`]), base: dir } }),
       (e: unknown) => e instanceof CivitasError && e.kind === "usage" && /^--set epsilon: its aliases/u.test(e.message),
     );
     assert.throws(() => parseScenario(readFileSync(file, "utf8"), "bomb.yaml"), (e: unknown) => e instanceof CivitasError && e.kind === "input" && /bomb\.yaml/u.test(e.message));

@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { staleBuild } from "./build.mjs";
-import { REPO } from "./paths.js";
+import { REPO, tempDir } from "./paths.js";
 
 export const CLI_SOURCE = path.join(REPO, "src/cli/main.ts");
 export const CLI_BUILT = path.join(REPO, "dist/cli/main.js");
@@ -32,10 +32,18 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+let testStore: string | undefined;
+
+/**
+ * Starts the CLI. Commands that store (eval, simulate, aggregate) without --store use a store of
+ * this test process ($CIVITAS_STORE), never the repository's .civitas/; `env` may set another
+ * (CIVITAS_STORE: "" for the default store of `cwd`).
+ */
 export function spawnCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  testStore ??= `${tempDir("civitas-cli-store-")}/civitas.duckdb`;
   return spawn(process.execPath, [...cliCommand(), ...args], {
     cwd: options.cwd ?? REPO,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, CIVITAS_STORE: testStore, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
 }

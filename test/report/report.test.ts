@@ -12,6 +12,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { aggregateFile, type AggregateReport } from "../../src/choice/index.js";
+import { parseSetFlags } from "../../src/cli/set.js";
 import { llamaSpec } from "../../src/models/llama.js";
 import { aggregatePage, comparePage, escapeHtml, reportDocument, runPage, type Page } from "../../src/report/index.js";
 import { runEval, type EvalPlan, type EvalResult } from "../../src/runs/engine.js";
@@ -86,9 +87,9 @@ before(async () => {
     B = await runEval(store, { ...plan, variants: parseVariants("standard;order=reversed;labels=numbers"), command: `civitas eval opinionqa --data ${OPINIONQA} --limit 8 --variants 3` });
     const hostile = await loadCustom({ data: HOSTILE_CSV });
     H = await runEval(store, { ...plan, suite: hostile, questions: hostile.questions, populations: resolvePopulations(hostile, ["grp"]), metric: "tv", command: HOSTILE_COMMAND });
-    const hkScenario = applyOverrides(await loadScenario(path.join(REPO, "examples/hk.yaml")), { set: ["agents=100", "epsilon=[0.15,0.3]"], seeds: "1..3" });
+    const hkScenario = applyOverrides(await loadScenario(path.join(REPO, "examples/hk.yaml")), { set: { params: parseSetFlags(["agents=100", "epsilon=[0.15,0.3]"]), base: REPO }, seeds: "1..3" });
     hk = await runScenario({ ...hkScenario, every: 1 }, { store, command: "civitas simulate examples/hk.yaml --set agents=100" });
-    const opScenario = applyOverrides(await loadScenario(path.join(REPO, "examples/opinion.yaml")), { set: ["agents=8", "steps=2"], seeds: "1..2", model: `llama:${MODEL}` });
+    const opScenario = applyOverrides(await loadScenario(path.join(REPO, "examples/opinion.yaml")), { set: { params: parseSetFlags(["agents=8", "steps=2"]), base: REPO }, seeds: "1..2", model: `llama:${MODEL}` });
     opinion = await runScenario(opScenario, { store });
 
     // a run that failed before it had a result (its command holds hostile text too)

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { parseSetFlags } from "../../src/cli/set.js";
 import { CivitasError } from "../../src/errors.js";
 import { applyOverrides, DYNAMICS, DYNAMICS_NAMES, loadScenario, paramSpecs, parseScenario } from "../../src/sim/scenario.js";
 import { rejectsCivitas } from "../helpers/errors.js";
@@ -132,15 +133,17 @@ describe("scenario files", () => {
 
 describe("command-line overrides", () => {
   const hk = () => parseScenario(`${HK}sweep: { epsilon: [0.1, 0.2], agents: [50, 100] }\nseeds: 1..3\n`, "s.yaml");
+  /** `--set` flags as the command line parses them (src/cli/set.ts), paths from the working folder. */
+  const set = (...items: string[]) => ({ params: parseSetFlags(items), base: process.cwd() });
 
   it("--set fixes a parameter (dropping its sweep), a list sweeps it, --seeds replaces the seeds", () => {
-    const a = applyOverrides(hk(), { set: ["epsilon=0.25", "graph=ws:k=4,beta=0.1"], seeds: "5..6" });
+    const a = applyOverrides(hk(), { set: set("epsilon=0.25", "graph=ws:k=4,beta=0.1"), seeds: "5..6" });
     assert.deepEqual(a.sweep, [["agents", [50, 100]]]);
     assert.equal(a.params.epsilon, 0.25);
     assert.equal(a.params.graph, "ws:k=4,beta=0.1");
     assert.deepEqual(a.seeds, [5, 6]);
     assert.equal(a.origin.epsilon, "--set epsilon");
-    const b = applyOverrides(hk(), { set: ["agents=[10, 20, 30]", "tolerance=[0.01,0.1]"] });
+    const b = applyOverrides(hk(), { set: set("agents=[10, 20, 30]", "tolerance=[0.01,0.1]") });
     assert.deepEqual(b.sweep, [
       ["epsilon", [0.1, 0.2]],
       ["agents", [10, 20, 30]],
@@ -150,16 +153,24 @@ describe("command-line overrides", () => {
   });
 
   it("names the flag in its errors (usage errors)", () => {
-    const usage = (o: Parameters<typeof applyOverrides>[1], message: string | RegExp) =>
-      assert.throws(() => applyOverrides(hk(), o), (e: unknown) => e instanceof CivitasError && e.kind === "usage" && (typeof message === "string" ? e.message === message : message.test(e.message)));
-    usage({ set: ["mu=0.3"] }, "--set mu: unknown parameter of hk (valid: agents, graph, steps, graph_seed, epsilon, tolerance, threshold)");
-    usage({ set: ["epsilon=abc"] }, '--set epsilon: expected a number >= 0, got "abc"');
-    usage({ set: ["agents=[10, x]"] }, '--set agents[1]: expected an integer >= 1, got "x"');
-    usage({ set: ["epsilon"] }, '--set "epsilon": expected NAME=VALUE');
-    usage({ set: ["agents=[]"] }, "--set agents: an empty list sweeps nothing");
-    usage({ seeds: "3..x" }, /^--seeds: seed "x" is not an integer/u);
-    usage({ model: "llama:m.gguf" }, /^--model: hk is rule-based and asks no model/u);
-    usage({ maxCalls: 10 }, /^--max-calls: hk is rule-based/u);
+    const usage = (o: () => Parameters<typeof applyOverrides>[1], message: string | RegExp) =>
+      assert.throws(() => applyOverrides(hk(), o()), (e: unknown) => e instanceof CivitasError && e.kind === "usage" && (typeof message === "string" ? e.message === message : message.test(e.message)));
+    usage(() => ({ set: set("mu=0.3") }), "--set mu: unknown parameter of hk (valid: agents, graph, steps, graph_seed, epsilon, tolerance, threshold)");
+    usage(() => ({ set: set("epsilon=abc") }), '--set epsilon: expected a number >= 0, got "abc"');
+    usage(() => ({ set: set("agents=[10, x]") }), '--set agents[1]: expected an integer >= 1, got "x"');
+    usage(() => ({ set: set("epsilon") }), '--set "epsilon": expected NAME=VALUE');
+    usage(() => ({ set: set("agents=[]") }), "--set agents: an empty list sweeps nothing");
+    usage(() => ({ seeds: "3..x" }), /^--seeds: seed "x" is not an integer/u);
+    usage(() => ({ model: "llama:m.gguf" }), /^--model: hk is rule-based and asks no model/u);
+    usage(() => ({ maxCalls: 10 }), /^--max-calls: hk is rule-based/u);
+  });
+
+  it("resolves a path set on the command line against the folder the caller names, not the process's", () => {
+    const base = path.join(tempDir(), "work");
+    const d = parseScenario("name: d\ndynamics: degroot\nparams: { agents: 4, steps: 10 }\n", "s.yaml");
+    const o = applyOverrides(d, { set: { params: parseSetFlags(["graph=file:edges.txt"]), base } });
+    assert.equal(o.params.graph, `file:${path.join(base, "edges.txt")}`);
+    assert.notEqual(base, process.cwd());
   });
 
   it("--model replaces the model's spec and keeps its options; budgets merge with the file's", () => {

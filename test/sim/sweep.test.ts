@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import { CivitasError } from "../../src/errors.js";
 import { parseScenario } from "../../src/sim/scenario.js";
 import { runScenario, type SimulationReport } from "../../src/sim/run.js";
-import { droppedLine } from "../../src/cli/simulate.js";
+import { droppedLine } from "../../src/report/index.js";
 import { wilsonInterval } from "../../src/metrics/intervals.js";
 import { metricKind } from "../../src/sim/metric-kinds.js";
 import { expandGrid, formatSeeds, parseSeeds, summarizeMetrics, tInterval } from "../../src/sim/sweep.js";

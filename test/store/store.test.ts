@@ -15,6 +15,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { BatchWriter, fileKind, isStoreBusy, Store, type AnswerRow } from "../../src/store/index.js";
 import { startViewer } from "../../src/view/index.js";
 import { runCli, type CliResult } from "../helpers/cli.js";
+import { v1Result } from "../helpers/fixtures.js";
 import { MODEL, OPINIONQA, REPO, tempDir } from "../helpers/paths.js";
 
 const dir = tempDir("civitas-store-test-");
@@ -151,7 +152,7 @@ describe("one store, several processes", () => {
     await writer.flush(); // waits for the holder to let go
     await holder.exited;
     assert.equal(await store.countAnswers("batchrun0001"), 30);
-    await store.finishRun("batchrun0001", { ok: true });
+    await store.finishRun("batchrun0001", v1Result("eval", "eval-basic"));
     await store.close();
   });
 
@@ -195,19 +196,25 @@ describe("one store, several processes", () => {
     // A finished run: its result stays the first complete one.
     const done = await Store.open(file);
     await done.beginRun({ id: "finished0001", command: "first", suite: "s", model: "m", metric: "tv", config: {} });
-    await done.finishRun("finished0001", { answers: { model_calls: 7 } });
+    const result = v1Result("eval", "eval-basic");
+    await done.finishRun("finished0001", { ...result, answers: { ...result.answers, model_calls: 7 } });
     await done.beginRun({ id: "finished0001", command: "second", suite: "s", model: "m", metric: "tv", config: {} });
-    await done.finishRun("finished0001", { answers: { model_calls: 0 } });
+    await done.finishRun("finished0001", { ...result, answers: { ...result.answers, model_calls: 0 } });
     const run = await done.getRun("finished0001");
-    assert.deepEqual(run!.summary, { answers: { model_calls: 7 } });
+    assert.ok(run!.kind === "eval" && run!.summary !== null);
+    assert.equal(run!.summary.answers.model_calls, 7);
     assert.equal(run!.command, "first");
     assert.deepEqual((await done.invocations("finished0001")).map((i) => i.command), ["first", "second"]);
     // A result that is not final (a simulation stopped by its budget) is replaced by the next.
     await done.beginRun({ id: "budget000001", command: "sim", suite: "sim:x", model: "m", metric: "-", config: {} });
-    await done.finishRun("budget000001", { stop: "budget" }, { final: false });
+    const budget = v1Result("simulate", "sim-budget");
+    assert.equal(budget.stop, "budget");
+    await done.finishRun("budget000001", budget, { final: false });
     await done.beginRun({ id: "budget000001", command: "sim", suite: "sim:x", model: "m", metric: "-", config: {} });
-    await done.finishRun("budget000001", { stop: "done" });
-    assert.deepEqual((await done.getRun("budget000001"))!.summary, { stop: "done" });
+    await done.finishRun("budget000001", { ...budget, stop: "done" });
+    const sim = await done.getRun("budget000001");
+    assert.ok(sim!.kind === "simulate" && sim!.summary !== null);
+    assert.equal(sim!.summary.stop, "done");
     await done.close();
   });
 });
@@ -253,7 +260,7 @@ describe("files that are not a store", () => {
     const good = path.join(dir, "good.duckdb");
     const s = await Store.open(good);
     await s.beginRun({ id: "run000000001", command: "test", suite: "s", model: "m", metric: "tv", config: {} });
-    await s.finishRun("run000000001", {});
+    await s.finishRun("run000000001", v1Result("eval", "eval-basic"));
     await s.close();
     const bytes = readFileSync(good);
     // DuckDB's main header (offset 0) and the first database header (offset 4096) carry checksums.

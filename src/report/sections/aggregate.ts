@@ -4,7 +4,7 @@
  * clusters; Polis opinion groups as a scatter of participants coloured by group, with the
  * consensus and divisive comments (their texts escaped like every other text).
  */
-import type { AggregateReport, ProfileReport } from "../../choice/index.js";
+import type { AggregateReport, ProfileReport } from "../../results/index.js";
 import { chart, COLORS } from "../charts.js";
 import { html, type Raw } from "../html.js";
 import { anchor, facts, note, num, plain, section, sub, table, warning } from "./format.js";

@@ -3,7 +3,7 @@
  * coloured by run (labelled with its model and method), the mean over populations per run, and a
  * table of what distinguishes the runs (model, method, metric, protocol, variants, personas).
  */
-import type { EvalResult } from "../../runs/index.js";
+import type { EvalResult } from "../../results/index.js";
 import type { RunRow } from "../../store/index.js";
 import { chart, COLORS } from "../charts.js";
 import { html, type Raw } from "../html.js";
@@ -22,7 +22,7 @@ export function runLabel(c: ComparedRun): string {
   return [
     c.run.id.slice(0, 6),
     r.model,
-    String(r.method),
+    r.method,
     ...(r.protocol ? [r.protocol] : []),
     ...(r.steerability ? ["personas"] : []),
     ...(variants > 1 ? [`${variants} variants`] : []),
@@ -45,7 +45,7 @@ export async function compareBody(runs: readonly ComparedRun[]): Promise<Raw> {
         return [
           c.run.id,
           c.result.model,
-          String(c.result.method),
+          c.result.method,
           c.result.suite,
           c.result.metric,
           c.result.protocol ?? "-",

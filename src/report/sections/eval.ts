@@ -4,10 +4,10 @@
  * questions furthest from the population, the stability panel, and every other section the
  * result carries (steerability, methods, datasets, knowledge gap, knowledge questions, MoCa).
  */
-import type { EvalResult, Interval } from "../../runs/index.js";
-import { humanView, modelView } from "../../runs/index.js";
+import type { EvalResult } from "../../results/index.js";
+import { humanView, modelView, type Interval } from "../../runs/index.js";
 import { redactCommandLine } from "../../redact.js";
-import type { AnswerRow, RunRow, Store } from "../../store/index.js";
+import { furthestScores, type AnswerRow, type RunRow, type Store } from "../../store/index.js";
 import { scoredIndices, type Question, type Suite } from "../../surveys/index.js";
 import { chart, COLORS } from "../charts.js";
 import { alignmentRows } from "../table.js";
@@ -215,15 +215,11 @@ async function scatterChart(points: readonly ScatterPoint[], population: string)
 
 /** The questions where the model is furthest from a population (from the stored per-question scores). */
 async function furthestQuestions(store: Store, run: RunRow, r: EvalResult, population: string, texts: ReadonlyMap<string, string>): Promise<Raw | null> {
-  const rows = await store.query(
-    `SELECT question_id, model_distance, uniform_distance, human_distance FROM scores
-     WHERE run_id = $1 AND method = $2 AND steered = $3 AND population = $4 ORDER BY model_distance DESC, question_id LIMIT 10`,
-    [run.id, String(r.method), r.steerability !== undefined, population],
-  );
+  const rows = await furthestScores(store, run.id, { method: r.method, steered: r.steerability !== undefined, population, limit: 10 });
   if (rows.length === 0) return null;
   return table(
     ["question", "text", "model's distance", "uniform answers' distance", `${humanBaselineLabel(r)} distance`],
-    rows.map((x) => [String(x.question_id), texts.get(String(x.question_id)) ?? "", num(x.model_distance), num(x.uniform_distance), num(x.human_distance)]),
+    rows.map((x) => [x.questionId, texts.get(x.questionId) ?? "", num(x.modelDistance), num(x.uniformDistance), num(x.humanDistance)]),
     ["l", "l", "r", "r", "r"],
   );
 }
@@ -301,12 +297,9 @@ function extraSections(r: EvalResult): Raw[] {
     );
   }
   if (r.moca) {
-    const m = r.moca as Record<string, unknown>;
-    const rows = ["agreement", "auroc", "accuracy"].flatMap((k) => {
-      const v = m[k] as (Interval & { skipped?: number }) | undefined;
-      return v && typeof v === "object" ? [[k, num(v.mean), ci(v.ci)]] : [];
-    });
-    out.push(section(`MoCa (${typeof m.n === "number" ? m.n : "?"} stories)`, table(["score", "mean", "95% CI"], rows)));
+    const m = r.moca;
+    const rows = (["agreement", "auroc", "accuracy"] as const).map((k) => [k, num(m[k].mean), ci(m[k].ci)]);
+    out.push(section(`MoCa (${m.n} stories)`, table(["score", "mean", "95% CI"], rows)));
   }
   return out;
 }
@@ -315,7 +308,7 @@ function answersSection(r: EvalResult, run: RunRow): Raw {
   const q = r.questions;
   const sa = r.set_aside;
   const a = r.answers;
-  const modes = Object.entries(a.modes ?? {}).filter(([m]) => m !== "none");
+  const modes = Object.entries(a.modes).filter(([m]) => m !== "none");
   return section("Questions and answers", [
     facts([
       ["questions", `${q.planned} planned, ${q.answered} answered, ${q.scored} scored${q.no_scale ? ` (${q.no_scale} without an ordinal scale)` : ""}${q.knowledge ? `, ${q.knowledge} knowledge` : ""}`],
@@ -338,7 +331,7 @@ export async function evalBody(store: Store, run: RunRow, r: EvalResult, options
     facts([
       ["suite", r.suite],
       ["model", r.model],
-      ["method", String(r.method)],
+      ["method", r.method],
       ["alignment", `${r.metric_label}; 95% bootstrap interval over questions`],
       ["protocol", r.protocol],
       ["variants", config.variants && config.variants.length > 1 ? config.variants.join("; ") : null],
@@ -393,14 +386,14 @@ export async function evalBody(store: Store, run: RunRow, r: EvalResult, options
     const steered = r.steerability !== undefined;
     // Only what the scatter shows: the headline method, the population's persona (or none), and at
     // most SCATTER_QUESTIONS questions, read in the database (a run may hold a million answers).
-    const answers = await store.answers(run.id, { method: String(r.method), persona: steered ? population : "none", questions: SCATTER_QUESTIONS });
+    const answers = await store.answers(run.id, { method: r.method, persona: steered ? population : "none", questions: SCATTER_QUESTIONS });
     const resolved = await resolveRunSuite(run, options);
     const questionIds = new Set(((run.config ?? {}) as { questions?: string[] }).questions ?? answers.map((a) => a.questionId));
     let texts: Map<string, string>;
     if (resolved.suite) {
       texts = new Map(resolved.suite.questions.map((q) => [q.id, q.text]));
       const points = scatterPoints(resolved.suite, answers, {
-        method: String(r.method),
+        method: r.method,
         persona: steered ? population : "none",
         population,
         refusals: config.conventions?.refusals ?? "drop",

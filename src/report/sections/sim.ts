@@ -10,7 +10,8 @@
  * for the later steps (its state no longer changes). Simulations a budget cut short are left out,
  * as they are from the summaries.
  */
-import { DYNAMICS, formatSeeds, loadScenario, metricKind, seedInterval, type MetricSummary, type Params, type SimulationReport } from "../../sim/index.js";
+import type { MetricSummaryResult, SimulationResult } from "../../results/index.js";
+import { DYNAMICS, formatSeeds, loadScenario, metricKind, seedInterval, type Params } from "../../sim/index.js";
 import { redactCommandLine } from "../../redact.js";
 import type { RunRow, Store } from "../../store/index.js";
 import { chart, COLORS, type ChartSpec } from "../charts.js";
@@ -37,7 +38,7 @@ interface SeriesRow {
 }
 
 /** The label of a sweep point: its swept values. */
-export function pointName(r: SimulationReport, p: number): string {
+export function pointName(r: SimulationResult, p: number): string {
   const params = r.points[p]?.params ?? {};
   return r.sweep.length === 0 ? "all seeds" : r.sweep.map((k) => `${k} = ${String(params[k])}`).join(", ");
 }
@@ -141,7 +142,7 @@ function bandSpec(rows: readonly SeriesRow[], title: string, points: readonly st
 }
 
 /** Final values across the sweep: mean and 95% interval per point, one panel per metric. */
-function sweepSpec(r: SimulationReport, metrics: readonly string[]): ChartSpec | null {
+function sweepSpec(r: SimulationResult, metrics: readonly string[]): ChartSpec | null {
   if (r.sweep.length === 0 || r.points.length < 2) return null;
   const xName = r.sweep[0]!;
   const numeric = r.points.every((p) => typeof p.params[xName] === "number");
@@ -161,7 +162,7 @@ function sweepSpec(r: SimulationReport, metrics: readonly string[]): ChartSpec |
   };
   const rows = r.points.flatMap((p) =>
     metrics.flatMap((m) => {
-      const s: MetricSummary | undefined = p.metrics[m];
+      const s: MetricSummaryResult | undefined = p.metrics[m];
       const mean = finite(s?.mean);
       if (!s || mean === null) return [];
       const group = rest.length ? rest.map((k) => `${k} = ${String(p.params[k])}`).join(", ") : "";
@@ -199,7 +200,7 @@ function sweepSpec(r: SimulationReport, metrics: readonly string[]): ChartSpec |
   };
 }
 
-function metricTable(metrics: Record<string, MetricSummary>): Raw {
+function metricTable(metrics: Record<string, MetricSummaryResult>): Raw {
   return table(
     ["metric", "mean", "95% CI", "min", "max", "seeds"],
     Object.entries(metrics).map(([name, m]) => [
@@ -222,9 +223,9 @@ interface SurveyView {
   readonly humanLabel: string;
 }
 
-const shareKeys = (p: SimulationReport["points"][number]) => Object.keys(p.metrics).filter((k) => /^share_\d+$/u.test(k));
+const shareKeys = (p: SimulationResult["points"][number]) => Object.keys(p.metrics).filter((k) => /^share_\d+$/u.test(k));
 
-async function surveyView(r: SimulationReport, config: SimConfigView, source: SuiteSource): Promise<SurveyView | null> {
+async function surveyView(r: SimulationResult, config: SimConfigView, source: SuiteSource): Promise<SurveyView | null> {
   const survey = config.survey ?? null;
   if (!survey) return null;
   const humanLabel = `${survey.populations?.join(", ") ?? (survey.attribute ? `${survey.attribute} groups` : "population")} in the survey`;
@@ -275,7 +276,7 @@ function setupAt(view: SurveyView | null, p: number): { setup: Setup | null; err
 }
 
 /** Final answer shares against the population's (survey-driven scenarios whose metrics hold `share_<k>`). */
-async function distributionSection(r: SimulationReport, view: SurveyView | null): Promise<Raw | null> {
+async function distributionSection(r: SimulationResult, view: SurveyView | null): Promise<Raw | null> {
   if (!r.points.some((p) => shareKeys(p).length > 0)) return null;
   const parts: Raw[] = [];
   if (view?.note) parts.push(note(`No human distribution beside the agents': ${view.note}.`));
@@ -343,7 +344,7 @@ async function distributionSection(r: SimulationReport, view: SurveyView | null)
 }
 
 /** The body of a simulation run's page. */
-export async function simBody(store: Store, run: RunRow, r: SimulationReport, source: SuiteSource = {}): Promise<Raw> {
+export async function simBody(store: Store, run: RunRow, r: SimulationResult, source: SuiteSource = {}): Promise<Raw> {
   const config = (run.config ?? {}) as SimConfigView;
   const parts: Raw[] = [];
   const d = (DYNAMICS as Readonly<Record<string, (typeof DYNAMICS)[keyof typeof DYNAMICS] | undefined>>)[r.dynamics];

@@ -6,44 +6,12 @@
  */
 import type { Store } from "../../store/index.js";
 import { SKIPPED_REASON } from "../questions.js";
-import { scoreAnswers, type EvalScores } from "../result.js";
+import type { EvalResult } from "../../results/index.js";
+import { scoreAnswers } from "../result.js";
 import type { EvalPlan, PlannedRun } from "./plan.js";
 
-/** The result of `civitas eval`, as printed with --json. */
-export interface EvalResult extends EvalScores {
-  readonly run: string;
-  readonly suite: string;
-  readonly model: string;
-  readonly questions: EvalScores["questions"] & {
-    readonly planned: number;
-    readonly answered: number;
-    /** Candidate questions left out before anything was asked, and why (absent in results of earlier versions). */
-    readonly skipped?: number;
-    readonly skipped_reason?: string;
-  };
-  readonly set_aside: {
-    readonly low_coverage: number;
-    readonly off_format: number;
-    readonly only_refusal: number;
-    readonly total: number;
-    /** Sampled completions that named no option (method sample). */
-    readonly unparsed_samples: number;
-    /** Stated distributions that were not valid (method verbalize). */
-    readonly invalid_statements: number;
-  };
-  readonly coverage: { readonly mean: number; readonly min: number; readonly min_required: number };
-  readonly answers: {
-    readonly total: number;
-    readonly model_calls: number;
-    readonly cache_hits: number;
-    readonly resumed: number;
-    /** How many answers each decoding mode produced. */
-    readonly modes: Readonly<Record<string, number>>;
-  };
-  readonly store: string;
-  readonly warnings: string[];
-  readonly seconds: number;
-}
+/** The result of `civitas eval`, as printed with --json: its schema is in results/eval.ts. */
+export type { EvalResult };
 
 /** The score stage: reads the run's stored answers only, scores them and stores the result. */
 export async function scoreRun(

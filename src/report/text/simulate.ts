@@ -1,0 +1,56 @@
+/** `civitas simulate` as text for the terminal: what ran, one table per sweep point, the run and where it is stored. */
+import type { MetricSummaryResult, SimulationResult } from "../../results/index.js";
+import { DYNAMICS, formatSeeds } from "../../sim/index.js";
+import { formatTable } from "../table.js";
+
+const num = (x: number | null | undefined): string => {
+  if (x === null || x === undefined || Number.isNaN(x)) return "-";
+  if (Number.isInteger(x)) return String(x);
+  return Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(3);
+};
+
+function metricRows(metrics: Record<string, MetricSummaryResult>): string[][] {
+  const ci = (m: MetricSummaryResult) => (Number.isFinite(m.ci[0]) && Number.isFinite(m.ci[1]) ? `[${num(m.ci[0])}, ${num(m.ci[1])}]` : "-");
+  return Object.entries(metrics).map(([name, m]) => [name, num(m.mean), ci(m), num(m.min), num(m.max), String(m.n)]);
+}
+
+/** The seeds each metric left out (no value: not run, stopped early, or not a number), as one line; "" when none. */
+export function droppedLine(metrics: Record<string, MetricSummaryResult>): string {
+  const parts = Object.entries(metrics)
+    .filter(([, m]) => (m.dropped?.length ?? 0) > 0)
+    .map(([name, m]) => `${name} (seed${m.dropped!.length === 1 ? "" : "s"} ${formatSeeds(m.dropped!)})`);
+  return parts.length ? `left out, no value: ${parts.join("; ")}` : "";
+}
+
+/**
+ * The text result: what ran, then one table per point, then the run and where it is stored. Needs
+ * only the result (also stored as the run's), so `runs show` prints a stored run the same way.
+ */
+export function formatSimulation(r: SimulationResult, options: { seconds?: number; store?: string } = {}): string {
+  const out: string[] = [];
+  const d = (DYNAMICS as Readonly<Record<string, (typeof DYNAMICS)[keyof typeof DYNAMICS] | undefined>>)[r.dynamics];
+  out.push(`${r.scenario} · ${r.dynamics}${d ? `: ${d.title}` : ""}`);
+  const fixed = Object.entries(r.points[0]?.params ?? {})
+    .filter(([k]) => !r.sweep.includes(k))
+    .map(([k, v]) => `${k} ${String(v)}`);
+  out.push(
+    [...fixed, `seeds ${formatSeeds(r.seeds)}`, ...(r.model === "none" ? [] : [`model ${r.model}`])].join(" · ") +
+      `\neach metric: mean over seeds of its final value, 95% interval (Wilson score for 0/1 metrics such as consensus, else Student t clipped to the metric's range), min and max over seeds`,
+  );
+  for (const p of r.points) {
+    out.push("");
+    const label = r.sweep.length === 0 ? `no sweep: ${r.seeds.length} seed${r.seeds.length === 1 ? "" : "s"}` : r.sweep.map((k) => `${k} = ${String(p.params[k])}`).join(", ");
+    out.push(label);
+    out.push(formatTable(["metric", "mean", "95% CI", "min", "max", "seeds"], metricRows(p.metrics), ["l", "r", "r", "r", "r", "r"]));
+    const dropped = droppedLine(p.metrics);
+    if (dropped) out.push(dropped);
+  }
+  const s = r.simulations;
+  const calls = r.model === "none" ? "" : ` · ${r.model_calls} model calls, ${r.cache_hits} from the cache`;
+  out.push("");
+  out.push(
+    `run ${r.run} · ${s.total} simulation${s.total === 1 ? "" : "s"} (${s.run} run, ${s.stored} from the store${s.stopped.length ? `, ${s.stopped.length} stopped early` : ""}${s.not_run ? `, ${s.not_run} not run` : ""})` +
+      `${calls}${options.seconds === undefined ? "" : ` · ${options.seconds.toFixed(1)} s`}${options.store === undefined ? "" : ` · stored in ${options.store}`}`,
+  );
+  return out.join("\n");
+}

@@ -1,0 +1,69 @@
+/**
+ * The result of `civitas simulate`: what --json prints (with the store), what the store keeps as
+ * the run's result, and what `runs show`, reports and the viewer read.
+ *
+ * Version 2 (this one) is version 1 with a version: version 1 is what civitas wrote before
+ * results carried one. Summaries of earlier versions lack a metric's `interval` and `dropped`
+ * (a t-interval; no seed left out named), which stay optional.
+ */
+import { z } from "zod";
+import { ci, count, num } from "./common.js";
+
+/** A metric of a sweep point across seeds: mean, 95% interval of the metric's kind, the seeds' final values. */
+export const metricSummary = z.object({
+  mean: num,
+  ci,
+  /** How `ci` was computed (sim/metric-kinds.ts). Absent in runs stored by earlier versions (a t-interval). */
+  interval: z.enum(["wilson", "t-clipped", "t"]).optional(),
+  /** Seeds whose value entered the summary. */
+  n: count,
+  min: num,
+  max: num,
+  /** The final value of each seed's run, in the order of the run's seeds; null where a seed has none. */
+  per_seed: z.array(z.number().nullable()),
+  /** Seeds left out of the summary because they have no value. Absent in runs stored by earlier versions. */
+  dropped: z.array(z.number()).optional(),
+});
+
+export const simulationResult = z.object({
+  run: z.string(),
+  scenario: z.string(),
+  dynamics: z.string(),
+  /** The model's display name, or "none". */
+  model: z.string(),
+  /** Swept parameters, in grid order (the first varies slowest). */
+  sweep: z.array(z.string()),
+  seeds: z.array(z.number()),
+  points: z.array(
+    z.object({
+      /** The point's parameters: the scenario's fixed ones and the swept values. */
+      params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+      metrics: z.record(z.string(), metricSummary),
+    }),
+  ),
+  /** "done": every simulation ran; "budget": the budget stopped the run; "interrupted": the signal did. */
+  stop: z.enum(["done", "budget", "interrupted"]),
+  simulations: z.object({
+    total: count,
+    /** Run by this invocation. */
+    run: count,
+    /** Found in the store (an earlier invocation of the same run). */
+    stored: count,
+    /** Cut short by the budget: stored up to their last complete step, left out of the summaries. */
+    stopped: z.array(z.object({ point: count, seed: z.number(), steps: count })),
+    /** Not run (after the budget was spent, or after an interrupt). */
+    not_run: count,
+  }),
+  /** Model calls of the invocation that made the result: answered by the model, from the cache, prompt tokens. */
+  model_calls: count,
+  cache_hits: count,
+  prompt_tokens: count,
+  /** Why the budget stopped the run, when it did. */
+  budget_note: z.string().optional(),
+});
+
+/** What `civitas simulate --json` prints: the result and the store it is in. */
+export const simulateOutput = simulationResult.extend({ store: z.string() });
+
+export type MetricSummaryResult = z.output<typeof metricSummary>;
+export type SimulationResult = z.output<typeof simulationResult>;
