@@ -10,11 +10,11 @@
  * resumed, so an input that cannot be aggregated (a malformed file, an unknown rule) is an error
  * that leaves no run behind, and only aggregations that finished are listed.
  */
-import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { messageOf } from "../errors.js";
 import type { AggregateResult } from "../results/index.js";
+import { runIdOf, sha256Hex } from "../hash.js";
 import type { Store } from "../store/index.js";
 import { aggregateFile, detectInput, type AggregateOptions, type InputKind } from "./aggregate.js";
 import { POLIS_COMMENTS_FILE, POLIS_SUMMARY_FILE, POLIS_VOTES_FILE } from "./polis-export.js";
@@ -35,7 +35,6 @@ export interface AggregateRunConfig {
   readonly seed: number;
 }
 
-const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
 /** The files an input is read from (a Polis folder: its votes, comments and summary, when there is one). */
 async function inputFiles(file: string, input: InputKind): Promise<string[]> {
@@ -53,7 +52,7 @@ export async function aggregateRunConfig(file: string, o: AggregateOptions): Pro
   const data: Record<string, string> = {};
   for (const f of await inputFiles(file, input)) {
     // An unreadable file is left to aggregateFile, which says what is wrong with it.
-    data[path.basename(f)] = await readFile(f).then(sha256, (e: unknown) => `unreadable: ${messageOf(e)}`);
+    data[path.basename(f)] = await readFile(f).then(sha256Hex, (e: unknown) => `unreadable: ${messageOf(e)}`);
   }
   return {
     kind: "aggregate",
@@ -71,7 +70,7 @@ export async function aggregateRunConfig(file: string, o: AggregateOptions): Pro
 }
 
 export function aggregateRunId(config: AggregateRunConfig): string {
-  return sha256(JSON.stringify(config)).slice(0, 12);
+  return runIdOf(JSON.stringify(config));
 }
 
 /**

@@ -21,7 +21,7 @@
  * run. An interrupt (the `signal`) stops at the end of the step in flight; the simulation it cut
  * is not stored (it is run again on resume), and the run is marked failed ("interrupted").
  */
-import { createHash } from "node:crypto";
+import { runIdOf } from "../hash.js";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import { seededRng } from "../metrics/index.js";
 import { borrowClient, parseModelSpec, type ModelClient, type ModelOptions, type ModelSpec } from "../models/index.js";
@@ -130,7 +130,7 @@ function canonical(v: unknown): string {
 
 /** The run id of a configuration: the first 12 hex digits of the SHA-256 of its canonical JSON. */
 export function simRunId(config: SimRunConfig): string {
-  return createHash("sha256").update(canonical(config)).digest("hex").slice(0, 12);
+  return runIdOf(canonical(config));
 }
 
 /** Backend options of a scenario's `model` section, as the model clients take them. */

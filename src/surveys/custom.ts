@@ -22,8 +22,8 @@
  * (rows from CSV or JSON), custom-form.ts (which form), custom-records.ts (typed rows),
  * custom-questions.ts, custom-populations.ts, custom-aggregated.ts and custom-individual.ts.
  */
-import { createHash } from "node:crypto";
 import path from "node:path";
+import { filesFingerprint, sha256Hex } from "../hash.js";
 import { CivitasError } from "../errors.js";
 import type { MetricName } from "../metrics/index.js";
 import { aggregate } from "./custom-aggregated.js";
@@ -157,12 +157,8 @@ export async function loadCustom(opts: LoadCustomOptions = {}): Promise<CustomSu
   const datasets: string[] = [];
   for (const q of questions) if (q.dataset !== undefined && !datasets.includes(q.dataset)) datasets.push(q.dataset);
 
-  const fp = createHash("sha256");
-  if (input.folder) {
-    for (const f of input.files) fp.update(`${path.basename(f.abs)}\t${createHash("sha256").update(f.bytes).digest("hex")}\n`);
-  } else {
-    fp.update(input.files[0]!.bytes);
-  }
+  // A folder: its files by name; a single file: the hash of its bytes.
+  const fingerprint = input.folder ? filesFingerprint(input.files.map((f) => ({ rel: path.basename(f.abs), bytes: f.bytes }))) : sha256Hex(input.files[0]!.bytes);
 
   const knowledge = questions.filter((q) => q.correct !== undefined).length;
   const formText =
@@ -180,7 +176,7 @@ export async function loadCustom(opts: LoadCustomOptions = {}): Promise<CustomSu
     name: "custom",
     title: input.title,
     location: input.location,
-    fingerprint: fp.digest("hex"),
+    fingerprint,
     questions,
     populations,
     reference: populations.some((p) => p.id === "overall") ? "overall" : null,

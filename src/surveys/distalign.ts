@@ -68,10 +68,10 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { CivitasError, messageOf } from "../errors.js";
+import { filesFingerprint } from "../hash.js";
 import { ensureCached, isDirectory, type CacheOptions, type PinnedFile } from "./download.js";
 import {
   countryPopulations,
-  filesFingerprint,
   GLOBALOPINIONS_PERSONA_TEMPLATES,
   parseGlobalValuesJson,
   sharesDistribution,

@@ -53,10 +53,10 @@
  *   (1 - Jensen-Shannon distance, the paper's similarity). Questions are nominal (`ordinals: null`).
  * - CSV rows with an empty question are skipped (public loaders of this file skip them too).
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { CivitasError, messageOf } from "../errors.js";
+import { filesFingerprint, sha256Hex } from "../hash.js";
 import { ensureCached, pathKind, type CacheOptions, type PinnedSource } from "./download.js";
 import { columnIndex, isPlainObject, parseCsvFile, parseJsonFile, type RawFile } from "./opinionqa.js";
 import { parsePyStringList } from "./pyliteral.js";
@@ -122,7 +122,7 @@ const DATA_HINT =
 
 /** The question id: "GO-" + the first 8 hex digits of the sha256 of the text as written. */
 export function globalOpinionsQuestionId(text: string): string {
-  return `GO-${createHash("sha256").update(text, "utf8").digest("hex").slice(0, 8)}`;
+  return `GO-${sha256Hex(text).slice(0, 8)}`;
 }
 
 const REFUSAL_PARTS = new Set([
@@ -463,12 +463,6 @@ async function readRaw(loc: Located, fromCache: boolean): Promise<RawFile> {
   }
 }
 
-/** sha256 of `${rel}\t${sha256(bytes)}\n` per file, as the other loaders. */
-export function filesFingerprint(files: readonly RawFile[]): string {
-  const fp = createHash("sha256");
-  for (const f of files) fp.update(`${f.rel}\t${createHash("sha256").update(f.bytes).digest("hex")}\n`);
-  return fp.digest("hex");
-}
 
 /**
  * Loads GlobalOpinionQA: with `data`, the local file (subset JSON or full CSV); otherwise the full

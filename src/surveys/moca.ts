@@ -24,10 +24,10 @@
  *   equals the rule on all 206 stories. The MoCa scores live in metrics/moca.ts.
  * - One population, `overall` (the 25 people who answered each story); no reference population.
  */
-import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { filesFingerprint } from "../hash.js";
 import { CivitasError, messageOf } from "../errors.js";
 import { ensureCached, type CacheOptions, type PinnedFile } from "./download.js";
 import { isPlainObject, parseJsonFile, type RawFile } from "./opinionqa.js";
@@ -326,8 +326,6 @@ function parseStories(f: RawFile, dataset: MoCaDataset): Story[] {
 }
 
 function buildSuite(located: Located, files: readonly RawFile[]): Suite {
-  const fp = createHash("sha256");
-  for (const f of files) fp.update(`${f.rel}\t${createHash("sha256").update(f.bytes).digest("hex")}\n`);
 
   const questions: Question[] = [];
   const humans = new Map<string, HumanDistribution>();
@@ -353,7 +351,7 @@ function buildSuite(located: Located, files: readonly RawFile[]): Suite {
     name: "moca",
     title: MOCA_TITLE,
     location: located.location,
-    fingerprint: fp.digest("hex"),
+    fingerprint: filesFingerprint(files),
     questions,
     populations,
     reference: null,

@@ -21,10 +21,10 @@
  * - Count keys are matched to options case-insensitively after trimming and collapsing whitespace
  *   (POLICY3_W42 has "neither better noR worse ...").
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
+import { filesFingerprint } from "../hash.js";
 import { CivitasError, messageOf } from "../errors.js";
 import { ensureCached, isDirectory, type CacheOptions } from "./download.js";
 import { OPINIONQA_BASE_URL, OPINIONQA_FILES, OPINIONQA_URL_ENV } from "./opinionqa-manifest.js";
@@ -400,10 +400,6 @@ function humanKey(questionId: string, population: string): string {
 
 function buildSuite(root: string, waves: readonly string[], files: readonly RawFile[]): Suite {
   const byRel = new Map(files.map((f) => [f.rel, f]));
-  const fp = createHash("sha256");
-  for (const f of files) {
-    fp.update(`${f.rel}\t${createHash("sha256").update(f.bytes).digest("hex")}\n`);
-  }
 
   const questions: Question[] = [];
   const seenQuestion = new Map<string, string>();
@@ -497,7 +493,7 @@ function buildSuite(root: string, waves: readonly string[], files: readonly RawF
     name: "opinionqa",
     title: OPINIONQA_TITLE,
     location: root,
-    fingerprint: fp.digest("hex"),
+    fingerprint: filesFingerprint(files),
     questions,
     populations,
     reference: "overall",

@@ -57,7 +57,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { CivitasError, messageOf } from "../errors.js";
 import { ensureCached, pathKind, type CacheOptions, type PinnedFile } from "./download.js";
-import { filesFingerprint } from "./globalopinions.js";
+import { filesFingerprint } from "../hash.js";
 import { columnIndex, isPlainObject, parseCsvFile, parseJsonFile, type RawFile } from "./opinionqa.js";
 import { parsePyNumberDict, parsePyStringDict, parsePyStringList } from "./pyliteral.js";
 import type { HumanDistribution, Population, Question, Suite } from "./types.js";

@@ -8,7 +8,7 @@
  * run's id is a hash of its configuration, so the same command finds the same run. Nothing here
  * touches the store or the model.
  */
-import { createHash } from "node:crypto";
+import { runIdOf, sha256Hex } from "../../hash.js";
 import type { MetricName } from "../../metrics/index.js";
 import { renormalise, type ModelSpec } from "../../models/index.js";
 import type { AnswerRow, AnswerStatus, Method, RequestRow } from "../../store/index.js";
@@ -66,14 +66,13 @@ export interface EvalPlan {
   readonly command: string;
 }
 
-const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
 
 /** The cache key of one model request: everything that determines the model's response. */
 export function requestKey(spec: ModelSpec, method: string, params: Readonly<Record<string, unknown>>, prompt: string, labels: readonly string[]): string {
   // logprobs keys keep the shape of version 1 stores, so their caches stay valid.
   return method === "logprobs" && Object.keys(params).length === 0
-    ? sha256(JSON.stringify([spec.identity, spec.params, method, prompt, labels]))
-    : sha256(JSON.stringify([spec.identity, spec.params, method, params, prompt, labels]));
+    ? sha256Hex(JSON.stringify([spec.identity, spec.params, method, prompt, labels]))
+    : sha256Hex(JSON.stringify([spec.identity, spec.params, method, params, prompt, labels]));
 }
 
 /** One question as one variant, persona and method present it: an answer of the run, asked by one request. */
@@ -208,7 +207,7 @@ function configOf(plan: EvalPlan, r: Resolved): Record<string, unknown> {
 }
 
 export function runId(config: Record<string, unknown>): string {
-  return sha256(JSON.stringify(config)).slice(0, 12);
+  return runIdOf(JSON.stringify(config));
 }
 
 function answerStatus(q: Question, distribution: number[] | null, coverage: number, minCoverage: number, refusals: "drop" | "keep"): AnswerStatus {
