@@ -3,7 +3,7 @@
  * k-means++ starts.
  */
 import { CivitasError } from "../errors.js";
-import { seededRng, type Rng } from "../metrics/rng.js";
+import { seededRng, type Rng } from "../metrics/index.js";
 import { columnCount, dist2, type Rows } from "./vectors.js";
 
 export interface KMeansOptions {

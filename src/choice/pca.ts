@@ -3,7 +3,7 @@
  * column-mean imputation and the sparsity-aware projection Polis applies around it.
  */
 import { CivitasError } from "../errors.js";
-import { seededRng } from "../metrics/rng.js";
+import { seededRng } from "../metrics/index.js";
 import { columnCount, dist2, dot, type Rows } from "./vectors.js";
 
 /** Mean of each column over its non-NaN entries (0 for a column with none). */

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { CivitasError } from "../errors.js";
 import type { RunRow, Store } from "../store/index.js";
-import { countOf, exportSimCalls, exportSimMetrics, type ExportFormat } from "../store/sim-export.js";
+import { countOf, exportSimCalls, exportSimMetrics, type ExportFormat } from "../store/index.js";
 import { checkOutputFile } from "./output.js";
 import { openStore, printErr, reportError, STORE_HELP, storePath, usageError } from "./common.js";
 

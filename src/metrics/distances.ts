@@ -6,8 +6,7 @@
  * defines a `Metric` and `metrics.register(...)` (docs/extending.md).
  */
 import { NO_ARGS, Registry, type Component } from "../registry.js";
-// noise.ts reads this registry and these metrics use its closed forms: both only when called, so
-// the two modules may be loaded in either order.
+// The metrics take their closed-form noise floors from noise.ts; noise-floor.ts reads this registry.
 import { expectedOrdinalWasserstein, expectedTotalVariation } from "./noise.js";
 
 /** A metric's name: a built-in (wasserstein, tv, jsd, mean) or one registered later. */

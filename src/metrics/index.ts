@@ -2,6 +2,7 @@ export * from "./distances.js";
 export * from "./bootstrap.js";
 export * from "./rng.js";
 export * from "./noise.js";
+export * from "./noise-floor.js";
 export * from "./moca.js";
 export * from "./stability.js";
 export * from "./intervals.js";

@@ -35,8 +35,10 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
-import type { ModelOptions } from "./spec.js";
 import type { CompletionAnswer, CompletionQuery, ModelClient, ModelSpec, OptionAnswer, OptionQuery } from "./types.js";
+
+/** The command line's model options, handed to the provider as they are (spec.ts ModelOptions). */
+type ModelOptions = object;
 
 /** What a provider module's default export returns: a ModelClient, less what civitas fills in. */
 export interface JsProvider {

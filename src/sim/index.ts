@@ -6,5 +6,5 @@ export * from "./scenario.js";
 export * from "./sweep.js";
 export * from "./run.js";
 export { BudgetExhaustedError, createSimModel, isBudgetExhausted, type RecordingSimModel, type SimModelOptions } from "./model.js";
-export { AGENT_SCENARIOS } from "./agents/index.js";
+export { AGENT_SCENARIOS, surveySetup } from "./agents/index.js";
 export * from "./metric-kinds.js";

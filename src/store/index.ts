@@ -33,3 +33,4 @@ export {
   type RunFilters,
   type RunListItem,
 } from "./pages.js";
+export { countOf, exportSimCalls, exportSimMetrics, type ExportFormat, type SimExportPoints } from "./sim-export.js";

@@ -3,7 +3,7 @@
  * store (store/pages.ts): by default in the order the run stored them, so that a page costs what
  * it shows, not what the run holds, even far into a run of a million answers.
  */
-import { html, raw, type Raw } from "../report/html.js";
+import { html, raw, type Raw } from "../report/index.js";
 import { ANSWER_ORDERS, listAnswersPage, type AnswerFilters, type AnswerListItem, type AnswerListPage, type AnswerOrder, type RunRow, type Store } from "../store/index.js";
 import { HttpError, type Params } from "./http.js";
 import { errorBox, integer, page, pager, perPageSelect, select, statusTag, type Frame } from "./layout.js";

@@ -4,7 +4,7 @@
  * escapes it.
  */
 import path from "node:path";
-import { html, pageShell, raw, type Raw } from "../report/html.js";
+import { html, pageShell, raw, type Raw } from "../report/index.js";
 import { queryString } from "./http.js";
 
 /** Styles of the viewer's own parts (tables of runs and answers, filters, pagers). */

@@ -6,8 +6,8 @@
  * and the rest of the page still works.
  */
 import { isCivitasError, messageOf } from "../errors.js";
-import { html, type Raw } from "../report/html.js";
-import { comparePage, runPage } from "../report/pages.js";
+import { html, type Raw } from "../report/index.js";
+import { comparePage, runPage } from "../report/index.js";
 import { redactCommandLine } from "../redact.js";
 import { recentRuns, type InvocationRow, type RunRow, type Store } from "../store/index.js";
 import { downloadLinks } from "./answers.js";

@@ -2,7 +2,7 @@
  * The runs list: filtered, counted and paged in DuckDB by the store (store/pages.ts), newest
  * first, with the numbers of each run's result the store keeps for lists.
  */
-import { html, type Raw } from "../report/html.js";
+import { html, type Raw } from "../report/index.js";
 import { redactCommandLine } from "../redact.js";
 import { listRunsPage, runFilterChoices, type ListPage, type RunFilters, type RunListItem, type Store } from "../store/index.js";
 import { HttpError, type Params } from "./http.js";

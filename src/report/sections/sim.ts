@@ -241,7 +241,7 @@ async function surveyView(r: SimulationResult, config: SimConfigView, source: Su
   if (!resolved.suite) return { setupFor: null, note: resolved.note, humanLabel };
   const suite = resolved.suite;
   // Model-driven agents' code is loaded on demand, as the simulator does (sim/scenario.ts AGENTS_MODULE).
-  const { surveySetup } = await import("../../sim/agents/index.js");
+  const { surveySetup } = await import("../../sim/index.js");
   const cache = new Map<number, Setup>();
   return {
     note: null,
