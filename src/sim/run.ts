@@ -267,9 +267,8 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   const display = modelInfo === null ? "none" : replay !== undefined ? `${modelInfo.display} (replay of ${replay.run})` : modelInfo.display;
 
   const previous = await store.getRun(runId);
-  const wasStopped = new Set(
-    ((previous?.summary as Partial<SimulationReport> | null)?.simulations?.stopped ?? []).map((s) => stoppedKey(s.point, s.seed)),
-  );
+  const stoppedBefore = previous?.kind === "simulate" ? (previous.summary?.simulations.stopped ?? []) : [];
+  const wasStopped = new Set(stoppedBefore.map((s) => stoppedKey(s.point, s.seed)));
   const resumed =
     (await store.beginRun({
       id: runId,
@@ -277,6 +276,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
       suite: `sim:${scenario.name}`,
       model: display,
       metric: "-",
+      kind: "simulate",
       config: { ...config, source: scenario.source, points },
     })) === "resumed";
   const stored = resumed ? await storedFinals(store, runId) : new Map<string, Metrics>();
