@@ -2,7 +2,9 @@
  * Runs a scenario: every grid point x seed with the engine (rule-based dynamics) or with agents
  * that ask a model (model-driven ones), each simulation's metrics stored as they finish, and the
  * summary per point (mean, 95% interval across seeds of the metric's kind, per-seed values, seeds
- * left out) stored with the run.
+ * left out) stored with the run. In three stages, as `civitas eval`: plan (`planScenario`: the
+ * model, the survey, the points and seeds, the run's identity), execute (the simulations; their
+ * model calls go through the eval engine's execute stage, model.ts), score (`scoreScenario`).
  *
  * Identity and resume. A run's id is the first 12 hex digits of the SHA-256 of its resolved
  * configuration (name, dynamics, parameters, sweep, seeds, `every`, the model's identity and
@@ -19,7 +21,7 @@
  * fails as a whole, and the simulation keeps the metrics of its last complete step (stored, and
  * listed under `stopped`; its seed is left out of the summaries); the simulations after it are not
  * run. An interrupt (the `signal`) stops at the end of the step in flight; the simulation it cut
- * is not stored (it is run again on resume), and the run is marked failed ("interrupted").
+ * is not stored (it is run again on resume), and the run is marked interrupted.
  */
 import { runIdOf } from "../hash.js";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
@@ -30,7 +32,7 @@ import { findSuite, type Suite } from "../surveys/index.js";
 import { simulate, type Metrics } from "./engine.js";
 import { graphFromSpec } from "./graph.js";
 import { createSimModel, isBudgetExhausted, type RecordingSimModel } from "./model.js";
-import { DYNAMICS, type ModelSection, type Scenario } from "./scenario.js";
+import { DYNAMICS, type DynamicsEntry, type ModelSection, type Scenario } from "./scenario.js";
 import { expandGrid, pointLabel, summarizeMetrics, type MetricSummary, type ParamValue } from "./sweep.js";
 import type { Dynamics, DynamicsDeps, DynamicsFactory, Graph, Params, StepContext } from "./types.js";
 
@@ -194,9 +196,24 @@ async function storedFinals(store: Store, runId: string): Promise<Map<string, Me
   return new Map([...last].map(([k, v]) => [k, v.metrics]));
 }
 
-/** Runs (or resumes, or re-reports) a scenario, storing it; see the module comment. */
-export async function runScenario(scenario: Scenario, options: RunScenarioOptions): Promise<SimulationReport> {
-  const { store, signal } = options;
+/** What a scenario run is before anything runs: its model, its survey, its points and seeds, its identity. */
+interface ScenarioPlan {
+  readonly entry: DynamicsEntry;
+  readonly spec: ModelSpec | undefined;
+  readonly replay: { run: string; points: string[]; seeds: Set<number> } | undefined;
+  readonly suite: Suite | undefined;
+  readonly surveyParams: Readonly<Record<string, string>>;
+  readonly points: readonly Params[];
+  readonly seeds: readonly number[];
+  readonly config: SimRunConfig;
+  readonly runId: string;
+  /** The model as reports name it. */
+  readonly display: string;
+}
+
+/** The plan stage of a simulation run: no simulation runs, nothing is written. */
+async function planScenario(scenario: Scenario, options: RunScenarioOptions): Promise<ScenarioPlan> {
+  const { store } = options;
   const entry = DYNAMICS[scenario.dynamics];
   const log = (m: string) => options.onLog?.(m);
 
@@ -265,6 +282,16 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   };
   const runId = simRunId(config);
   const display = modelInfo === null ? "none" : replay !== undefined ? `${modelInfo.display} (replay of ${replay.run})` : modelInfo.display;
+
+  return { entry, spec, replay, suite, surveyParams, points, seeds, config, runId, display };
+}
+
+/** Runs (or resumes, or re-reports) a scenario, storing it; see the module comment. */
+export async function runScenario(scenario: Scenario, options: RunScenarioOptions): Promise<SimulationReport> {
+  const { store, signal } = options;
+  // ---- plan
+  const plan = await planScenario(scenario, options);
+  const { entry, spec, replay, suite, surveyParams, points, seeds, config, runId, display } = plan;
 
   const previous = await store.getRun(runId);
   const stoppedBefore = previous?.kind === "simulate" ? (previous.summary?.simulations.stopped ?? []) : [];
@@ -443,13 +470,36 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
     await shared?.closeShared();
   }
 
+  // ---- score: each point's metrics summarised across seeds
+  return scoreScenario(store, scenario, plan, { finals, stop, stopped, ran, storedCount, done, totals, ...(budgetNote === undefined ? {} : { budgetNote }) });
+}
+
+/** The score stage of a simulation run: each point's metrics summarised across seeds, stored with the run. */
+async function scoreScenario(
+  store: Store,
+  scenario: Scenario,
+  plan: ScenarioPlan,
+  o: {
+    readonly finals: ReadonlyMap<string, Metrics>;
+    readonly stop: SimulationReport["stop"];
+    readonly stopped: SimulationReport["simulations"]["stopped"];
+    readonly ran: number;
+    readonly storedCount: number;
+    readonly done: number;
+    readonly totals: { readonly modelCalls: number; readonly cacheHits: number; readonly tokens: number };
+    readonly budgetNote?: string;
+  },
+): Promise<SimulationReport> {
+  const { entry, points, seeds, runId, display } = plan;
+  const { finals, stop, stopped, ran, storedCount, done, totals, budgetNote } = o;
+  const total = points.length * seeds.length;
   const report: SimulationReport = {
     run: runId,
     scenario: scenario.name,
     dynamics: scenario.dynamics,
     model: display,
     sweep: scenario.sweep.map(([n]) => n),
-    seeds,
+    seeds: [...seeds],
     points: points.map((params, p) => {
       const f = seeds.map((s) => finals.get(stoppedKey(p, s)));
       return { params, metrics: summarizeMetrics(f, { order: metricOrder(entry.metrics, f), seeds }) };
