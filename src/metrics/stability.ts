@@ -138,8 +138,28 @@ export interface ConclusionStability {
   readonly means: number[];
   /** `means` within each variant: `perVariantMeans[v][p]`. */
   readonly perVariantMeans: number[][];
-  /** Share of (variant x bootstrap draw) pairs whose top population is `top`. */
+  /** Share of (variant x bootstrap draw) pairs whose top population is `top` (rewording and resampling pooled). */
   readonly topShare: number;
+  /**
+   * Stability under rewording alone: the share of variants whose top population on all questions
+   * is `top` (no resampling).
+   */
+  readonly rewordingShare: number;
+  /**
+   * Stability under resampling alone: the share of (variant x draw) pairs whose top population is
+   * that variant's own top on all questions (no change of variant). Per variant in `perVariantResamplingShare`.
+   */
+  readonly resamplingShare: number;
+  readonly perVariantResamplingShare: number[];
+  /**
+   * What the conclusion is unstable under, when it is (null when stable): "rewording" (the variants
+   * disagree, resampling alone is stable), "resampling" (every variant agrees on all questions, but
+   * too few questions to tell: draws of them change the top), "both" (each fails, or each passes
+   * alone but not together).
+   */
+  readonly cause: "rewording" | "resampling" | "both" | null;
+  /** Questions resampled. */
+  readonly questions: number;
   /** The top population of each variant on all questions (-1 if none has a value). */
   readonly perVariantTop: number[];
   /** Mean over pairs of variants of Kendall's tau-b between their per-population mean alignments; NaN for fewer than 2 variants. */
@@ -179,6 +199,12 @@ function argmax(values: ArrayLike<number>): number {
  *   resamples shared by every variant, drawn as `bootstrapStatistic` draws them) and each variant,
  *   the top population of that variant on that resample. `topShare` is the share of these
  *   (variant x draw) pairs whose top is `top`; `stable` is topShare >= threshold (default 0.95).
+ * - The two sources apart: `rewordingShare`, the share of variants whose top on all questions is
+ *   `top` (rewording alone), and `resamplingShare`, the share of (variant x draw) pairs whose top
+ *   is that variant's own top on all questions (resampling alone); each compared with the same
+ *   threshold gives `cause`. A model whose answers follow the options' content is stable under
+ *   rewording (every variant maps back to the same answers) yet can be unstable on 20 questions:
+ *   the pooled share alone would blame rewording for the small question sample.
  * - `kendallTau`: mean over pairs of variants of Kendall's tau-b between their per-population mean
  *   alignments on all questions (populations with no value in either variant of a pair left out;
  *   pairs whose tau is undefined, e.g. all populations tied, left out of the mean).
@@ -257,6 +283,7 @@ export function conclusionStability(
   // of the resamples only.
   let calls = 0;
   let same = 0;
+  const ownSame = new Array<number>(nv).fill(0);
   if (nq > 0 && nv > 0) {
     bootstrapStatistic(
       nq,
@@ -267,6 +294,7 @@ export function conclusionStability(
           const t = argmax(buf);
           tops.push(t);
           if (calls > 0 && t === top && top >= 0) same++;
+          if (calls > 0 && t === perVariantTop[v] && t >= 0) ownSame[v]!++;
         }
         calls++;
         return tops;
@@ -276,6 +304,13 @@ export function conclusionStability(
     if (calls !== resamples + 1) throw new Error(`conclusionStability: expected ${resamples + 1} evaluations of the statistic, got ${calls}`);
   }
   const topShare = nq > 0 && nv > 0 ? same / (nv * resamples) : Number.NaN;
+  const rewordingShare = nv > 0 && top >= 0 ? perVariantTop.filter((t) => t === top).length / nv : Number.NaN;
+  const perVariantResamplingShare = ownSame.map((n) => (nq > 0 ? n / resamples : Number.NaN));
+  const resamplingShare = nq > 0 && nv > 0 ? ownSame.reduce((a, b) => a + b, 0) / (nv * resamples) : Number.NaN;
+  const stable = topShare >= threshold;
+  const rewordingStable = rewordingShare >= threshold;
+  const resamplingStable = resamplingShare >= threshold;
+  const cause = stable ? null : rewordingStable && !resamplingStable ? "resampling" : !rewordingStable && resamplingStable ? "rewording" : "both";
 
   let tauSum = 0;
   let tauN = 0;
@@ -306,9 +341,14 @@ export function conclusionStability(
     means,
     perVariantMeans,
     topShare,
+    rewordingShare,
+    resamplingShare,
+    perVariantResamplingShare,
+    cause,
+    questions: nq,
     perVariantTop,
     kendallTau,
-    stable: topShare >= threshold,
+    stable,
     resamples,
     threshold,
   };

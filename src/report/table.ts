@@ -1,6 +1,6 @@
 /** Plain-text reports for the terminal. */
 import type { EvalResult, EvalScores } from "../results/index.js";
-import type { Interval } from "../runs/index.js";
+import { stabilityVerdict, type Interval } from "../runs/index.js";
 import { terminalSafe } from "../terminal.js";
 
 /** Left-aligns the first column and right-aligns the others (numbers), unless `align` says otherwise. */
@@ -112,9 +112,7 @@ export function formatStability(s: NonNullable<EvalScores["stability"]>): string
   if (s.conclusion) {
     const c = s.conclusion;
     out.push(
-      c.stable
-        ? `  closest population: ${c.top}, stable (${pctOf(c.top_share)} of variant x bootstrap draws); Kendall's tau between variant rankings ${num(c.kendall_tau)}`
-        : `  closest population: UNSTABLE: ${c.top} stays closest in only ${pctOf(c.top_share)} of variant x bootstrap draws (needs ${pctOf(c.threshold)}); Kendall's tau between variant rankings ${num(c.kendall_tau)}. Not a finding.`,
+      `  closest population: ${c.stable ? "" : "UNSTABLE, "}${stabilityVerdict(c).text} Kendall's tau between variant rankings ${num(c.kendall_tau)}.`,
     );
     const flips = c.per_variant_top.filter((v) => v.top !== c.top);
     if (flips.length) out.push(`  closest under each variant: ${c.per_variant_top.map((v) => `${v.variant} -> ${v.top}`).join("; ")}`);

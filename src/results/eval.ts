@@ -43,10 +43,15 @@ export const stabilityReport = z.object({
       top: z.string(),
       ranking: z.array(z.string()).readonly(),
       top_share: num,
+      // The two sources apart (issue 19); results stored before have the pooled share only.
+      rewording_share: num.optional(),
+      resampling_share: num.optional(),
+      cause: z.enum(["rewording", "resampling", "both"]).nullable().optional(),
+      questions: count.optional(),
       kendall_tau: num,
       stable: z.boolean(),
       threshold: z.number(),
-      per_variant_top: z.array(z.object({ variant: z.string(), top: z.string() })).readonly(),
+      per_variant_top: z.array(z.object({ variant: z.string(), top: z.string(), resampling_share: num.optional() })).readonly(),
     })
     .nullable(),
   bias: z.object({

@@ -53,5 +53,5 @@ export {
   type PopulationResult,
 } from "./score.js";
 export { parsePredictions, readPredictions, scorePredictions, type Predictions } from "./predictions.js";
-export { stabilityReport, type StabilityReport } from "./stability.js";
+export { stabilityReport, stabilityVerdict, type ConclusionLike, type StabilityReport } from "./stability.js";
 export { scorableBy, selectQuestions, SKIPPED_REASON, type QuestionSelection } from "./questions.js";

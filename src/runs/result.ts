@@ -6,7 +6,7 @@
 import { findMetric, type MetricName } from "../metrics/index.js";
 import type { AnswerRow, Method, ScoreRow } from "../store/index.js";
 import type { Persona, Population, Question, Suite, Variant } from "../surveys/index.js";
-import { stabilityReport } from "./stability.js";
+import { stabilityReport, stabilityVerdict } from "./stability.js";
 import type { EvalScores } from "../results/index.js";
 import type { Conventions } from "./protocols.js";
 import {
@@ -136,10 +136,7 @@ export function scoreAnswers(
 
   const stability = o.variants ? stabilityReport(suite, questions, populations, answers, { method: head.method, variants: o.variants, conventions: o.conventions, seed: o.seed }) : undefined;
   if (stability?.conclusion && !stability.conclusion.stable) {
-    warnings.push(
-      `UNSTABLE: the population the model is closest to (${stability.conclusion.top}) stays closest in only ` +
-        `${(100 * stability.conclusion.top_share).toFixed(0)}% of variant x bootstrap draws (< ${100 * stability.conclusion.threshold}%): not a finding`,
-    );
+    warnings.push(`UNSTABLE: the population the model is closest to: ${stabilityVerdict(stability.conclusion).text}`);
   }
 
   const extra = suiteExtraScores(suite, opinion, (q) => byKey.get(`${head.method}\u0000none\u0000${q.id}`), o.seed, o.conventions.resamples);

@@ -36,11 +36,22 @@ export interface StabilityReport {
   readonly conclusion: {
     readonly top: string;
     readonly ranking: readonly string[];
+    /** Share of (variant x draw) pairs whose top is `top`: rewording and resampling pooled. */
     readonly top_share: number;
+    // The two sources apart; always set, optional only because results stored before lack them.
+    /** Share of variants whose top on all questions is `top` (rewording alone). */
+    readonly rewording_share?: number;
+    /** Share of (variant x draw) pairs whose top is the variant's own top (resampling questions alone). */
+    readonly resampling_share?: number;
+    /** Null when stable; otherwise what it is unstable under. */
+    readonly cause?: "rewording" | "resampling" | "both" | null;
+    /** Questions behind the conclusion (resampled). */
+    readonly questions?: number;
     readonly kendall_tau: number;
     readonly stable: boolean;
     readonly threshold: number;
-    readonly per_variant_top: readonly { readonly variant: string; readonly top: string }[];
+    /** Each variant's top on all questions, and the share of draws of questions that keep it. */
+    readonly per_variant_top: readonly { readonly variant: string; readonly top: string; readonly resampling_share?: number }[];
   } | null;
   /** Mass on each position shown and each label, whatever the content, beside the mass expected without bias. */
   readonly bias: ReturnType<typeof positionBias>;
@@ -125,10 +136,14 @@ export function stabilityReport(
       top: populations[c.top]!.id,
       ranking: c.ranking.map((p) => populations[p]!.id),
       top_share: c.topShare,
+      rewording_share: c.rewordingShare,
+      resampling_share: c.resamplingShare,
+      cause: c.cause,
+      questions: c.questions,
       kendall_tau: c.kendallTau,
       stable: c.stable,
       threshold: THRESHOLD,
-      per_variant_top: c.perVariantTop.map((p, v) => ({ variant: o.variants[v]!.id, top: p >= 0 ? populations[p]!.id : "-" })),
+      per_variant_top: c.perVariantTop.map((p, v) => ({ variant: o.variants[v]!.id, top: p >= 0 ? populations[p]!.id : "-", resampling_share: c.perVariantResamplingShare[v]! })),
     };
   }
   let variance: StabilityReport["variance"] = null;
@@ -157,4 +172,58 @@ export function stabilityReport(
     bias: positionBias(shown),
     variance,
   };
+}
+
+/** What `stabilityVerdict` reads: a stored conclusion, of this version or of one before the two sources were told apart. */
+export interface ConclusionLike {
+  readonly top: string;
+  readonly top_share: number;
+  readonly rewording_share?: number | undefined;
+  readonly resampling_share?: number | undefined;
+  readonly cause?: "rewording" | "resampling" | "both" | null | undefined;
+  readonly questions?: number | undefined;
+  readonly stable: boolean;
+  readonly threshold: number;
+  readonly per_variant_top: readonly { readonly variant: string; readonly top: string }[];
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+/**
+ * The verdict on "the model is closest to X" in words, with what it is unstable under (one text
+ * for the terminal, the warnings, the report and the viewer). `headline` is the short form
+ * ("unstable under rewording"), `text` the sentence with its shares.
+ */
+export function stabilityVerdict(c: ConclusionLike): { readonly stable: boolean; readonly headline: string; readonly text: string } {
+  const pooled = `${pct(c.top_share)} of variant x bootstrap draws pooled (needs ${pct(c.threshold)})`;
+  if (c.stable) return { stable: true, headline: "stable", text: `${c.top} is closest, stable under rewording and resampling: ${pooled}` };
+  if (c.cause === undefined || c.rewording_share === undefined || c.resampling_share === undefined) {
+    // Stored before the two sources were told apart: the pooled share is all there is.
+    return { stable: false, headline: "unstable", text: `${c.top} stays closest in only ${pooled}; not a finding (stored before civitas told rewording and resampling apart)` };
+  }
+  const nv = c.per_variant_top.length;
+  const agree = c.per_variant_top.filter((v) => v.top === c.top).length;
+  const qs = c.questions === undefined ? "the questions" : `${c.questions} questions`;
+  const rewording = `${c.top} is closest under ${agree} of ${nv} variants`;
+  const resampling = `each variant keeps its own closest population in ${pct(c.resampling_share)} of bootstrap draws of ${qs}`;
+  switch (c.cause) {
+    case "rewording":
+      return {
+        stable: false,
+        headline: "unstable under rewording",
+        text: `unstable under rewording: ${rewording}, while under resampling alone ${resampling}; ${pooled}. Not a finding.`,
+      };
+    case "resampling":
+      return {
+        stable: false,
+        headline: "too few questions to tell: unstable under resampling",
+        text: `too few questions to tell: unstable under resampling: ${resampling}, while under rewording ${rewording}; ${pooled}. Not a finding: ask more questions.`,
+      };
+    default:
+      return {
+        stable: false,
+        headline: "unstable under rewording and under resampling",
+        text: `unstable under rewording and under resampling: ${rewording}, and ${resampling}; ${pooled}. Not a finding.`,
+      };
+  }
 }

@@ -360,6 +360,53 @@ describe("conclusionStability: a model whose ranking of populations flips under 
   });
 });
 
+describe("conclusionStability: what an unstable conclusion is unstable under", () => {
+  it("variants that flip the ranking: unstable under rewording, each variant stable under resampling", () => {
+    // The flipping case above: each variant's own top survives every draw (gaps of 0.15 against
+    // noise of +-0.05), but the two variants name different tops.
+    const rng = seededRng(11);
+    const make = (base: number[]) => base.map((b) => Array.from({ length: 30 }, () => b + (rng.float() - 0.5) * 0.1));
+    const r = conclusionStability([make([0.8, 0.6, 0.4]), make([0.35, 0.5, 0.65])], { seed: 1, resamples: 200 });
+    assert.equal(r.rewordingShare, 0.5); // one of two variants names the pooled top
+    assert.equal(r.resamplingShare, 1);
+    assert.deepEqual(r.perVariantResamplingShare, [1, 1]);
+    assert.equal(r.cause, "rewording");
+    assert.equal(r.questions, 30);
+  });
+
+  it("identical variants on an uncertain top: stable under rewording, unstable under resampling", () => {
+    const nq = 20;
+    const noisy = [Array.from({ length: nq }, (_, q) => (q % 2 === 0 ? 0.9 : 0.1)), new Array<number>(nq).fill(0.48)];
+    const one = conclusionStability([noisy], { seed: 5, resamples: 1000 });
+    const r = conclusionStability([noisy, noisy, noisy, noisy], { seed: 5, resamples: 1000 });
+    assert.equal(r.rewordingShare, 1);
+    // Every variant keeps its own top (= the pooled top) on the same draws: the three shares agree.
+    assert.equal(r.resamplingShare, one.topShare);
+    assert.equal(r.topShare, one.topShare);
+    assert.deepEqual(r.perVariantResamplingShare, [one.topShare, one.topShare, one.topShare, one.topShare]);
+    assert.equal(r.cause, "resampling");
+  });
+
+  it("both: the variants disagree and neither survives resampling", () => {
+    const nq = 20;
+    const a = [Array.from({ length: nq }, (_, q) => (q % 2 === 0 ? 0.9 : 0.1)), new Array<number>(nq).fill(0.48)];
+    const b = [new Array<number>(nq).fill(0.48), Array.from({ length: nq }, (_, q) => (q % 2 === 0 ? 0.9 : 0.1))];
+    const r = conclusionStability([a, b], { seed: 5, resamples: 1000 });
+    assert.deepEqual(r.perVariantTop, [0, 1]);
+    assert.equal(r.rewordingShare, 0.5);
+    assert.ok(r.resamplingShare < 0.95);
+    assert.equal(r.cause, "both");
+  });
+
+  it("stable: no cause", () => {
+    const r = conclusionStability([[[0.9, 0.9, 0.9], [0.1, 0.1, 0.1]]], { resamples: 50 });
+    assert.equal(r.stable, true);
+    assert.equal(r.cause, null);
+    assert.equal(r.rewordingShare, 1);
+    assert.equal(r.resamplingShare, 1);
+  });
+});
+
 describe("conclusionStability: bootstrap over questions", () => {
   // Population 0 alternates .9 / .1 (mean .5), population 1 is always .48: the top is population 0
   // on all questions but not on many resamples.

@@ -137,3 +137,23 @@ describe("the Randomness, Not Representation human baseline", () => {
     assert.equal(j.default_metric, "mean");
   });
 });
+
+describe("stabilityVerdict", () => {
+  const base = { top: "A", top_share: 0.86, stable: false, threshold: 0.95, per_variant_top: [{ variant: "standard", top: "A" }, { variant: "order=reversed", top: "A" }] };
+  it("names the cause, with the shares", async () => {
+    const { stabilityVerdict } = await import("../../src/runs/index.js");
+    const v = stabilityVerdict({ ...base, rewording_share: 1, resampling_share: 0.86, cause: "resampling", questions: 20 });
+    assert.equal(v.headline, "too few questions to tell: unstable under resampling");
+    assert.match(v.text, /86% of bootstrap draws of 20 questions/u);
+    assert.match(v.text, /A is closest under 2 of 2 variants/u);
+    const w = stabilityVerdict({ ...base, per_variant_top: [{ variant: "standard", top: "A" }, { variant: "order=reversed", top: "B" }], rewording_share: 0.5, resampling_share: 1, cause: "rewording", questions: 20 });
+    assert.equal(w.headline, "unstable under rewording");
+    assert.match(w.text, /A is closest under 1 of 2 variants/u);
+  });
+  it("reads a conclusion stored before the causes were reported, and says so", async () => {
+    const { stabilityVerdict } = await import("../../src/runs/index.js");
+    const v = stabilityVerdict(base);
+    assert.equal(v.headline, "unstable");
+    assert.match(v.text, /stored before civitas told rewording and resampling apart/u);
+  });
+});

@@ -5,7 +5,7 @@
  * result carries (steerability, methods, datasets, knowledge gap, knowledge questions, MoCa).
  */
 import type { EvalResult } from "../../results/index.js";
-import { humanView, modelView, type Interval } from "../../runs/index.js";
+import { humanView, modelView, stabilityVerdict, type Interval } from "../../runs/index.js";
 import { redactCommandLine } from "../../redact.js";
 import { furthestScores, type AnswerRow, type RunRow, type Store } from "../../store/index.js";
 import { scoredIndices, type Question, type Suite } from "../../surveys/index.js";
@@ -363,7 +363,7 @@ export async function evalBody(store: Store, run: RunRow, r: EvalResult, options
           [
             await closestChart(r),
             c && !c.stable
-              ? html`<p class="bad"><span class="tag bad">UNSTABLE</span> Under rewording, ${c.top} stays closest in only ${pct(c.top_share, 0)} of draws: the order above is not a finding.</p>`
+              ? html`<p class="bad"><span class="tag bad">UNSTABLE</span> <strong>${stabilityVerdict(c).headline}</strong>: ${stabilityVerdict(c).text} The order above is not a finding.</p>`
               : note("Sorted by alignment. Populations whose interval overlaps the closest one's cannot be told apart from it."),
           ],
           "closest",

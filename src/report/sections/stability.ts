@@ -5,7 +5,7 @@
  * marked as such, never as a finding), position and label bias, and how much of the per-question
  * score population and presentation explain.
  */
-import type { StabilityReport } from "../../runs/index.js";
+import { stabilityVerdict, type StabilityReport } from "../../runs/index.js";
 import { chart, COLORS } from "../charts.js";
 import { html, type Raw } from "../html.js";
 import { ci, finite, note, num, pct, section, sub, table } from "./format.js";
@@ -74,9 +74,10 @@ export async function stabilitySection(s: StabilityReport): Promise<Raw> {
   // The verdict on "the model is closest to X".
   const c = s.conclusion;
   if (c) {
+    const v = stabilityVerdict(c);
     const verdict = c.stable
-      ? html`<p><span class="tag ok">STABLE</span> closest population: <strong>${c.top}</strong>, in ${pctOf(c.top_share)} of variant x bootstrap draws (needs ${pctOf(c.threshold)}); Kendall's tau between variant rankings ${num(c.kendall_tau)}.</p>`
-      : html`<p class="bad"><span class="tag bad">UNSTABLE</span> closest population: ${c.top} stays closest in only ${pctOf(c.top_share)} of variant x bootstrap draws (needs ${pctOf(c.threshold)}); Kendall's tau between variant rankings ${num(c.kendall_tau)}. Not a finding.</p>`;
+      ? html`<p><span class="tag ok">STABLE</span> closest population: <strong>${c.top}</strong>: ${v.text}; Kendall's tau between variant rankings ${num(c.kendall_tau)}.</p>`
+      : html`<p class="bad"><span class="tag bad">UNSTABLE</span> <strong>${v.headline}</strong>. Closest population: ${v.text} Kendall's tau between variant rankings ${num(c.kendall_tau)}.</p>`;
     parts.push(
       sub("Which population is the model closest to, under every presentation?", [
         verdict,
