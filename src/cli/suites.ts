@@ -1,7 +1,7 @@
 /** `civitas suites` and `civitas suites show <suite>`: what can be evaluated, by which names. */
 import { Command } from "commander";
 import { formatTable } from "../report/index.js";
-import { SUITES, type Question, type Suite } from "../surveys/index.js";
+import { findSuite, SUITES, type Question, type Suite } from "../surveys/index.js";
 import { printErr, printOut, loadSuiteFor, reportError, toJson } from "./common.js";
 
 function describe(suite: Suite) {
@@ -9,6 +9,7 @@ function describe(suite: Suite) {
     suite: suite.name,
     title: suite.title,
     location: suite.location,
+    licence: findSuite(suite.name).licence ?? null,
     default_metric: suite.defaultMetric,
     reference: suite.reference,
     ...(suite.datasets ? { datasets: suite.datasets } : {}),
@@ -81,7 +82,9 @@ export function suitesCommand(): Command {
           printOut(`${toJson(d)}\n`);
           return;
         }
-        const out: string[] = [`${suite.title}`, `${suite.questions.length} questions · ${suite.populations.length} populations · default metric ${suite.defaultMetric} · data ${suite.location}`, ""];
+        const out: string[] = [`${suite.title}`, `${suite.questions.length} questions · ${suite.populations.length} populations · default metric ${suite.defaultMetric} · data ${suite.location}`];
+        if (d.licence) out.push(`licence: ${d.licence}`);
+        out.push("");
         const byAttr = new Map<string, string[]>();
         for (const p of suite.populations) {
           const k = p.attribute ?? "";

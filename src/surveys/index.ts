@@ -11,3 +11,4 @@ export { CUSTOM_TITLE, loadCustom, type CustomSuite, type LoadCustomOptions } fr
 export { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
 export { DISTALIGN_DATASETS, DISTALIGN_TITLE, loadDistAlign } from "./distalign.js";
 export { loadRnR, RNR_INSTRUCTIONS, RNR_PROMPT_SUFFIXES, RNR_TITLE, RNR_VARIATIONS } from "./rnr.js";
+export { loadSubPop, SUBPOP_TITLE, type LoadSubPopOptions } from "./subpop.js";

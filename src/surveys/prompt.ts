@@ -107,6 +107,13 @@ export const TEMPLATES: Readonly<Record<string, Template>> = {
     options: optionLines(lines),
     ending: "\nAnswer:",
   }),
+  // SubPOP (Suh et al. 2025, subpop/utils/survey_utils.py generate_mcq with add_answer_forcing=True):
+  // "Question: <body>\nA. x\nB. y\nAnswer as a choice between A.,B.\n\nAnswer:".
+  subpop: ({ question, lines }) => ({
+    stem: `Question: ${question.trim()}\n`,
+    options: lines.map((l) => `${l.label}. ${l.option.trim()}\n`).join(""),
+    ending: `Answer as a choice between ${lines.map((l) => `${l.label}.`).join(",")}\n\nAnswer:`,
+  }),
   // "Randomness, Not Representation" (run_explicit_stability.py, construct_prompt): the instruction for
   // the answer format, the question, the labelled options and the closing request, as one user
   // message; civitas adds "Answer:" so that a completion model's next token is the answer.

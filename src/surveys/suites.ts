@@ -11,6 +11,7 @@ import { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
 import { loadMoCa, MOCA_TITLE } from "./moca.js";
 import { loadOpinionQA, OPINIONQA_TITLE } from "./opinionqa.js";
 import { loadRnR, RNR_TITLE } from "./rnr.js";
+import { loadSubPop, SUBPOP_LICENCE, SUBPOP_TITLE } from "./subpop.js";
 import type { Suite } from "./types.js";
 
 export interface SuiteLoadOptions {
@@ -24,6 +25,8 @@ export interface SuiteLoadOptions {
 
 export interface SuiteInfo extends Component {
   readonly title: string;
+  /** The data's licence terms, as `civitas suites show` prints them (what a user may do with it). */
+  readonly licence?: string;
   load(options: SuiteLoadOptions): Promise<Suite>;
 }
 
@@ -72,6 +75,14 @@ const BUILT_IN: readonly SuiteInfo[] = [
     description: "Randomness, Not Representation: mean answers of 15 countries",
     args: NO_ARGS,
     load: (o) => loadRnR(o),
+  },
+  {
+    name: "subpop",
+    title: SUBPOP_TITLE,
+    description: "SubPOP-Eval: 133 General Social Survey 2022 questions, 22 US groups",
+    licence: SUBPOP_LICENCE,
+    args: NO_ARGS,
+    load: (o) => loadSubPop(o),
   },
   {
     name: "custom",
