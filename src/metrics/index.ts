@@ -8,3 +8,4 @@ export * from "./stability.js";
 export * from "./intervals.js";
 export { logGamma, normalQuantile, tQuantile } from "./distributions.js";
 export { binomialSample } from "./binomial.js";
+export { pearson, pearsonWithInterval } from "./correlation.js";

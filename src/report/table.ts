@@ -91,6 +91,9 @@ export function formatScores(r: EvalScores): string {
     const m = r.moca;
     out.push(`MoCa (${m.n} stories): ${(["agreement", "auroc", "accuracy"] as const).map((k) => `${k} ${interval(m[k])}`).join(" · ")}`);
   }
+  if (r.mort) {
+    out.push(`MoRT, Pearson's r between the model's P(yes) and the share of people saying yes: ${r.mort.populations.map((p) => `${p.population} ${interval(p.r)} (${p.r.n} actions)`).join(" · ")}`);
+  }
   if (r.stability) out.push("", formatStability(r.stability));
   return out.join("\n");
 }

@@ -71,6 +71,11 @@ export const mocaResult = z.object({
   accuracy: estimate,
 });
 
+/** MoRT's statistic (Schramowski et al. 2022): per population, Pearson's r between the model's P(yes) and the share of people answering yes, over actions. */
+export const mortResult = z.object({
+  populations: z.array(z.object({ population: z.string(), r: estimate })),
+});
+
 /** The scores of a run or of outside predictions (runs/result.ts, runs/predictions.ts). */
 export const evalScores = z.object({
   metric: z.string(),
@@ -95,6 +100,7 @@ export const evalScores = z.object({
   /** Questions with one correct option. */
   knowledge: z.object({ n: count, accuracy: interval, p_correct: interval }).optional(),
   moca: mocaResult.optional(),
+  mort: mortResult.optional(),
   /** With several presentation variants: does the result survive them? */
   stability: stabilityReport.optional(),
   warnings: z.array(z.string()),
@@ -146,6 +152,7 @@ export const scoreResult = evalScores.extend({
 export type PopulationResult = z.output<typeof populationResult>;
 export type StabilityReport = z.output<typeof stabilityReport>;
 export type MocaResult = z.output<typeof mocaResult>;
+export type MortResult = z.output<typeof mortResult>;
 export type EvalScores = z.output<typeof evalScores>;
 export type EvalResult = z.output<typeof evalResult>;
 export type ScoreResult = z.output<typeof scoreResult>;

@@ -11,6 +11,7 @@ import { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
 import { loadMoCa, MOCA_TITLE } from "./moca.js";
 import { loadOpinionQA, OPINIONQA_TITLE } from "./opinionqa.js";
 import { loadRnR, RNR_TITLE } from "./rnr.js";
+import { loadMoRT, MORT_LICENCE, MORT_TITLE } from "./mort.js";
 import { loadSubPop, SUBPOP_LICENCE, SUBPOP_TITLE } from "./subpop.js";
 import type { Suite } from "./types.js";
 
@@ -83,6 +84,14 @@ const BUILT_IN: readonly SuiteInfo[] = [
     licence: SUBPOP_LICENCE,
     args: NO_ARGS,
     load: (o) => loadSubPop(o),
+  },
+  {
+    name: "mort",
+    title: MORT_TITLE,
+    description: "MoRT user study: Yes/No on 116 actions, global (234 people) and regional (27-29) studies",
+    licence: MORT_LICENCE,
+    args: NO_ARGS,
+    load: (o) => loadMoRT(o),
   },
   {
     name: "custom",

@@ -301,6 +301,10 @@ function extraSections(r: EvalResult): Raw[] {
     const rows = (["agreement", "auroc", "accuracy"] as const).map((k) => [k, num(m[k].mean), ci(m[k].ci)]);
     out.push(section(`MoCa (${m.n} stories)`, table(["score", "mean", "95% CI"], rows)));
   }
+  if (r.mort) {
+    const rows = r.mort.populations.map((p) => [p.population, num(p.r.mean), ci(p.r.ci), String(p.r.n)]);
+    out.push(section("MoRT: does the model say yes where people do? (Schramowski et al. 2022)", [table(["population", "Pearson's r", "95% CI", "actions"], rows), note("r between the model's P(yes), among yes and no, and the share of people answering yes, over actions; the paper's statistic.")]));
+  }
   return out;
 }
 
