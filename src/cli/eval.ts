@@ -179,7 +179,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
         samples: flags.samples,
         constrain: flags.constrain ?? false,
         persona: flags.persona ?? false,
-        ...(flags.variants ? { variants: parseVariants(flags.variants, suite.template ?? "opinionqa") } : {}),
+        ...((flags.variants ?? suite.defaultVariants) ? { variants: parseVariants((flags.variants ?? suite.defaultVariants)!, suite.template ?? "opinionqa") } : {}),
         personaTemplates,
         minCoverage: flags.minCoverage,
         seed: flags.seed,

@@ -134,7 +134,8 @@ export function scoreAnswers(
     if (items.length > 0) knowledge = knowledgeScores(items, o.seed, o.conventions.resamples);
   }
 
-  const stability = o.variants ? stabilityReport(suite, questions, populations, answers, { method: head.method, variants: o.variants, conventions: o.conventions, seed: o.seed }) : undefined;
+  // Knowledge questions alone (pacifaist) have no populations to be stable about.
+  const stability = o.variants && opinion.length > 0 ? stabilityReport(suite, questions, populations, answers, { method: head.method, variants: o.variants, conventions: o.conventions, seed: o.seed }) : undefined;
   if (stability?.conclusion && !stability.conclusion.stable) {
     warnings.push(`UNSTABLE: the population the model is closest to: ${stabilityVerdict(stability.conclusion).text}`);
   }

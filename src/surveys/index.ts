@@ -13,3 +13,4 @@ export { DISTALIGN_DATASETS, DISTALIGN_TITLE, loadDistAlign } from "./distalign.
 export { loadRnR, RNR_INSTRUCTIONS, RNR_PROMPT_SUFFIXES, RNR_TITLE, RNR_VARIATIONS } from "./rnr.js";
 export { loadSubPop, SUBPOP_TITLE, type LoadSubPopOptions } from "./subpop.js";
 export { loadMoRT, MORT_TITLE, type LoadMoRTOptions } from "./mort.js";
+export { loadPacifAIst, PACIFAIST_TITLE, type LoadPacifAIstOptions, type PacifAIstSuite } from "./pacifaist.js";

@@ -20,7 +20,9 @@ export type OptionOrder =
   | { readonly kind: "reversed" }
   /** By option text, in code-point order (as Python's sorted() and JSON dumps with sorted keys). */
   | { readonly kind: "alphabetical" }
-  | { readonly kind: "shuffle"; readonly seed: number };
+  | { readonly kind: "shuffle"; readonly seed: number }
+  /** Survey order rotated left by `by` places: rotate1 shows the second option first and the first last. */
+  | { readonly kind: "rotate"; readonly by: number };
 export type LabelStyle = "letters" | "numbers";
 /** What the model answers with: the option's label ("B"), or its text ("Somewhat safe"). */
 export type AnswerFormat = "label" | "text";
@@ -139,7 +141,7 @@ function verbalizeEnding(labels: readonly string[], steered: boolean): string {
 const DEFAULTS = { template: "opinionqa", order: { kind: "survey" } as OptionOrder, labels: "letters" as LabelStyle, answer: "label" as AnswerFormat };
 
 function orderName(o: OptionOrder): string {
-  return o.kind === "shuffle" ? `shuffle${o.seed}` : o.kind;
+  return o.kind === "shuffle" ? `shuffle${o.seed}` : o.kind === "rotate" ? `rotate${o.by}` : o.kind;
 }
 
 /** The canonical id of a variant: "standard" for the defaults, else its non-default settings. */
@@ -191,11 +193,11 @@ function rnr8(template: string): Variant[] {
 
 const VARIANT_HINT =
   `write a preset (${VARIANT_SETS.join(", ")}), or variants separated by ";" each a comma list of key=value such as order=reversed,labels=numbers (keys: template = ` +
-  `${Object.keys(TEMPLATES).join("|")}, order = survey|reversed|alphabetical|shuffle<seed>, labels = letters|numbers, answer = label|text)`;
+  `${Object.keys(TEMPLATES).join("|")}, order = survey|reversed|alphabetical|shuffle<seed>|rotate<k>, labels = letters|numbers, answer = label|text)`;
 
 /**
  * Parses one variant: "standard" or a comma list of key=value with keys template (a name in
- * TEMPLATES), order (survey | reversed | alphabetical | shuffle<seed>), labels (letters | numbers)
+ * TEMPLATES), order (survey | reversed | alphabetical | shuffle<seed> | rotate<k>), labels (letters | numbers)
  * and answer (label | text). Unset keys take the defaults, the template the suite's.
  */
 export function parseVariant(spec: string, defaultTemplate: string = DEFAULTS.template): Variant {
@@ -216,8 +218,10 @@ export function parseVariant(spec: string, defaultTemplate: string = DEFAULTS.te
       template = value;
     } else if (key === "order") {
       const m = /^shuffle(\d+)$/u.exec(value);
+      const r = /^rotate(\d+)$/u.exec(value);
       if (value === "survey" || value === "reversed" || value === "alphabetical") order = { kind: value };
       else if (m) order = { kind: "shuffle", seed: Number(m[1]) };
+      else if (r) order = { kind: "rotate", by: Number(r[1]) };
       else throw bad(`unknown order "${value}"`);
     } else if (key === "labels") {
       if (value !== "letters" && value !== "numbers") throw bad(`unknown label style "${value}"`);
@@ -254,6 +258,7 @@ function presentationOrder(options: readonly string[], order: OptionOrder): numb
   const n = options.length;
   const idx = Array.from({ length: n }, (_, i) => i);
   if (order.kind === "reversed") return idx.reverse();
+  if (order.kind === "rotate") return idx.map((i) => (i + order.by) % n);
   if (order.kind === "alphabetical") return idx.sort((a, b) => (options[a]! < options[b]! ? -1 : options[a]! > options[b]! ? 1 : a - b));
   if (order.kind === "shuffle") {
     const rng = seededRng(order.seed);

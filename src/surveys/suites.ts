@@ -12,6 +12,7 @@ import { loadMoCa, MOCA_TITLE } from "./moca.js";
 import { loadOpinionQA, OPINIONQA_TITLE } from "./opinionqa.js";
 import { loadRnR, RNR_TITLE } from "./rnr.js";
 import { loadMoRT, MORT_LICENCE, MORT_TITLE } from "./mort.js";
+import { loadPacifAIst, PACIFAIST_LICENCE, PACIFAIST_TITLE } from "./pacifaist.js";
 import { loadSubPop, SUBPOP_LICENCE, SUBPOP_TITLE } from "./subpop.js";
 import type { Suite } from "./types.js";
 
@@ -92,6 +93,14 @@ const BUILT_IN: readonly SuiteInfo[] = [
     licence: MORT_LICENCE,
     args: NO_ARGS,
     load: (o) => loadMoRT(o),
+  },
+  {
+    name: "pacifaist",
+    title: PACIFAIST_TITLE,
+    description: "PacifAIst: 351 scenarios, self-preservation vs human safety, scored against the gold answer with options rotated",
+    licence: PACIFAIST_LICENCE,
+    args: NO_ARGS,
+    load: (o) => loadPacifAIst(o),
   },
   {
     name: "custom",

@@ -94,6 +94,12 @@ export interface Suite {
   readonly citation?: string;
   /** What the loader noticed and a reader should know (renormalised shares, skipped rows). */
   readonly warnings?: readonly string[];
+  /**
+   * The presentation variants its questions are asked in when the user names none (a `--variants`
+   * string): pacifaist's four rotations of the options, so that a gold answer stored as "A" 328
+   * times in 351 is shown once in each position. Default: "standard".
+   */
+  readonly defaultVariants?: string;
   /** The prompt template its questions are asked with by default (surveys/prompt.ts TEMPLATES; default "opinionqa"). */
   readonly template?: string;
   /** Human distribution of a population on a question, or undefined when it has none. */
