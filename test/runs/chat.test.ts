@@ -167,6 +167,8 @@ describe("chat templates on the llama backend", () => {
       const tokens = client.tokenize(text);
       assert.equal(tokens[0], 1, "BOS (token 1 of stories260K)");
       assert.notEqual(tokens[1], 1, "no second BOS");
+      // As plain text "<s>" would take tokens of its own after the prepended BOS.
+      assert.ok(tokens.length < rawClient.tokenize(text).length, "the template's <s> is one special token");
       // As raw text, "<s>" is three characters, not the BOS token: the raw path is unchanged.
       const raw = rawClient.tokenize("<s>Hi");
       assert.equal(raw[0], 1);
