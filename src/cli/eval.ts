@@ -64,7 +64,7 @@ Examples:
   civitas eval distalign --model llama:model.gguf --data ./distalign --protocol meister2024 --populations POLPARTY,SEX
 
   # an instruct model asked through its chat template (the GGUF's own: --chat-template auto, the default)
-  civitas eval opinionqa --model llama:qwen2.5-0.5b-instruct-q4_k_m.gguf --system "You are a survey respondent." \
+  civitas eval opinionqa --model llama:qwen2.5-0.5b-instruct-q4_k_m.gguf --system "You are a survey respondent." \\
       --persona --persona-in system --populations POLPARTY
 
   # does the result survive rewording? 8 presentations ("Randomness, Not Representation")

@@ -4,6 +4,7 @@
  * OpinionQA from ../shared/data, a real DuckDB file, and an OpenAI-compatible server over HTTP.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { chatWrappers } from "node-llama-cpp";
@@ -22,6 +23,7 @@ import { parseVariants } from "../../src/surveys/prompt.js";
 import type { Suite } from "../../src/surveys/types.js";
 import { runCli } from "../helpers/cli.js";
 import { rejectsCivitas } from "../helpers/errors.js";
+import { ggufWithString } from "../helpers/gguf.js";
 import { startLlamaOpenAIServer, type LlamaOpenAIServer } from "../helpers/llama-openai-server.js";
 import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
 
@@ -192,6 +194,63 @@ describe("chat templates on the llama backend", () => {
     const e = await rejectsCivitas(llamaSpec(MODEL, { chatTemplate: "chatmlx" }), "usage");
     assert.match(e.message, /unknown chat template "chatmlx"/u);
     assert.match(e.hint ?? "", /auto .*none .*chatML, llama3, .*gemma/u);
+  });
+});
+
+// Qwen2.5-Instruct's chat template without its tools branch (tokenizer_config.json of
+// Qwen/Qwen2.5-0.5B-Instruct): a default system message when the prompt has none.
+const QWEN_TEMPLATE = `{%- if messages[0]['role'] == 'system' %}
+    {{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}
+{%- else %}
+    {{- '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' }}
+{%- endif %}
+{%- for message in messages %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant") %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+{%- endif %}
+`;
+
+describe("--chat-template auto on a GGUF that carries a Jinja template", () => {
+  let spec: ModelSpec;
+  before(async () => {
+    // stories260K's weights with the template an instruct model's GGUF stores.
+    const file = path.join(dir, "stories260K-qwen-template.gguf");
+    ggufWithString(MODEL, file, "tokenizer.chat_template", QWEN_TEMPLATE);
+    spec = await llamaSpec(file, { threads: 1 });
+  });
+
+  it("renders the stored template, default system message included, and names it by its hash", () => {
+    const hash = createHash("sha256").update(QWEN_TEMPLATE).digest("hex").slice(0, 16);
+    assert.equal(spec.chatTemplate?.id, `gguf:${hash}`);
+    const run = planEval(plan(spec));
+    assert.equal(run.config["chat_template"], `gguf:${hash}`);
+    assert.equal(
+      run.items[0]!.rendered.text,
+      "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n" +
+        `<|im_start|>user\n${SAFECRIME}<|im_end|>\n<|im_start|>assistant\n`,
+    );
+    const withSystem = planEval(plan(spec, { system: "You answer surveys." }));
+    assert.equal(withSystem.items[0]!.rendered.text, `<|im_start|>system\nYou answer surveys.<|im_end|>\n<|im_start|>user\n${SAFECRIME}<|im_end|>\n<|im_start|>assistant\n`);
+  });
+
+  it("asks the model the rendered prompt, end to end", async () => {
+    const store = await Store.open(path.join(dir, "auto.duckdb"));
+    try {
+      const result = await runEval(store, plan(spec, { questions: suite.questions.slice(0, 2) }));
+      assert.equal(result.questions.answered, 2);
+      const answers = await store.answers(result.run);
+      const requests = await store.lookupRequests(answers.map((a) => a.requestKey));
+      for (const r of requests.values()) {
+        assert.ok(r.prompt.startsWith("<|im_start|>system\nYou are Qwen"));
+        assert.ok(r.coverage > 0);
+      }
+    } finally {
+      await store.close();
+    }
   });
 });
 
