@@ -1,7 +1,7 @@
 /** `civitas eval <suite>`: ask a model a survey and compare its answers with human populations. */
 import { Command, Option } from "commander";
 import { metrics, parseMetric } from "../metrics/index.js";
-import { modelForms, parseModelSpec } from "../models/index.js";
+import { CHAT_TEMPLATE_HELP, checkChatTemplateChoice, modelForms, parseModelSpec } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
 import { resultJson } from "../results/index.js";
 import { DEFAULT_SAMPLES, methods as elicitationMethods, parseMethods, protocols, resolveProtocol, runEval } from "../runs/index.js";
@@ -23,6 +23,9 @@ interface EvalFlags {
   constrain?: boolean;
   persona?: boolean;
   personaTemplate: string[];
+  personaIn: "system" | "user";
+  system?: string;
+  chatTemplate?: string;
   variants?: string;
   minCoverage: number;
   seed: number;
@@ -59,6 +62,10 @@ Examples:
   civitas eval opinionqa --model ollama:llama3.2 --method logprobs,verbalize --persona --populations POLPARTY
   civitas eval opinionqa --model llama:model.gguf --method sample --samples 30 --constrain
   civitas eval distalign --model llama:model.gguf --data ./distalign --protocol meister2024 --populations POLPARTY,SEX
+
+  # an instruct model asked through its chat template (the GGUF's own: --chat-template auto, the default)
+  civitas eval opinionqa --model llama:qwen2.5-0.5b-instruct-q4_k_m.gguf --system "You are a survey respondent." \\
+      --persona --persona-in system --populations POLPARTY
 
   # does the result survive rewording? 8 presentations ("Randomness, Not Representation")
   civitas eval globalopinions --model llama:model.gguf --variants rnr8 --populations country=Japan,country=Germany,country=Nigeria
@@ -102,6 +109,8 @@ export function evalCommand(): Command {
         .argParser((v: string, prev: string[]) => [...prev, v])
         .default([], "the suite's, else generic ones"),
     )
+    .addOption(new Option("--persona-in <turn>", "where a persona goes: the user's turn, before the question, or the system turn").choices(["user", "system"]).default("user"))
+    .option("--system <text>", "a system turn before every prompt (llama: through the chat template; servers: a system message)")
     .option("--min-coverage <p>", "set aside answers whose share on valid option labels is below p", numberOption("--min-coverage", 0, 1), 0)
     .option("--seed <n>", "seed of every random choice (bootstrap, sampling)", intOption("--seed", 0), 0)
     .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
@@ -114,6 +123,7 @@ export function evalCommand(): Command {
     .option("--parallel <n>", "prompts evaluated in parallel, as context sequences (default: 1 on small CPU-only machines, else 4)", intOption("--parallel", 1))
     .option("--context-size <n>", "tokens per sequence (default: min(2048, the model's))", intOption("--context-size", 16))
     .option("--no-gpu", "run on the CPU even if a GPU is available")
+    .option("--chat-template <name>", `how prompts become the model's text: ${CHAT_TEMPLATE_HELP} (default auto)`)
     .optionsGroup("OpenAI-compatible server (openai:, ollama:, vllm:) options:")
     .option("--base-url <url>", "server URL (default: $OPENAI_BASE_URL; ollama: http://localhost:11434/v1; vllm: http://localhost:8000/v1)")
     .option("--api-key <key>", "API key (default: $OPENAI_API_KEY; prefer the variable: flags show in the process list)")
@@ -139,6 +149,18 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
     const personaTemplates = parsePersonaTemplates(flags.personaTemplate);
     // A protocol file is read and registered under its name here.
     const protocol = flags.protocol ? (await resolveProtocol(flags.protocol)).name : undefined;
+    if (flags.chatTemplate !== undefined) {
+      checkChatTemplateChoice(flags.chatTemplate);
+      const backend = flags.model.slice(0, Math.max(0, flags.model.indexOf(":")));
+      if (backend !== "llama" && flags.chatTemplate.trim().toLowerCase() !== "auto") {
+        throw usageError(
+          `--chat-template ${flags.chatTemplate} applies to llama: models only; ${backend || "this"}: models cannot use it`,
+          backend === "openai" || backend === "ollama" || backend === "vllm"
+            ? "an OpenAI-compatible server applies the model's own chat template to the messages it is sent; drop --chat-template (--system and --persona-in still apply)"
+            : "drop --chat-template",
+        );
+      }
+    }
     const model = await parseModelSpec(flags.model, {
       // A js: provider named on the command line is the user's own code.
       allowModules: true,
@@ -146,6 +168,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
       ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
       ...(flags.contextSize === undefined ? {} : { contextSize: flags.contextSize }),
       gpu: flags.gpu ? "auto" : false,
+      ...(flags.chatTemplate === undefined ? {} : { chatTemplate: flags.chatTemplate }),
       ...(flags.cacheDir === undefined ? {} : { modelsDir: `${flags.cacheDir}/models` }),
       ...(flags.baseUrl === undefined ? {} : { baseURL: flags.baseUrl }),
       ...(flags.apiKey === undefined ? {} : { apiKey: flags.apiKey }),
@@ -181,6 +204,8 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
         persona: flags.persona ?? false,
         ...((flags.variants ?? suite.defaultVariants) ? { variants: parseVariants((flags.variants ?? suite.defaultVariants)!, suite.template ?? "opinionqa") } : {}),
         personaTemplates,
+        ...(flags.system === undefined ? {} : { system: flags.system }),
+        personaIn: flags.personaIn,
         minCoverage: flags.minCoverage,
         seed: flags.seed,
         command: redactedCommand(process.argv.slice(2)),

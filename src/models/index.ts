@@ -8,3 +8,5 @@ export { backends, borrowClient, modelForms, parseModelSpec, type ModelBackend, 
 export { jsSpec, type JsProvider } from "./js.js";
 export { extractJsonObject, parseLabelAnswer, parseVerbalized, type VerbalizedResult } from "./parse.js";
 export { checkCompletionQuery, completionSeed } from "./completion.js";
+export { formatPrompt, plainText, type FormattedPrompt, type PromptTurns } from "./chat.js";
+export { CHAT_TEMPLATE_HELP, CHAT_TEMPLATE_NAMES, checkChatTemplateChoice } from "./llama-chat.js";

@@ -93,6 +93,11 @@ export class LlamaClient implements ModelClient {
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     readonly concurrency: number,
+    /**
+     * Prompts are rendered by a chat template (llama-chat.ts): their special-token texts
+     * ("<|im_start|>", "<s>") are parsed as the special tokens they name. Raw prompts are plain text.
+     */
+    private readonly templated = false,
   ) {
     for (let i = 0; i < concurrency; i++) this.slots.push({ seq: context.getSequence(), held: null });
     this.free.push(...this.slots);
@@ -109,16 +114,19 @@ export class LlamaClient implements ModelClient {
     return n;
   }
 
-  /** Tokens of a prompt as evaluated (with the BOS token the model expects). */
+  /**
+   * Tokens of a prompt as evaluated, with the BOS token the model expects (once: a chat template
+   * that writes it already has it).
+   */
   tokenize(prompt: string): Token[] {
-    const tokens = this.model.tokenize(prompt);
+    const tokens = this.model.tokenize(prompt, this.templated);
     const bos = this.model.tokens.bos;
-    return this.model.tokens.shouldPrependBosToken && bos !== null ? [bos, ...tokens] : tokens;
+    return this.model.tokens.shouldPrependBosToken && bos !== null && tokens[0] !== bos ? [bos, ...tokens] : tokens;
   }
 
   /** Tokens of a text that follows other text: no space is added at its start. */
   private tokenizeTail(text: string): Token[] {
-    return this.model.tokenize(text, false, "trimLeadingSpace");
+    return this.model.tokenize(text, this.templated, "trimLeadingSpace");
   }
 
   /**

@@ -9,8 +9,9 @@ import path from "node:path";
 import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
 import { CivitasError, messageOf } from "../errors.js";
 import { defaultCacheDir } from "../cache.js";
+import { checkChatTemplateChoice, resolveChatTemplate } from "./llama-chat.js";
 import { LlamaClient } from "./llama-client.js";
-import type { ModelSpec } from "./types.js";
+import type { ChatTemplate, ModelSpec } from "./types.js";
 
 export interface LlamaOptions {
   /** CPU threads for evaluation. Default: 1 on machines with <= 2 cores (more stall), else cores - 1, at most 8. */
@@ -32,6 +33,13 @@ export interface LlamaOptions {
   readonly onDownload?: (downloaded: number, total: number) => void;
   /** Give up an `hf:` download when no data arrived for this long (default 30 s). */
   readonly downloadStallMs?: number;
+  /**
+   * The chat template prompts are rendered with (llama-chat.ts): "auto" (default: the GGUF's own,
+   * raw text when it has none), "none" (raw text), or a built-in's name (CHAT_TEMPLATE_NAMES).
+   * An `hf:` model with a template other than none is downloaded when its spec is made: the
+   * template is read from the file.
+   */
+  readonly chatTemplate?: string;
 }
 
 /** Where `hf:` models go: <cache>/models, the cache being $CIVITAS_CACHE_DIR, $XDG_CACHE_HOME/civitas or ~/.cache/civitas. */
@@ -56,15 +64,39 @@ function llamaParams(options: LlamaOptions): Record<string, boolean> {
  * therefore asked with flash attention off, unless the user set it; a plan that does not keeps
  * node-llama-cpp's default (faster for whole prompts with AVX2, bench/eval-throughput).
  */
-function specOf(identity: string, display: string, options: LlamaOptions, open: (options: LlamaOptions) => Promise<LlamaClient>): ModelSpec {
+function specOf(
+  identity: string,
+  display: string,
+  options: LlamaOptions,
+  template: ChatTemplate | null,
+  open: (options: LlamaOptions) => Promise<LlamaClient>,
+): ModelSpec {
   return {
     backend: "llama",
     identity,
     display,
     params: llamaParams(options),
     open: () => open(options),
-    ...(options.flashAttention === undefined ? { forSharedPrefixes: () => specOf(identity, display, { ...options, flashAttention: false }, open) } : {}),
+    prompts: "text",
+    ...(template === null ? {} : { chatTemplate: template }),
+    ...(options.flashAttention === undefined ? { forSharedPrefixes: () => specOf(identity, display, { ...options, flashAttention: false }, template, open) } : {}),
   };
+}
+
+/** The chat template of a GGUF file (llama-chat.ts), read from its header; null for raw text. */
+async function chatTemplateOf(file: string, choice: string, where: string): Promise<ChatTemplate | null> {
+  if (choice.trim().toLowerCase() === "none") return null;
+  const { readGgufFileInfo } = await import("node-llama-cpp");
+  let info;
+  try {
+    info = await readGgufFileInfo(file, { readTensorInfo: false });
+  } catch (e) {
+    throw new CivitasError("model", `could not read the header of ${where}: ${messageOf(e)}`, {
+      hint: "is it a GGUF file that llama.cpp supports? (--chat-template none skips reading its template)",
+      cause: e,
+    });
+  }
+  return resolveChatTemplate(choice, info, where);
 }
 
 /** node-llama-cpp's binding is loaded once per process. */
@@ -94,7 +126,9 @@ async function fileFingerprint(file: string): Promise<string> {
 
 /**
  * `llama:<file.gguf>` or `llama:hf:<org>/<repo>/<file.gguf>`. A local file must exist now (a
- * clear error beats one after the data has loaded); an `hf:` model is downloaded on open().
+ * clear error beats one after the data has loaded), and its chat template is read from its header
+ * (options.chatTemplate). An `hf:` model is downloaded on open(), or now when its template is
+ * needed (any --chat-template but none).
  */
 export async function llamaSpec(target: string, options: LlamaOptions = {}): Promise<ModelSpec> {
   if (target.startsWith("hf:")) {
@@ -104,47 +138,15 @@ export async function llamaSpec(target: string, options: LlamaOptions = {}): Pro
         hint: "for example llama:hf:bartowski/Qwen2.5-0.5B-Instruct-GGUF/Qwen2.5-0.5B-Instruct-Q4_K_M.gguf",
       });
     }
-    return specOf(`llama:${uri}`, `llama:${uri}`, options, async (options) => {
-      const { resolveModelFile } = await import("node-llama-cpp");
-      // node-llama-cpp's downloader retries for minutes when the host cannot be reached; give up
-      // when no byte has arrived for a while.
-      const stallMs = options.downloadStallMs ?? 30_000;
-      // Its own retries do not all listen to an abort signal, so the stall is raced as well.
-      const controller = new AbortController();
-      let stalled: (e: Error) => void = () => undefined;
-      const stall = new Promise<never>((_, reject) => (stalled = reject));
-      const arm = () =>
-        setTimeout(() => {
-          controller.abort();
-          stalled(new Error("stalled"));
-        }, stallMs);
-      let timer = arm();
-      let file: string;
-      try {
-        file = await Promise.race([
-          resolveModelFile(uri, {
-            directory: options.modelsDir ?? defaultModelsDir(),
-            cli: false,
-            signal: controller.signal,
-            onProgress: (s: { totalSize: number; downloadedSize: number }) => {
-              clearTimeout(timer);
-              timer = arm();
-              options.onDownload?.(s.downloadedSize, s.totalSize);
-            },
-          }),
-          stall,
-        ]);
-      } catch (e) {
-        const why = controller.signal.aborted ? `nothing arrived for ${Math.round(stallMs / 1000)} s` : messageOf(e);
-        throw new CivitasError("network", `could not download model ${uri}: ${why}`, {
-          hint: "check the network (Hugging Face must be reachable), or download the .gguf file yourself and pass --model llama:<path/to/file.gguf>",
-          cause: e,
-        });
-      } finally {
-        clearTimeout(timer);
-      }
-      return openLlamaClient(file, `llama:${uri}`, options);
-    });
+    const choice = options.chatTemplate ?? "auto";
+    checkChatTemplateChoice(choice);
+    // The template is read from the file: with one, the file is needed now.
+    if (choice.trim().toLowerCase() !== "none") {
+      const file = await downloadHf(uri, options);
+      const template = await chatTemplateOf(file, choice, `llama:${uri}`);
+      return specOf(`llama:${uri}`, `llama:${uri}`, options, template, (options) => openLlamaClient(file, `llama:${uri}`, options, template !== null));
+    }
+    return specOf(`llama:${uri}`, `llama:${uri}`, options, null, async (options) => openLlamaClient(await downloadHf(uri, options), `llama:${uri}`, options, false));
   }
   const file = path.resolve(target);
   let ok = false;
@@ -159,10 +161,54 @@ export async function llamaSpec(target: string, options: LlamaOptions = {}): Pro
     });
   }
   const identity = `llama:${path.basename(file)}#${await fileFingerprint(file)}`;
-  return specOf(identity, `llama:${path.basename(file)}`, options, (options) => openLlamaClient(file, identity, options));
+  const template = await chatTemplateOf(file, options.chatTemplate ?? "auto", target);
+  return specOf(identity, `llama:${path.basename(file)}`, options, template, (options) => openLlamaClient(file, identity, options, template !== null));
 }
 
-async function openLlamaClient(file: string, identity: string, options: LlamaOptions): Promise<LlamaClient> {
+/** Downloads an `hf:` model into the models directory (once), giving up when it stalls; its local file. */
+async function downloadHf(uri: string, options: LlamaOptions): Promise<string> {
+  const { resolveModelFile } = await import("node-llama-cpp");
+  // node-llama-cpp's downloader retries for minutes when the host cannot be reached; give up
+  // when no byte has arrived for a while.
+  const stallMs = options.downloadStallMs ?? 30_000;
+  // Its own retries do not all listen to an abort signal, so the stall is raced as well.
+  const controller = new AbortController();
+  let stalled: (e: Error) => void = () => undefined;
+  const stall = new Promise<never>((_, reject) => (stalled = reject));
+  const arm = () =>
+    setTimeout(() => {
+      controller.abort();
+      stalled(new Error("stalled"));
+    }, stallMs);
+  let timer = arm();
+  let file: string;
+  try {
+    file = await Promise.race([
+      resolveModelFile(uri, {
+        directory: options.modelsDir ?? defaultModelsDir(),
+        cli: false,
+        signal: controller.signal,
+        onProgress: (s: { totalSize: number; downloadedSize: number }) => {
+          clearTimeout(timer);
+          timer = arm();
+          options.onDownload?.(s.downloadedSize, s.totalSize);
+        },
+      }),
+      stall,
+    ]);
+  } catch (e) {
+    const why = controller.signal.aborted ? `nothing arrived for ${Math.round(stallMs / 1000)} s` : messageOf(e);
+    throw new CivitasError("network", `could not download model ${uri}: ${why}`, {
+      hint: "check the network (Hugging Face must be reachable), or download the .gguf file yourself and pass --model llama:<path/to/file.gguf>",
+      cause: e,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  return file;
+}
+
+async function openLlamaClient(file: string, identity: string, options: LlamaOptions, templated: boolean): Promise<LlamaClient> {
   const llama = await getSharedLlama(options.gpu ?? "auto");
   let model: LlamaModel;
   try {
@@ -198,5 +244,5 @@ async function openLlamaClient(file: string, identity: string, options: LlamaOpt
       cause: e,
     });
   }
-  return new LlamaClient(identity, model, context, parallel);
+  return new LlamaClient(identity, model, context, parallel, templated);
 }

@@ -168,6 +168,7 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
     identity,
     display: `${kind}:${model}`,
     params: { api: "chat", top_logprobs: TOP_LOGPROBS, max_tokens: 1, temperature: 0 },
+    prompts: "chat",
     open: () => Promise.resolve(new OpenAIClient(identity, settings)),
   };
 }
@@ -295,7 +296,7 @@ export class OpenAIClient implements ModelClient {
     const { top, promptTokens } = await this.request(
       {
         model: this.s.model,
-        messages: [{ role: "user", content: query.prompt }],
+        messages: chatMessages(query),
         logprobs: true,
         top_logprobs: TOP_LOGPROBS,
         max_tokens: 1,
@@ -321,7 +322,7 @@ export class OpenAIClient implements ModelClient {
     const purpose: Purpose = { kind: "complete", constrained };
     const params = (n: number, seed: number): ChatParams => ({
       model: this.s.model,
-      messages: [{ role: "user", content: query.prompt }],
+      messages: chatMessages(query),
       n,
       temperature: query.temperature,
       max_tokens: query.maxTokens,
@@ -581,6 +582,19 @@ export class OpenAIClient implements ModelClient {
   async close(): Promise<void> {
     // The SDK keeps no connection of its own beyond fetch's keep-alive pool.
   }
+}
+
+/**
+ * The chat messages of a query: its system message (OptionQuery.system), when it has one, then the
+ * prompt as the user's message. The server applies the model's chat template to them.
+ */
+export function chatMessages(query: { readonly prompt: string; readonly system?: string }): ChatParams["messages"] {
+  return query.system === undefined || query.system === ""
+    ? [{ role: "user", content: query.prompt }]
+    : [
+        { role: "system", content: query.system },
+        { role: "user", content: query.prompt },
+      ];
 }
 
 /**

@@ -57,6 +57,7 @@ const LLAMA_ARGS = z.object({
   contextSize: count,
   gpu: z.union([z.literal("auto"), z.literal(false)]).optional(),
   flashAttention: z.boolean().optional(),
+  chatTemplate: z.string().optional(),
 });
 const OPENAI_ARGS = z.object({ concurrency: count, timeoutMs: count, retries: count });
 

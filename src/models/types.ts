@@ -23,6 +23,11 @@ export interface OptionQuery {
    * product of its tokens' probabilities. Backends that cannot score sequences refuse it.
    */
   readonly continuations?: readonly string[];
+  /**
+   * The system message, for backends that take chat messages (ModelSpec.prompts "chat"): sent
+   * before `prompt`, the user message. Backends that take text get every turn in `prompt` already.
+   */
+  readonly system?: string;
 }
 
 /** One candidate next token and its probability. */
@@ -64,6 +69,8 @@ export interface CompletionQuery {
   readonly seed: number;
   /** Constrained decoding, where the backend supports it. */
   readonly constrain?: Constraint;
+  /** The system message, as OptionQuery.system. */
+  readonly system?: string;
 }
 
 /** How a completion's decoding was constrained. */
@@ -97,6 +104,19 @@ export interface ModelClient {
   close(): Promise<void>;
 }
 
+/** A prompt's turns: an optional system message and the user's message. */
+export interface ChatTurns {
+  readonly system: string | null;
+  readonly user: string;
+}
+
+/** A chat template (llama-chat.ts): turns rendered to the text the model is asked, ending where the assistant's turn begins. */
+export interface ChatTemplate {
+  /** What identifies it in a run's configuration: a built-in's name, or "gguf:" + a hash of the GGUF's Jinja template. */
+  readonly id: string;
+  render(turns: ChatTurns): string;
+}
+
 /**
  * A model named on the command line, before it is opened. `identity` is known without loading
  * the model, so a run answered entirely from the cache never loads it.
@@ -115,6 +135,14 @@ export interface ModelSpec {
    * settings show in its params, so they are part of every cache key. Absent: the same spec.
    */
   readonly forSharedPrefixes?: () => ModelSpec;
+  /**
+   * How the backend takes a prompt's turns: "text" (the default) one text, the system turn written
+   * before the user's (by `chatTemplate` where there is one, else as plain text); "chat" a system
+   * and a user message, the server applying the model's own template.
+   */
+  readonly prompts?: "text" | "chat";
+  /** The chat template that renders the turns of a "text" backend (llama: --chat-template); none: plain text. */
+  readonly chatTemplate?: ChatTemplate;
   /**
    * The registered backend and its arguments (no secrets), as a run records it; set by
    * parseModelSpec. Not part of any identity: `identity` and `params` are.

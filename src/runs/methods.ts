@@ -35,7 +35,13 @@ export interface MethodSettings {
 export const DEFAULT_SAMPLES = 30;
 
 /** The part of a rendered prompt a method asks. */
-export type ElicitPrompt = Pick<RenderedPrompt, "text" | "prefix" | "labels" | "shown" | "answer">;
+export type ElicitPrompt = Pick<RenderedPrompt, "text" | "prefix" | "labels" | "shown" | "answer"> & {
+  /** The system message, for a backend that takes chat messages (models/chat.ts); absent or null: none, or it is in `text`. */
+  readonly system?: string | null;
+};
+
+/** The query field of a prompt's system message. */
+const systemOf = (prompt: ElicitPrompt): { system?: string } => (prompt.system == null ? {} : { system: prompt.system });
 
 /** Request parameters: part of every request's cache key. */
 export type RequestParams = Record<string, string | number | boolean>;
@@ -128,7 +134,7 @@ const logprobs: ElicitationMethod = {
   params: () => ({}),
   async elicit(client, prompt, _s, signal) {
     const { text, labels, shown: options, prefix } = prompt;
-    const a = await client.optionProbabilities({ prompt: text, labels, prefix, ...(prompt.answer === "text" ? { continuations: options } : {}) }, signal);
+    const a = await client.optionProbabilities({ prompt: text, labels, prefix, ...systemOf(prompt), ...(prompt.answer === "text" ? { continuations: options } : {}) }, signal);
     return { labelMass: [...a.labelMass], coverage: a.coverage, raw: { top: a.top }, mode: "none", promptTokens: a.promptTokens };
   },
 };
@@ -149,6 +155,7 @@ const sample: ElicitationMethod = {
         temperature: 1,
         maxTokens: Number(p.max_tokens),
         seed: s.seed,
+        ...systemOf(prompt),
         ...(s.constrain ? { constrain: { kind: "choice" as const, choices: prompt.answer === "text" ? options : labels } } : {}),
       },
       signal,
@@ -182,6 +189,7 @@ const verbalize: ElicitationMethod = {
         temperature: 0,
         maxTokens: Number(p.max_tokens),
         seed: s.seed,
+        ...systemOf(prompt),
         ...(s.constrain ? { constrain: { kind: "json" as const, schema: verbalizeSchema(labels) } } : {}),
       },
       signal,

@@ -1,7 +1,7 @@
 export * from "./types.js";
 export { loadOpinionQA, OPINIONQA_ATTRIBUTES, OPINIONQA_WAVES, type LoadOpinionQAOptions } from "./opinionqa.js";
 export { resolvePopulations, splitPopulationList, suiteAttributes } from "./populations.js";
-export { NO_PERSONA, parseVariant, parseVariants, renderPrompt, STANDARD_VARIANT, TEMPLATES, toSurveyOrder, VARIANT_SETS, variantId, type AnswerFormat, type LabelStyle, type OptionOrder, type Persona, type PromptMethod, type RenderedPrompt, type Variant } from "./prompt.js";
+export { NO_PERSONA, parseVariant, parseVariants, renderPrompt, STANDARD_VARIANT, TEMPLATES, toSurveyOrder, VARIANT_SETS, variantId, type AnswerFormat, type LabelStyle, type OptionOrder, type Persona, type PersonaIn, type PromptMethod, type PromptTurns, type TurnOptions, type RenderedPrompt, type Variant } from "./prompt.js";
 export { findSuite, SUITES, suites, type SuiteInfo, type SuiteLoadOptions } from "./suites.js";
 export { defaultCacheDir, ensureCached } from "./download.js";
 export { parsePyList } from "./pyliteral.js";

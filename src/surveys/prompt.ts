@@ -45,10 +45,35 @@ export interface Persona {
 
 export const NO_PERSONA: Persona = { id: "none", text: "" };
 
+/** Where a steering persona goes: the system turn, or the start of the user's (the default, as the papers did). */
+export type PersonaIn = "system" | "user";
+
+/** The turns of a prompt (a system turn is optional), before a model's chat template is applied. */
+export interface PromptTurns {
+  /** The system turn: `--system`, then the persona when it goes there; null for none. */
+  readonly system: string | null;
+  /** The user's turn: the persona (when it goes there), the question, the options, the ending. */
+  readonly user: string;
+  /** The start of `user` shared by every variant of the question with the same template and persona. */
+  readonly userPrefix: string;
+}
+
+/** How the turns are made: `--system` and `--persona-in`. */
+export interface TurnOptions {
+  readonly system?: string;
+  readonly personaIn?: PersonaIn;
+}
+
 export interface RenderedPrompt {
+  /**
+   * The prompt as plain text: the system turn, a blank line, the user's turn (the user's alone
+   * without a system turn). A model with a chat template is asked its rendering of `turns` instead
+   * (models/chat.ts, formatPrompt).
+   */
   readonly text: string;
   /** The start of `text` shared by every variant of the question with the same template and persona. */
   readonly prefix: string;
+  readonly turns: PromptTurns;
   /** Labels in the order shown. */
   readonly labels: string[];
   /** Option texts in the order shown. */
@@ -275,6 +300,7 @@ export function renderPrompt(
   variant: Variant = STANDARD_VARIANT,
   persona: Persona = NO_PERSONA,
   method: PromptMethod = "logprobs",
+  turnOptions: TurnOptions = {},
 ): RenderedPrompt {
   const template = TEMPLATES[variant.template];
   if (!template) throw new CivitasError("usage", `unknown template "${variant.template}"`);
@@ -282,9 +308,16 @@ export function renderPrompt(
   const labels = order.map((_, k) => label(variant.labels, k));
   const shown = order.map((i) => q.options[i]!);
   const parts = template({ question: q.text, lines: order.map((i, k) => ({ label: labels[k]!, option: q.options[i]! })), answer: variant.answer });
-  const prefix = (persona.text ? `${persona.text.trim()}\n\n` : "") + parts.stem;
+  const personaText = persona.text.trim();
+  const personaInSystem = turnOptions.personaIn === "system";
+  const systemParts = [turnOptions.system?.trim() ?? "", personaInSystem ? personaText : ""].filter((t) => t !== "");
+  const system = systemParts.length === 0 ? null : systemParts.join("\n\n");
+  const userPrefix = (!personaInSystem && personaText !== "" ? `${personaText}\n\n` : "") + parts.stem;
   const ending = method === "verbalize" ? verbalizeEnding(labels, persona.text !== "") : parts.ending;
-  return { text: `${prefix}${parts.options}${ending}`, prefix, labels, shown, order, answer: variant.answer };
+  const user = `${userPrefix}${parts.options}${ending}`;
+  // The plain text of the turns (models/chat.ts, plainText, writes the same).
+  const head = system === null ? "" : `${system}\n\n`;
+  return { text: head + user, prefix: head + userPrefix, turns: { system, user, userPrefix }, labels, shown, order, answer: variant.answer };
 }
 
 /** Maps values given per shown option back to survey order. */

@@ -35,6 +35,22 @@ describe("prompts", () => {
     assert.equal(r.prefix, "Answer as a farmer.\n\nQuestion: How safe is your community?\n");
   });
 
+  it("makes turns: a system turn from --system and, with --persona-in system, the persona", () => {
+    const farmer = { id: "p", text: "Answer as a farmer." };
+    const body = "Question: How safe is your community?\nA. Very safe\nB. Somewhat safe\nC. Not too safe\nD. Not at all safe\nE. Refused\nAnswer:";
+    const plain = renderPrompt(Q, STANDARD_VARIANT, farmer);
+    assert.deepEqual(plain.turns, { system: null, user: `Answer as a farmer.\n\n${body}`, userPrefix: "Answer as a farmer.\n\nQuestion: How safe is your community?\n" });
+    const inSystem = renderPrompt(Q, STANDARD_VARIANT, farmer, "logprobs", { system: "Be brief.", personaIn: "system" });
+    assert.deepEqual(inSystem.turns, { system: "Be brief.\n\nAnswer as a farmer.", user: body, userPrefix: "Question: How safe is your community?\n" });
+    // As plain text the system turn comes first, a blank line before the user's.
+    assert.equal(inSystem.text, `Be brief.\n\nAnswer as a farmer.\n\n${body}`);
+    assert.equal(inSystem.prefix, "Be brief.\n\nAnswer as a farmer.\n\nQuestion: How safe is your community?\n");
+    const inUser = renderPrompt(Q, STANDARD_VARIANT, farmer, "logprobs", { system: "Be brief.", personaIn: "user" });
+    assert.deepEqual(inUser.turns, { system: "Be brief.", user: `Answer as a farmer.\n\n${body}`, userPrefix: "Answer as a farmer.\n\nQuestion: How safe is your community?\n" });
+    // No persona and no --system: no system turn, whatever --persona-in says.
+    assert.equal(renderPrompt(Q, STANDARD_VARIANT, NO_PERSONA, "logprobs", { personaIn: "system" }).turns.system, null);
+  });
+
   it("shares the prefix between variants of one template, and every prefix starts its prompt", () => {
     const variants = parseVariants("robust");
     for (const v of variants) {

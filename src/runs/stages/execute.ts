@@ -36,7 +36,7 @@ interface RequestBase {
 export interface ElicitRequest extends RequestBase {
   readonly kind: "elicit";
   /** The prompt as the method asks it: its prefix only where the plan shares it. */
-  readonly rendered: Pick<RenderedPrompt, "text" | "prefix" | "labels" | "shown" | "answer">;
+  readonly rendered: Pick<RenderedPrompt, "text" | "prefix" | "labels" | "shown" | "answer"> & { readonly system?: string | null };
   readonly settings: MethodSettings;
 }
 

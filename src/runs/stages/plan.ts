@@ -10,7 +10,7 @@
  */
 import { runIdOf, sha256Hex } from "../../hash.js";
 import type { MetricName } from "../../metrics/index.js";
-import { renormalise, type ModelSpec } from "../../models/index.js";
+import { formatPrompt, renormalise, type ModelSpec } from "../../models/index.js";
 import type { AnswerRow, AnswerStatus, Method, RequestRow } from "../../store/index.js";
 import {
   NO_PERSONA,
@@ -20,6 +20,7 @@ import {
   STANDARD_VARIANT,
   toSurveyOrder,
   type Persona,
+  type PersonaIn,
   type Population,
   type RenderedPrompt,
   type Question,
@@ -61,6 +62,10 @@ export interface EvalPlan {
   readonly persona?: boolean;
   /** Persona templates per attribute, overriding the suite's and the defaults. */
   readonly personaTemplates?: Readonly<Record<string, string>>;
+  /** A system turn for every prompt (`--system`). */
+  readonly system?: string;
+  /** Where a persona goes: the user's turn (default) or the system turn (`--persona-in`). */
+  readonly personaIn?: PersonaIn;
   readonly seed: number;
   /** The command line, for `runs list`. */
   readonly command: string;
@@ -81,9 +86,14 @@ export interface PlannedItem {
   readonly variant: Variant;
   readonly persona: Persona;
   readonly method: Method;
-  readonly rendered: RenderedPrompt;
-  /** The prompt as the model is asked it: with its prefix only where the plan shares it (sharedPrefixes). */
-  readonly prompt: RenderedPrompt;
+  /**
+   * The prompt as this model is asked it (models/chat.ts, formatPrompt): `text` with the model's
+   * chat template applied where it has one, `prefix` a start of it; `system` the system message of
+   * a backend that takes chat messages (null: none, or it is in `text`).
+   */
+  readonly rendered: RenderedPrompt & { readonly system: string | null };
+  /** The same, with its prefix only where the plan shares it (sharedPrefixes). */
+  readonly prompt: RenderedPrompt & { readonly system: string | null };
   /** The method's parameters, with `prefix_chars` where the prompt is evaluated in two parts. */
   readonly params: Readonly<Record<string, unknown>>;
   readonly key: string;
@@ -151,6 +161,7 @@ function planRequests(plan: EvalPlan, r: Omit<Resolved, "model" | "items">): { m
     const persona = r.personas.get(p.id);
     if (persona) personaPops.set(persona.id, [...(personaPops.get(persona.id) ?? []), p]);
   }
+  const turnOptions = { ...(plan.system !== undefined ? { system: plan.system } : {}), ...(plan.personaIn ? { personaIn: plan.personaIn } : {}) };
   for (const question of r.questions) {
     // Knowledge questions have a right answer, not populations to steer towards.
     const personas =
@@ -160,7 +171,9 @@ function planRequests(plan: EvalPlan, r: Omit<Resolved, "model" | "items">): { m
     for (const variant of r.variants) {
       for (const persona of personas) {
         for (const method of r.methods) {
-          planned.push({ question, variant, persona, method, rendered: renderPrompt(question, variant, persona, method) });
+          const raw = renderPrompt(question, variant, persona, method, turnOptions);
+          const asked = formatPrompt(plan.model, raw.turns);
+          planned.push({ question, variant, persona, method, rendered: { ...raw, text: asked.text, prefix: asked.prefix, system: asked.system } });
         }
       }
     }
@@ -172,7 +185,12 @@ function planRequests(plan: EvalPlan, r: Omit<Resolved, "model" | "items">): { m
   const items = planned.map((it) => {
     const split = shared.has(it.rendered.prefix);
     const prompt = split ? it.rendered : { ...it.rendered, prefix: "" };
-    const params = { ...methodParams(it.method, r.settings, it.variant.answer), ...(split ? { prefix_chars: it.rendered.prefix.length } : {}) };
+    const params = {
+      ...methodParams(it.method, r.settings, it.variant.answer),
+      ...(split ? { prefix_chars: it.rendered.prefix.length } : {}),
+      // A backend that takes chat messages is asked the user's turn as the prompt; its system message is part of the request.
+      ...(it.rendered.system !== null ? { system: it.rendered.system } : {}),
+    };
     return { ...it, prompt, params, key: requestKey(model, it.method, params, it.rendered.text, answerKeys(it.rendered, it.method)) };
   });
   return { model, items };
@@ -203,6 +221,10 @@ function configOf(plan: EvalPlan, r: Resolved): Record<string, unknown> {
   if (r.conventions.protocol) config.protocol = r.conventions.protocol;
   if (r.conventions.refusals !== "drop" || r.conventions.datasets !== "pooled") config.conventions = r.conventions;
   if (r.methods.some((m) => m !== "logprobs")) config.method_settings = { samples: r.settings.samples, constrain: r.settings.constrain };
+  // How prompts become turns and text (a model without a chat template, no system turn and personas in the user's turn add nothing).
+  if (r.model.chatTemplate) config.chat_template = r.model.chatTemplate.id;
+  if (plan.system !== undefined && plan.system.trim() !== "") config.system = plan.system.trim();
+  if (plan.personaIn === "system" && r.personas.size > 0) config.persona_in = "system";
   return config;
 }
 
