@@ -144,7 +144,7 @@ export function firstOf<T>(items: readonly T[], max: number, show: (x: T) => str
  * whole clusters such as MoCa's stories. A result stored before this was recorded resampled questions.
  */
 export function bootstrapPhrase(b: EvalScores["bootstrap"]): string {
-  const within = b?.stratified ? ", within each dataset" : "";
+  const within = (b?.variants ? `, each with its ${b.variants} variants` : "") + (b?.stratified ? ", within each dataset" : "");
   if (b === undefined || b.unit === "question") return `95% bootstrap interval over questions${within}`;
   const of = b.of ?? "cluster";
   return `95% clustered bootstrap interval: ${b.units} ${of === "story" ? "stories" : `${of}s`} resampled whole (${b.items} questions)${within}`;

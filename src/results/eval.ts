@@ -79,6 +79,8 @@ export const bootstrapInfo = z.object({
   items: count,
   resamples: count,
   stratified: z.boolean(),
+  /** Presentation variants of each question, resampled together with it. */
+  variants: count.optional(),
 });
 
 /** The scores of a run or of outside predictions (runs/result.ts, runs/predictions.ts). */

@@ -254,6 +254,8 @@ export interface BootstrapInfo {
   readonly resamples: number;
   /** Resampled within each dataset. */
   readonly stratified: boolean;
+  /** Presentation variants of each question, resampled together with it (runs with --variants). */
+  readonly variants?: number;
 }
 
 /**
