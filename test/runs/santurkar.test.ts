@@ -11,7 +11,7 @@
  * do not hold. Each step of the computation is therefore checked on cases computed by hand.
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { labelMassFromTokens, topKLabelMass } from "../../src/models/extract.js";
@@ -166,7 +166,15 @@ describe("santurkar2023 on the real model", () => {
     assert.match(text.stdout, /warning: santurkar2023: the released OpinionQA human files are unweighted respondent counts/u);
     const json = await runCli([...args, "--json"]);
     assert.equal(json.code, 0, json.stderr);
-    assert.ok((JSON.parse(json.stdout) as { warnings: string[] }).warnings.some((x) => x.startsWith("santurkar2023: the released OpinionQA human files are unweighted")));
+    const r = JSON.parse(json.stdout) as { run: string; warnings: string[] };
+    assert.ok(r.warnings.some((x) => x.startsWith("santurkar2023: the released OpinionQA human files are unweighted")));
+    // And in the run's HTML report.
+    const out = path.join(dir, "r.html");
+    const rep = await runCli(["report", r.run, "-o", out, "--store", path.join(dir, "cli.duckdb")]);
+    assert.equal(rep.code, 0, rep.stderr);
+    const page = readFileSync(out, "utf8");
+    assert.match(page, /santurkar2023: the released OpinionQA human files are unweighted respondent counts/u);
+    assert.match(page, /95% bootstrap interval over questions/u);
   });
 });
 
