@@ -1,7 +1,7 @@
 /** `civitas score <suite> --predictions FILE`: score distributions produced elsewhere. */
 import { Command } from "commander";
 import { metrics, parseMetric } from "../metrics/index.js";
-import { formatScores } from "../report/index.js";
+import { bootstrapPhrase, formatScores } from "../report/index.js";
 import { resultJson } from "../results/index.js";
 import { protocols, readPredictions, resolveConventions, resolveProtocol, scorePredictions } from "../runs/index.js";
 import { findSuite, suites } from "../surveys/index.js";
@@ -63,7 +63,7 @@ export function scoreCommand(): Command {
         } else {
           for (const w of result.warnings) printErr(`warning: ${w}\n`);
           printOut(
-            `${suite.title}\n${predictions.lines} predictions · alignment = ${result.metric_label}${result.protocol ? ` · protocol ${result.protocol}` : ""} · 95% bootstrap interval over questions\n\n${formatScores(result)}\n`,
+            `${suite.title}\n${predictions.lines} predictions · alignment = ${result.metric_label}${result.protocol ? ` · protocol ${result.protocol}` : ""} · ${bootstrapPhrase(result.bootstrap)}\n\n${formatScores(result)}\n`,
           );
         }
       } catch (e) {

@@ -2,6 +2,14 @@
  * Percentile bootstrap over questions (Efron & Tibshirani 1993, ch. 13): resample the questions
  * with replacement, recompute the statistic, and take the 2.5th and 97.5th percentiles of the
  * resampled statistics as the 95% interval.
+ *
+ * Clustered (Davison & Hinkley 1997, "Bootstrap Methods and their Application", sec. 3.8, the
+ * first stage of their two-stage scheme; Field & Welsh 2007, "Bootstrapping clustered data",
+ * JRSS B 69:369-390, the "cluster bootstrap"): where items are not independent (MoCa's stories,
+ * each asked with several questions), whole clusters are resampled with replacement, each with all
+ * its items, as many clusters as there are; a resample then holds a varying number of items. When
+ * every cluster is one item this is the item bootstrap, draw for draw (the same calls to the
+ * generator).
  */
 import { seededRng } from "./rng.js";
 
@@ -128,8 +136,9 @@ export function bootstrapMeans(series: ReadonlyArray<ArrayLike<number>>, options
 export function bootstrapStatistic(
   nItems: number,
   statistic: (sample: Int32Array) => readonly number[],
-  options: BootstrapOptions & { readonly strata?: ArrayLike<number> } = {},
+  options: BootstrapOptions & { readonly strata?: ArrayLike<number>; readonly clusters?: ArrayLike<string | number> } = {},
 ): { mean: number; ci: [number, number] }[] {
+  if (options.clusters) return clusteredStatistic(nItems, statistic, { ...options, clusters: options.clusters });
   const resamples = options.resamples ?? 1000;
   const level = options.level ?? 0.95;
   const identity = Int32Array.from({ length: nItems }, (_, i) => i);
@@ -157,6 +166,61 @@ export function bootstrapStatistic(
       for (let j = 0; j < g.length; j++) sample[k++] = g[rng.int(0, g.length - 1)]!;
     }
     const out = statistic(sample);
+    for (let s = 0; s < out.length; s++) draws[s]![b] = out[s]!;
+  }
+  return point.map((mean, s) => ({ mean, ci: percentileInterval(draws[s]!, level) }));
+}
+
+/** Item indices grouped by cluster, clusters in order of their first item. */
+export function clusterMembers(clusters: ArrayLike<string | number>, items?: readonly number[]): number[][] {
+  const byCluster = new Map<string | number, number[]>();
+  for (const i of items ?? Array.from({ length: clusters.length }, (_, k) => k)) {
+    const c = clusters[i]!;
+    const g = byCluster.get(c);
+    if (g) g.push(i);
+    else byCluster.set(c, [i]);
+  }
+  return [...byCluster.values()];
+}
+
+/**
+ * bootstrapStatistic with `clusters` (a cluster id per item; see the module comment): within each
+ * stratum, as many clusters as it has are drawn with replacement, and a sample holds all the items
+ * of each drawn cluster, stratum by stratum. A cluster must lie within one stratum.
+ */
+function clusteredStatistic(
+  nItems: number,
+  statistic: (sample: Int32Array) => readonly number[],
+  options: BootstrapOptions & { readonly strata?: ArrayLike<number>; readonly clusters: ArrayLike<string | number> },
+): { mean: number; ci: [number, number] }[] {
+  if (options.clusters.length !== nItems) throw new RangeError("clusters: expected one cluster id per item");
+  const resamples = options.resamples ?? 1000;
+  const level = options.level ?? 0.95;
+  const identity = Int32Array.from({ length: nItems }, (_, i) => i);
+  const point = statistic(identity);
+  const draws = point.map(() => new Float64Array(resamples));
+  const rng = seededRng(options.seed ?? 0);
+  const strata: number[][] = [];
+  if (options.strata) {
+    const byStratum = new Map<number, number[]>();
+    for (let i = 0; i < nItems; i++) {
+      const s = options.strata[i]!;
+      const g = byStratum.get(s);
+      if (g) g.push(i);
+      else byStratum.set(s, [i]);
+    }
+    strata.push(...byStratum.values());
+  } else {
+    strata.push(Array.from(identity));
+  }
+  const groups = strata.map((items) => clusterMembers(options.clusters, items));
+  const sample: number[] = [];
+  for (let b = 0; b < resamples; b++) {
+    sample.length = 0;
+    for (const clusters of groups) {
+      for (let j = 0; j < clusters.length; j++) sample.push(...clusters[rng.int(0, clusters.length - 1)]!);
+    }
+    const out = statistic(Int32Array.from(sample));
     for (let s = 0; s < out.length; s++) draws[s]![b] = out[s]!;
   }
   return point.map((mean, s) => ({ mean, ci: percentileInterval(draws[s]!, level) }));

@@ -16,13 +16,15 @@
  *   classes agree.
  *
  * Uncertainty: a percentile bootstrap over items (as bootstrap.ts: `resamples` resamples of the
- * items with replacement, seeded, percentiles with numpy's linear interpolation). The three scores
+ * items with replacement, seeded, percentiles with numpy's linear interpolation); where items
+ * carry a `cluster` (MoCa's story, told with several questions), whole clusters are resampled
+ * instead, each with all its items, and each score is the mean over the items drawn. The three scores
  * share the same resamples. AuROC is computed on the unambiguous items of each resample; a resample
  * without both a yes-majority and a no-majority item has no AuROC and is skipped (counted in
  * `skipped`). MoCa's own intervals differ: unseeded, 1,000 resamples, for accuracy only, and the
  * percentiles are order statistics `sorted[int(0.025 * B)]` without interpolation.
  */
-import { percentileInterval, type BootstrapOptions, type Estimate } from "./bootstrap.js";
+import { clusterMembers, percentileInterval, type BootstrapOptions, type Estimate } from "./bootstrap.js";
 import { seededRng } from "./rng.js";
 
 /** MoCa's ambiguity threshold: a distribution whose larger share is <= 0.6 is ambiguous. */
@@ -104,6 +106,8 @@ export interface MoCaItem {
    * The accuracy always uses the rule (it is what defines the people's class).
    */
   readonly ambiguous?: boolean;
+  /** Items with the same cluster (MoCa's story) are resampled together. */
+  readonly cluster?: string;
 }
 
 export interface MoCaScoreOptions extends BootstrapOptions {
@@ -154,11 +158,13 @@ export function mocaScores(items: readonly MoCaItem[], opts: MoCaScoreOptions = 
   const statistic = (w: Int32Array): [number, number, number] => {
     let sa = 0;
     let sc = 0;
+    let total = 0;
     for (let i = 0; i < n; i++) {
       sa += w[i]! * agree[i]!;
       sc += w[i]! * correct[i]!;
+      total += w[i]!;
     }
-    return [sa / n, weightedAuroc(order, labels, scores, w), sc / n];
+    return [sa / total, weightedAuroc(order, labels, scores, w), sc / total];
   };
 
   if (n === 0) {
@@ -169,11 +175,17 @@ export function mocaScores(items: readonly MoCaItem[], opts: MoCaScoreOptions = 
   const point = statistic(weights);
   const draws = [new Float64Array(resamples), new Float64Array(resamples), new Float64Array(resamples)] as const;
   let skipped = 0;
-  // The same draws as bootstrapMeans: for each resample, n uniform indices in turn.
+  // The same draws as bootstrapMeans: for each resample, n uniform indices in turn; with clusters,
+  // as many uniform cluster indices as there are clusters (bootstrapStatistic's clustered draws).
   const rng = seededRng(opts.seed ?? 0);
+  const clusters = items.some((it) => it.cluster !== undefined) ? clusterMembers(items.map((it, i) => it.cluster ?? `\u0000${i}`)) : null;
   for (let b = 0; b < resamples; b++) {
     weights.fill(0);
-    for (let k = 0; k < n; k++) weights[rng.int(0, n - 1)]!++;
+    if (clusters) {
+      for (let k = 0; k < clusters.length; k++) for (const i of clusters[rng.int(0, clusters.length - 1)]!) weights[i]!++;
+    } else {
+      for (let k = 0; k < n; k++) weights[rng.int(0, n - 1)]!++;
+    }
     const [a, r, c] = statistic(weights);
     draws[0][b] = a;
     draws[1][b] = r;

@@ -127,6 +127,8 @@ export interface ConclusionStabilityOptions {
   readonly resamples?: number;
   /** The share of (variant x draw) that must keep the top population for `stable` (default 0.95). */
   readonly threshold?: number;
+  /** A cluster id per question (MoCa's story): whole clusters are resampled (bootstrap.ts). */
+  readonly clusters?: ArrayLike<string | number>;
 }
 
 export interface ConclusionStability {
@@ -299,7 +301,7 @@ export function conclusionStability(
         calls++;
         return tops;
       },
-      { seed, resamples },
+      { seed, resamples, ...(options.clusters ? { clusters: options.clusters } : {}) },
     );
     if (calls !== resamples + 1) throw new Error(`conclusionStability: expected ${resamples + 1} evaluations of the statistic, got ${calls}`);
   }

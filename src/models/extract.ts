@@ -47,3 +47,54 @@ export function renormalise(mass: readonly number[]): number[] | null {
   if (!(total > 0)) return null;
   return mass.map((m) => m / total);
 }
+
+/** Label probabilities as Santurkar et al. 2023 read them from the top-k next tokens (topKLabelMass). */
+export interface TopKLabelMass extends LabelMass {
+  /** Per label: true when neither of its forms was among the top-k tokens (it got the miss value). */
+  readonly misses: boolean[];
+}
+
+/**
+ * Label probabilities read from the k most likely next tokens as OpinionQA's code reads them
+ * (tatsu-lab/opinions_qa, helpers.py, `get_probabilities`, lines 39-63):
+ *
+ * - `lps` is the top-k list of the first generated token (line 80 takes HELM's `top_logprobs`);
+ * - min_prob = exp(min over the top-k) (line 41); remaining_prob = max(0, 1 - sum of their
+ *   probabilities) (line 42), both over every listed token;
+ * - a label's value is the larger of the tokens " X" and "X" (line 47: `[f" {prefix}", prefix]`,
+ *   exactly these two texts: no lower case, no "X." or "(X"); a label with neither is a miss
+ *   (lines 48-49);
+ * - each miss gets min(min_prob, remaining_prob / Nmisses) (line 53: the log of it, exponentiated
+ *   at line 56).
+ *
+ * `labelMass` is `probs_unnorm` (line 56); renormalised over the ordinal options it is D_M (line
+ * 99). `coverage` is the probability found on labels (misses count 0), capped at 1. In the paper
+ * `lps` is a dict keyed by token text, whose texts are distinct for distinct tokens; a backend
+ * whose single-token texts collide (llama.cpp detokenizes "▁B" and "B" both as "B") lists
+ * both here, each counted in min_prob and remaining_prob, and the label takes the larger, as the
+ * paper's max over " B" and "B" does.
+ */
+export function topKLabelMass(top: Iterable<TokenProb>, labels: readonly string[]): TopKLabelMass {
+  const best = new Map<string, number>();
+  let minProb = Number.POSITIVE_INFINITY;
+  let sum = 0;
+  let listed = 0;
+  for (const { token, prob } of top) {
+    best.set(token, Math.max(best.get(token) ?? 0, prob));
+    minProb = Math.min(minProb, prob);
+    sum += prob;
+    listed++;
+  }
+  const remaining = Math.max(0, 1 - sum);
+  const found = labels.map((l) => {
+    const values = [` ${l}`, l].filter((t) => best.has(t)).map((t) => best.get(t)!);
+    return values.length > 0 ? Math.max(...values) : null;
+  });
+  const misses = found.map((v) => v === null);
+  const nMisses = misses.filter(Boolean).length;
+  // With an empty top-k list, min_prob is undefined in the paper (np.min of nothing raises); here every label misses with 0.
+  const missValue = nMisses > 0 && listed > 0 ? Math.min(minProb, remaining / nMisses) : 0;
+  const labelMass = found.map((v) => v ?? missValue);
+  const coverage = Math.min(1, found.reduce<number>((a, v) => a + (v ?? 0), 0));
+  return { labelMass, coverage, misses };
+}

@@ -1,5 +1,5 @@
 export type * from "./types.js";
-export { labelMassFromTokens, labelOfToken, renormalise } from "./extract.js";
+export { labelMassFromTokens, labelOfToken, renormalise, topKLabelMass, type TopKLabelMass } from "./extract.js";
 export { defaultThreads, llamaSpec, type LlamaOptions } from "./llama.js";
 export { LlamaClient } from "./llama-client.js";
 export { openaiSpec, OpenAIClient, type OpenAIKind, type OpenAIOptions, type OpenAIRetryInfo } from "./openai.js";

@@ -222,13 +222,14 @@ export class LlamaClient implements ModelClient {
       labelMass[label]! += probs.get(token) ?? 0;
     }
     const coverage = Math.min(1, labelMass.reduce((a, b) => a + b, 0));
-    return { labelMass, coverage, top: this.topOf(probs), promptTokens };
+    return { labelMass, coverage, top: this.topOf(probs, query.topK), promptTokens };
   }
 
-  private topOf(probs: Map<Token, number>): TokenProb[] {
+  /** The k most likely tokens (default 20); `probs` is most likely first. */
+  private topOf(probs: Map<Token, number>, k = 20): TokenProb[] {
     const top: TokenProb[] = [];
     for (const [token, prob] of probs) {
-      if (top.length >= 20) break;
+      if (top.length >= k) break;
       top.push({ token: this.tokenText(token), prob });
     }
     return top;

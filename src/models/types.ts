@@ -28,6 +28,12 @@ export interface OptionQuery {
    * before `prompt`, the user message. Backends that take text get every turn in `prompt` already.
    */
   readonly system?: string;
+  /**
+   * Return (at least) the k most likely next tokens in `top` where the backend can: llama.cpp
+   * in-process any k (it has the whole distribution); an OpenAI-compatible server at most the
+   * 20 it returns (top_logprobs <= 20). Default 20. Santurkar et al. 2023's label reading uses it.
+   */
+  readonly topK?: number;
 }
 
 /** One candidate next token and its probability. */
@@ -42,7 +48,7 @@ export interface OptionAnswer {
   readonly labelMass: readonly number[];
   /** Total mass that fell on valid labels, in [0, 1]. */
   readonly coverage: number;
-  /** The most likely next tokens (up to 20), kept for inspection. */
+  /** The most likely next tokens, most likely first (up to 20, or OptionQuery.topK where the backend can). */
   readonly top: readonly TokenProb[];
   /** Tokens in the prompt as the model saw it, when known. */
   readonly promptTokens: number | null;

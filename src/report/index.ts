@@ -1,4 +1,4 @@
-export { formatEvalResult, formatScores, formatStability, formatTable } from "./table.js";
+export { bootstrapPhrase, formatEvalResult, formatScores, formatStability, formatTable } from "./table.js";
 export { formatAggregate } from "./text/aggregate.js";
 export { droppedLine, formatSimulation } from "./text/simulate.js";
 export { escapeHtml, html, pageShell, raw, Raw } from "./html.js";

@@ -140,10 +140,21 @@ export function firstOf<T>(items: readonly T[], max: number, show: (x: T) => str
   return items.length > max ? `${shown}, ... +${items.length - max} more (--json lists all)` : shown;
 }
 
+/**
+ * Which bootstrap a result's intervals come from, in words: over questions, or (clustered) over
+ * whole clusters such as MoCa's stories. A result stored before this was recorded resampled questions.
+ */
+export function bootstrapPhrase(b: EvalScores["bootstrap"]): string {
+  const within = (b?.variants ? `, each with its ${b.variants} variants` : "") + (b?.stratified ? ", within each dataset" : "");
+  if (b === undefined || b.unit === "question") return `95% bootstrap interval over questions${within}`;
+  const of = b.of ?? "cluster";
+  return `95% clustered bootstrap interval: ${b.units} ${of === "story" ? "stories" : `${of}s`} resampled whole (${b.items} questions)${within}`;
+}
+
 export function formatEvalResult(r: EvalResult, title?: string): string {
   const out: string[] = [];
   if (title) out.push(title);
-  const how = [`model ${r.model}`, `method ${r.method}`, `alignment = ${r.metric_label}`, ...(r.protocol ? [`protocol ${r.protocol}`] : []), "95% bootstrap interval over questions"];
+  const how = [`model ${r.model}`, `method ${r.method}`, `alignment = ${r.metric_label}`, ...(r.protocol ? [`protocol ${r.protocol}`] : []), bootstrapPhrase(r.bootstrap)];
   out.push(how.join(" · "));
   out.push("");
   out.push(formatScores(r));

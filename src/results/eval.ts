@@ -76,6 +76,23 @@ export const mortResult = z.object({
   populations: z.array(z.object({ population: z.string(), r: estimate })),
 });
 
+/**
+ * Which bootstrap the intervals come from (runs/score.ts bootstrapOf): questions resampled, or
+ * whole clusters of questions (MoCa's stories); absent in results stored before it was recorded
+ * (those resampled questions).
+ */
+export const bootstrapInfo = z.object({
+  unit: z.enum(["question", "cluster"]),
+  /** What a cluster is ("story"). */
+  of: z.string().optional(),
+  units: count,
+  items: count,
+  resamples: count,
+  stratified: z.boolean(),
+  /** Presentation variants of each question, resampled together with it. */
+  variants: count.optional(),
+});
+
 /** The scores of a run or of outside predictions (runs/result.ts, runs/predictions.ts). */
 export const evalScores = z.object({
   metric: z.string(),
@@ -85,6 +102,7 @@ export const evalScores = z.object({
   /** Per dataset of a multi-dataset suite. */
   datasets: z.array(z.object({ dataset: z.string(), overall: interval, n: count })).optional(),
   questions: z.object({ scored: count, no_scale: count, knowledge: count.optional() }),
+  bootstrap: bootstrapInfo.optional(),
   metric_label: z.string(),
   protocol: z.string().nullable(),
   /** The headline method ("predictions" for `civitas score`). */

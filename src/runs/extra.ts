@@ -17,7 +17,7 @@ function moca(suite: Suite, questions: readonly Question[], model: (q: Question)
     // P(yes) among yes/no, averaged over the question's variants.
     const modelYes = dists.reduce((s, d) => s + d[yes]! / (d[yes]! + d[no]! || 1), 0) / dists.length;
     // The human distribution is over the scored options, which for MoCa are exactly yes and no.
-    return [{ id: q.id, humanYes: h.probs[yes]!, modelYes }];
+    return [{ id: q.id, humanYes: h.probs[yes]!, modelYes, ...(q.cluster !== undefined ? { cluster: q.cluster } : {}) }];
   });
   if (items.length === 0) return undefined;
   return { n: items.length, ...mocaScores(items, { seed, resamples }) };

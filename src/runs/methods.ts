@@ -18,10 +18,12 @@
  * answer label goes (as logprobs and sample are), whole (prefixes are shared by logprobs only).
  */
 import { z } from "zod";
-import { parseLabelAnswer, parseVerbalized, type ConstraintMode, type ModelClient } from "../models/index.js";
+import { CivitasError } from "../errors.js";
+import { parseLabelAnswer, parseVerbalized, topKLabelMass, type ConstraintMode, type ModelClient } from "../models/index.js";
 import { NO_ARGS, Registry, type Component } from "../registry.js";
 import type { Method } from "../store/index.js";
 import type { AnswerFormat, RenderedPrompt } from "../surveys/index.js";
+import type { LabelReading } from "./protocols.js";
 
 export interface MethodSettings {
   /** Completions per question for `sample` (default 30, as Meister et al.'s 30-answer sequences). */
@@ -30,6 +32,8 @@ export interface MethodSettings {
   readonly constrain: boolean;
   /** Seed of the sampled completions. */
   readonly seed: number;
+  /** How logprobs reads label probabilities (a protocol's convention); absent: every form of a label (extract.ts). */
+  readonly labelReading?: LabelReading;
 }
 
 export const DEFAULT_SAMPLES = 30;
@@ -131,9 +135,21 @@ const logprobs: ElicitationMethod = {
   description: "next-token probabilities of the option labels",
   args: NO_ARGS,
   // logprobs keys keep the shape of version 1 stores (requestKey), so their caches stay valid.
-  params: () => ({}),
-  async elicit(client, prompt, _s, signal) {
+  // A top-k label reading (santurkar2023) is another request: the stored answer holds the top k.
+  params: (s): RequestParams => (s.labelReading?.kind === "top-k" ? { label_reading: "top-k", top_k: s.labelReading.k } : {}),
+  async elicit(client, prompt, s, signal) {
     const { text, labels, shown: options, prefix } = prompt;
+    if (s.labelReading?.kind === "top-k") {
+      if (prompt.answer === "text") {
+        throw new CivitasError("usage", "the top-k label reading (santurkar2023) reads option labels, not option texts", { hint: "use a variant with labels, or another protocol" });
+      }
+      const k = s.labelReading.k;
+      const a = await client.optionProbabilities({ prompt: text, labels, prefix, ...systemOf(prompt), topK: k }, signal);
+      // An OpenAI-compatible server returns at most 20 (top_logprobs): the reading uses what came.
+      const top = a.top.slice(0, k);
+      const r = topKLabelMass(top, labels);
+      return { labelMass: r.labelMass, coverage: r.coverage, raw: { top, top_k: k, misses: r.misses }, mode: "none", promptTokens: a.promptTokens };
+    }
     const a = await client.optionProbabilities({ prompt: text, labels, prefix, ...systemOf(prompt), ...(prompt.answer === "text" ? { continuations: options } : {}) }, signal);
     return { labelMass: [...a.labelMass], coverage: a.coverage, raw: { top: a.top }, mode: "none", promptTokens: a.promptTokens };
   },

@@ -13,7 +13,7 @@ import { CivitasError, messageOf } from "../errors.js";
 import { readText } from "../files.js";
 import { jsonLines } from "../jsonl.js";
 import { resolvePopulations, scoredIndices, type Population, type Question, type Suite } from "../surveys/index.js";
-import type { Conventions } from "./protocols.js";
+import { protocolNotes, type Conventions } from "./protocols.js";
 import type { EvalScores } from "./result.js";
 import { distanceTable, summarize } from "./score.js";
 import { findMetric } from "../metrics/index.js";
@@ -144,7 +144,7 @@ export function scorePredictions(suite: Suite, p: Predictions, conventions: Conv
     { conventions, seed },
   );
   const summary = summarize(table, suite, conventions, seed);
-  const warnings = [...(suite.warnings ?? []), ...p.warnings];
+  const warnings = [...(suite.warnings ?? []), ...p.warnings, ...protocolNotes(conventions.protocol, suite)];
   for (const pop of p.populations) {
     if (!p.questions.some((q) => suite.human(q.id, pop.id))) warnings.push(`no human data for ${pop.id} on the predicted questions`);
   }

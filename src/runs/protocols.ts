@@ -28,7 +28,25 @@ export interface Conventions {
   readonly resamples: number;
   /** The order in which options are shown to the model (eval only). */
   readonly optionOrder: "survey" | "alphabetical";
+  /**
+   * How the logprobs method reads label probabilities (eval only). Absent or "forms": civitas's
+   * default, every form of a label ("A", " A", "A.", "(A", "a") over the whole next-token
+   * distribution. "top-k": as Santurkar et al. 2023's code, from the k most likely next tokens,
+   * " A" and "A" only, a label missing from them given the paper's miss value (topKLabelMass).
+   */
+  readonly labelReading?: LabelReading;
 }
+
+/** How label probabilities are read from the next-token distribution (Conventions.labelReading). */
+export type LabelReading = { readonly kind: "forms" } | { readonly kind: "top-k"; readonly k: number };
+
+/**
+ * k of OpinionQA's runs: HELM's `num_logprobs=100` for the OpenAI models (the paper's davinci,
+ * text-davinci-00x, ada), which `get_opinions_qa_spec` passes as `num_outputs` and the
+ * multiple-choice-joint adapter sends as `top_k_per_token` (stanford-crfm/helm,
+ * run_entries_opinions_qa_openai_default.conf; the AI21 runs used 10).
+ */
+export const SANTURKAR_TOP_K = 100;
 
 export interface Protocol extends Component {
   readonly title: string;
@@ -50,6 +68,10 @@ function conventionProblems(c: Conventions): string[] {
   if (!["pooled", "equal"].includes(c.datasets)) out.push(`conventions.datasets: expected pooled or equal`);
   if (!(Number.isInteger(c.resamples) && c.resamples >= 10)) out.push(`conventions.resamples: expected an integer >= 10`);
   if (!["survey", "alphabetical"].includes(c.optionOrder)) out.push(`conventions.option_order: expected survey or alphabetical`);
+  const lr = c.labelReading;
+  if (lr !== undefined && !(lr.kind === "forms" || (lr.kind === "top-k" && Number.isInteger(lr.k) && lr.k >= 1))) {
+    out.push(`conventions.label_reading: expected forms, or top-k with top_k an integer >= 1`);
+  }
   if (metric?.needsOrdinals && c.refusals === "keep") {
     out.push(`conventions.metric: ${metric.name} needs an ordinal scale, where refusals kept as options have no place (use tv or jsd with refusals: keep)`);
   }
@@ -75,9 +97,16 @@ const BUILT_IN: readonly Protocol[] = [
     name: "santurkar2023",
     description: "OpinionQA's conventions (Santurkar et al. 2023)",
     args: NO_ARGS,
-    title: "OpinionQA: refusals dropped, ordinal Wasserstein-1 normalised by the ordinal range",
+    title: "OpinionQA: label probabilities from the top-100 next tokens, refusals dropped, ordinal Wasserstein-1 normalised by the ordinal range",
     source: "Santurkar et al. 2023, Whose Opinions Do Language Models Reflect? (ICML); tatsu-lab/opinions_qa helpers.py",
-    conventions: { metric: "wasserstein", refusals: "drop", datasets: "pooled", resamples: 1000, optionOrder: "survey" },
+    conventions: {
+      metric: "wasserstein",
+      refusals: "drop",
+      datasets: "pooled",
+      resamples: 1000,
+      optionOrder: "survey",
+      labelReading: { kind: "top-k", k: SANTURKAR_TOP_K },
+    },
   },
   {
     name: "durmus2023",
@@ -122,6 +151,8 @@ const FILE_SCHEMA = z.strictObject({
     datasets: z.enum(["pooled", "equal"], { error: "expected pooled or equal" }).default(DEFAULTS.datasets),
     resamples: z.int({ error: "expected an integer >= 10" }).min(10, { error: "expected an integer >= 10" }).default(DEFAULTS.resamples),
     option_order: z.enum(["survey", "alphabetical"], { error: "expected survey or alphabetical" }).default(DEFAULTS.optionOrder),
+    label_reading: z.enum(["forms", "top-k"], { error: "expected forms or top-k" }).default("forms"),
+    top_k: z.int({ error: "expected an integer >= 1" }).min(1, { error: "expected an integer >= 1" }).optional(),
   }),
 });
 
@@ -202,7 +233,11 @@ export function parseProtocol(text: string, source: string): Protocol {
     datasets: f.conventions.datasets,
     resamples: f.conventions.resamples,
     optionOrder: f.conventions.option_order,
+    ...(f.conventions.label_reading === "top-k" ? { labelReading: { kind: "top-k" as const, k: f.conventions.top_k ?? SANTURKAR_TOP_K } } : {}),
   };
+  if (f.conventions.top_k !== undefined && f.conventions.label_reading !== "top-k") {
+    throw fileError(source, [`${lineOf(doc, lines, ["conventions", "top_k"])}conventions.top_k: only with label_reading: top-k`]);
+  }
   const problems = conventionProblems(conventions);
   if (problems.length > 0) {
     const where = (p: string) => {
@@ -235,6 +270,21 @@ export async function loadProtocolFile(file: string): Promise<Protocol> {
 /** `--protocol`: a registered name, or a file (a path, or a name ending in .yaml, .yml or .json), read and registered. */
 export async function resolveProtocol(ref: string): Promise<Protocol> {
   return isProtocolFile(ref) ? loadProtocolFile(ref) : findProtocol(ref);
+}
+
+/**
+ * What a reader must know of a result scored under a protocol on a suite (printed with its
+ * warnings: terminal, --json, report). santurkar2023 on the released OpinionQA files: the paper
+ * weighted respondents by the wave's survey weight (helpers.py, extract_human_opinions, lines
+ * 115-127: `WEIGHT_W{wave}` summed per option), the released files hold unweighted counts.
+ */
+export function protocolNotes(protocol: string | null, suite: Pick<Suite, "name">): string[] {
+  if (protocol === "santurkar2023" && suite.name === "opinionqa") {
+    return [
+      "santurkar2023: the released OpinionQA human files are unweighted respondent counts, while the paper weighted each respondent by the wave's survey weight (WEIGHT_W{wave}): the human distributions, and so the numbers, can differ from the paper's. To reproduce it exactly, give Pew's ATP files as a custom survey of individual responses with their weights (docs/protocols.md)",
+    ];
+  }
+  return [];
 }
 
 /**

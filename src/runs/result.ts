@@ -148,6 +148,8 @@ export function scoreAnswers(
     protocol: o.conventions.protocol,
     method: head.method,
     questions: { ...head.summary.questions, ...(knowledgeQs.length > 0 ? { knowledge: knowledge?.n ?? 0 } : {}) },
+    // A question's variants are scored together (its distance is their mean), so they are resampled with it.
+    bootstrap: { ...head.summary.bootstrap, ...((o.variants?.length ?? 1) > 1 ? { variants: o.variants!.length } : {}) },
     ...(perMethod.length > 1
       ? { by_method: perMethod.map((m) => ({ method: m.method, overall: m.summary.overall, populations: m.summary.populations, baselines: m.summary.baselines })) }
       : {}),

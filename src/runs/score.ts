@@ -41,6 +41,7 @@ export interface AlignmentSummary {
   /** Per dataset of a multi-dataset suite. */
   readonly datasets?: { readonly dataset: string; readonly overall: Interval; readonly n: number }[];
   readonly questions: { readonly scored: number; readonly no_scale: number };
+  readonly bootstrap: BootstrapInfo;
 }
 
 /** Model distributions over all options (survey order) for a question when compared with a population. */
@@ -188,12 +189,14 @@ export function distanceTable(
   return { metric, questions, populations, ...t, humanN, noScale, reference };
 }
 
-/** Mean of the non-NaN values of col at the sampled indices, or NaN. */
-function sampledMean(col: Float64Array, sample: Int32Array, from = 0, to = sample.length): number {
+/** Mean of the non-NaN values of col at the sampled indices (those of stratum `only` when given), or NaN. */
+function sampledMean(col: Float64Array, sample: Int32Array, strata?: readonly number[], only?: number): number {
   let s = 0;
   let n = 0;
-  for (let k = from; k < to; k++) {
-    const v = col[sample[k]!]!;
+  for (let k = 0; k < sample.length; k++) {
+    const i = sample[k]!;
+    if (strata !== undefined && strata[i] !== only) continue;
+    const v = col[i]!;
     if (!Number.isNaN(v)) {
       s += v;
       n++;
@@ -213,31 +216,56 @@ function countValues(col: Float64Array): number {
   return n;
 }
 
-/** Question indices grouped by dataset, in the order a stratified sample lays them out. */
+/** The stratum (dataset) of each question, and the strata in order of their first question. */
 function strataOf(questions: readonly Question[], datasets: readonly string[] | undefined) {
   const names = datasets && datasets.length > 0 ? [...datasets] : [];
   for (const q of questions) if (q.dataset !== undefined && !names.includes(q.dataset)) names.push(q.dataset);
   const strata = questions.map((q) => (q.dataset === undefined ? 0 : Math.max(0, names.indexOf(q.dataset))));
-  // [from, to) of each stratum inside a stratified sample: strata are laid out in first-seen order.
   const order: number[] = [];
   for (const s of strata) if (!order.includes(s)) order.push(s);
-  const ranges = new Map<number, [number, number]>();
-  let at = 0;
-  for (const s of order) {
-    const size = strata.filter((x) => x === s).length;
-    ranges.set(s, [at, at + size]);
-    at += size;
-  }
-  return { names, strata, ranges };
+  return { names, strata, order };
+}
+
+/**
+ * The cluster of each question (Question.cluster: MoCa's story), for a clustered bootstrap; or
+ * undefined when no question has one, for the bootstrap over questions. A question without a
+ * cluster is its own.
+ */
+export function clustersOf(questions: readonly Question[]): string[] | undefined {
+  return questions.some((q) => q.cluster !== undefined) ? questions.map((q) => q.cluster ?? `\u0000${q.id}`) : undefined;
+}
+
+/** Which bootstrap the intervals of a set of questions come from (printed with the result). */
+export function bootstrapOf(questions: readonly Question[], resamples: number, stratified: boolean, clusterName = "cluster"): BootstrapInfo {
+  const clusters = clustersOf(questions);
+  if (!clusters) return { unit: "question", units: questions.length, items: questions.length, resamples, stratified };
+  return { unit: "cluster", of: clusterName, units: new Set(clusters).size, items: questions.length, resamples, stratified };
+}
+
+/** How the intervals were drawn: resampled unit (questions, or clusters of questions such as stories), how many, of how many questions. */
+export interface BootstrapInfo {
+  readonly unit: "question" | "cluster";
+  /** What a cluster is ("story"), when clustered. */
+  readonly of?: string;
+  /** Units resampled (questions, or clusters). */
+  readonly units: number;
+  /** Questions. */
+  readonly items: number;
+  readonly resamples: number;
+  /** Resampled within each dataset. */
+  readonly stratified: boolean;
+  /** Presentation variants of each question, resampled together with it (runs with --variants). */
+  readonly variants?: number;
 }
 
 /**
  * 1 - mean distance per population, and the overall mean, with percentile bootstrap intervals
- * over questions (stratified by dataset), for the model and each baseline.
+ * over questions (stratified by dataset; whole clusters where questions have them), for the model
+ * and each baseline.
  */
 export function summarize(table: DistanceTable, suite: Suite, conventions: Conventions, seed: number, noiseSamples: "respondents" | number = "respondents"): AlignmentSummary {
   const P = table.populations.length;
-  const { names, strata, ranges } = strataOf(table.questions, suite.datasets);
+  const { names, strata, order: strataOrder } = strataOf(table.questions, suite.datasets);
   const multi = names.length > 1;
   const series = [table.model, table.uniform, table.human, table.noise];
   // statistic layout: for each series s: P population alignments, then the overall; then per dataset overall (model only).
@@ -247,21 +275,21 @@ export function summarize(table: DistanceTable, suite: Suite, conventions: Conve
       const perPop = cols.map((col) => 1 - sampledMean(col, sample));
       out.push(...perPop);
       if (multi && conventions.datasets === "equal") {
-        const perDataset = [...ranges.values()].map(([from, to]) => meanOf(cols.map((col) => 1 - sampledMean(col, sample, from, to))));
+        const perDataset = strataOrder.map((st) => meanOf(cols.map((col) => 1 - sampledMean(col, sample, strata, st))));
         out.push(meanOf(perDataset));
       } else {
         out.push(meanOf(perPop));
       }
     }
-    if (multi) for (const [from, to] of ranges.values()) out.push(meanOf(table.model.map((col) => 1 - sampledMean(col, sample, from, to))));
+    if (multi) for (const st of strataOrder) out.push(meanOf(table.model.map((col) => 1 - sampledMean(col, sample, strata, st))));
     return out;
   };
-  // With strata, samples are laid out stratum by stratum, so the identity sample must be too.
-  const order = Int32Array.from(table.questions.map((_, i) => i)).sort((a, b) => [...ranges.keys()].indexOf(strata[a]!) - [...ranges.keys()].indexOf(strata[b]!) || a - b);
-  const est = bootstrapStatistic(table.questions.length, (s) => statistic(s.map((i) => order[i]!)), {
+  const clusters = clustersOf(table.questions);
+  const est = bootstrapStatistic(table.questions.length, statistic, {
     seed,
     resamples: conventions.resamples,
-    strata: Array.from(order, (i) => strata[i]!),
+    strata,
+    ...(clusters ? { clusters } : {}),
   });
   const at = (s: number, k: number): Interval => {
     const e = est[s * (P + 1) + k]!;
@@ -291,7 +319,7 @@ export function summarize(table: DistanceTable, suite: Suite, conventions: Conve
     },
     ...(multi
       ? {
-          datasets: [...ranges.keys()].map((s, k) => ({
+          datasets: strataOrder.map((s, k) => ({
             dataset: names[s] ?? `dataset ${s}`,
             overall: { mean: est[datasetBase + k]!.mean, ci: est[datasetBase + k]!.ci },
             n: table.questions.filter((_, i) => strata[i] === s && table.model.some((col) => !Number.isNaN(col[i]!))).length,
@@ -299,7 +327,14 @@ export function summarize(table: DistanceTable, suite: Suite, conventions: Conve
         }
       : {}),
     questions: { scored: scoredQuestions, no_scale: table.noScale },
+    bootstrap: bootstrapOf(table.questions, conventions.resamples, multi, suite.clusterName),
   };
+}
+
+/** The clusters option of bootstrapStatistic for these questions, or nothing (the bootstrap over questions). */
+export function withClusters(questions: readonly Question[]): { clusters?: string[] } {
+  const clusters = clustersOf(questions);
+  return clusters ? { clusters } : {};
 }
 
 /**
@@ -316,7 +351,7 @@ export function steerability(steered: DistanceTable, unsteered: DistanceTable, s
       const per = diff.map((col) => sampledMean(col, sample));
       return [...per, meanOf(per)];
     },
-    { seed, resamples },
+    { seed, resamples, ...withClusters(steered.questions) },
   );
   return {
     overall: { mean: est[P]!.mean, ci: est[P]!.ci },
@@ -354,7 +389,7 @@ export function knowledgeGap(sequence: DistanceTable, verbalized: DistanceTable,
       const b = pooled(verb, sample);
       return [a / b - 1, a, b];
     },
-    { seed, resamples },
+    { seed, resamples, ...withClusters(sequence.questions) },
   );
   return { mean: est[0]!.mean, ci: est[0]!.ci, tv_sequence: est[1]!.mean, tv_verbalized: est[2]!.mean, pairs: both.reduce((s, c) => s + countValues(c), 0) };
 }
@@ -385,7 +420,7 @@ export function knowledgeScores(
       }
       return sample.length > 0 ? [a / sample.length, p / sample.length] : [Number.NaN, Number.NaN];
     },
-    { seed, resamples },
+    { seed, resamples, ...withClusters(items.map((it) => it.question)) },
   );
   return { n: items.length, accuracy: { mean: est[0]!.mean, ci: est[0]!.ci }, p_correct: { mean: est[1]!.mean, ci: est[1]!.ci } };
 }

@@ -19,7 +19,7 @@ import {
 import type { AnswerRow, Method } from "../store/index.js";
 import { renderPrompt, type Population, type Question, type Suite, type Variant } from "../surveys/index.js";
 import type { Conventions } from "./protocols.js";
-import { distanceTable, humanView, modelView, type Interval } from "./score.js";
+import { distanceTable, humanView, modelView, withClusters, type Interval } from "./score.js";
 
 export interface StabilityReport {
   readonly variants: readonly string[];
@@ -87,7 +87,7 @@ export function stabilityReport(
   const est = bootstrapStatistic(
     usable.length,
     (sample) => [sample.length ? Array.from(sample).reduce((s, i) => s + usable[i]![0], 0) / sample.length : Number.NaN],
-    { seed: o.seed, resamples: o.conventions.resamples },
+    { seed: o.seed, resamples: o.conventions.resamples, ...withClusters(usable.map(([, i]) => opinion[i]!)) },
   )[0]!;
   const comparedPops = populations.length >= 2 ? populations : suite.populations;
   const humanSpreads = usable.map(([, i]) => {
@@ -130,7 +130,7 @@ export function stabilityReport(
   );
   const scores = tables.map((t) => t.model.map((col) => col.map((d) => 1 - d)));
   let conclusion: StabilityReport["conclusion"] = null;
-  const c = populations.length >= 2 ? conclusionStability(scores, { seed: o.seed, resamples: o.conventions.resamples, threshold: THRESHOLD }) : null;
+  const c = populations.length >= 2 ? conclusionStability(scores, { seed: o.seed, resamples: o.conventions.resamples, threshold: THRESHOLD, ...withClusters(opinion) }) : null;
   if (c && c.top >= 0) {
     conclusion = {
       top: populations[c.top]!.id,

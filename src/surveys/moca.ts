@@ -23,6 +23,9 @@
  *   `max(answer_dist) <= 0.6`) and the AuROC evaluator applies that rule itself; the stored flag
  *   equals the rule on all 206 stories. The MoCa scores live in metrics/moca.ts.
  * - One population, `overall` (the 25 people who answered each story); no reference population.
+ * - Items that tell the same story (the same text, with another question) share a cluster
+ *   (Question.cluster, "<dataset>/story <first item>"): 55 stories for the 62 moral items, 111 for
+ *   the 144 causal ones. They are not independent, so bootstrap intervals resample stories.
  */
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
@@ -331,8 +334,12 @@ function buildSuite(located: Located, files: readonly RawFile[]): Suite {
   const humans = new Map<string, HumanDistribution>();
   located.datasets.forEach((dataset, k) => {
     const f = files[k]!;
+    // A story asked with several questions is one cluster, named by its first item: 62 moral items
+    // tell 55 stories, 144 causal items 111 (v1 files); intervals resample stories, not items.
+    const firstOfStory = new Map<string, number>();
     for (const s of parseStories(f, dataset)) {
       const id = `${dataset}/${s.index}`;
+      if (!firstOfStory.has(s.story)) firstOfStory.set(s.story, s.index);
       questions.push({
         id,
         text: `${s.story} ${s.question}`,
@@ -341,6 +348,7 @@ function buildSuite(located: Located, files: readonly RawFile[]): Suite {
         ordinals: null,
         source: `${f.rel}#${s.index}`,
         dataset,
+        cluster: `${dataset}/story ${firstOfStory.get(s.story)!}`,
       });
       humans.set(id, { questionId: id, population: "overall", probs: s.probs, allProbs: s.probs, n: s.n });
     }
@@ -358,6 +366,7 @@ function buildSuite(located: Located, files: readonly RawFile[]): Suite {
     defaultMetric: "tv",
     datasets: [...located.datasets],
     extraScores: ["moca"],
+    clusterName: "story",
     // The A/B prompt of the MoCa repository (exp1_moral_prompt_2.jinja): "... Please choose A or B."
     template: "moca",
     citation: MOCA_CITATION,

@@ -32,6 +32,12 @@ export interface Question {
    * populations.
    */
   readonly correct?: number;
+  /**
+   * Questions that are not independent share a cluster (MoCa: the story, asked with several
+   * questions); bootstrap intervals then resample whole clusters (metrics/bootstrap.ts). Absent:
+   * the question is its own.
+   */
+  readonly cluster?: string;
 }
 
 /** A named group of people inside a suite: `POLPARTY=Democrat`, `country=Japan`, `overall`. */
@@ -90,6 +96,8 @@ export interface Suite {
    * { country: "Answer as someone who lives in {value}." }. Defaults: surveys/personas.ts.
    */
   readonly personaTemplates?: Readonly<Record<string, string>>;
+  /** What Question.cluster stands for ("story"), for the printed bootstrap; absent when questions have no clusters. */
+  readonly clusterName?: string;
   /** How to cite the data, for reports. */
   readonly citation?: string;
   /** What the loader noticed and a reader should know (renormalised shares, skipped rows). */

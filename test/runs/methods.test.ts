@@ -148,7 +148,8 @@ describe("MoCa", () => {
     const answers = await store.answers(r.run);
     const items = qs.map((q) => {
       const d = answers.find((a) => a.questionId === q.id)!.distribution!;
-      return { id: q.id, humanYes: moca.human(q.id, "overall")!.probs[0]!, modelYes: d[0]! / (d[0]! + d[1]!) };
+      // Stories asked with several questions are resampled whole (the clustered bootstrap).
+      return { id: q.id, humanYes: moca.human(q.id, "overall")!.probs[0]!, modelYes: d[0]! / (d[0]! + d[1]!), cluster: q.cluster! };
     });
     const expected = mocaScores(items, { seed: 0, resamples: 300 });
     const m = r.moca as { n: number; agreement: unknown; auroc: unknown; accuracy: unknown };

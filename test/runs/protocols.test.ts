@@ -42,7 +42,15 @@ describe("protocol files", () => {
       const b = findProtocol(p);
       const c = b.conventions;
       const copy = parseProtocol(
-        fileText({ name: `${b.name}-copy`, title: b.title, source: b.source, conventions: { metric: c.metric, refusals: c.refusals, datasets: c.datasets, resamples: c.resamples, option_order: c.optionOrder } }),
+        fileText({ name: `${b.name}-copy`, title: b.title, source: b.source, conventions: {
+            metric: c.metric,
+            refusals: c.refusals,
+            datasets: c.datasets,
+            resamples: c.resamples,
+            option_order: c.optionOrder,
+            ...(c.labelReading?.kind === "top-k" ? { label_reading: "top-k", top_k: c.labelReading.k } : {}),
+          },
+        }),
         "copy.yaml",
       );
       assert.deepEqual(copy.conventions, b.conventions, p);

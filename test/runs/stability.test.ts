@@ -9,7 +9,7 @@ import { llamaSpec, type ModelSpec } from "../../src/models/index.js";
 import { resolveConventions, runEval, stabilityReport, type EvalPlan } from "../../src/runs/index.js";
 import { Store, type AnswerRow } from "../../src/store/index.js";
 import { loadGlobalOpinions, loadOpinionQA, loadRnR, parseVariants, resolvePopulations, type Suite } from "../../src/surveys/index.js";
-import { formatStability } from "../../src/report/table.js";
+import { formatEvalResult, formatStability } from "../../src/report/table.js";
 import { runCli } from "../helpers/cli.js";
 import { MODEL, OPINIONQA, SHARED, tempDir } from "../helpers/paths.js";
 
@@ -42,6 +42,9 @@ describe("stability report", () => {
     const r = await runEval(store, plan(opinionqa, { variants: parseVariants("rnr8") }));
     const s = r.stability!;
     assert.equal(s.variants.length, 8);
+    // The interval resamples questions, each with all 8 of its variants (not 8 items per question).
+    assert.deepEqual(r.bootstrap, { unit: "question", units: r.questions.planned, items: r.questions.planned, resamples: r.bootstrap!.resamples, stratified: false, variants: 8 });
+    assert.match(formatEvalResult(r), /95% bootstrap interval over questions, each with its 8 variants/u);
     assert.equal(s.spread.questions, 12);
     assert.ok(s.spread.mean > 0 && s.spread.ci[0] <= s.spread.mean && s.spread.mean <= s.spread.ci[1]);
     assert.ok(s.human_spread !== null && s.human_spread > 0);

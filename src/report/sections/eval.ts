@@ -10,7 +10,7 @@ import { redactCommandLine } from "../../redact.js";
 import { furthestScores, type AnswerRow, type RunRow, type Store } from "../../store/index.js";
 import { scoredIndices, type Question, type Suite } from "../../surveys/index.js";
 import { chart, COLORS } from "../charts.js";
-import { alignmentRows } from "../table.js";
+import { alignmentRows, bootstrapPhrase } from "../table.js";
 import { html, type Raw } from "../html.js";
 import { ci, facts, finite, note, num, pct, section, signed, sub, table, warning } from "./format.js";
 import { stabilitySection } from "./stability.js";
@@ -336,7 +336,7 @@ export async function evalBody(store: Store, run: RunRow, r: EvalResult, options
       ["suite", r.suite],
       ["model", r.model],
       ["method", r.method],
-      ["alignment", `${r.metric_label}; 95% bootstrap interval over questions`],
+      ["alignment", `${r.metric_label}; ${bootstrapPhrase(r.bootstrap)}`],
       ["protocol", r.protocol],
       ["variants", config.variants && config.variants.length > 1 ? config.variants.join("; ") : null],
       ["personas", r.steerability ? "steered towards each population" : null],

@@ -141,7 +141,12 @@ export function resolvePlan(plan: EvalPlan): Resolved {
     skipped: selection.skipped,
     conventions,
     methods: plan.methods && plan.methods.length > 0 ? plan.methods : (["logprobs"] as const),
-    settings: { samples: plan.samples ?? DEFAULT_SAMPLES, constrain: plan.constrain ?? false, seed: plan.seed },
+    settings: {
+      samples: plan.samples ?? DEFAULT_SAMPLES,
+      constrain: plan.constrain ?? false,
+      seed: plan.seed,
+      ...(conventions.labelReading?.kind === "top-k" ? { labelReading: conventions.labelReading } : {}),
+    },
     variants,
     personas: plan.persona ? personasFor(plan.suite, plan.populations, plan.personaTemplates) : new Map<string, Persona>(),
   };
@@ -220,6 +225,7 @@ function configOf(plan: EvalPlan, r: Resolved): Record<string, unknown> {
   // Keys added after the first release only when they differ from what it did, so that its runs keep their ids.
   if (r.conventions.protocol) config.protocol = r.conventions.protocol;
   if (r.conventions.refusals !== "drop" || r.conventions.datasets !== "pooled") config.conventions = r.conventions;
+  if (r.conventions.labelReading?.kind === "top-k") config.label_reading = r.conventions.labelReading;
   if (r.methods.some((m) => m !== "logprobs")) config.method_settings = { samples: r.settings.samples, constrain: r.settings.constrain };
   // How prompts become turns and text (a model without a chat template, no system turn and personas in the user's turn add nothing).
   if (r.model.chatTemplate) config.chat_template = r.model.chatTemplate.id;

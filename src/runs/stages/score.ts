@@ -5,6 +5,7 @@
  * scores), and stores the result with the run.
  */
 import type { Store } from "../../store/index.js";
+import { protocolNotes } from "../protocols.js";
 import { SKIPPED_REASON } from "../questions.js";
 import type { EvalResult } from "../../results/index.js";
 import { scoreAnswers } from "../result.js";
@@ -23,7 +24,9 @@ export async function scoreRun(
   const { modelCalls, cacheHits, started } = counts;
   const { id, resolved: r } = run;
   const answers = await store.answers(id);
-  const requests = await store.lookupRequests([...new Set(answers.filter((a) => a.method !== "logprobs").map((a) => a.requestKey))]);
+  const topK = r.settings.labelReading?.kind === "top-k" ? r.settings.labelReading.k : null;
+  // The top-k reading's answers are looked up too: how many tokens each was read from.
+  const requests = await store.lookupRequests([...new Set(answers.filter((a) => a.method !== "logprobs" || topK !== null).map((a) => a.requestKey))]);
   const s = scoreAnswers(plan.suite, r.questions, plan.populations, answers, {
     conventions: r.conventions,
     methods: r.methods,
@@ -46,13 +49,27 @@ export async function scoreRun(
   }
   let unparsed = 0;
   let invalid = 0;
+  let shortTopK = 0;
+  let fewestTop = Number.POSITIVE_INFINITY;
+  let readTopK = 0;
   for (const q of requests.values()) {
-    const raw = q.raw as { unparsed?: number; error?: string } | null;
+    const raw = q.raw as { unparsed?: number; error?: string; top?: unknown[]; top_k?: number } | null;
     if (q.method === "sample") unparsed += raw?.unparsed ?? 0;
     if (q.method === "verbalize" && raw?.error) invalid++;
+    if (q.method === "logprobs" && topK !== null && Array.isArray(raw?.top)) {
+      readTopK++;
+      if (raw.top.length < topK) shortTopK++;
+      fewestTop = Math.min(fewestTop, raw.top.length);
+    }
   }
   const meanCoverage = answers.length ? coverageSum / answers.length : Number.NaN;
-  const warnings = [...(plan.suite.warnings ?? []), ...s.scores.warnings];
+  const warnings = [...(plan.suite.warnings ?? []), ...s.scores.warnings, ...protocolNotes(r.conventions.protocol, plan.suite)];
+  if (shortTopK > 0) {
+    warnings.push(
+      `${shortTopK} of ${readTopK} answers had label probabilities read from fewer than the top ${topK} next tokens the protocol reads (as few as ${fewestTop}; ` +
+        `an OpenAI-compatible server returns at most 20 top_logprobs): a label ranked below them gets the miss value min(min_prob, remaining_prob / misses) instead of its probability`,
+    );
+  }
   if (meanCoverage < 0.5) {
     warnings.push(
       `mean coverage is ${(100 * meanCoverage).toFixed(1)}%: ` +
