@@ -18,7 +18,7 @@ export async function scoreRun(
   store: Store,
   plan: EvalPlan,
   run: PlannedRun,
-  counts: { readonly resumed: number; readonly modelCalls: number; readonly cacheHits: number; readonly started: number },
+  counts: { readonly resumed: number; readonly modelCalls: number; readonly cacheHits: number; readonly started: number; readonly warnings?: readonly string[] },
 ): Promise<EvalResult> {
   const { modelCalls, cacheHits, started } = counts;
   const { id, resolved: r } = run;
@@ -52,7 +52,13 @@ export async function scoreRun(
     if (q.method === "verbalize" && raw?.error) invalid++;
   }
   const meanCoverage = answers.length ? coverageSum / answers.length : Number.NaN;
-  const warnings = [...(plan.suite.warnings ?? []), ...s.scores.warnings];
+  const warnings = [...(plan.suite.warnings ?? []), ...s.scores.warnings, ...(counts.warnings ?? [])];
+  // Answers whose cached response was pruned (civitas cache prune/clear) keep their distributions;
+  // what was read from the response (unparsed samples, invalid statements) is counted without them.
+  const pruned = new Set(answers.filter((a) => a.method !== "logprobs" && !requests.has(a.requestKey)).map((a) => a.requestKey)).size;
+  if (pruned > 0) {
+    warnings.push(`${pruned} cached response${pruned === 1 ? " was" : "s were"} pruned from the store (civitas cache prune/clear): unparsed samples and invalid statements are counted without ${pruned === 1 ? "it" : "them"}`);
+  }
   if (meanCoverage < 0.5) {
     warnings.push(
       `mean coverage is ${(100 * meanCoverage).toFixed(1)}%: ` +
