@@ -472,19 +472,25 @@ export class OpenAIClient implements ModelClient {
    * P(text | prompt) for each option text over /v1/completions, as lm-evaluation-harness's
    * local-completions reads it: the prompt and the text (a space between them when the prompt ends
    * without one and the text starts without one, as the llama backend does) sent with echo, the
-   * log-probabilities of the tokens from the prompt's end to the text's end summed. One request per
-   * option, one after the other.
+   * log-probabilities of the tokens from the prompt's end to the text's end summed. Whitespace that
+   * ends the prompt is scored as the start of the text, as lm-evaluation-harness does (the server
+   * tokenizes the whole text, where "Answer: Yes" has a token " Yes"); the llama backend scores the
+   * text after it. One request per option, one after the other.
    */
   private async continuationProbabilities(query: OptionQuery, continuations: readonly string[], signal: AbortSignal | undefined): Promise<OptionAnswer> {
     if (this.noEcho) throw this.noEcho;
     const s = this.s;
-    const promptLength = codePoints(query.prompt);
+    // Whitespace that ends the prompt starts the text instead (lm-evaluation-harness's _encode_pair):
+    // servers tokenize the text whole, and most tokenizers put a space in the word's token after it.
+    const context = query.prompt.trimEnd();
+    const moved = query.prompt.slice(context.length);
+    const promptLength = codePoints(context);
     const labelMass: number[] = [];
     let first: { top: TokenProb[]; promptTokens: number; served: Served } | undefined;
     for (const [k, c] of continuations.entries()) {
       if (c === "") throw new CivitasError("usage", `continuation ${k + 1} of a query is empty: there is no option text to score`);
-      const space = /\s$/u.test(query.prompt) || /^\s/u.test(c) ? "" : " ";
-      const full = query.prompt + space + c;
+      const space = moved !== "" || /^\s/u.test(c) ? "" : " ";
+      const full = context + moved + space + c;
       const answer = await this.request(
         "completions",
         () => ({ model: s.model, prompt: full, echo: true, logprobs: k === 0 ? TOP_LOGPROBS : 1, max_tokens: 1, temperature: 0 }),
