@@ -61,6 +61,11 @@ Examples:
   # any OpenAI-compatible server (vLLM, llama-server, Ollama, hosted APIs)
   OPENAI_BASE_URL=http://localhost:8000/v1 civitas eval opinionqa --model openai:my-model --json
 
+  # a base model on vLLM asked the raw prompt, option texts scored from echoed log-probabilities;
+  # a reasoning model (no log-probabilities); answers a week old asked again (docs/servers.md)
+  civitas eval opinionqa --model vllm:Qwen/Qwen2.5-7B --api completions --variants "answer=text"
+  civitas eval opinionqa --model openai:o4-mini --reasoning --method verbalize --cache-expiry 7d
+
   # elicitation methods, personas and a paper's conventions
   civitas eval opinionqa --model ollama:llama3.2 --method logprobs,verbalize --persona --populations POLPARTY
   civitas eval opinionqa --model llama:model.gguf --method sample --samples 30 --constrain
