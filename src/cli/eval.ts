@@ -8,6 +8,7 @@ import { DEFAULT_SAMPLES, methods as elicitationMethods, parseMethods, protocols
 import type { Store } from "../store/index.js";
 import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, suites, VARIANT_SETS } from "../surveys/index.js";
 import { printOut, intOption, loadSuiteFor, numberOption, openStore, redactedCommand, reportError, STORE_HELP, toJson, usageError } from "./common.js";
+import { parseDuration } from "./cache.js";
 import { onInterrupt } from "./interrupt.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
@@ -43,6 +44,11 @@ interface EvalFlags {
   concurrency?: number;
   timeout?: number;
   retries?: number;
+  api: "chat" | "completions";
+  modelId?: string;
+  reasoning?: boolean;
+  cache: boolean;
+  cacheExpiry?: number;
 }
 
 const EXAMPLES = `
@@ -57,6 +63,11 @@ Examples:
 
   # any OpenAI-compatible server (vLLM, llama-server, Ollama, hosted APIs)
   OPENAI_BASE_URL=http://localhost:8000/v1 civitas eval opinionqa --model openai:my-model --json
+
+  # a base model on vLLM asked the raw prompt, option texts scored from echoed log-probabilities;
+  # a reasoning model (no log-probabilities); answers a week old asked again (docs/servers.md)
+  civitas eval opinionqa --model vllm:Qwen/Qwen2.5-7B --api completions --variants "answer=text"
+  civitas eval opinionqa --model openai:o4-mini --reasoning --method verbalize --cache-expiry 7d
 
   # elicitation methods, personas and a paper's conventions
   civitas eval opinionqa --model ollama:llama3.2 --method logprobs,verbalize --persona --populations POLPARTY
@@ -118,6 +129,8 @@ export function evalCommand(): Command {
     .option("--json", "print the result as JSON on stdout")
     .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
     .option("--cache-dir <dir>", "where downloaded surveys and models are kept (default: $CIVITAS_CACHE_DIR or ~/.cache/civitas)")
+    .option("--no-cache", "ask the model again, even what the store has answered; the new answers replace the stored ones (and the run's result)")
+    .option("--cache-expiry <duration>", "ask again answers stored longer ago than this (7d, 12h, 30m), for hosted models that change behind their name", (v: string) => parseDuration(v, "--cache-expiry"))
     .optionsGroup("llama.cpp (llama:...) options:")
     .option("--threads <n>", "CPU threads (default: 1 on machines with 2 cores or fewer, else cores - 1)", intOption("--threads", 1))
     .option("--parallel <n>", "prompts evaluated in parallel, as context sequences (default: 1 on small CPU-only machines, else 4)", intOption("--parallel", 1))
@@ -130,6 +143,9 @@ export function evalCommand(): Command {
     .option("--concurrency <n>", "parallel requests (default 4)", intOption("--concurrency", 1))
     .option("--timeout <seconds>", "give up on a request after this long and retry (default 60)", numberOption("--timeout", 0.1, 3600))
     .option("--retries <n>", "retries on 429, 5xx, timeouts and malformed answers (default 6)", intOption("--retries", 0))
+    .addOption(new Option("--api <api>", "the endpoint: chat (/v1/chat/completions) or completions (/v1/completions: the raw prompt, for base models; option texts scored from echoed log-probabilities)").choices(["chat", "completions"]).default("chat"))
+    .option("--model-id <id>", "the name the model's answers are cached under, whatever URL serves it (default: the model name)")
+    .option("--reasoning", "a reasoning model (o1, o3, gpt-5...): send max_completion_tokens, and refuse --method logprobs before asking (they give no log-probabilities)")
     .addHelpText("after", EXAMPLES)
     .action(async (suiteName: string, flags: EvalFlags) => {
       process.exitCode = await runEvalCommand(suiteName, flags);
@@ -175,6 +191,9 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
       ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
       ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }),
       ...(flags.retries === undefined ? {} : { retries: flags.retries }),
+      api: flags.api,
+      ...(flags.modelId === undefined ? {} : { modelId: flags.modelId }),
+      ...(flags.reasoning ? { reasoning: true } : {}),
       onRetry: (r) => progress.log(`retry ${r.attempt + 1}/${r.maxAttempts - 1} in ${(r.delayMs / 1000).toFixed(1)} s: ${r.reason} (${r.url})`),
       onDownload: (done, total) => progress.log(`downloading model: ${(done / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB`),
     });
@@ -209,6 +228,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
         minCoverage: flags.minCoverage,
         seed: flags.seed,
         command: redactedCommand(process.argv.slice(2)),
+        ...(flags.cache && flags.cacheExpiry === undefined ? {} : { cache: { refresh: !flags.cache, ...(flags.cacheExpiry === undefined ? {} : { expiryMs: flags.cacheExpiry }) } }),
       },
       {
         signal: interrupt.signal,
@@ -221,6 +241,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
         // The ETA counts answering, not loading the model.
         onModelReady: () => progress.modelReady(),
         onProgress: (p) => progress.update(p),
+        onServedChange: (m) => progress.log(`warning: ${m}`),
       },
     );
     progress.stop();

@@ -39,7 +39,9 @@ async function exportRun(store: Store, run: RunRow, flags: ExportFlags, storeFil
       throw new CivitasError("input", `run ${run.id} has no stored answers to export${statusNote(run)}`, { hint: "run its command again to answer it (a stopped run resumes)" });
     }
     const n = await store.exportAnswers(run.id, out, flags.format);
-    return `wrote ${n} answers of run ${run.id} to ${out}`;
+    const pruned = await store.prunedAnswers(run.id);
+    const note = pruned === 0 ? "" : `\nnote: ${pruned} of them have no cached response any more (pruned: civitas cache prune/clear): their prompt, labels, label_mass and raw are empty; their distributions are the run's`;
+    return `wrote ${n} answers of run ${run.id} to ${out}${note}`;
   }
   if (flags.calls) {
     if ((run.config as { model?: unknown }).model == null) {

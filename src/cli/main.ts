@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { aggregateCommand } from "./aggregate.js";
+import { cacheCommand } from "./cache.js";
 import { jsonErrorLine, setJsonErrors } from "./common.js";
 import { evalCommand } from "./eval.js";
 import { exportCommand } from "./export.js";
@@ -27,6 +28,7 @@ const program = new Command("civitas")
   .addCommand(simulateCommand())
   .addCommand(runsCommand())
   .addCommand(exportCommand())
+  .addCommand(cacheCommand())
   .addCommand(reportCommand())
   .addCommand(viewCommand())
   .addHelpText(
@@ -40,6 +42,7 @@ Start here:
   civitas simulate examples/hk.yaml --seeds 1..20
   civitas runs list
   civitas export <run> --format parquet
+  civitas cache list
   civitas report <run> [<run>...] -o report.html --data ./opinionqa
   civitas view
 

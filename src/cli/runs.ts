@@ -91,9 +91,9 @@ export function runsCommand(): Command {
     .option("--json", "print the result as JSON")
     .action(async (id: string, flags: { store?: string; json?: boolean }) => {
       try {
-        const [run, invocations] = await withStore(flags.store, async (s) => {
+        const [run, invocations, pruned] = await withStore(flags.store, async (s) => {
           const r = await s.findRun(id);
-          return [r, await s.invocations(r.id)] as const;
+          return [r, await s.invocations(r.id), r.kind === "eval" ? await s.prunedAnswers(r.id) : 0] as const;
         });
         if (run.summaryError !== null) throw new CivitasError("store", run.summaryError, { hint: "`civitas runs list` still lists it; its answers can still be exported" });
         const result = resultOf(run, flags.json ?? false);
@@ -106,6 +106,9 @@ export function runsCommand(): Command {
         else if (run.status === "running") printOut(`running${run.progress ? `: ${run.progress.done} of ${run.progress.total} stored` : ""}\n`);
         else printOut(`not finished${run.error ? `: ${run.error}` : ""}; run the same command again to resume it\n`);
         if (invocations.length > 1 || (invocations.length === 1 && invocations[0]!.status !== "done")) printOut(`\n${formatInvocations(invocations)}\n`);
+        if (pruned > 0) {
+          printOut(`\nnote: ${pruned} of this run's answers have no cached response any more (pruned: civitas cache prune/clear); the answers and this result stay, their prompts and raw responses are gone\n`);
+        }
       } catch (e) {
         process.exitCode = reportError(e);
       }

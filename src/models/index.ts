@@ -2,7 +2,7 @@ export type * from "./types.js";
 export { labelMassFromTokens, labelOfToken, renormalise, topKLabelMass, type TopKLabelMass } from "./extract.js";
 export { defaultThreads, llamaSpec, type LlamaOptions } from "./llama.js";
 export { LlamaClient } from "./llama-client.js";
-export { openaiSpec, OpenAIClient, type OpenAIKind, type OpenAIOptions, type OpenAIRetryInfo } from "./openai.js";
+export { OPENAI_APIS, openaiSpec, OpenAIClient, type OpenAIApi, type OpenAIKind, type OpenAIOptions, type OpenAIRetryInfo } from "./openai.js";
 export { withRetry, type RetryOptions } from "./retry.js";
 export { backends, borrowClient, modelForms, parseModelSpec, type ModelBackend, type ModelOptions } from "./spec.js";
 export { jsSpec, type JsProvider } from "./js.js";

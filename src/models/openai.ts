@@ -24,9 +24,33 @@
  * (mode "json_schema"): `json` sends its schema, `choice` the schema of {"answer": <one of the
  * choices>}; a server that rejects it (HTTP 400) fails at once with an error that suggests
  * dropping --constrain.
+ *
+ * Two APIs (`api`): "chat" (/v1/chat/completions, the default) and "completions"
+ * (/v1/completions, the raw prompt as base models and the papers take it). Over completions,
+ * labels are read from the first generated position's top 20 log-probabilities (`logprobs: 20`),
+ * and option texts (`continuations`) are scored as lm-evaluation-harness's `local-completions`
+ * scores them: one request per option with `prompt` = prompt + option text, `echo: true`,
+ * `max_tokens: 1`, `logprobs`, and the sum of the log-probabilities of the tokens from the
+ * prompt's end (`text_offset` = the prompt's length, in code points) to the text's end. A server
+ * that does not echo the prompt's log-probabilities (llama-server, ggml-org/llama.cpp#27174)
+ * fails at once, never with a silent zero.
+ *
+ * Reasoning models (OpenAI's o-series, gpt-5) reject `max_tokens` (they take
+ * `max_completion_tokens`) and give no log-probabilities. A 400 that names the token field sent
+ * switches to the other one and asks once more; the client remembers the switch for its model.
+ * `reasoning: true` sends max_completion_tokens from the start and refuses log-probabilities
+ * before asking (ModelSpec.unsupported). A server that rejects or omits log-probabilities fails
+ * the logprobs method with an error naming the method and the model, and every later logprobs
+ * request of the client fails the same way without asking.
+ *
+ * Identity: `openai:<model-id>`, the model id being `modelId` (--model-id), default the model
+ * name the server is asked for. The URL is not part of it: the same model behind two replicas or
+ * a new URL shares the cache. What the server reports running (`model`, `system_fingerprint`) is
+ * returned with every answer (`served`) and stored with it.
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
+import type { CompletionCreateParamsNonStreaming } from "openai/resources/completions";
 import { z } from "zod";
 import { CivitasError } from "../errors.js";
 import { redactUrls, urlSecrets } from "../redact.js";
@@ -41,6 +65,7 @@ import type {
   ModelSpec,
   OptionAnswer,
   OptionQuery,
+  Served,
   TokenProb,
 } from "./types.js";
 
@@ -60,7 +85,26 @@ export interface OpenAIRetryInfo {
   readonly status: number | undefined;
 }
 
+/** The OpenAI API a client speaks: chat completions, or (legacy) completions with a raw prompt. */
+export type OpenAIApi = "chat" | "completions";
+export const OPENAI_APIS: readonly OpenAIApi[] = ["chat", "completions"];
+
+/** The field that bounds the tokens of an answer: max_tokens, or max_completion_tokens (reasoning models). */
+type TokenField = "max_tokens" | "max_completion_tokens";
+
 export interface OpenAIOptions {
+  /** The endpoint: "chat" (default) or "completions". */
+  readonly api?: OpenAIApi;
+  /**
+   * The model's identity in request keys (`openai:<modelId>`). Default: the model name. Give the
+   * same id to the same model served under other names; give another when the model behind a name changed.
+   */
+  readonly modelId?: string;
+  /**
+   * A reasoning model: max_completion_tokens is sent from the start, and log-probabilities are
+   * refused before asking (they give none). Default false (detected from the server's 400s).
+   */
+  readonly reasoning?: boolean;
   /** Default: OPENAI_BASE_URL, else the kind's usual local URL (ollama, vllm) or https://api.openai.com/v1. */
   readonly baseURL?: string;
   /** Default: OPENAI_API_KEY. Needed only for api.openai.com. */
@@ -147,7 +191,7 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
     });
   }
   const concurrency = positiveInt(opts.concurrency, OPENAI_DEFAULTS.concurrency, "concurrency");
-  const settings: ClientSettings = {
+  const settings: Omit<ClientSettings, "api" | "reasoning" | "display"> = {
     model,
     baseURL: publicBaseURL(base),
     query: Object.fromEntries(base.searchParams),
@@ -162,19 +206,40 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
     retryMaxMs: nonNegative(opts.retryMaxMs, OPENAI_DEFAULTS.retryMaxMs, "retryMaxMs"),
     onRetry: opts.onRetry,
   };
-  const identity = `openai:${model}@${url}`;
+  const api = opts.api ?? "chat";
+  if (!OPENAI_APIS.includes(api)) {
+    throw new CivitasError("usage", `unknown API "${String(api)}" for ${kind}:${model}`, { hint: `choose ${OPENAI_APIS.join(" or ")} (--api)` });
+  }
+  const modelId = opts.modelId === undefined ? model : opts.modelId.trim();
+  if (modelId === "") throw new CivitasError("usage", "the model id (--model-id) is empty", { hint: "give the name the answers of this model are stored under, or leave --model-id out" });
+  const reasoning = opts.reasoning ?? false;
+  const display = `${kind}:${model}`;
+  const full: ClientSettings = { ...settings, api, reasoning, display };
+  const identity = `openai:${modelId}`;
+  const where = `${display} at ${url}`;
   return {
     backend: "openai",
     identity,
-    display: `${kind}:${model}`,
-    params: { api: "chat", top_logprobs: TOP_LOGPROBS, max_tokens: 1, temperature: 0 },
-    prompts: "chat",
-    open: () => Promise.resolve(new OpenAIClient(identity, settings)),
+    display,
+    // Chat completions take the turns as messages; completions take one text (the turns as plain text).
+    prompts: api === "chat" ? "chat" : "text",
+    // Chat keys keep the parameters of earlier versions.
+    params: api === "chat" ? { api: "chat", top_logprobs: TOP_LOGPROBS, max_tokens: 1, temperature: 0 } : { api: "completions", logprobs: TOP_LOGPROBS, max_tokens: 1, temperature: 0 },
+    unsupported: (need) => {
+      if (reasoning) return `${where} is a reasoning model (--reasoning), which gives no log-probabilities`;
+      if (need === "text_logprobs" && api === "chat") return `${where} is asked through the chat API, which gives only the next token's top log-probabilities, not the probability of an option's text`;
+      return undefined;
+    },
+    open: () => Promise.resolve(new OpenAIClient(identity, full)),
   };
 }
 
 interface ClientSettings {
   readonly model: string;
+  readonly api: OpenAIApi;
+  readonly reasoning: boolean;
+  /** How the user named the model: "vllm:<model>". */
+  readonly display: string;
   /** Without credentials, query or fragment (fetch refuses URLs with credentials; the SDK appends paths). */
   readonly baseURL: string;
   /** The base URL's query parameters (`?api-version=...`, `?key=...`), sent with every request. */
@@ -195,7 +260,10 @@ interface ClientSettings {
 
 /** The part of a chat completion we rely on. */
 const TopLogprob = z.object({ token: z.string(), logprob: z.number(), bytes: z.array(z.number()).nullable().optional() });
+/** What the server reports running; loosely typed, never a reason to reject an answer. */
+const ServedFields = { model: z.unknown().optional(), system_fingerprint: z.unknown().optional() };
 const CompletionBody = z.object({
+  ...ServedFields,
   choices: z
     .array(
       z.object({
@@ -211,6 +279,7 @@ const CompletionBody = z.object({
 
 /** The part of a chat completion with text choices we rely on. */
 const TextBody = z.object({
+  ...ServedFields,
   choices: z
     .array(
       z.object({
@@ -228,10 +297,86 @@ const TextBody = z.object({
 
 type ChatParams = ChatCompletionCreateParamsNonStreaming;
 
-/** What a request is for: it decides the error a user sees when it fails. */
-type Purpose = { readonly kind: "logprobs" } | { readonly kind: "complete"; readonly constrained: boolean };
+/** A (legacy) completion's choices: their text and log-probabilities, in either shape servers send. */
+const LegacyLogprobs = z.object({
+  tokens: z.array(z.string()),
+  token_logprobs: z.array(z.number().nullable()),
+  top_logprobs: z.array(z.record(z.string(), z.number()).nullable()).nullable().optional(),
+  text_offset: z.array(z.number()).optional(),
+});
+const ContentLogprobs = z.object({
+  content: z.array(z.object({ token: z.string(), logprob: z.number(), top_logprobs: z.array(TopLogprob).nullable().optional() })),
+});
+const TextCompletionBody = z.object({
+  ...ServedFields,
+  choices: z
+    .array(
+      z.object({
+        index: z.number().int().optional(),
+        text: z.string().nullable().optional(),
+        logprobs: z.union([LegacyLogprobs, ContentLogprobs]).nullable().optional(),
+      }),
+    )
+    .min(1),
+  usage: z.unknown().optional(),
+});
 
-type FailureCategory = "status" | "timeout" | "connection" | "unreachable" | "malformed" | "invalid" | "nologprobs";
+/** One token of a completion with log-probabilities: where it starts (in code points), its log-probability, its top alternatives. */
+interface Position {
+  readonly token: string;
+  readonly logprob: number | null;
+  readonly offset: number;
+  readonly top: readonly { token: string; logprob: number }[] | null;
+}
+
+/**
+ * The positions of a completion's log-probabilities. The legacy shape (vLLM, OpenAI) gives each
+ * token's offset; the content shape (llama-server) does not, so offsets are the lengths of the
+ * tokens before it.
+ */
+function positionsOf(logprobs: z.infer<typeof LegacyLogprobs> | z.infer<typeof ContentLogprobs>): Position[] {
+  if ("content" in logprobs) {
+    let offset = 0;
+    return logprobs.content.map((c) => {
+      const p = { token: c.token, logprob: c.logprob, offset, top: c.top_logprobs ?? null };
+      offset += codePoints(c.token);
+      return p;
+    });
+  }
+  let offset = 0;
+  return logprobs.tokens.map((token, i) => {
+    const at = logprobs.text_offset?.[i] ?? offset;
+    offset = at + codePoints(token);
+    const top = logprobs.top_logprobs?.[i];
+    return { token, logprob: logprobs.token_logprobs[i] ?? null, offset: at, top: top ? Object.entries(top).map(([t, logprob]) => ({ token: t, logprob })) : null };
+  });
+}
+
+/** Length in code points, as servers written in Python count text offsets. */
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function servedOf(body: { model?: unknown; system_fingerprint?: unknown }): Served {
+  return {
+    model: typeof body.model === "string" && body.model !== "" ? body.model : null,
+    fingerprint: typeof body.system_fingerprint === "string" && body.system_fingerprint !== "" ? body.system_fingerprint : null,
+  };
+}
+
+/** Whether a 400 says the token field sent is not accepted (OpenAI: "Unsupported parameter: 'max_tokens' ... Use 'max_completion_tokens' instead"). */
+function rejectsTokenField(f: AttemptFailure, field: TokenField): boolean {
+  if (f.status !== 400 && f.status !== 422) return false;
+  const named = new RegExp(`\\b${field}\\b`, "u").test(f.reason);
+  return named && /unsupported|not supported|unknown|unrecognized|not permitted|not allowed|extra (inputs|fields)|instead/iu.test(f.reason);
+}
+
+/** What a request is for: it decides the error a user sees when it fails. */
+type Purpose = { readonly kind: "logprobs" } | { readonly kind: "texts" } | { readonly kind: "complete"; readonly constrained: boolean };
+
+type FailureCategory = "status" | "timeout" | "connection" | "unreachable" | "malformed" | "invalid" | "nologprobs" | "noecho";
 
 /** One failed attempt, already described without secrets. */
 class AttemptFailure extends Error {
@@ -258,12 +403,18 @@ export class OpenAIClient implements ModelClient {
   private outage: Promise<AttemptFailure | undefined> | undefined;
   /** Set when the quick retry failed too: every request fails with it at once. */
   private down: AttemptFailure | undefined;
+  /** The token field the model takes; switched (once per request) when the server names the other. */
+  private tokenField: TokenField;
+  /** Set once the server gave no log-probabilities (or no echoed prompt ones): later requests fail at once with it. */
+  private noLogprobs: CivitasError | undefined;
+  private noEcho: CivitasError | undefined;
 
   constructor(
     readonly identity: string,
     private readonly s: ClientSettings,
   ) {
     this.concurrency = s.concurrency;
+    this.tokenField = s.reasoning ? "max_completion_tokens" : "max_tokens";
     const scrubSecrets = scrubber(s.secrets);
     this.scrub = (text) => redactUrls(scrubSecrets(text));
     this.sdk = new OpenAI({
@@ -282,32 +433,78 @@ export class OpenAIClient implements ModelClient {
   }
 
   /**
-   * The label distribution from the top 20 log-probabilities of the first answer token. Option
-   * texts (`continuations`) are refused at once: the chat API gives only the next token's top
-   * log-probabilities, not the probability of a given text. `prefix` is ignored: servers such as
-   * vLLM and llama-server cache shared prefixes themselves.
+   * The label distribution from the top 20 log-probabilities of the first answer token (chat or
+   * completions), or (`continuations`, completions only) the probability of each option's text.
+   * `prefix` is ignored: servers such as vLLM and llama-server cache shared prefixes themselves.
    */
   async optionProbabilities(query: OptionQuery, signal?: AbortSignal): Promise<OptionAnswer> {
-    if (query.continuations !== undefined) {
-      throw new CivitasError("usage", `model "${this.s.model}" at ${this.s.url} cannot score option texts: the chat API returns only the next token's top log-probabilities`, {
-        hint: "use the label answer format (answer=label, the default, in --variants), or --method sample, which reads the option texts the model writes",
-      });
+    const s = this.s;
+    if (s.reasoning || this.noLogprobs) {
+      throw this.noLogprobs ?? this.logprobsRefused(`${s.display} is a reasoning model (--reasoning), which gives no log-probabilities`);
     }
-    const { top, promptTokens } = await this.request(
-      {
-        model: this.s.model,
-        messages: chatMessages(query),
-        logprobs: true,
-        top_logprobs: TOP_LOGPROBS,
-        max_tokens: 1,
-        temperature: 0,
-      },
-      (body) => this.parse(body),
-      { kind: "logprobs" },
-      signal,
-    );
+    if (query.continuations !== undefined) {
+      if (s.api === "chat") {
+        throw new CivitasError("usage", `model "${s.model}" at ${s.url} cannot score option texts: the chat API returns only the next token's top log-probabilities`, {
+          hint: "use --api completions with a server that echoes prompt log-probabilities (vLLM), the label answer format (answer=label, the default, in --variants), or --method sample, which reads the option texts the model writes",
+        });
+      }
+      return this.continuationProbabilities(query, query.continuations, signal);
+    }
+    const { top, promptTokens, served } =
+      s.api === "chat"
+        ? await this.request(
+            "chat",
+            (field) => ({ model: s.model, messages: chatMessages(query), logprobs: true, top_logprobs: TOP_LOGPROBS, [field]: 1, temperature: 0 }),
+            (body) => this.parse(body),
+            { kind: "logprobs" },
+            signal,
+          )
+        : await this.request(
+            "completions",
+            () => ({ model: s.model, prompt: query.prompt, logprobs: TOP_LOGPROBS, max_tokens: 1, temperature: 0 }),
+            (body) => this.parseNextToken(body),
+            { kind: "logprobs" },
+            signal,
+          );
     const { labelMass, coverage } = labelMassFromTokens(top, query.labels);
-    return { labelMass, coverage, top, promptTokens };
+    return { labelMass, coverage, top, promptTokens, served };
+  }
+
+  /**
+   * P(text | prompt) for each option text over /v1/completions, as lm-evaluation-harness's
+   * local-completions reads it: the prompt and the text (a space between them when the prompt ends
+   * without one and the text starts without one, as the llama backend does) sent with echo, the
+   * log-probabilities of the tokens from the prompt's end to the text's end summed. Whitespace that
+   * ends the prompt is scored as the start of the text, as lm-evaluation-harness does (the server
+   * tokenizes the whole text, where "Answer: Yes" has a token " Yes"); the llama backend scores the
+   * text after it. One request per option, one after the other.
+   */
+  private async continuationProbabilities(query: OptionQuery, continuations: readonly string[], signal: AbortSignal | undefined): Promise<OptionAnswer> {
+    if (this.noEcho) throw this.noEcho;
+    const s = this.s;
+    // Whitespace that ends the prompt starts the text instead (lm-evaluation-harness's _encode_pair):
+    // servers tokenize the text whole, and most tokenizers put a space in the word's token after it.
+    const context = query.prompt.trimEnd();
+    const moved = query.prompt.slice(context.length);
+    const promptLength = codePoints(context);
+    const labelMass: number[] = [];
+    let first: { top: TokenProb[]; promptTokens: number; served: Served } | undefined;
+    for (const [k, c] of continuations.entries()) {
+      if (c === "") throw new CivitasError("usage", `continuation ${k + 1} of a query is empty: there is no option text to score`);
+      const space = moved !== "" || /^\s/u.test(c) ? "" : " ";
+      const full = context + moved + space + c;
+      const answer = await this.request(
+        "completions",
+        () => ({ model: s.model, prompt: full, echo: true, logprobs: k === 0 ? TOP_LOGPROBS : 1, max_tokens: 1, temperature: 0 }),
+        (body) => this.parseEcho(body, promptLength, codePoints(full)),
+        { kind: "texts" },
+        signal,
+      );
+      labelMass.push(Math.exp(answer.logprob));
+      first ??= answer;
+    }
+    const coverage = Math.min(1, labelMass.reduce((a, b) => a + b, 0));
+    return { labelMass, coverage, top: first?.top ?? [], promptTokens: first?.promptTokens ?? null, ...(first ? { served: first.served } : {}) };
   }
 
   /**
@@ -318,66 +515,101 @@ export class OpenAIClient implements ModelClient {
    */
   async complete(query: CompletionQuery, signal?: AbortSignal): Promise<CompletionAnswer> {
     checkCompletionQuery(query);
+    const s = this.s;
     const constrained = query.constrain !== undefined;
     const purpose: Purpose = { kind: "complete", constrained };
-    const params = (n: number, seed: number): ChatParams => ({
-      model: this.s.model,
-      messages: chatMessages(query),
-      n,
-      temperature: query.temperature,
-      max_tokens: query.maxTokens,
-      seed,
-      ...(query.constrain === undefined ? {} : { response_format: responseFormat(query.constrain) }),
-    });
-    const parse = (body: unknown) => this.parseTexts(body);
-    const first = await this.request(params(query.n, completionSeed(query.seed, 0)), parse, purpose, signal);
+    const format = query.constrain === undefined ? {} : { response_format: responseFormat(query.constrain) };
+    const ask = (n: number, seed: number) =>
+      s.api === "chat"
+        ? this.request(
+            "chat",
+            (field) => ({ model: s.model, messages: chatMessages(query), n, temperature: query.temperature, [field]: query.maxTokens, seed, ...format }),
+            (body) => this.parseTexts(body),
+            purpose,
+            signal,
+          )
+        : this.request(
+            "completions",
+            () => ({ model: s.model, prompt: query.prompt, n, temperature: query.temperature, max_tokens: query.maxTokens, seed, ...format }),
+            (body) => this.parseCompletionTexts(body),
+            purpose,
+            signal,
+          );
+    const first = await ask(query.n, completionSeed(query.seed, 0));
     const texts = first.texts.slice(0, query.n);
     while (texts.length < query.n) {
-      const more = await this.request(params(1, completionSeed(query.seed, texts.length)), parse, purpose, signal);
+      const more = await ask(1, completionSeed(query.seed, texts.length));
       texts.push(more.texts[0]!);
     }
-    return { texts, mode: constrained ? "json_schema" : "none", promptTokens: first.promptTokens };
+    return { texts, mode: constrained ? "json_schema" : "none", promptTokens: first.promptTokens, served: first.served };
+  }
+
+  /** The error of a logprobs request to a model that gives none: it names the method and the model. */
+  private logprobsRefused(why: string): CivitasError {
+    return new CivitasError("model", `--method logprobs cannot ask ${this.s.display} (model "${this.s.model}" at ${this.s.url}): ${why}`, {
+      hint: `ask it with --method sample or --method verbalize, which read the text it writes; or use a server that returns log-probabilities (${LOGPROB_SERVERS})`,
+    });
   }
 
   /**
-   * One chat completion request with retries: 429, 408, 409, 5xx, timeouts, dropped connections
-   * and malformed bodies (`parse` throws a retryable AttemptFailure) are retried; what retrying
-   * cannot fix fails at once. The error a user sees says what to do about it.
+   * One request with retries: 429, 408, 409, 5xx, timeouts, dropped connections and malformed
+   * bodies (`parse` throws a retryable AttemptFailure) are retried; what retrying cannot fix
+   * fails at once. A 400 that names the token field sent (max_tokens or max_completion_tokens)
+   * switches the client to the other field and asks once more. The error a user sees says what
+   * to do about it.
    */
-  private async request<T>(params: ChatParams, parse: (body: unknown) => T, purpose: Purpose, signal: AbortSignal | undefined): Promise<T> {
+  private async request<T>(
+    endpoint: "chat" | "completions",
+    body: (field: TokenField) => Record<string, unknown>,
+    parse: (body: unknown) => T,
+    purpose: Purpose,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
     const s = this.s;
-    let attempts = 0;
-    try {
-      return await withRetry(
-        (attempt) => {
-          attempts = attempt + 1;
-          return this.attemptUnlessDown(params, parse, signal);
-        },
-        {
-          retries: s.retries,
-          baseDelayMs: s.retryBaseMs,
-          maxDelayMs: s.retryMaxMs,
-          isRetryable: (e) => e instanceof AttemptFailure && e.retryable,
-          retryAfterMs: (e) => (e instanceof AttemptFailure ? e.retryAfterMs : undefined),
-          onRetry: ({ attempt, delayMs, error }) => {
-            if (!s.onRetry) return;
-            const f = error instanceof AttemptFailure ? error : undefined;
-            s.onRetry({
-              attempt,
-              maxAttempts: s.retries + 1,
-              delayMs,
-              url: s.url,
-              reason: f?.reason ?? "unknown failure",
-              status: f?.status,
-            });
+    for (let round = 0; ; round++) {
+      const field = this.tokenField;
+      const params = body(field);
+      let attempts = 0;
+      try {
+        return await withRetry(
+          (attempt) => {
+            attempts = attempt + 1;
+            return this.attemptUnlessDown(endpoint, params, parse, signal);
           },
-          ...(signal === undefined ? {} : { signal }),
-        },
-      );
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      if (e instanceof AttemptFailure) throw this.finalError(e, attempts, purpose);
-      throw e;
+          {
+            retries: s.retries,
+            baseDelayMs: s.retryBaseMs,
+            maxDelayMs: s.retryMaxMs,
+            isRetryable: (e) => e instanceof AttemptFailure && e.retryable,
+            retryAfterMs: (e) => (e instanceof AttemptFailure ? e.retryAfterMs : undefined),
+            onRetry: ({ attempt, delayMs, error }) => {
+              if (!s.onRetry) return;
+              const f = error instanceof AttemptFailure ? error : undefined;
+              s.onRetry({
+                attempt,
+                maxAttempts: s.retries + 1,
+                delayMs,
+                url: s.url,
+                reason: f?.reason ?? "unknown failure",
+                status: f?.status,
+              });
+            },
+            ...(signal === undefined ? {} : { signal }),
+          },
+        );
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        if (!(e instanceof AttemptFailure)) throw e;
+        if (round === 0 && field in params && rejectsTokenField(e, field)) {
+          // Remembered for the model: the next requests send the field it takes.
+          if (this.tokenField === field) this.tokenField = field === "max_tokens" ? "max_completion_tokens" : "max_tokens";
+          continue;
+        }
+        const error = this.finalError(e, attempts, purpose);
+        if (e.category === "nologprobs" || (purpose.kind === "logprobs" && e.status === 400 && /logprob/iu.test(e.reason))) this.noLogprobs ??= error;
+        if (e.category === "noecho") this.noEcho ??= error;
+        throw error;
+      }
     }
   }
 
@@ -388,10 +620,10 @@ export class OpenAIClient implements ModelClient {
    * instead of retrying (and reporting) on their own, and if it fails too, every request fails
    * with the same error, now and later (open a new client to try again).
    */
-  private async attemptUnlessDown<T>(params: ChatParams, parse: (body: unknown) => T, signal: AbortSignal | undefined): Promise<T> {
+  private async attemptUnlessDown<T>(endpoint: "chat" | "completions", params: Record<string, unknown>, parse: (body: unknown) => T, signal: AbortSignal | undefined): Promise<T> {
     if (this.down) throw this.down;
     try {
-      return await this.attempt(params, parse, signal);
+      return await this.attempt(endpoint, params, parse, signal);
     } catch (e) {
       if (!(e instanceof AttemptFailure) || e.category !== "unreachable") throw e;
       if (this.down) throw this.down;
@@ -401,7 +633,7 @@ export class OpenAIClient implements ModelClient {
       }
       if (this.outage === undefined) {
         this.s.onRetry?.({ attempt: 0, maxAttempts: 2, delayMs: QUICK_RETRY_MS, url: this.s.url, reason: e.reason, status: undefined });
-        const retry = sleepWithSignal(QUICK_RETRY_MS, signal).then(() => this.attempt(params, parse, signal));
+        const retry = sleepWithSignal(QUICK_RETRY_MS, signal).then(() => this.attempt(endpoint, params, parse, signal));
         const outage = retry.then(
           () => undefined,
           (e2: unknown) => (e2 instanceof AttemptFailure && e2.category === "unreachable" ? e2 : undefined),
@@ -415,12 +647,12 @@ export class OpenAIClient implements ModelClient {
       }
       const down = await this.outage;
       if (down) throw down;
-      return this.attempt(params, parse, signal);
+      return this.attempt(endpoint, params, parse, signal);
     }
   }
 
   /** One request, with a deadline on the whole response (the SDK's own timeout stops at the headers). */
-  private async attempt<T>(params: ChatParams, parse: (body: unknown) => T, signal: AbortSignal | undefined): Promise<T> {
+  private async attempt<T>(endpoint: "chat" | "completions", params: Record<string, unknown>, parse: (body: unknown) => T, signal: AbortSignal | undefined): Promise<T> {
     const s = this.s;
     const ctl = new AbortController();
     let timedOut = false;
@@ -433,7 +665,11 @@ export class OpenAIClient implements ModelClient {
     else signal?.addEventListener("abort", onAbort, { once: true });
     let body: unknown;
     try {
-      body = await this.sdk.chat.completions.create(params, { signal: ctl.signal, timeout: s.timeoutMs, maxRetries: 0 });
+      const options = { signal: ctl.signal, timeout: s.timeoutMs, maxRetries: 0 };
+      body =
+        endpoint === "chat"
+          ? await this.sdk.chat.completions.create(params as unknown as ChatParams, options)
+          : await this.sdk.completions.create(params as unknown as CompletionCreateParamsNonStreaming, options);
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? e;
       throw this.classify(e, timedOut);
@@ -474,7 +710,7 @@ export class OpenAIClient implements ModelClient {
     return new AttemptFailure("connection", `the request failed (${scrub(truncate(msg, 200))})`, true);
   }
 
-  private parse(body: unknown): { top: TokenProb[]; promptTokens: number | null } {
+  private parse(body: unknown): { top: TokenProb[]; promptTokens: number | null; served: Served } {
     const parsed = CompletionBody.safeParse(body);
     if (!parsed.success) {
       const choice0 = firstChoice(body);
@@ -496,11 +732,84 @@ export class OpenAIClient implements ModelClient {
       .map(({ token, logprob }) => ({ token, prob: Math.exp(Math.min(0, logprob)) }))
       .sort((a, b) => b.prob - a.prob)
       .slice(0, TOP_LOGPROBS);
-    return { top, promptTokens: promptTokensOf(parsed.data.usage) };
+    return { top, promptTokens: promptTokensOf(parsed.data.usage), served: servedOf(parsed.data) };
+  }
+
+  /** A top-logprobs list as probabilities, most likely first (checked: impossible lists are retried). */
+  private topOf(list: readonly { token: string; logprob: number }[]): TokenProb[] {
+    const problem = impossibleLogprobs(list);
+    if (problem !== undefined) throw new AttemptFailure("invalid", `impossible log-probabilities: ${problem}`, true);
+    return list
+      .map(({ token, logprob }) => ({ token, prob: Math.exp(Math.min(0, logprob)) }))
+      .sort((a, b) => b.prob - a.prob)
+      .slice(0, TOP_LOGPROBS);
+  }
+
+  private parseCompletion(body: unknown, expected: string): z.infer<typeof TextCompletionBody> {
+    const parsed = TextCompletionBody.safeParse(body);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    const where = issue ? pathText(issue.path) : "the body";
+    const what = typeof body === "string" ? "the response was not JSON" : `the response is malformed at ${where}`;
+    throw new AttemptFailure("malformed", `${what} (expected ${expected})`, true);
+  }
+
+  /** Completions API: the first generated position's top log-probabilities. */
+  private parseNextToken(body: unknown): { top: TokenProb[]; promptTokens: number | null; served: Served } {
+    const data = this.parseCompletion(body, "choices[0].logprobs.top_logprobs");
+    const logprobs = data.choices[0]!.logprobs;
+    if (logprobs === null || logprobs === undefined) throw new AttemptFailure("nologprobs", "the response has no logprobs", false);
+    const positions = positionsOf(logprobs);
+    // With echo off the first position is the first generated token.
+    const first = positions[0];
+    if (first === undefined || first.top === null || first.top.length === 0) throw new AttemptFailure("nologprobs", "the response has logprobs but no top_logprobs", false);
+    return { top: this.topOf(first.top), promptTokens: promptTokensOf(data.usage), served: servedOf(data) };
+  }
+
+  /**
+   * Completions API with echo: the log-probability of the text between `promptLength` and
+   * `fullLength` (code points), the top log-probabilities after the prompt, the prompt's tokens.
+   */
+  private parseEcho(body: unknown, promptLength: number, fullLength: number): { logprob: number; top: TokenProb[]; promptTokens: number; served: Served } {
+    const data = this.parseCompletion(body, "choices[0].logprobs with the echoed prompt");
+    const logprobs = data.choices[0]!.logprobs;
+    if (logprobs === null || logprobs === undefined) throw new AttemptFailure("nologprobs", "the response has no logprobs", false);
+    const positions = positionsOf(logprobs);
+    const last = positions[positions.length - 1];
+    if (positions.length < 2 || positions[0]!.offset !== 0 || last === undefined || last.offset < promptLength) {
+      throw new AttemptFailure("noecho", `the response has log-probabilities for ${positions.length} token${positions.length === 1 ? "" : "s"}, not for the echoed prompt (echo: true)`, false);
+    }
+    const start = positions.findIndex((p) => p.offset >= promptLength);
+    if (positions[start]!.offset !== promptLength) {
+      const across = positions[start - 1]!;
+      throw new AttemptFailure(
+        "noecho",
+        `the server's token ${JSON.stringify(across.token)} runs across the end of the prompt into the option text, so the text's tokens cannot be told from the prompt's`,
+        false,
+      );
+    }
+    let logprob = 0;
+    let i = start;
+    for (; i < positions.length && positions[i]!.offset < fullLength; i++) {
+      const lp = positions[i]!.logprob;
+      if (lp === null || !Number.isFinite(lp) || lp > LOGPROB_EPSILON) throw new AttemptFailure("invalid", `impossible log-probability ${String(lp)} for token ${JSON.stringify(positions[i]!.token)}`, true);
+      logprob += Math.min(0, lp);
+    }
+    if (i === start) throw new AttemptFailure("malformed", "the response has no tokens for the option text", true);
+    const top = positions[start]!.top;
+    return { logprob, top: top === null ? [] : this.topOf(top), promptTokens: start, served: servedOf(data) };
+  }
+
+  /** Completions API: the texts of the choices, in the order of their `index`. */
+  private parseCompletionTexts(body: unknown): { texts: string[]; promptTokens: number | null; served: Served } {
+    const data = this.parseCompletion(body, "choices[].text");
+    const choices = data.choices.map((c, i) => ({ order: c.index ?? i, text: c.text ?? "" }));
+    choices.sort((a, b) => a.order - b.order);
+    return { texts: choices.map((c) => c.text), promptTokens: promptTokensOf(data.usage), served: servedOf(data) };
   }
 
   /** The texts of a completion's choices, in the order of their `index`. */
-  private parseTexts(body: unknown): { texts: string[]; promptTokens: number | null } {
+  private parseTexts(body: unknown): { texts: string[]; promptTokens: number | null; served: Served } {
     const parsed = TextBody.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -510,7 +819,7 @@ export class OpenAIClient implements ModelClient {
     }
     const choices = parsed.data.choices.map((c, i) => ({ order: c.index ?? i, text: c.message.content ?? c.message.refusal ?? "" }));
     choices.sort((a, b) => a.order - b.order);
-    return { texts: choices.map((c) => c.text), promptTokens: promptTokensOf(parsed.data.usage) };
+    return { texts: choices.map((c) => c.text), promptTokens: promptTokensOf(parsed.data.usage), served: servedOf(parsed.data) };
   }
 
   /** The error a user sees, after retries (or at once for what retrying cannot fix). */
@@ -539,11 +848,13 @@ export class OpenAIClient implements ModelClient {
                 : "the server keeps failing; check its logs, or try later";
       return new CivitasError("model", `${where} failed after ${tries}: ${f.reason}`, { hint });
     }
-    if (f.category === "nologprobs") {
-      return new CivitasError("model", `${where} did not return log-probabilities (${f.reason})`, {
-        hint: `the logprobs method needs a server that returns top_logprobs for chat completions: ${LOGPROB_SERVERS}`,
+    if (f.category === "nologprobs") return this.logprobsRefused(`the server returned no log-probabilities (${f.reason})`);
+    if (f.category === "noecho") {
+      return new CivitasError("model", `--method logprobs with option texts (answer=text) cannot ask ${s.display} (${where}): ${f.reason}`, {
+        hint: "option texts are scored from the prompt's echoed log-probabilities (/v1/completions with echo and logprobs), which vLLM returns and llama-server does not (ggml-org/llama.cpp#27174); use the label answer format, or --method sample",
       });
     }
+    if (purpose.kind !== "complete" && f.status === 400 && /logprob/iu.test(f.reason)) return this.logprobsRefused(`the server rejected log-probabilities (${f.reason})`);
     if (purpose.kind === "complete" && (f.status === 400 || f.status === 422)) {
       return purpose.constrained
         ? new CivitasError("model", `${where} rejected the constrained request (${f.reason})`, {

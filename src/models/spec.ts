@@ -59,7 +59,14 @@ const LLAMA_ARGS = z.object({
   flashAttention: z.boolean().optional(),
   chatTemplate: z.string().optional(),
 });
-const OPENAI_ARGS = z.object({ concurrency: count, timeoutMs: count, retries: count });
+const OPENAI_ARGS = z.object({
+  concurrency: count,
+  timeoutMs: count,
+  retries: count,
+  api: z.enum(["chat", "completions"]).optional(),
+  modelId: z.string().optional(),
+  reasoning: z.boolean().optional(),
+});
 
 backends.register({
   name: "llama",
@@ -75,7 +82,7 @@ const openaiBackend = (kind: OpenAIKind, description: string): ModelBackend => (
   forms: [`${kind}:<model>`],
   spec: (target, options) => Promise.resolve(openaiSpec(kind, target, options)),
 });
-backends.register(openaiBackend("openai", "any OpenAI-compatible chat completions server (OPENAI_BASE_URL, OPENAI_API_KEY)"));
+backends.register(openaiBackend("openai", "any OpenAI-compatible server, chat or completions API (OPENAI_BASE_URL, OPENAI_API_KEY)"));
 backends.register(openaiBackend("ollama", "an Ollama server (default http://localhost:11434/v1)"));
 backends.register(openaiBackend("vllm", "a vLLM server (default http://localhost:8000/v1)"));
 backends.register({

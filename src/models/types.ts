@@ -52,7 +52,25 @@ export interface OptionAnswer {
   readonly top: readonly TokenProb[];
   /** Tokens in the prompt as the model saw it, when known. */
   readonly promptTokens: number | null;
+  /** What a server said it ran (hosted models), when it says. */
+  readonly served?: Served;
 }
+
+/**
+ * The model a server reports in its response (`model`, e.g. "gpt-4o-mini-2024-07-18" for
+ * "gpt-4o-mini") and its `system_fingerprint` (the backend configuration), each null when the
+ * server does not send it. Recorded with every answer, so that a change behind the same name shows.
+ */
+export interface Served {
+  readonly model: string | null;
+  readonly fingerprint: string | null;
+}
+
+/**
+ * What a request needs of a model: label log-probabilities (the next token's top
+ * log-probabilities) or the log-probability of given texts (option texts scored as continuations).
+ */
+export type ModelNeed = "label_logprobs" | "text_logprobs";
 
 /** How decoding may be constrained so that the text is always well-formed. */
 export type Constraint =
@@ -88,6 +106,8 @@ export interface CompletionAnswer {
   /** The constraint actually applied (a backend or server may not support the one asked for). */
   readonly mode: ConstraintMode;
   readonly promptTokens: number | null;
+  /** What a server said it ran (hosted models), when it says. */
+  readonly served?: Served;
 }
 
 /**
@@ -149,6 +169,12 @@ export interface ModelSpec {
   readonly prompts?: "text" | "chat";
   /** The chat template that renders the turns of a "text" backend (llama: --chat-template); none: plain text. */
   readonly chatTemplate?: ChatTemplate;
+  /**
+   * Why the model cannot answer requests with this need, or undefined when it can (or cannot say
+   * before asking): known from its settings (a reasoning model gives no log-probabilities; the
+   * chat API scores no option texts), so that a run says so before it asks anything.
+   */
+  readonly unsupported?: (need: ModelNeed) => string | undefined;
   /**
    * The registered backend and its arguments (no secrets), as a run records it; set by
    * parseModelSpec. Not part of any identity: `identity` and `params` are.

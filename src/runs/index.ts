@@ -1,4 +1,4 @@
-export { requestKey, runConfig, runEval, runId, type EvalEvents, type EvalPlan, type EvalProgress, type EvalResult } from "./engine.js";
+export { checkSupport, requestKey, runConfig, runEval, runId, type CachePolicy, type EvalEvents, type EvalPlan, type EvalProgress, type EvalResult } from "./engine.js";
 export {
   inProcessExecutor,
   type CompletionRequest,

@@ -396,7 +396,7 @@ class StoreSimModel implements RecordingSimModel {
     const row = this.recordRows!.get(key);
     if (row === undefined) {
       throw new CivitasError("store", `run ${run}'s call ${index + 1} (${where}) has no cached answer in ${this.store.file} (request ${key.slice(0, 12)})`, {
-        hint: "the requests table lost rows; run the scenario without replay to record it again",
+        hint: "its cached answers were removed (civitas cache prune or cache clear); a replay needs them: run the scenario without --replay to record it again",
       });
     }
     this.answeredCalls++;

@@ -19,6 +19,8 @@ export interface BatchWriterOptions {
   readonly intervalMs?: number;
   /** The run whose invocation's heartbeat and progress go with each batch. */
   readonly runId?: string;
+  /** Replace stored cache entries and answers with the same keys (answers asked again; see Batch.replace). */
+  readonly replace?: boolean;
 }
 
 type SimCall = NonNullable<Batch["simCalls"]>[number];
@@ -72,6 +74,7 @@ export class BatchWriter {
       answers: this.answers,
       simCalls: this.simCalls,
       ...(this.options.runId === undefined ? {} : { beats: [this.options.runId] }),
+      ...(this.options.replace ? { replace: true } : {}),
     };
     this.requests = [];
     this.answers = [];

@@ -14,14 +14,14 @@ import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
-import type { ConstraintMode } from "../models/index.js";
+import type { ConstraintMode, Served } from "../models/index.js";
 import { checkResult, listNumbers, readRunResult, resultJson, RUN_KINDS, type ResultOf, type RunKind, type RunResult } from "../results/index.js";
 import { csvText } from "./csv.js";
 import { fileKind } from "./file-kind.js";
 import { damagedError, handleFor, HOST, isDamagedError, isStoreBusy, type Access, type FileHandle, type UseOptions } from "./handle.js";
 
 export const DEFAULT_STORE = path.join(".civitas", "civitas.duckdb");
-const SCHEMA_VERSION = "5";
+const SCHEMA_VERSION = "6";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -72,7 +72,9 @@ CREATE TABLE IF NOT EXISTS requests (
   mode VARCHAR NOT NULL,
   prompt_tokens INTEGER,
   latency_ms DOUBLE NOT NULL,
-  created_at TIMESTAMP NOT NULL
+  created_at TIMESTAMP NOT NULL,
+  served_model VARCHAR,
+  system_fingerprint VARCHAR
 );
 CREATE TABLE IF NOT EXISTS answers (
   run_id VARCHAR NOT NULL,
@@ -162,6 +164,19 @@ INSERT INTO runs (${RUNS_V1_COLUMNS}, final, kind)
 DROP TABLE runs_old;
 `;
 
+/**
+ * Version 6 records what a server reported running with each cached answer (its `model` and
+ * `system_fingerprint`): two columns added to requests, null for answers stored before.
+ */
+const MIGRATE_TO_6 = `
+ALTER TABLE requests ADD COLUMN IF NOT EXISTS served_model VARCHAR;
+ALTER TABLE requests ADD COLUMN IF NOT EXISTS system_fingerprint VARCHAR;
+`;
+
+/** The columns of a request row as written (by name: stores upgraded from version 1 hold them in another order). */
+const REQUEST_COLUMNS = "key, model, method, prompt, labels, params, label_mass, coverage, raw, mode, prompt_tokens, latency_ms, created_at, served_model, system_fingerprint";
+const ANSWER_COLUMNS = "run_id, question_id, variant, persona, method, request_key, options, distribution, coverage, status, mode, cache_hit, created_at";
+
 /** The elicitation methods (Meister et al. 2024). */
 export type Method = "logprobs" | "sample" | "verbalize";
 
@@ -186,6 +201,40 @@ export interface RequestRow {
   readonly mode: ConstraintMode;
   readonly promptTokens: number | null;
   readonly latencyMs: number;
+  /** What the server reported running (hosted models); absent or null when it did not say. */
+  readonly served?: Served | null;
+  /** When the answer was stored (rows read from the store). */
+  readonly createdAt?: Date;
+}
+
+/** The request cache of one model, as `civitas cache list` shows it. */
+export interface CacheModelRow {
+  /** The model's identity (openai:<model-id>, llama:<file>#<fingerprint>, ...). */
+  readonly model: string;
+  readonly answers: number;
+  readonly oldest: Date;
+  readonly newest: Date;
+  /** The models the server reported running for these answers (hosted models), most answers first. */
+  readonly served: readonly string[];
+  /** Runs with answers from this cache. */
+  readonly runs: number;
+}
+
+/** Which cached answers `civitas cache prune` removes: all conditions hold. */
+export interface PruneFilter {
+  /** Stored before this time. */
+  readonly olderThan?: Date;
+  /** Of this model identity (exact), or of identities matching it with `*` as a wildcard. */
+  readonly model?: string;
+}
+
+export interface PruneResult {
+  /** Cached answers removed (or, dry run, that would be). */
+  readonly removed: number;
+  /** Runs whose answers came from them: their answers and results stay; their prompts and raw responses are gone. */
+  readonly runs: readonly string[];
+  /** Simulation runs whose recorded calls they answered: those can no longer be replayed. */
+  readonly replays: readonly string[];
 }
 
 /** Why an answer is not scored, or "scored". */
@@ -235,6 +284,11 @@ export interface Batch {
   readonly simCalls?: readonly { runId: string; point: number; seed: number; call: number; step: number; agent: number; requestKey: string }[];
   /** Runs whose invocation's heartbeat and progress go with this write. */
   readonly beats?: readonly string[];
+  /**
+   * Replace cache entries and answers with the same keys (answers asked again: --no-cache, an
+   * expired cache) instead of keeping what is stored. Default false.
+   */
+  readonly replace?: boolean;
 }
 
 export type RunStatus = "running" | "done" | "failed" | "interrupted";
@@ -486,6 +540,9 @@ export class Store {
         }
         await con.run(SCHEMA);
         await con.run("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION]);
+      } else if (version === "5") {
+        await con.run(MIGRATE_TO_6);
+        await con.run("UPDATE meta SET value = $1 WHERE key = 'schema_version'", [SCHEMA_VERSION]);
       } else if (["1", "2", "3", "4"].includes(version)) {
         // 1 -> 2: answers and requests gain the method. 2 -> 3: simulation tables. 3 -> 4:
         // invocations (new tables are created by SCHEMA). 4 -> 5: runs' kinds and list numbers.
@@ -497,6 +554,7 @@ export class Store {
           if (version === "1") await con.run("INSERT INTO answers SELECT * FROM answers_v2; DROP TABLE answers_v2;");
           await con.run(refillRuns(version));
           await fillListNumbers(con);
+          await con.run(MIGRATE_TO_6);
           await con.run("UPDATE meta SET value = $1 WHERE key = 'schema_version'", [SCHEMA_VERSION]);
           await con.run("COMMIT");
         } catch (e) {
@@ -547,7 +605,10 @@ export class Store {
    * Runs whose processes have died are marked interrupted first. Until finishRun or failRun,
    * the invocation says every HEARTBEAT_MS that it is alive, with its progress (`progress`).
    */
-  async beginRun(run: { id: string; command: string; suite: string; model: string; metric: string; config: unknown; kind?: RunKind }): Promise<"new" | "resumed"> {
+  async beginRun(
+    run: { id: string; command: string; suite: string; model: string; metric: string; config: unknown; kind?: RunKind },
+    options: { readonly refresh?: boolean } = {},
+  ): Promise<"new" | "resumed"> {
     // Runs made before kinds were given: sim:<name> is a simulation, anything else an eval.
     const kind: RunKind = run.kind ?? (run.suite.startsWith("sim:") ? "simulate" : "eval");
     await this.markDead();
@@ -558,7 +619,9 @@ export class Store {
       existed = rows.length > 0;
       if (existed) {
         // A finished run stays done: a later invocation only re-reports it (or fills what is missing).
-        await con.run("UPDATE runs SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'running' END, updated_at = now(), error = NULL WHERE id = $1", [run.id]);
+        // Asked again (refresh: --no-cache, an expired cache), its result is the new invocation's.
+        if (options.refresh) await con.run("UPDATE runs SET status = 'running', final = false, updated_at = now(), error = NULL WHERE id = $1", [run.id]);
+        else await con.run("UPDATE runs SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'running' END, updated_at = now(), error = NULL WHERE id = $1", [run.id]);
       } else {
         await con.run(
           `INSERT INTO runs (id, created_at, updated_at, command, suite, model, metric, status, config, summary, error, final, kind)
@@ -814,16 +877,22 @@ export class Store {
 
   // ---- request cache ------------------------------------------------------------------------
 
-  /** Cached responses for the given keys (missing keys are absent from the map). */
-  async lookupRequests(keys: readonly string[]): Promise<Map<string, RequestRow>> {
+  /**
+   * Cached responses for the given keys (missing keys are absent from the map). With `notBefore`,
+   * only those stored at or after it (an expiring cache: older ones count as missing).
+   */
+  async lookupRequests(keys: readonly string[], options: { readonly notBefore?: Date } = {}): Promise<Map<string, RequestRow>> {
     const out = new Map<string, RequestRow>();
     if (keys.length === 0) return out;
+    const params: (string | number)[] = [json(keys)];
+    if (options.notBefore !== undefined) params.push(options.notBefore.toISOString());
     const rows = await this.read(async (con) =>
       (
         await con.runAndReadAll(
-          `SELECT key, model, method, prompt, labels, params::VARCHAR AS params, label_mass, coverage, raw::VARCHAR AS raw, mode, prompt_tokens, latency_ms
-           FROM requests WHERE key IN (SELECT unnest($1::JSON::VARCHAR[]))`,
-          [json(keys)],
+          `SELECT key, model, method, prompt, labels, params::VARCHAR AS params, label_mass, coverage, raw::VARCHAR AS raw, mode, prompt_tokens, latency_ms,
+             created_at, served_model, system_fingerprint
+           FROM requests WHERE key IN (SELECT unnest($1::JSON::VARCHAR[]))${options.notBefore === undefined ? "" : " AND created_at >= $2::TIMESTAMPTZ"}`,
+          params,
         )
       ).getRowObjectsJS(),
     );
@@ -841,9 +910,79 @@ export class Store {
         mode: String(row.mode) as ConstraintMode,
         promptTokens: row.prompt_tokens === null ? null : Number(row.prompt_tokens),
         latencyMs: Number(row.latency_ms),
+        served: row.served_model === null && row.system_fingerprint === null ? null : { model: row.served_model === null ? null : String(row.served_model), fingerprint: row.system_fingerprint === null ? null : String(row.system_fingerprint) },
+        createdAt: row.created_at as Date,
       });
     }
     return out;
+  }
+
+  /**
+   * The answers of a run to ask again because their cached response is older than `notBefore`
+   * (or no longer cached: pruned), as (question, variant, persona, method).
+   */
+  async staleAnswers(runId: string, notBefore: Date): Promise<{ questionId: string; variant: string; persona: string; method: string }[]> {
+    const rows = await this.query(
+      `SELECT a.question_id, a.variant, a.persona, a.method FROM answers a LEFT JOIN requests r ON r.key = a.request_key
+       WHERE a.run_id = $1 AND (r.key IS NULL OR r.created_at < $2::TIMESTAMPTZ)`,
+      [runId, notBefore.toISOString()],
+    );
+    return rows.map((r) => ({ questionId: String(r.question_id), variant: String(r.variant), persona: String(r.persona), method: String(r.method) }));
+  }
+
+  /** How many of a run's answers have no cached response any more (pruned: `civitas cache prune` or `clear`). */
+  async prunedAnswers(runId: string): Promise<number> {
+    const rows = await this.query("SELECT count(*) AS n FROM answers a LEFT JOIN requests r ON r.key = a.request_key WHERE a.run_id = $1 AND r.key IS NULL", [runId]);
+    return Number(rows[0]!.n);
+  }
+
+  // ---- cache policy (civitas cache) ---------------------------------------------------------
+
+  /** The request cache by model: answers, oldest and newest, the models servers reported, runs using it. */
+  async cacheModels(): Promise<CacheModelRow[]> {
+    const rows = await this.query(
+      `SELECT r.model, count(*) AS answers, min(r.created_at) AS oldest, max(r.created_at) AS newest,
+         to_json(list(DISTINCT r.served_model) FILTER (WHERE r.served_model IS NOT NULL))::VARCHAR AS served,
+         (SELECT count(DISTINCT a.run_id) FROM answers a WHERE a.request_key IN (SELECT key FROM requests q WHERE q.model = r.model)) AS runs
+       FROM requests r GROUP BY r.model ORDER BY r.model`,
+    );
+    return rows.map((r) => ({
+      model: String(r.model),
+      answers: Number(r.answers),
+      oldest: r.oldest as Date,
+      newest: r.newest as Date,
+      served: (JSON.parse(String(r.served ?? "[]")) as string[] | null) ?? [],
+      runs: Number(r.runs),
+    }));
+  }
+
+  /**
+   * Removes cached answers (all those matching the filter; every one with an empty filter), or with
+   * `dryRun` only says what would go. Runs keep their answers and results; what they lose is said.
+   */
+  async pruneRequests(filter: PruneFilter, options: { readonly dryRun?: boolean } = {}): Promise<PruneResult> {
+    const where: string[] = [];
+    const params: string[] = [];
+    if (filter.olderThan !== undefined) {
+      params.push(filter.olderThan.toISOString());
+      where.push(`created_at < $${params.length}::TIMESTAMPTZ`);
+    }
+    if (filter.model !== undefined) {
+      params.push(filter.model.includes("*") ? filter.model.replace(/[\\%_]/gu, "\\$&").replace(/\*/gu, "%") : filter.model);
+      where.push(filter.model.includes("*") ? `model LIKE $${params.length} ESCAPE '\\'` : `model = $${params.length}`);
+    }
+    const cond = where.length === 0 ? "true" : where.join(" AND ");
+    let result: PruneResult = { removed: 0, runs: [], replays: [] };
+    const work = async (con: DuckDBConnection): Promise<void> => {
+      const n = Number((await con.runAndReadAll(`SELECT count(*) AS n FROM requests WHERE ${cond}`, params)).getRowObjectsJS()[0]!.n);
+      const runs = (await con.runAndReadAll(`SELECT DISTINCT run_id FROM answers WHERE request_key IN (SELECT key FROM requests WHERE ${cond}) ORDER BY run_id`, params)).getRowObjectsJS();
+      const replays = (await con.runAndReadAll(`SELECT DISTINCT run_id FROM sim_calls WHERE request_key IN (SELECT key FROM requests WHERE ${cond}) ORDER BY run_id`, params)).getRowObjectsJS();
+      if (!options.dryRun) await con.run(`DELETE FROM requests WHERE ${cond}`, params);
+      result = { removed: n, runs: runs.map((r) => String(r.run_id)), replays: replays.map((r) => String(r.run_id)) };
+    };
+    if (options.dryRun) await this.read(work);
+    else await this.transaction(work);
+    return result;
   }
 
   // ---- answers ------------------------------------------------------------------------------
@@ -859,6 +998,7 @@ export class Store {
    */
   async writeBatch(batch: Batch, options: { wait?: boolean } = {}): Promise<void> {
     const { requests = [], answers = [], simCalls = [], beats = [] } = batch;
+    const insert = batch.replace ? "INSERT OR REPLACE" : "INSERT OR IGNORE";
     if (requests.length === 0 && answers.length === 0 && simCalls.length === 0 && beats.length === 0) return;
     const write = async (con: DuckDBConnection) => {
       for (let i = 0; i < requests.length; i += 200) {
@@ -866,10 +1006,10 @@ export class Store {
         const params: (string | number | null)[] = [];
         const tuples = chunk.map((q) => {
           const o = params.length;
-          params.push(q.key, q.model, q.method, q.prompt, json(q.labels), json(q.params), json(q.labelMass), q.coverage, json(q.raw), q.mode, q.promptTokens, q.latencyMs);
-          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}::JSON::VARCHAR[], $${o + 6}::JSON, $${o + 7}::JSON::DOUBLE[], $${o + 8}, $${o + 9}::JSON, $${o + 10}, $${o + 11}, $${o + 12}, now())`;
+          params.push(q.key, q.model, q.method, q.prompt, json(q.labels), json(q.params), json(q.labelMass), q.coverage, json(q.raw), q.mode, q.promptTokens, q.latencyMs, q.served?.model ?? null, q.served?.fingerprint ?? null);
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}::JSON::VARCHAR[], $${o + 6}::JSON, $${o + 7}::JSON::DOUBLE[], $${o + 8}, $${o + 9}::JSON, $${o + 10}, $${o + 11}, $${o + 12}, now(), $${o + 13}, $${o + 14})`;
         });
-        await con.run(`INSERT OR IGNORE INTO requests VALUES ${tuples.join(", ")}`, params);
+        await con.run(`${insert} INTO requests (${REQUEST_COLUMNS}) VALUES ${tuples.join(", ")}`, params);
       }
       for (let i = 0; i < answers.length; i += 200) {
         const chunk = answers.slice(i, i + 200);
@@ -892,7 +1032,7 @@ export class Store {
           );
           return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}::JSON::VARCHAR[], $${o + 8}::JSON::DOUBLE[], $${o + 9}, $${o + 10}, $${o + 11}, $${o + 12}, now())`;
         });
-        await con.run(`INSERT OR IGNORE INTO answers VALUES ${tuples.join(", ")}`, params);
+        await con.run(`${insert} INTO answers (${ANSWER_COLUMNS}) VALUES ${tuples.join(", ")}`, params);
       }
       for (let i = 0; i < simCalls.length; i += 500) {
         const chunk = simCalls.slice(i, i + 500);

@@ -65,9 +65,10 @@ describe("credentials in a base URL never reach the store, the output, the repor
     assert.equal(c.code, 0, c.stderr);
     // The credentials did work: HTTP Basic from the userinfo, the query sent with every request.
     assert.ok(server.requests.some((r) => r.authorization === `Basic ${Buffer.from("alice:sk-USERINFO-1111").toString("base64")}`));
-    // A server that is not there: the error names the server, without the credentials.
+    // A server that is not there: the error names the server, without the credentials. (Another
+    // model id: the same model at another URL would be answered from the cache the runs above filled.)
     const port = await closedPort();
-    const d = await runCli([...common, "--base-url", `http://bob:sk-DOWN-4444@127.0.0.1:${port}/v1?api_key=sk-DOWN-5555`, "--populations", "SEX=Male"]);
+    const d = await runCli([...common, "--base-url", `http://bob:sk-DOWN-4444@127.0.0.1:${port}/v1?api_key=sk-DOWN-5555`, "--populations", "SEX=Male", "--model-id", "stories-down"]);
     assert.equal(d.code, 1, d.stderr);
     // Fails fast: one error, at most one retry line (not six per request in flight).
     assert.match(d.stderr, new RegExp(`^error: cannot connect to http://127\\.0\\.0\\.1:${port}/v1: connection refused; is the server running`, "mu"));

@@ -13,7 +13,7 @@ import { VARIANT_SETS } from "../../src/surveys/prompt.js";
 import { runCli } from "../helpers/cli.js";
 import { MODEL, OPINIONQA, REPO, SHARED, tempDir } from "../helpers/paths.js";
 
-const COMMANDS = ["eval", "score", "suites", "aggregate", "simulate", "runs", "export", "report", "view"];
+const COMMANDS = ["eval", "score", "suites", "aggregate", "simulate", "runs", "export", "cache", "report", "view"];
 
 describe("help", () => {
   it("shows what an empty list option means, never (default: [])", async () => {

@@ -14,12 +14,25 @@
  * text request normally: a text completion has no logprobs anyway); a "rewrite" fault serves the
  * real answer as a function changes it (impossible log-probabilities, duplicate tokens, ...).
  *
+ * POST /v1/completions answers as vLLM does (the legacy shape: `tokens`, `token_logprobs`,
+ * `top_logprobs` as {token: logprob} objects, `text_offset` in code points): `logprobs: k` with
+ * `max_tokens: 1` gives the first generated position's top k; `echo: true` gives every token of
+ * the prompt too (the first with a null log-probability), computed by a llama.cpp context of the
+ * server's own (node-llama-cpp directly, not civitas's continuation code, flash attention off, the
+ * whole text in one batch); other requests generate text as chat does.
+ *
+ * More switches: `reasoning` makes it answer as OpenAI's reasoning models do (400 for
+ * `max_tokens`, naming `max_completion_tokens`; 400 for `logprobs`); `echo: false` ignores echo as
+ * llama-server does (log-probabilities of the generated token only); `served` sets the `model` and
+ * `system_fingerprint` it reports.
+ *
  * node:http only; 127.0.0.1 on an ephemeral port; the model is loaded once per server.
  */
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import type { LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import { CivitasError } from "../../src/errors.js";
 import { LlamaClient, llamaSpec } from "../../src/models/index.js";
 import type { CompletionQuery, Constraint } from "../../src/models/types.js";
@@ -73,6 +86,12 @@ export interface LlamaOpenAIServerOptions {
 export interface ServerSwitches {
   readonly ignoreN: boolean;
   readonly rejectResponseFormat: boolean;
+  /** Behave like a reasoning model: 400 for max_tokens (use max_completion_tokens) and for logprobs. */
+  readonly reasoning: boolean;
+  /** Echo the prompt's log-probabilities on /v1/completions (false: as llama-server, the generated token's only). */
+  readonly echo: boolean;
+  /** What the responses report: `model` (default: the model asked for) and `system_fingerprint` (default: none). */
+  readonly served: { readonly model?: string; readonly fingerprint?: string };
 }
 
 export interface LlamaOpenAIServer {
@@ -159,7 +178,59 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
   const requests: RecordedRequest[] = [];
   const hanging = new Set<http.ServerResponse>();
   let counter = 0;
-  const initial: ServerSwitches = { ignoreN: opts.ignoreN ?? false, rejectResponseFormat: opts.rejectResponseFormat ?? false };
+  const initial: ServerSwitches = { ignoreN: opts.ignoreN ?? false, rejectResponseFormat: opts.rejectResponseFormat ?? false, reasoning: false, echo: true, served: {} };
+  // The echo's own llama.cpp context (node-llama-cpp directly): every position's distribution in one batch.
+  const echoModel: { model: LlamaModel; context: LlamaContext } = await (async () => {
+    const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
+    const lib = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error });
+    const model = await lib.loadModel({ modelPath: opts.modelPath ?? STORIES_MODEL });
+    const context = await model.createContext({ contextSize: 2048, sequences: 1, threads: 1, flashAttention: false });
+    return { model, context };
+  })();
+  const echoSequence = echoModel.context.getSequence();
+  let echoQueue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Every token of `text` (with BOS) as vLLM's echo lists it: its text, where it starts (code
+   * points of the detokenized tokens before it), its log-probability given the tokens before it
+   * (null for the first), and the top k there.
+   */
+  function echoPositions(text: string, k: number): Promise<{ token: string; offset: number; logprob: number | null; top: Record<string, number> | null }[]> {
+    const run = async () => {
+      const { model } = echoModel;
+      const bos = model.tokens.bos;
+      const tokens: Token[] = [...(model.tokens.shouldPrependBosToken && bos !== null ? [bos] : []), ...model.tokenize(text)];
+      await echoSequence.clearHistory();
+      const out = await echoSequence.controlledEvaluate(tokens.map((t) => [t, { generateNext: { probabilities: true } }] as const));
+      const cp = (s: string) => [...s].length;
+      // Text offsets are into the text as given: BOS adds none (detokenized after it, the first piece would keep its leading space).
+      const skip = tokens.length - model.tokenize(text).length;
+      return tokens.map((t, i) => {
+        const before = model.detokenize(tokens.slice(skip, Math.max(skip, i)));
+        const through = model.detokenize(tokens.slice(skip, Math.max(skip, i + 1)));
+        const probs = i === 0 ? undefined : out[i - 1]?.next.probabilities;
+        const top: Record<string, number> = {};
+        if (probs) {
+          for (const [tok, p] of probs) {
+            if (Object.keys(top).length >= k) break;
+            const piece = model.detokenize([tok]);
+            // A dict, as vLLM's: a second token with the same text keeps the first's (the likelier).
+            if (!(piece in top)) top[piece] = Math.log(p);
+          }
+        }
+        return { token: through.slice(before.length), offset: cp(before), logprob: probs ? Math.log(probs.get(t) ?? 0) : null, top: probs ? top : null };
+      });
+    };
+    const p = echoQueue.then(run, run);
+    echoQueue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** The served model and fingerprint of a response. */
+  const servedFields = (body: Record<string, unknown>) => ({
+    model: switches.served.model ?? (typeof body["model"] === "string" ? body["model"] : "stories260K"),
+    ...(switches.served.fingerprint === undefined ? {} : { system_fingerprint: switches.served.fingerprint }),
+  });
   let switches: ServerSwitches = { ...initial };
 
   async function completion(body: Record<string, unknown>, prompt: string): Promise<Record<string, unknown>> {
@@ -178,7 +249,7 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
       id: `chatcmpl-llama-${counter}`,
       object: "chat.completion",
       created: Math.floor(Date.now() / 1000),
-      model: typeof body["model"] === "string" ? body["model"] : "stories260K",
+      ...servedFields(body),
       choices: [
         {
           index: 0,
@@ -201,7 +272,7 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
       id: `chatcmpl-llama-${counter}`,
       object: "chat.completion",
       created: Math.floor(Date.now() / 1000),
-      model: typeof body["model"] === "string" ? body["model"] : "stories260K",
+      ...servedFields(body),
       choices: texts.map((t, index) => ({
         index,
         message: { role: "assistant", content: t, refusal: null },
@@ -210,6 +281,53 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
       })),
       usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: (promptTokens ?? 0) + completionTokens },
     };
+  }
+
+  /** A /v1/completions answer with log-probabilities, in vLLM's legacy shape (see the module comment). */
+  async function legacyCompletion(body: Record<string, unknown>, prompt: string): Promise<Record<string, unknown>> {
+    const k = typeof body["logprobs"] === "number" ? Math.max(0, Math.min(TOP_MAX, body["logprobs"])) : undefined;
+    const echo = body["echo"] === true && switches.echo;
+    const { probs, promptTokens } = await llama.nextTokenProbabilities(prompt);
+    const [gen, pGen] = probs.entries().next().value as [Token, number];
+    const genText = llama.tokenText(gen);
+    const genTop: Record<string, number> = {};
+    for (const [tok, p] of probs) {
+      if (Object.keys(genTop).length >= Math.max(1, k ?? 0)) break;
+      const piece = llama.tokenText(tok);
+      if (!(piece in genTop)) genTop[piece] = Math.log(p);
+    }
+    const echoed = echo ? await echoPositions(prompt, Math.max(1, k ?? 0)) : [];
+    counter++;
+    return {
+      id: `cmpl-llama-${counter}`,
+      object: "text_completion",
+      created: Math.floor(Date.now() / 1000),
+      ...servedFields(body),
+      choices: [
+        {
+          index: 0,
+          text: echo ? prompt + genText : genText,
+          logprobs:
+            k === undefined
+              ? null
+              : {
+                  tokens: [...echoed.map((p) => p.token), genText],
+                  token_logprobs: [...echoed.map((p) => p.logprob), Math.log(pGen)],
+                  top_logprobs: [...echoed.map((p) => p.top), genTop],
+                  text_offset: [...echoed.map((p) => p.offset), echo ? [...prompt].length : 0],
+                },
+          finish_reason: "length",
+        },
+      ],
+      usage: { prompt_tokens: echo ? echoed.length : promptTokens, completion_tokens: 1, total_tokens: (echo ? echoed.length : promptTokens) + 1 },
+    };
+  }
+
+  /** Real text from the llama backend, as a /v1/completions answer. */
+  async function textCompletion(body: Record<string, unknown>, query: CompletionQuery): Promise<Record<string, unknown>> {
+    const chat = await generation(body, query);
+    const choices = (chat["choices"] as { index: number; message: { content: string } }[]).map((c) => ({ index: c.index, text: c.message.content, logprobs: null, finish_reason: "stop" }));
+    return { ...chat, id: `cmpl-llama-${counter}`, object: "text_completion", choices };
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -228,7 +346,8 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
       requests.push({ index: requests.length, method: req.method ?? "", path, authorization, body, receivedAt: Date.now(), outcome });
     };
 
-    if (req.method !== "POST" || path !== "/v1/chat/completions") {
+    const legacy = path === "/v1/completions";
+    if (req.method !== "POST" || (path !== "/v1/chat/completions" && !legacy)) {
       record("404");
       sendJSON(res, 404, errorBody(`Unknown request URL: ${req.method} ${path}`, "invalid_request_error", "unknown_url"));
       return;
@@ -247,14 +366,31 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
       sendJSON(res, 404, errorBody(`The model \`${String(model)}\` does not exist.`, "invalid_request_error", "model_not_found"));
       return;
     }
-    const prompt = lastUserContent(body);
+    const rawPrompt = obj?.["prompt"];
+    const prompt = legacy ? (typeof rawPrompt === "string" ? rawPrompt : Array.isArray(rawPrompt) && rawPrompt.length === 1 && typeof rawPrompt[0] === "string" ? rawPrompt[0] : undefined) : lastUserContent(body);
     if (obj === undefined || prompt === undefined) {
       record("400");
-      sendJSON(res, 400, errorBody("messages: a user message with text content is required", "invalid_request_error", null));
+      sendJSON(res, 400, errorBody(legacy ? "prompt: one string is required" : "messages: a user message with text content is required", "invalid_request_error", null));
       return;
     }
+    if (switches.reasoning) {
+      // What OpenAI's reasoning models answer.
+      const refusal = legacy
+        ? "This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?"
+        : "max_tokens" in obj
+          ? "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+          : obj["logprobs"] === true || obj["top_logprobs"] !== undefined
+            ? "Unsupported parameter: 'logprobs' is not supported with this model."
+            : undefined;
+      if (refusal !== undefined) {
+        record("400");
+        sendJSON(res, 400, errorBody(refusal, "invalid_request_error", "unsupported_parameter"));
+        return;
+      }
+    }
 
-    const text = isTextRequest(obj);
+    const maxTokens = obj["max_completion_tokens"] ?? obj["max_tokens"];
+    const text = legacy ? !(obj["echo"] === true || (typeof obj["logprobs"] === "number" && typeof maxTokens === "number" && maxTokens <= 1)) : isTextRequest(obj);
     const format = obj["response_format"];
     const hasFormat = typeof format === "object" && format !== null && (format as { type?: unknown }).type !== "text";
     if (hasFormat && switches.rejectResponseFormat) {
@@ -273,7 +409,7 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
       query = q;
     }
     const answer = (o: Record<string, unknown>): Promise<Record<string, unknown>> =>
-      query === undefined ? completion(o, prompt) : generation(o, query);
+      legacy ? (query === undefined ? legacyCompletion(o, prompt) : textCompletion(o, query)) : query === undefined ? completion(o, prompt) : generation(o, query);
 
     const fault = faults.shift();
     record(fault?.kind ?? "ok");
@@ -301,7 +437,7 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
         return;
       }
       case "nologprobs":
-        sendJSON(res, 200, await answer({ ...obj, logprobs: false }));
+        sendJSON(res, 200, await answer({ ...obj, logprobs: legacy ? undefined : false }));
         return;
       case "rewrite":
         sendJSON(res, 200, fault.rewrite(await answer(obj)));
@@ -347,6 +483,9 @@ export async function startLlamaOpenAIServer(opts: LlamaOpenAIServerOptions = {}
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
       await llama.close();
+      await echoQueue;
+      await echoModel.context.dispose();
+      await echoModel.model.dispose();
     },
   };
 }

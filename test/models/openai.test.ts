@@ -95,20 +95,26 @@ after(async () => {
 beforeEach(() => server.reset());
 
 describe("openaiSpec settings", () => {
-  test("base URL: flag, else OPENAI_BASE_URL, else the kind's default", () => {
-    assert.equal(openaiSpec("ollama", "llama3.2", { env: {} }).identity, "openai:llama3.2@http://localhost:11434/v1");
-    assert.equal(openaiSpec("vllm", "m", { env: {} }).identity, "openai:m@http://localhost:8000/v1");
-    assert.equal(openaiSpec("openai", "gpt-4o-mini", { env: { OPENAI_API_KEY: KEY } }).identity, "openai:gpt-4o-mini@https://api.openai.com/v1");
-    assert.equal(openaiSpec("ollama", "m", { env: { OPENAI_BASE_URL: "http://gpu-box:9000/v1/" } }).identity, "openai:m@http://gpu-box:9000/v1");
-    assert.equal(
-      openaiSpec("ollama", "m", { baseURL: "http://flag:1/v1", env: { OPENAI_BASE_URL: "http://env:2/v1" } }).identity,
-      "openai:m@http://flag:1/v1",
-    );
+  test("base URL: flag, else OPENAI_BASE_URL, else the kind's default; the identity is the model id, not the URL", async () => {
+    const url = async (s: ReturnType<typeof openaiSpec>) => {
+      const c = await s.open();
+      return (c as unknown as { s: { url: string } }).s.url;
+    };
+    assert.equal(await url(openaiSpec("ollama", "llama3.2", { env: {} })), "http://localhost:11434/v1");
+    assert.equal(await url(openaiSpec("vllm", "m", { env: {} })), "http://localhost:8000/v1");
+    assert.equal(await url(openaiSpec("openai", "gpt-4o-mini", { env: { OPENAI_API_KEY: KEY } })), "https://api.openai.com/v1");
+    assert.equal(await url(openaiSpec("ollama", "m", { env: { OPENAI_BASE_URL: "http://gpu-box:9000/v1/" } })), "http://gpu-box:9000/v1");
+    assert.equal(await url(openaiSpec("ollama", "m", { baseURL: "http://flag:1/v1", env: { OPENAI_BASE_URL: "http://env:2/v1" } })), "http://flag:1/v1");
+    // The same model behind two URLs is one model; --model-id names it otherwise.
+    assert.equal(openaiSpec("vllm", "m", { baseURL: "http://replica-1:8000/v1", env: {} }).identity, "openai:m");
+    assert.equal(openaiSpec("vllm", "m", { baseURL: "http://replica-2:9000/v1", env: {} }).identity, "openai:m");
+    assert.equal(openaiSpec("vllm", "m", { modelId: "qwen2.5-7b@2025-06", env: {} }).identity, "openai:qwen2.5-7b@2025-06");
+    assert.throws(() => openaiSpec("vllm", "m", { modelId: " ", env: {} }), (e: unknown) => e instanceof CivitasError && e.kind === "usage" && /--model-id/u.test(e.message));
   });
 
   test("identity, display and params; no credentials or query string in the identity", () => {
     const s = openaiSpec("vllm", "m", { baseURL: "http://user:hunter22@host:8000/v1?api-key=abc#x", apiKey: KEY, env: {} });
-    assert.equal(s.identity, "openai:m@http://host:8000/v1");
+    assert.equal(s.identity, "openai:m");
     assert.equal(s.display, "vllm:m");
     assert.equal(s.backend, "openai");
     assert.deepEqual(s.params, { api: "chat", top_logprobs: 20, max_tokens: 1, temperature: 0 });
@@ -136,7 +142,7 @@ describe("a healthy server", () => {
   test("answers equal labelMassFromTokens on the same top-20 tokens computed in-process", async () => {
     const healthy: OptionAnswer[] = [];
     await withClient({}, async (client) => {
-      assert.equal(client.identity, `openai:${MODEL}@${server.url}`);
+      assert.equal(client.identity, `openai:${MODEL}`);
       assert.equal(client.concurrency, 4);
       for (const q of QUERIES) {
         const answer = await client.optionProbabilities(q);
@@ -319,7 +325,8 @@ describe("failures", () => {
     server.inject({ kind: "nologprobs" });
     const e = await rejection(withClient({}, (c) => c.optionProbabilities(QUERIES[0]!)));
     assert.equal(e.kind, "model");
-    assert.match(e.message, /did not return log-probabilities/u);
+    assert.match(e.message, /--method logprobs cannot ask vllm:stories260K .*no log-probabilities/u);
+    assert.match(e.hint ?? "", /--method sample/u);
     assert.match(e.hint ?? "", /vLLM/u);
     assert.match(e.hint ?? "", /llama-server/u);
     assert.equal(server.requests.length, 1);
@@ -542,7 +549,7 @@ describe("sampled completions (complete) over HTTP", () => {
     assert.equal((await withClient({}, (c) => c.complete(SAMPLE))).texts.length, 5);
     // reset() puts the switches back.
     server.reset();
-    assert.deepEqual(server.switches(), { ignoreN: false, rejectResponseFormat: false });
+    assert.deepEqual({ ignoreN: server.switches().ignoreN, rejectResponseFormat: server.switches().rejectResponseFormat }, { ignoreN: false, rejectResponseFormat: false });
   });
 
   test("aborting a hanging completion rejects with the abort reason", async () => {
@@ -599,7 +606,8 @@ describe("completion bodies from other servers", () => {
       const retries: OpenAIRetryInfo[] = [];
       const client = await openaiSpec("vllm", MODEL, { baseURL: s.url, retries: 3, retryBaseMs: 1, retryMaxMs: 2, env: {}, onRetry: (r) => retries.push(r) }).open();
       const a = await client.complete({ prompt: "p", n: 3, temperature: 1, maxTokens: 4, seed: 5 });
-      assert.deepEqual(a, { texts: ["A", "B", "I cannot answer that"], mode: "none", promptTokens: 17 });
+      // No `model` or `system_fingerprint` in these bodies: the server said nothing of what it ran.
+      assert.deepEqual(a, { texts: ["A", "B", "I cannot answer that"], mode: "none", promptTokens: 17, served: { model: null, fingerprint: null } });
       assert.deepEqual(
         retries.map((r) => r.reason),
         [

@@ -15,7 +15,7 @@
  */
 import pLimit, { type LimitFunction } from "p-limit";
 import { CivitasError } from "../../errors.js";
-import type { CompletionQuery, ModelClient, ModelSpec } from "../../models/index.js";
+import type { CompletionQuery, ModelClient, ModelSpec, Served } from "../../models/index.js";
 import type { Method, RequestRow } from "../../store/index.js";
 import type { RenderedPrompt } from "../../surveys/index.js";
 import { elicit, type Elicited, type MethodSettings } from "../methods.js";
@@ -77,11 +77,28 @@ export interface Executor {
   close(): Promise<void>;
 }
 
-/** Asks one request of an open client: what the backend says, read as label mass and coverage. */
-async function askClient(client: ModelClient, request: ModelRequest, signal: AbortSignal | undefined): Promise<Elicited> {
-  if (request.kind === "elicit") return elicit(client, request.method, request.rendered, request.settings, signal);
-  const a = await client.complete(request.query, signal);
-  return { labelMass: [], coverage: a.texts.length > 0 ? 1 : 0, raw: { texts: a.texts }, mode: a.mode, promptTokens: a.promptTokens };
+/**
+ * Asks one request of an open client: what the backend says, read as label mass and coverage, and
+ * what the server reported running for it (the first of its answers that says).
+ */
+async function askClient(client: ModelClient, request: ModelRequest, signal: AbortSignal | undefined): Promise<Elicited & { served: Served | null }> {
+  let served: Served | null = null;
+  const seen = <T extends { served?: Served }>(a: T): T => {
+    served ??= a.served ?? null;
+    return a;
+  };
+  // The method asks through this view, so that what the server reports reaches the stored row.
+  const view: ModelClient = {
+    backend: client.backend,
+    identity: client.identity,
+    concurrency: client.concurrency,
+    optionProbabilities: async (q, s) => seen(await client.optionProbabilities(q, s)),
+    complete: async (q, s) => seen(await client.complete(q, s)),
+    close: async () => {},
+  };
+  if (request.kind === "elicit") return { ...(await elicit(view, request.method, request.rendered, request.settings, signal)), served };
+  const a = await view.complete(request.query, signal);
+  return { labelMass: [], coverage: a.texts.length > 0 ? 1 : 0, raw: { texts: a.texts }, mode: a.mode, promptTokens: a.promptTokens, served };
 }
 
 /** The executor that asks a model this process opens (see the module comment). */
@@ -127,6 +144,7 @@ export function inProcessExecutor(spec: ModelSpec, options: ExecutorEvents & { r
           mode: a.mode,
           promptTokens: a.promptTokens,
           latencyMs: performance.now() - t,
+          served: a.served,
         };
         calls++;
         return row;

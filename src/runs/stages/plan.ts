@@ -69,6 +69,16 @@ export interface EvalPlan {
   readonly seed: number;
   /** The command line, for `runs list`. */
   readonly command: string;
+  /** How the request cache is used (--no-cache, --cache-expiry); not part of the run's identity. */
+  readonly cache?: CachePolicy;
+}
+
+/** How a run uses the request cache and its own stored answers. */
+export interface CachePolicy {
+  /** Ask every answer again (the cache and the run's stored answers unused); the new answers replace the stored ones. */
+  readonly refresh?: boolean;
+  /** Answers stored longer ago than this (ms) are asked again and replaced; younger ones are used. */
+  readonly expiryMs?: number;
 }
 
 

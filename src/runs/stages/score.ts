@@ -19,7 +19,7 @@ export async function scoreRun(
   store: Store,
   plan: EvalPlan,
   run: PlannedRun,
-  counts: { readonly resumed: number; readonly modelCalls: number; readonly cacheHits: number; readonly started: number },
+  counts: { readonly resumed: number; readonly modelCalls: number; readonly cacheHits: number; readonly started: number; readonly warnings?: readonly string[] },
 ): Promise<EvalResult> {
   const { modelCalls, cacheHits, started } = counts;
   const { id, resolved: r } = run;
@@ -63,12 +63,18 @@ export async function scoreRun(
     }
   }
   const meanCoverage = answers.length ? coverageSum / answers.length : Number.NaN;
-  const warnings = [...(plan.suite.warnings ?? []), ...s.scores.warnings, ...protocolNotes(r.conventions.protocol, plan.suite)];
+  const warnings = [...(plan.suite.warnings ?? []), ...s.scores.warnings, ...(counts.warnings ?? []), ...protocolNotes(r.conventions.protocol, plan.suite)];
   if (shortTopK > 0) {
     warnings.push(
       `${shortTopK} of ${readTopK} answers had label probabilities read from fewer than the top ${topK} next tokens the protocol reads (as few as ${fewestTop}; ` +
         `an OpenAI-compatible server returns at most 20 top_logprobs): a label ranked below them gets the miss value min(min_prob, remaining_prob / misses) instead of its probability`,
     );
+  }
+  // Answers whose cached response was pruned (civitas cache prune/clear) keep their distributions;
+  // what was read from the response (unparsed samples, invalid statements) is counted without them.
+  const pruned = new Set(answers.filter((a) => a.method !== "logprobs" && !requests.has(a.requestKey)).map((a) => a.requestKey)).size;
+  if (pruned > 0) {
+    warnings.push(`${pruned} cached response${pruned === 1 ? " was" : "s were"} pruned from the store (civitas cache prune/clear): unparsed samples and invalid statements are counted without ${pruned === 1 ? "it" : "them"}`);
   }
   if (meanCoverage < 0.5) {
     warnings.push(
