@@ -12,3 +12,4 @@ export { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
 export { DISTALIGN_DATASETS, DISTALIGN_TITLE, loadDistAlign } from "./distalign.js";
 export { loadRnR, RNR_INSTRUCTIONS, RNR_PROMPT_SUFFIXES, RNR_TITLE, RNR_VARIATIONS } from "./rnr.js";
 export { loadSubPop, SUBPOP_TITLE, type LoadSubPopOptions } from "./subpop.js";
+export { BIG_FIVE, domainScores, keyed, loadPapi, PAPI_TITLE, papiDataOf, type Domain, type LoadPapiOptions, type PapiData, type PapiItem, type PapiPerson } from "./papi.js";

@@ -12,6 +12,7 @@ import { loadMoCa, MOCA_TITLE } from "./moca.js";
 import { loadOpinionQA, OPINIONQA_TITLE } from "./opinionqa.js";
 import { loadRnR, RNR_TITLE } from "./rnr.js";
 import { loadSubPop, SUBPOP_LICENCE, SUBPOP_TITLE } from "./subpop.js";
+import { loadPapi, PAPI_LICENCE, PAPI_TITLE } from "./papi.js";
 import type { Suite } from "./types.js";
 
 export interface SuiteLoadOptions {
@@ -83,6 +84,14 @@ const BUILT_IN: readonly SuiteInfo[] = [
     licence: SUBPOP_LICENCE,
     args: NO_ARGS,
     load: (o) => loadSubPop(o),
+  },
+  {
+    name: "papi",
+    title: PAPI_TITLE,
+    description: "PAPI: 300 people x 300 IPIP-NEO personality items; the people as a population and each person alone",
+    licence: PAPI_LICENCE,
+    args: NO_ARGS,
+    load: (o) => loadPapi(o),
   },
   {
     name: "custom",

@@ -83,12 +83,17 @@ export interface Suite {
    * Suite-specific scores computed beside the distributional alignment: "moca" (AuROC on
    * unambiguous items and accuracy with the ambiguity class, Nie et al. 2023).
    */
-  readonly extraScores?: readonly "moca"[];
+  readonly extraScores?: readonly ("moca" | "papi")[];
   /**
    * Steering persona templates per attribute, "{value}" standing for the population's value, e.g.
    * { country: "Answer as someone who lives in {value}." }. Defaults: surveys/personas.ts.
    */
   readonly personaTemplates?: Readonly<Record<string, string>>;
+  /**
+   * A population's own steering persona, when the suite builds it from the data rather than from a
+   * template (PAPI: a person's profile answers). A user's --persona-template for the attribute wins.
+   */
+  readonly personaFor?: (population: Population) => string | undefined;
   /** How to cite the data, for reports. */
   readonly citation?: string;
   /** What the loader noticed and a reader should know (renormalised shares, skipped rows). */
