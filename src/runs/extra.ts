@@ -1,7 +1,8 @@
 /** Suite-specific scores that a suite asks for (Suite.extraScores), computed beside alignment. */
 import { mocaScores } from "../metrics/index.js";
-import type { MocaResult } from "../results/index.js";
-import type { Question, Suite } from "../surveys/index.js";
+import type { MocaResult, PapiResult } from "../results/index.js";
+import type { Population, Question, Suite } from "../surveys/index.js";
+import { papiScores, type PersonaDistributions } from "./papi.js";
 
 /**
  * MoCa (Nie et al. 2023): from the model's P(yes) and the humans' share of "yes" per story:
@@ -29,8 +30,16 @@ export function suiteExtraScores(
   model: (q: Question) => readonly (readonly number[])[] | undefined,
   seed: number,
   resamples: number,
-): { moca?: MocaResult } | undefined {
-  if (!suite.extraScores?.includes("moca")) return undefined;
-  const m = moca(suite, questions, model, seed, resamples);
-  return m ? { moca: m } : undefined;
+  individual?: { readonly populations: readonly Population[]; readonly model: PersonaDistributions; readonly personas: ReadonlyMap<string, { readonly id: string }> },
+): { moca?: MocaResult; papi?: PapiResult } | undefined {
+  const out: { moca?: MocaResult; papi?: PapiResult } = {};
+  if (suite.extraScores?.includes("moca")) {
+    const m = moca(suite, questions, model, seed, resamples);
+    if (m) out.moca = m;
+  }
+  if (suite.extraScores?.includes("papi") && individual) {
+    const p = papiScores(suite, individual.populations, individual.model, individual.personas, seed, resamples);
+    if (p) out.papi = p;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
