@@ -13,7 +13,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { planEval } from "../../src/runs/stages/plan.js";
-import { scorePerson } from "../../src/runs/papi.js";
+import { papiScores, scorePerson } from "../../src/runs/papi.js";
 import { domainScores, keyed, loadPapi, PAPI_FILES, PAPI_URL_ENV, papiPersona, type PapiSuite } from "../../src/surveys/papi.js";
 import { renderPrompt, parseVariant } from "../../src/surveys/index.js";
 import { parseModelSpec } from "../../src/models/index.js";
@@ -149,6 +149,32 @@ describe("papi on the shared data", () => {
     // Uniform answers: E|U - a| = (|1-a| + ... + |5-a|) / 5, and domain scores of 3.
     const uni = held.reduce((a, n) => a + [1, 2, 3, 4, 5].reduce((x, v) => x + Math.abs(v - (raw[0]![`i${n}`] as number)), 0) / 5, 0) / held.length;
     assert.ok(Math.abs(s.uniform.item_distance - uni) < 1e-12);
+  });
+});
+
+describe("papi: the individual level over persons", () => {
+  it("steered answers scored against each person, unsteered ones beside them, summarised over persons", () => {
+    const persons = suite.populations.slice(1, 4);
+    const byCase = new Map(suite.papi.people.map((p) => [`person=${p.case}`, p]));
+    // As its persona the model gives each person's own answer; unsteered it answers uniformly.
+    const model = (q: { id: string }, persona: string) => {
+      if (persona === "none") return [[0.2, 0.2, 0.2, 0.2, 0.2]];
+      const a = byCase.get(persona)!.answers[Number(q.id.slice(1)) - 1]!;
+      return [[5, 4, 3, 2, 1].map((v) => (v === a ? 1 : 0))];
+    };
+    const personas = new Map(persons.map((p) => [p.id, { id: p.id }]));
+    const r = papiScores(suite, [suite.populations[0]!, ...persons], model, personas, 0, 200)!;
+    assert.equal(r.persons, 3, "overall is not a person");
+    assert.equal(r.steered, true);
+    assert.equal(r.item_distance.mean, 0);
+    assert.equal(r.domain_error.mean, 0);
+    assert.deepEqual(r.item_distance.quantiles, { p10: 0, p25: 0, p50: 0, p75: 0, p90: 0 });
+    // Unsteered = uniform answers: the uniform baseline, person by person.
+    assert.ok(Math.abs(r.unsteered!.item_distance.mean - r.baselines.uniform.item_distance) < 1e-12);
+    assert.ok(Math.abs(r.unsteered!.domain_error.mean - r.baselines.uniform.domain_error) < 1e-12);
+    assert.deepEqual(r.people.map((p) => p.person), persons.map((p) => p.id));
+    // Other people's answers predict a person better than uniform answers do (on these three people).
+    assert.ok(r.baselines.population.item_distance < r.baselines.uniform.item_distance);
   });
 });
 
