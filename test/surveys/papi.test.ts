@@ -270,6 +270,7 @@ describe("civitas suites / eval papi", () => {
     const r = await runCli(["eval", "papi", "--model", `llama:${MODEL}`, "--threads", "1", "--data", DIR, "--populations", "person=172481,person=205752", "--limit", "2", "--store", path.join(tmp, "e.duckdb"), "--progress", "none", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as {
+      run: string;
       populations: { population: string; n: number; mean: number }[];
       papi: { persons: number; steered: boolean; item_distance: { mean: number }; people: { person: string; n: number; item_distance: number }[] };
     };
@@ -282,5 +283,10 @@ describe("civitas suites / eval papi", () => {
       assert.equal(p.n, 2);
       assert.ok(Math.abs(p.item_distance - 4 * (1 - pop.mean)) < 1e-9, `${p.item_distance} vs ${4 * (1 - pop.mean)}`);
     }
+    // The stored result carries it into the report.
+    const out = path.join(tmp, "papi.html");
+    const rep = await runCli(["report", j.run, "--store", path.join(tmp, "e.duckdb"), "--out", out]);
+    assert.equal(rep.code, 0, rep.stderr);
+    assert.match(await readFile(out, "utf8"), /PAPI individual level \(Zhu et al\. 2024\): 2 persons/u);
   });
 });
