@@ -94,8 +94,34 @@ export function formatScores(r: EvalScores): string {
   if (r.mort) {
     out.push(`MoRT, Pearson's r between the model's P(yes) and the share of people saying yes: ${r.mort.populations.map((p) => `${p.population} ${interval(p.r)} (${p.r.n} actions)`).join(" · ")}`);
   }
+  if (r.papi) out.push("", formatPapi(r.papi));
   if (r.stability) out.push("", formatStability(r.stability));
   return out.join("\n");
+}
+
+/** PAPI's individual level: the per-person scores as a distribution over persons, beside the baselines. */
+function formatPapi(p: NonNullable<EvalScores["papi"]>): string {
+  type Summary = NonNullable<EvalScores["papi"]>["item_distance"];
+  const row = (name: string, s: Summary, uniform: number, population: number, unsteered?: Summary): string[] => [
+    name,
+    interval(s),
+    num(s.sd),
+    `${num(s.quantiles.p10)} / ${num(s.quantiles.p50)} / ${num(s.quantiles.p90)}`,
+    num(uniform),
+    num(population),
+    ...(p.unsteered ? [unsteered ? num(unsteered.mean) : "-"] : []),
+  ];
+  const header = ["per person (held-out items, 1-5 scale)", "mean           95% CI", "sd", "p10 / median / p90", "uniform", "other people", ...(p.unsteered ? ["unsteered"] : [])];
+  const rows = [
+    row("item distance E|model - person|", p.item_distance, p.baselines.uniform.item_distance, p.baselines.population.item_distance, p.unsteered?.item_distance),
+    row("item distance, most likely answer", p.item_distance_mode, Number.NaN, Number.NaN, p.unsteered?.item_distance_mode),
+    row("Big Five domain score error", p.domain_error, p.baselines.uniform.domain_error, p.baselines.population.domain_error, p.unsteered?.domain_error),
+    ...p.domains.map((d) => [`  domain ${d.domain}`, interval(d.domain_error), num(d.domain_error.sd), `${num(d.domain_error.quantiles.p10)} / ${num(d.domain_error.quantiles.p50)} / ${num(d.domain_error.quantiles.p90)}`, "", "", ...(p.unsteered ? [""] : [])]),
+  ];
+  return [
+    `PAPI individual level (Zhu et al. 2024): ${p.persons} persons, model ${p.steered ? "told each person's 120 profile answers (--persona)" : "unsteered (add --persona for the paper's setting)"}; lower is closer`,
+    formatTable(header, rows),
+  ].join("\n");
 }
 
 const pctOf = (x: number) => `${(100 * x).toFixed(0)}%`;

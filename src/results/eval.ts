@@ -93,6 +93,30 @@ export const bootstrapInfo = z.object({
   variants: count.optional(),
 });
 
+/** A score over persons (PAPI's individual level): mean with its interval, standard deviation and quantiles. */
+const overPersons = interval.extend({ sd: num, quantiles: z.object({ p10: num, p25: num, p50: num, p75: num, p90: num }) });
+const domainValues = z.object({ O: num, C: num, E: num, A: num, N: num });
+const personScores = z.object({ item_distance: overPersons, item_distance_mode: overPersons, domain_error: overPersons });
+
+/** PAPI's individual level (Zhu et al. 2024; runs/papi.ts): per person, the held-out items and Big Five domain scores. */
+export const papiResult = personScores.extend({
+  persons: count,
+  /** Whether the model answered as each person's persona (--persona), or unsteered. */
+  steered: z.boolean(),
+  scale: z.string(),
+  domains: z.array(z.object({ domain: z.string(), domain_error: overPersons })),
+  /** With personas: the same scores of the unsteered answers. */
+  unsteered: personScores.optional(),
+  baselines: z.object({
+    uniform: z.object({ item_distance: num, domain_error: num }),
+    /** The other people's answer distribution on each item, as a prediction of the person. */
+    population: z.object({ item_distance: num, domain_error: num }),
+  }),
+  people: z.array(
+    z.object({ person: z.string(), n: count, item_distance: num, item_distance_mode: num, domain_error: num, model_domains: domainValues, person_domains: domainValues }),
+  ),
+});
+
 /** The scores of a run or of outside predictions (runs/result.ts, runs/predictions.ts). */
 export const evalScores = z.object({
   metric: z.string(),
@@ -119,6 +143,7 @@ export const evalScores = z.object({
   knowledge: z.object({ n: count, accuracy: interval, p_correct: interval }).optional(),
   moca: mocaResult.optional(),
   mort: mortResult.optional(),
+  papi: papiResult.optional(),
   /** With several presentation variants: does the result survive them? */
   stability: stabilityReport.optional(),
   warnings: z.array(z.string()),
@@ -171,6 +196,7 @@ export type PopulationResult = z.output<typeof populationResult>;
 export type StabilityReport = z.output<typeof stabilityReport>;
 export type MocaResult = z.output<typeof mocaResult>;
 export type MortResult = z.output<typeof mortResult>;
+export type PapiResult = z.output<typeof papiResult>;
 export type EvalScores = z.output<typeof evalScores>;
 export type EvalResult = z.output<typeof evalResult>;
 export type ScoreResult = z.output<typeof scoreResult>;

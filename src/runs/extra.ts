@@ -1,7 +1,8 @@
 /** Suite-specific scores that a suite asks for (Suite.extraScores), computed beside alignment. */
 import { mocaScores, pearsonWithInterval } from "../metrics/index.js";
-import type { MocaResult, MortResult } from "../results/index.js";
-import type { Question, Suite } from "../surveys/index.js";
+import type { MocaResult, MortResult, PapiResult } from "../results/index.js";
+import type { Population, Question, Suite } from "../surveys/index.js";
+import { papiScores, type PersonaDistributions } from "./papi.js";
 
 /**
  * MoCa (Nie et al. 2023): from the model's P(yes) and the humans' share of "yes" per story:
@@ -51,8 +52,9 @@ export function suiteExtraScores(
   model: (q: Question) => readonly (readonly number[])[] | undefined,
   seed: number,
   resamples: number,
-): { moca?: MocaResult; mort?: MortResult } | undefined {
-  const out: { moca?: MocaResult; mort?: MortResult } = {};
+  individual?: { readonly populations: readonly Population[]; readonly model: PersonaDistributions; readonly personas: ReadonlyMap<string, { readonly id: string }> },
+): { moca?: MocaResult; mort?: MortResult; papi?: PapiResult } | undefined {
+  const out: { moca?: MocaResult; mort?: MortResult; papi?: PapiResult } = {};
   if (suite.extraScores?.includes("moca")) {
     const m = moca(suite, questions, model, seed, resamples);
     if (m) out.moca = m;
@@ -61,5 +63,9 @@ export function suiteExtraScores(
     const m = mort(suite, questions, model, seed, resamples);
     if (m) out.mort = m;
   }
-  return out.moca || out.mort ? out : undefined;
+  if (suite.extraScores?.includes("papi") && individual) {
+    const p = papiScores(suite, individual.populations, individual.model, individual.personas, seed, resamples);
+    if (p) out.papi = p;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }

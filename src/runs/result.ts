@@ -140,7 +140,11 @@ export function scoreAnswers(
     warnings.push(`UNSTABLE: the population the model is closest to: ${stabilityVerdict(stability.conclusion).text}`);
   }
 
-  const extra = suiteExtraScores(suite, opinion, (q) => byKey.get(`${head.method}\u0000none\u0000${q.id}`), o.seed, o.conventions.resamples);
+  const extra = suiteExtraScores(suite, opinion, (q) => byKey.get(`${head.method}\u0000none\u0000${q.id}`), o.seed, o.conventions.resamples, {
+    populations,
+    model: (q, persona) => byKey.get(`${head.method}\u0000${persona}\u0000${q.id}`),
+    personas: o.personas,
+  });
 
   const scores: EvalScores = {
     ...head.summary,

@@ -14,3 +14,4 @@ export { loadRnR, RNR_INSTRUCTIONS, RNR_PROMPT_SUFFIXES, RNR_TITLE, RNR_VARIATIO
 export { loadSubPop, SUBPOP_TITLE, type LoadSubPopOptions } from "./subpop.js";
 export { loadMoRT, MORT_TITLE, type LoadMoRTOptions } from "./mort.js";
 export { loadPacifAIst, PACIFAIST_TITLE, type LoadPacifAIstOptions, type PacifAIstSuite } from "./pacifaist.js";
+export { BIG_FIVE, domainScores, keyed, loadPapi, PAPI_TITLE, papiDataOf, type Domain, type LoadPapiOptions, type PapiData, type PapiItem, type PapiPerson } from "./papi.js";

@@ -78,6 +78,11 @@ export function personasFor(
   const out = new Map<string, Persona>();
   for (const p of populations) {
     if (p.attribute === null) continue;
+    const own = overrides[p.attribute] === undefined ? suite.personaFor?.(p) : undefined;
+    if (own !== undefined) {
+      out.set(p.id, { id: p.id, text: own });
+      continue;
+    }
     const template = templates[p.attribute] ?? lower.get(p.attribute.toLowerCase()) ?? GENERIC_PERSONA_TEMPLATE;
     out.set(p.id, { id: p.id, text: fillPersonaTemplate(template, p) });
   }

@@ -141,6 +141,13 @@ export const TEMPLATES: Readonly<Record<string, Template>> = {
     options: lines.map((l) => `${l.label}. ${l.option.trim()}\n`).join(""),
     ending: `Answer as a choice between ${lines.map((l) => `${l.label}.`).join(",")}\n\nAnswer:`,
   }),
+  // PAPI (Zhu et al. 2024, PAlign main.py TEMPLATE, the item text lower-cased as generateAnswer does;
+  // it keeps its full stop, hence "You worry about things.."); "Answer:" added so that the next token is the label.
+  papi: ({ question, lines }) => ({
+    stem: `Given a statement of you: "You ${question.toLowerCase()}."\nPlease choose from the following options to identify how accurately this statement describes you.\nOptions:\n`,
+    options: lines.map((l) => `(${l.label}). ${l.option}\n`).join(""),
+    ending: "Answer:",
+  }),
   // "Randomness, Not Representation" (run_explicit_stability.py, construct_prompt): the instruction for
   // the answer format, the question, the labelled options and the closing request, as one user
   // message; civitas adds "Answer:" so that a completion model's next token is the answer.

@@ -14,6 +14,7 @@ import { loadRnR, RNR_TITLE } from "./rnr.js";
 import { loadMoRT, MORT_LICENCE, MORT_TITLE } from "./mort.js";
 import { loadPacifAIst, PACIFAIST_LICENCE, PACIFAIST_TITLE } from "./pacifaist.js";
 import { loadSubPop, SUBPOP_LICENCE, SUBPOP_TITLE } from "./subpop.js";
+import { loadPapi, PAPI_LICENCE, PAPI_TITLE } from "./papi.js";
 import type { Suite } from "./types.js";
 
 export interface SuiteLoadOptions {
@@ -101,6 +102,14 @@ const BUILT_IN: readonly SuiteInfo[] = [
     licence: PACIFAIST_LICENCE,
     args: NO_ARGS,
     load: (o) => loadPacifAIst(o),
+  },
+  {
+    name: "papi",
+    title: PAPI_TITLE,
+    description: "PAPI: 300 people x 300 IPIP-NEO personality items; the people as a population and each person alone",
+    licence: PAPI_LICENCE,
+    args: NO_ARGS,
+    load: (o) => loadPapi(o),
   },
   {
     name: "custom",

@@ -90,7 +90,7 @@ export interface Suite {
    * unambiguous items and accuracy with the ambiguity class, Nie et al. 2023); "mort" (Pearson's r
    * between the model's P(yes) and each population's share of yes, Schramowski et al. 2022).
    */
-  readonly extraScores?: readonly ("moca" | "mort")[];
+  readonly extraScores?: readonly ("moca" | "mort" | "papi")[];
   /**
    * Steering persona templates per attribute, "{value}" standing for the population's value, e.g.
    * { country: "Answer as someone who lives in {value}." }. Defaults: surveys/personas.ts.
@@ -98,6 +98,11 @@ export interface Suite {
   readonly personaTemplates?: Readonly<Record<string, string>>;
   /** What Question.cluster stands for ("story"), for the printed bootstrap; absent when questions have no clusters. */
   readonly clusterName?: string;
+  /**
+   * A population's own steering persona, when the suite builds it from the data rather than from a
+   * template (PAPI: a person's profile answers). A user's --persona-template for the attribute wins.
+   */
+  readonly personaFor?: (population: Population) => string | undefined;
   /** How to cite the data, for reports. */
   readonly citation?: string;
   /** What the loader noticed and a reader should know (renormalised shares, skipped rows). */

@@ -305,6 +305,34 @@ function extraSections(r: EvalResult): Raw[] {
     const rows = r.mort.populations.map((p) => [p.population, num(p.r.mean), ci(p.r.ci), String(p.r.n)]);
     out.push(section("MoRT: does the model say yes where people do? (Schramowski et al. 2022)", [table(["population", "Pearson's r", "95% CI", "actions"], rows), note("r between the model's P(yes), among yes and no, and the share of people answering yes, over actions; the paper's statistic.")]));
   }
+  if (r.papi) {
+    const p = r.papi;
+    type Summary = typeof p.item_distance;
+    const row = (name: string, s: Summary, uniform?: number, others?: number, unsteered?: Summary) => [
+      name,
+      num(s.mean),
+      ci(s.ci),
+      num(s.sd),
+      `${num(s.quantiles.p10)} / ${num(s.quantiles.p25)} / ${num(s.quantiles.p50)} / ${num(s.quantiles.p75)} / ${num(s.quantiles.p90)}`,
+      num(uniform),
+      num(others),
+      ...(p.unsteered ? [num(unsteered?.mean)] : []),
+    ];
+    out.push(
+      section(`PAPI individual level (Zhu et al. 2024): ${p.persons} persons`, [
+        table(
+          ["per person, held-out items (1-5 scale)", "mean", "95% CI", "sd", "p10 / p25 / median / p75 / p90", "uniform", "other people", ...(p.unsteered ? ["unsteered"] : [])],
+          [
+            row("item distance E|model - person|", p.item_distance, p.baselines.uniform.item_distance, p.baselines.population.item_distance, p.unsteered?.item_distance),
+            row("item distance, most likely answer", p.item_distance_mode, undefined, undefined, p.unsteered?.item_distance_mode),
+            row("Big Five domain score error", p.domain_error, p.baselines.uniform.domain_error, p.baselines.population.domain_error, p.unsteered?.domain_error),
+            ...p.domains.map((d) => row(`domain ${d.domain}`, d.domain_error)),
+          ],
+        ),
+        note(p.steered ? "the model was told each person's 120 profile answers (--persona); lower is closer" : "the model was not told the persons' profiles (add --persona for the paper's setting); lower is closer"),
+      ]),
+    );
+  }
   return out;
 }
 
