@@ -71,6 +71,19 @@ export const mocaResult = z.object({
   accuracy: estimate,
 });
 
+/** "Multilingual != Multicultural" (Rystrøm et al. 2025): alignment per language asked (metrics/multicultural.ts). */
+export const multiculturalResult = z.object({
+  by_language: z.array(
+    z.object({
+      language: z.string(),
+      n: count,
+      groups: z.array(z.object({ group: z.string(), n: count, spearman: interval, mean_alignment: interval })),
+    }),
+  ),
+  us_bias: z.array(z.object({ language: z.string(), native: z.array(z.string()), n: count, us_minus_native: interval })),
+  native_vs_english: z.array(z.object({ country: z.string(), language: z.string(), n: count, native_minus_english: interval })),
+});
+
 /** The scores of a run or of outside predictions (runs/result.ts, runs/predictions.ts). */
 export const evalScores = z.object({
   metric: z.string(),
@@ -95,6 +108,7 @@ export const evalScores = z.object({
   /** Questions with one correct option. */
   knowledge: z.object({ n: count, accuracy: interval, p_correct: interval }).optional(),
   moca: mocaResult.optional(),
+  multicultural: multiculturalResult.optional(),
   /** With several presentation variants: does the result survive them? */
   stability: stabilityReport.optional(),
   warnings: z.array(z.string()),
@@ -146,6 +160,7 @@ export const scoreResult = evalScores.extend({
 export type PopulationResult = z.output<typeof populationResult>;
 export type StabilityReport = z.output<typeof stabilityReport>;
 export type MocaResult = z.output<typeof mocaResult>;
+export type MulticulturalResult = z.output<typeof multiculturalResult>;
 export type EvalScores = z.output<typeof evalScores>;
 export type EvalResult = z.output<typeof evalResult>;
 export type ScoreResult = z.output<typeof scoreResult>;

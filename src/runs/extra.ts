@@ -1,7 +1,7 @@
 /** Suite-specific scores that a suite asks for (Suite.extraScores), computed beside alignment. */
-import { mocaScores } from "../metrics/index.js";
-import type { MocaResult } from "../results/index.js";
-import type { Question, Suite } from "../surveys/index.js";
+import { mocaScores, multiculturalScores } from "../metrics/index.js";
+import type { MocaResult, MulticulturalResult } from "../results/index.js";
+import { isMulticulturalSuite, splitMulticulturalId, type Question, type Suite } from "../surveys/index.js";
 
 /**
  * MoCa (Nie et al. 2023): from the model's P(yes) and the humans' share of "yes" per story:
@@ -23,13 +23,42 @@ function moca(suite: Suite, questions: readonly Question[], model: (q: Question)
   return { n: items.length, ...mocaScores(items, { seed, resamples }) };
 }
 
+/**
+ * "Multilingual != Multicultural": the model's pro share per question and language asked (its
+ * probability on the "pro" statement, the first option, averaged over variants), correlated with
+ * every country's, language's and the global share (metrics/multicultural.ts).
+ */
+function multicultural(suite: Suite, questions: readonly Question[], model: (q: Question) => readonly (readonly number[])[] | undefined, seed: number, resamples: number) {
+  if (!isMulticulturalSuite(suite)) return undefined;
+  const items = questions.flatMap((q) => {
+    const dists = model(q);
+    if (!dists || dists.length === 0) return [];
+    const pro = dists.reduce((s, d) => s + d[0]! / (d[0]! + d[1]! || 1), 0) / dists.length;
+    return [{ ...splitMulticulturalId(q.id), modelPro: pro }];
+  });
+  if (items.length === 0) return undefined;
+  const groups = suite.populations.map((p) => p.id);
+  return multiculturalScores({
+    items,
+    share: (key, group) => suite.human(key, group)?.probs[0],
+    countryLanguage: suite.countryLanguage,
+    groups,
+    seed,
+    resamples,
+  });
+}
+
 export function suiteExtraScores(
   suite: Suite,
   questions: readonly Question[],
   model: (q: Question) => readonly (readonly number[])[] | undefined,
   seed: number,
   resamples: number,
-): { moca?: MocaResult } | undefined {
+): { moca?: MocaResult; multicultural?: MulticulturalResult } | undefined {
+  if (suite.extraScores?.includes("multicultural")) {
+    const m = multicultural(suite, questions, model, seed, resamples);
+    return m ? { multicultural: m } : undefined;
+  }
   if (!suite.extraScores?.includes("moca")) return undefined;
   const m = moca(suite, questions, model, seed, resamples);
   return m ? { moca: m } : undefined;

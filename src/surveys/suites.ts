@@ -11,12 +11,15 @@ import { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
 import { loadMoCa, MOCA_TITLE } from "./moca.js";
 import { loadOpinionQA, OPINIONQA_TITLE } from "./opinionqa.js";
 import { loadRnR, RNR_TITLE } from "./rnr.js";
+import { loadMulticultural, MULTICULTURAL_LICENCE, MULTICULTURAL_TITLE } from "./multicultural.js";
 import { loadSubPop, SUBPOP_LICENCE, SUBPOP_TITLE } from "./subpop.js";
 import type { Suite } from "./types.js";
 
 export interface SuiteLoadOptions {
   /** A local folder with the suite's files; without it they are downloaded once into the cache. */
   readonly data?: string;
+  /** A prompts file: the questions in other languages (suites that take one: multicultural). */
+  readonly prompts?: string;
   readonly cacheDir?: string;
   readonly onProgress?: CacheOptions["onProgress"];
   /** Called when a downloaded file has no pinned hash to check (e.g. GlobalOpinionQA's full file). */
@@ -83,6 +86,14 @@ const BUILT_IN: readonly SuiteInfo[] = [
     licence: SUBPOP_LICENCE,
     args: NO_ARGS,
     load: (o) => loadSubPop(o),
+  },
+  {
+    name: "multicultural",
+    title: MULTICULTURAL_TITLE,
+    description: "Multilingual != Multicultural: pro-stance shares on WVS/EVS questions, 13 countries; asked in English and, with --prompts, in each country's language",
+    licence: MULTICULTURAL_LICENCE,
+    args: NO_ARGS,
+    load: (o) => loadMulticultural(o),
   },
   {
     name: "custom",

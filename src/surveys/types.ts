@@ -81,9 +81,10 @@ export interface Suite {
   readonly datasets?: readonly string[];
   /**
    * Suite-specific scores computed beside the distributional alignment: "moca" (AuROC on
-   * unambiguous items and accuracy with the ambiguity class, Nie et al. 2023).
+   * unambiguous items and accuracy with the ambiguity class, Nie et al. 2023); "multicultural"
+   * (alignment per language asked with each country, Rystrøm et al. 2025).
    */
-  readonly extraScores?: readonly "moca"[];
+  readonly extraScores?: readonly ("moca" | "multicultural")[];
   /**
    * Steering persona templates per attribute, "{value}" standing for the population's value, e.g.
    * { country: "Answer as someone who lives in {value}." }. Defaults: surveys/personas.ts.
