@@ -9,7 +9,7 @@ function describe(suite: Suite) {
     suite: suite.name,
     title: suite.title,
     location: suite.location,
-    licence: findSuite(suite.name).licence ?? null,
+    licence: suite.licence ?? findSuite(suite.name).licence ?? null,
     default_metric: suite.defaultMetric,
     reference: suite.reference,
     ...(suite.datasets ? { datasets: suite.datasets } : {}),

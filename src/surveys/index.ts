@@ -12,4 +12,5 @@ export { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
 export { DISTALIGN_DATASETS, DISTALIGN_TITLE, loadDistAlign } from "./distalign.js";
 export { loadRnR, RNR_INSTRUCTIONS, RNR_PROMPT_SUFFIXES, RNR_TITLE, RNR_VARIATIONS } from "./rnr.js";
 export { buildMulticultural, isMulticulturalSuite, loadMulticultural, MULTICULTURAL_LICENCE, MULTICULTURAL_TITLE, parsePrompts, PROMPTS_COLUMNS, splitMulticulturalId, type LoadMulticulturalOptions, type MulticulturalSuite } from "./multicultural.js";
+export { HF_BUILT_IN, HF_ENDPOINT_ENV, hfCacheName, loadHf, parseMapping, type HfMapping, type LoadHfOptions } from "./hf.js";
 export { loadSubPop, SUBPOP_TITLE, type LoadSubPopOptions } from "./subpop.js";

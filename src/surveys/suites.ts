@@ -11,6 +11,7 @@ import { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
 import { loadMoCa, MOCA_TITLE } from "./moca.js";
 import { loadOpinionQA, OPINIONQA_TITLE } from "./opinionqa.js";
 import { loadRnR, RNR_TITLE } from "./rnr.js";
+import { HF_BUILT_IN, loadHf } from "./hf.js";
 import { loadMulticultural, MULTICULTURAL_LICENCE, MULTICULTURAL_TITLE } from "./multicultural.js";
 import { loadSubPop, SUBPOP_LICENCE, SUBPOP_TITLE } from "./subpop.js";
 import type { Suite } from "./types.js";
@@ -94,6 +95,14 @@ const BUILT_IN: readonly SuiteInfo[] = [
     licence: MULTICULTURAL_LICENCE,
     args: NO_ARGS,
     load: (o) => loadMulticultural(o),
+  },
+  {
+    name: "hf",
+    title: "A dataset on the Hugging Face Hub, read through a mapping file (--data hf:<mapping>)",
+    description: `a Hugging Face dataset's Parquet, JSON Lines or CSV files through a mapping: --data hf:<${Object.keys(HF_BUILT_IN).join("|")}|mapping.yaml>`,
+    licence: "the dataset's own (the mapping's licence field, shown with the loaded suite)",
+    args: NO_ARGS,
+    load: (o) => loadHf(o),
   },
   {
     name: "custom",

@@ -90,6 +90,8 @@ export interface Suite {
    * { country: "Answer as someone who lives in {value}." }. Defaults: surveys/personas.ts.
    */
   readonly personaTemplates?: Readonly<Record<string, string>>;
+  /** The data's licence, when the loaded data itself says it (a Hugging Face mapping); else the registered suite's. */
+  readonly licence?: string;
   /** How to cite the data, for reports. */
   readonly citation?: string;
   /** What the loader noticed and a reader should know (renormalised shares, skipped rows). */
