@@ -348,7 +348,10 @@ function respondents(m: z.output<typeof Respondents>, rows: readonly Row[]): Bui
     const answers = people.map((p) => ({ ...p, a: asText(at(p.r.value, spec.column))?.trim() }));
     const found = [...new Set(answers.map((x) => x.a).filter((v): v is string => v !== undefined && v !== ""))].sort();
     const options = spec.options ?? found;
-    if (options.length < 2) throw new CivitasError("input", `question ${spec.id}: column ${spec.column} has ${options.length} distinct answer(s); a question needs two options`, { hint: HINT });
+    if (options.length < 2) {
+      warnings.push(`${spec.id}: column ${spec.column} has ${options.length} distinct answer(s) and no options listed in the mapping: not asked`);
+      continue;
+    }
     const refusal = options.map((o) => spec.refusal?.includes(o) ?? false);
     const q: Question = { id: spec.id, text: spec.text, options, refusal, ordinals: null, source: m.repo };
     questions.push(q);
