@@ -118,7 +118,14 @@ describe("multicultural on the shared data", () => {
 
   it("is evaluated end to end in English and Danish (stories260K proves the machinery, not a result)", async () => {
     const prompts = path.join(tmp, "prompts.csv");
-    await writeFile(prompts, "question_key,language,question,pro,con\ne235,da,Hvilket udsagn?,Demokrati er vigtigt.,Demokrati er ikke vigtigt.\nf118,da,Hvilket udsagn?,Homoseksualitet kan retfærdiggøres.,Homoseksualitet kan ikke retfærdiggøres.\nd059,da,Hvilket udsagn?,Mænd er bedre politiske ledere end kvinder.,Mænd er ikke bedre politiske ledere end kvinder.\n");
+    // The first three English questions (ids sorted): c001_01, c002_01, d026_03, also in Danish.
+    await writeFile(
+      prompts,
+      "question_key,language,question,pro,con\n" +
+        "c001_01,da,Hvilket udsagn?,Mænd bør have mere ret til et job end kvinder.,Mænd bør ikke have mere ret til et job end kvinder.\n" +
+        "c002_01,da,Hvilket udsagn?,Arbejdsgivere bør prioritere landets egne borgere.,Arbejdsgivere bør ikke prioritere landets egne borgere.\n" +
+        "d026_03,da,Hvilket udsagn?,Det er en pligt over for samfundet at få børn.,Det er ikke en pligt over for samfundet at få børn.\n",
+    );
     const r = await runCli(["eval", "multicultural", "--model", `llama:${MODEL}`, "--threads", "1", "--data", DIR, "--prompts", prompts, "--limit", "3", "--store", path.join(tmp, "m.duckdb"), "--progress", "none", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as {
@@ -131,12 +138,16 @@ describe("multicultural on the shared data", () => {
     assert.deepEqual(j.multicultural.by_language.map((l) => [l.language, l.n]), [["en", 3], ["da", 3]]);
     assert.equal(j.multicultural.by_language[0]!.groups.length, 18);
     assert.deepEqual(j.multicultural.us_bias.map((b) => [b.language, b.native]), [["en", ["AU", "CA", "GB", "KE", "NG", "NIR", "NZ", "SG"]], ["da", ["DK"]]]);
-    // Danish asked on e235, f118, d059; English on the first three keys: c001_01, ... so the overlap depends on --limit.
-    assert.deepEqual(j.multicultural.native_vs_english.map((d) => d.country), ["DK"]);
+    assert.deepEqual(j.multicultural.native_vs_english.map((d) => [d.country, d.n]), [["DK", 3]]);
     const text = await runCli(["eval", "multicultural", "--model", `llama:${MODEL}`, "--threads", "1", "--data", DIR, "--prompts", prompts, "--limit", "3", "--store", path.join(tmp, "m.duckdb"), "--progress", "none"]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /asked in da \(3 questions\):/u);
     assert.match(text.stdout, /US bias/u);
+    assert.match(text.stdout, /DK \(da, 3 questions\):/u);
+    const html = path.join(tmp, "m.html");
+    const rep = await runCli(["report", (j as unknown as { run: string }).run, "-o", html, "--store", path.join(tmp, "m.duckdb")]);
+    assert.equal(rep.code, 0, rep.stderr);
+    assert.match(readFileSync(html, "utf8"), /Alignment by the language asked in/u);
   });
 });
 
