@@ -37,7 +37,7 @@ export const MULTICULTURAL_TITLE = "Multilingual != Multicultural (Rystrøm et a
 
 export const MULTICULTURAL_LICENCE =
   "MIT (code and derived files, jhrystrom/multicultural-alignment); the survey data are World Values Survey / European Values Study data: " +
-  "their terms apply (registration, non-commercial research use, citation of the WVS/EVS releases; worldvaluessurvey.org, europeanvaluesstudy.eu)";
+  "their terms apply (non-commercial research and teaching use, citing the WVS/EVS releases; see worldvaluessurvey.org and europeanvaluesstudy.eu)";
 
 export const MULTICULTURAL_CITATION =
   "Jonathan Rystrøm, Hannah Rose Kirk, Scott Hale. 2025. Multilingual != Multicultural: Evaluating Gaps Between Multilingual " +
