@@ -139,10 +139,12 @@ export function toJson(value: unknown): string {
  * Loads a suite by name as every command does: a local copy with --data, else downloaded once
  * into the cache (--cache-dir), telling the user what is downloaded and what could not be verified.
  */
-export async function loadSuiteFor(name: string, flags: { data?: string; cacheDir?: string }, log: (message: string) => void): Promise<Suite> {
+export async function loadSuiteFor(name: string, flags: { data?: string; cacheDir?: string; prompts?: string }, log: (message: string) => void): Promise<Suite> {
   const info = findSuite(name);
+  if (flags.prompts !== undefined && info.name !== "multicultural") throw usageError(`--prompts is for the multicultural suite, not ${info.name}`);
   const suite = await info.load({
     ...(flags.data === undefined ? {} : { data: flags.data }),
+    ...(flags.prompts === undefined ? {} : { prompts: flags.prompts }),
     ...(flags.cacheDir === undefined ? {} : { cacheDir: flags.cacheDir }),
     onProgress: (done, total, file) => log(`downloading ${info.name} (${done}/${total}): ${file}`),
     onUnverified: (u) => log(`warning: ${u.url} has no pinned checksum; using it as downloaded (sha256 ${u.sha256})`),

@@ -15,6 +15,7 @@ import { createProgress, type ProgressMode } from "./progress.js";
 interface EvalFlags {
   model?: string;
   data?: string;
+  prompts?: string;
   populations?: string[];
   limit?: number;
   metric?: string;
@@ -98,6 +99,7 @@ export function evalCommand(): Command {
     .argument("<suite>", `the survey: ${suites.names.join(", ")}`)
     .option("-m, --model <model>", `the model: ${modelForms().join(" | ")}`)
     .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
+    .option("--prompts <file>", "multicultural: the questions in other languages, a CSV question_key,language,question,pro,con (docs/data.md)")
     .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall, or all the suite has when it has no overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
     .option("-n, --limit <n>", "ask only the first n questions that a chosen population can be scored on (of each dataset, in suites that have several)", intOption("--limit", 1))
     .option("--metric <name>", `distance behind the alignment score: ${metrics.names.join(", ")} (default: the protocol's, else the suite's)`)

@@ -9,7 +9,7 @@ function describe(suite: Suite) {
     suite: suite.name,
     title: suite.title,
     location: suite.location,
-    licence: findSuite(suite.name).licence ?? null,
+    licence: suite.licence ?? findSuite(suite.name).licence ?? null,
     default_metric: suite.defaultMetric,
     reference: suite.reference,
     ...(suite.datasets ? { datasets: suite.datasets } : {}),
@@ -72,8 +72,9 @@ export function suitesCommand(): Command {
     .argument("<suite>", `one of: ${SUITES.map((s) => s.name).join(", ")}`)
     .option("--data <path>", "a local copy of the survey files (default: download them once into the cache)")
     .option("--cache-dir <dir>", "where downloaded surveys are kept")
+    .option("--prompts <file>", "multicultural: the questions in other languages (docs/data.md)")
     .option("--json", "print everything as JSON")
-    .action(async (name: string, flags: { data?: string; cacheDir?: string; json?: boolean }) => {
+    .action(async (name: string, flags: { data?: string; cacheDir?: string; prompts?: string; json?: boolean }) => {
       try {
         const suite = await loadSuiteFor(name, flags, (m) => printErr(`${m}\n`));
         for (const w of suite.warnings ?? []) printErr(`warning: ${w}\n`);

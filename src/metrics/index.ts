@@ -4,6 +4,7 @@ export * from "./rng.js";
 export * from "./noise.js";
 export * from "./noise-floor.js";
 export * from "./moca.js";
+export { averageRanks, meanAlignment, multiculturalScores, spearman, type MulticulturalInput, type MulticulturalScores, type ProItem } from "./multicultural.js";
 export * from "./stability.js";
 export * from "./intervals.js";
 export { logGamma, normalQuantile, tQuantile } from "./distributions.js";

@@ -95,6 +95,7 @@ export function formatScores(r: EvalScores): string {
     out.push(`MoRT, Pearson's r between the model's P(yes) and the share of people saying yes: ${r.mort.populations.map((p) => `${p.population} ${interval(p.r)} (${p.r.n} actions)`).join(" · ")}`);
   }
   if (r.papi) out.push("", formatPapi(r.papi));
+  if (r.multicultural) out.push("", formatMulticultural(r.multicultural));
   if (r.stability) out.push("", formatStability(r.stability));
   return out.join("\n");
 }
@@ -122,6 +123,40 @@ function formatPapi(p: NonNullable<EvalScores["papi"]>): string {
     `PAPI individual level (Zhu et al. 2024): ${p.persons} persons, model ${p.steered ? "told each person's 120 profile answers (--persona)" : "unsteered (add --persona for the paper's setting)"}; lower is closer`,
     formatTable(header, rows),
   ].join("\n");
+}
+
+/** Where a difference's interval lies: above 0, below 0, or across it. */
+const side = (i: Interval): "above" | "below" | "across" | "none" => (!Number.isFinite(i.mean) ? "none" : i.ci[0] > 0 ? "above" : i.ci[1] < 0 ? "below" : "across");
+
+/**
+ * "Multilingual != Multicultural": Spearman over questions with each group, per language asked;
+ * the US bias per language; each country's alignment in its own language minus in English.
+ */
+export function formatMulticultural(m: NonNullable<EvalScores["multicultural"]>): string {
+  const out: string[] = ["alignment by the language asked in (Spearman over questions of the model's pro share with each group's; Rystrøm et al. 2025):"];
+  for (const l of m.by_language) {
+    out.push(`  asked in ${terminalSafe(l.language)} (${l.n} questions):`);
+    for (let i = 0; i < l.groups.length; i += 6) out.push(`    ${l.groups.slice(i, i + 6).map((g) => `${terminalSafe(g.group)} ${interval(g.spearman)}`).join(" · ")}`);
+  }
+  if (m.us_bias.length > 0) {
+    out.push("  US bias (Spearman with the US minus with the language's own countries, when asked in it):");
+    for (const b of m.us_bias) {
+      const s = side(b.us_minus_native);
+      const verdict = s === "none" ? "not computable (a correlation is undefined: too few questions or constant answers)" : s === "above" ? "closer to the US" : s === "below" ? `closer to ${b.native.join(", ")}` : "no clear difference";
+      out.push(`    ${terminalSafe(b.language)} (vs ${b.native.map((c) => terminalSafe(c)).join(", ")}): ${interval(b.us_minus_native)}: ${verdict}`);
+    }
+  }
+  if (m.native_vs_english.length > 0) {
+    out.push("  does alignment with a country follow its language? (Spearman asked in its language minus asked in English):");
+    for (const d of m.native_vs_english) {
+      const s = side(d.native_minus_english);
+      const verdict = s === "none" ? "not computable (too few questions asked in both languages, or constant answers)" : s === "above" ? "yes, closer in its language" : s === "below" ? "no, closer in English" : "no clear difference";
+      out.push(`    ${terminalSafe(d.country)} (${terminalSafe(d.language)}, ${d.n} questions): ${interval(d.native_minus_english)}: ${verdict}`);
+    }
+  } else {
+    out.push("  asked in English only: give translated prompts (--prompts) to compare languages");
+  }
+  return out.join("\n");
 }
 
 const pctOf = (x: number) => `${(100 * x).toFixed(0)}%`;

@@ -117,6 +117,19 @@ export const papiResult = personScores.extend({
   ),
 });
 
+/** "Multilingual != Multicultural" (Rystrøm et al. 2025): alignment per language asked (metrics/multicultural.ts). */
+export const multiculturalResult = z.object({
+  by_language: z.array(
+    z.object({
+      language: z.string(),
+      n: count,
+      groups: z.array(z.object({ group: z.string(), n: count, spearman: interval, mean_alignment: interval })),
+    }),
+  ),
+  us_bias: z.array(z.object({ language: z.string(), native: z.array(z.string()), n: count, us_minus_native: interval })),
+  native_vs_english: z.array(z.object({ country: z.string(), language: z.string(), n: count, native_minus_english: interval })),
+});
+
 /** The scores of a run or of outside predictions (runs/result.ts, runs/predictions.ts). */
 export const evalScores = z.object({
   metric: z.string(),
@@ -144,6 +157,7 @@ export const evalScores = z.object({
   moca: mocaResult.optional(),
   mort: mortResult.optional(),
   papi: papiResult.optional(),
+  multicultural: multiculturalResult.optional(),
   /** With several presentation variants: does the result survive them? */
   stability: stabilityReport.optional(),
   warnings: z.array(z.string()),
@@ -197,6 +211,7 @@ export type StabilityReport = z.output<typeof stabilityReport>;
 export type MocaResult = z.output<typeof mocaResult>;
 export type MortResult = z.output<typeof mortResult>;
 export type PapiResult = z.output<typeof papiResult>;
+export type MulticulturalResult = z.output<typeof multiculturalResult>;
 export type EvalScores = z.output<typeof evalScores>;
 export type EvalResult = z.output<typeof evalResult>;
 export type ScoreResult = z.output<typeof scoreResult>;

@@ -1,7 +1,7 @@
 /** Suite-specific scores that a suite asks for (Suite.extraScores), computed beside alignment. */
-import { mocaScores, pearsonWithInterval } from "../metrics/index.js";
-import type { MocaResult, MortResult, PapiResult } from "../results/index.js";
-import type { Population, Question, Suite } from "../surveys/index.js";
+import { mocaScores, multiculturalScores, pearsonWithInterval } from "../metrics/index.js";
+import type { MocaResult, MortResult, MulticulturalResult, PapiResult } from "../results/index.js";
+import { isMulticulturalSuite, splitMulticulturalId, type Population, type Question, type Suite } from "../surveys/index.js";
 import { papiScores, type PersonaDistributions } from "./papi.js";
 
 /**
@@ -46,6 +46,31 @@ function mort(suite: Suite, questions: readonly Question[], model: (q: Question)
   return populations.length > 0 ? { populations } : undefined;
 }
 
+/**
+ * "Multilingual != Multicultural": the model's pro share per question and language asked (its
+ * probability on the "pro" statement, the first option, averaged over variants), correlated with
+ * every country's, language's and the global share (metrics/multicultural.ts).
+ */
+function multicultural(suite: Suite, questions: readonly Question[], model: (q: Question) => readonly (readonly number[])[] | undefined, seed: number, resamples: number) {
+  if (!isMulticulturalSuite(suite)) return undefined;
+  const items = questions.flatMap((q) => {
+    const dists = model(q);
+    if (!dists || dists.length === 0) return [];
+    const pro = dists.reduce((s, d) => s + d[0]! / (d[0]! + d[1]! || 1), 0) / dists.length;
+    return [{ ...splitMulticulturalId(q.id), modelPro: pro }];
+  });
+  if (items.length === 0) return undefined;
+  const groups = suite.populations.map((p) => p.id);
+  return multiculturalScores({
+    items,
+    share: (key, group) => suite.human(key, group)?.probs[0],
+    countryLanguage: suite.countryLanguage,
+    groups,
+    seed,
+    resamples,
+  });
+}
+
 export function suiteExtraScores(
   suite: Suite,
   questions: readonly Question[],
@@ -53,8 +78,8 @@ export function suiteExtraScores(
   seed: number,
   resamples: number,
   individual?: { readonly populations: readonly Population[]; readonly model: PersonaDistributions; readonly personas: ReadonlyMap<string, { readonly id: string }> },
-): { moca?: MocaResult; mort?: MortResult; papi?: PapiResult } | undefined {
-  const out: { moca?: MocaResult; mort?: MortResult; papi?: PapiResult } = {};
+): { moca?: MocaResult; mort?: MortResult; multicultural?: MulticulturalResult; papi?: PapiResult } | undefined {
+  const out: { moca?: MocaResult; mort?: MortResult; multicultural?: MulticulturalResult; papi?: PapiResult } = {};
   if (suite.extraScores?.includes("moca")) {
     const m = moca(suite, questions, model, seed, resamples);
     if (m) out.moca = m;
@@ -62,6 +87,10 @@ export function suiteExtraScores(
   if (suite.extraScores?.includes("mort")) {
     const m = mort(suite, questions, model, seed, resamples);
     if (m) out.mort = m;
+  }
+  if (suite.extraScores?.includes("multicultural")) {
+    const m = multicultural(suite, questions, model, seed, resamples);
+    if (m) out.multicultural = m;
   }
   if (suite.extraScores?.includes("papi") && individual) {
     const p = papiScores(suite, individual.populations, individual.model, individual.personas, seed, resamples);

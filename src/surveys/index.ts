@@ -11,6 +11,8 @@ export { CUSTOM_TITLE, loadCustom, type CustomSuite, type LoadCustomOptions } fr
 export { GLOBALOPINIONS_TITLE, loadGlobalOpinions } from "./globalopinions.js";
 export { DISTALIGN_DATASETS, DISTALIGN_TITLE, loadDistAlign } from "./distalign.js";
 export { loadRnR, RNR_INSTRUCTIONS, RNR_PROMPT_SUFFIXES, RNR_TITLE, RNR_VARIATIONS } from "./rnr.js";
+export { buildMulticultural, isMulticulturalSuite, loadMulticultural, MULTICULTURAL_LICENCE, MULTICULTURAL_TITLE, parsePrompts, PROMPTS_COLUMNS, splitMulticulturalId, type LoadMulticulturalOptions, type MulticulturalSuite } from "./multicultural.js";
+export { HF_BUILT_IN, HF_ENDPOINT_ENV, hfCacheName, loadHf, parseMapping, type HfMapping, type LoadHfOptions } from "./hf.js";
 export { loadSubPop, SUBPOP_TITLE, type LoadSubPopOptions } from "./subpop.js";
 export { loadMoRT, MORT_TITLE, type LoadMoRTOptions } from "./mort.js";
 export { loadPacifAIst, PACIFAIST_TITLE, type LoadPacifAIstOptions, type PacifAIstSuite } from "./pacifaist.js";

@@ -13,6 +13,8 @@ import { loadOpinionQA, OPINIONQA_TITLE } from "./opinionqa.js";
 import { loadRnR, RNR_TITLE } from "./rnr.js";
 import { loadMoRT, MORT_LICENCE, MORT_TITLE } from "./mort.js";
 import { loadPacifAIst, PACIFAIST_LICENCE, PACIFAIST_TITLE } from "./pacifaist.js";
+import { HF_BUILT_IN, loadHf } from "./hf.js";
+import { loadMulticultural, MULTICULTURAL_LICENCE, MULTICULTURAL_TITLE } from "./multicultural.js";
 import { loadSubPop, SUBPOP_LICENCE, SUBPOP_TITLE } from "./subpop.js";
 import { loadPapi, PAPI_LICENCE, PAPI_TITLE } from "./papi.js";
 import type { Suite } from "./types.js";
@@ -20,6 +22,8 @@ import type { Suite } from "./types.js";
 export interface SuiteLoadOptions {
   /** A local folder with the suite's files; without it they are downloaded once into the cache. */
   readonly data?: string;
+  /** A prompts file: the questions in other languages (suites that take one: multicultural). */
+  readonly prompts?: string;
   readonly cacheDir?: string;
   readonly onProgress?: CacheOptions["onProgress"];
   /** Called when a downloaded file has no pinned hash to check (e.g. GlobalOpinionQA's full file). */
@@ -110,6 +114,22 @@ const BUILT_IN: readonly SuiteInfo[] = [
     licence: PAPI_LICENCE,
     args: NO_ARGS,
     load: (o) => loadPapi(o),
+  },
+  {
+    name: "multicultural",
+    title: MULTICULTURAL_TITLE,
+    description: "Multilingual != Multicultural: pro-stance shares on WVS/EVS questions, 13 countries; asked in English and, with --prompts, in each country's language",
+    licence: MULTICULTURAL_LICENCE,
+    args: NO_ARGS,
+    load: (o) => loadMulticultural(o),
+  },
+  {
+    name: "hf",
+    title: "A dataset on the Hugging Face Hub, read through a mapping file (--data hf:<mapping>)",
+    description: `a Hugging Face dataset's Parquet, JSON Lines or CSV files through a mapping: --data hf:<${Object.keys(HF_BUILT_IN).join("|")}|mapping.yaml>`,
+    licence: "the dataset's own (the mapping's licence field, shown with the loaded suite)",
+    args: NO_ARGS,
+    load: (o) => loadHf(o),
   },
   {
     name: "custom",

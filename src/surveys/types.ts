@@ -88,9 +88,11 @@ export interface Suite {
   /**
    * Suite-specific scores computed beside the distributional alignment: "moca" (AuROC on
    * unambiguous items and accuracy with the ambiguity class, Nie et al. 2023); "mort" (Pearson's r
-   * between the model's P(yes) and each population's share of yes, Schramowski et al. 2022).
+   * between the model's P(yes) and each population's share of yes, Schramowski et al. 2022);
+   * "multicultural" (alignment per language asked with each country, Rystrøm et al. 2025); "papi"
+   * (each person's held-out answers and Big Five domain scores, Zhu et al. 2024).
    */
-  readonly extraScores?: readonly ("moca" | "mort" | "papi")[];
+  readonly extraScores?: readonly ("moca" | "mort" | "multicultural" | "papi")[];
   /**
    * Steering persona templates per attribute, "{value}" standing for the population's value, e.g.
    * { country: "Answer as someone who lives in {value}." }. Defaults: surveys/personas.ts.
@@ -103,6 +105,8 @@ export interface Suite {
    * template (PAPI: a person's profile answers). A user's --persona-template for the attribute wins.
    */
   readonly personaFor?: (population: Population) => string | undefined;
+  /** The data's licence, when the loaded data itself says it (a Hugging Face mapping); else the registered suite's. */
+  readonly licence?: string;
   /** How to cite the data, for reports. */
   readonly citation?: string;
   /** What the loader noticed and a reader should know (renormalised shares, skipped rows). */

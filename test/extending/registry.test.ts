@@ -80,7 +80,7 @@ describe("one registry shape", () => {
 
 describe("the five registries hold the built-ins and give the errors users know", () => {
   it("lists them in their order", () => {
-    assert.deepEqual(suites.names.slice(0, 10), ["opinionqa", "globalopinions", "distalign", "moca", "rnr", "subpop", "mort", "pacifaist", "papi", "custom"]);
+    assert.deepEqual(suites.names.slice(0, 12), ["opinionqa", "globalopinions", "distalign", "moca", "rnr", "subpop", "mort", "pacifaist", "papi", "multicultural", "hf", "custom"]);
     assert.deepEqual(methods.names.slice(0, 3), ["logprobs", "sample", "verbalize"]);
     assert.deepEqual(metrics.names.slice(0, 4), ["wasserstein", "tv", "jsd", "mean"]);
     assert.deepEqual(protocols.names.slice(0, 3), ["santurkar2023", "durmus2023", "meister2024"]);

@@ -162,7 +162,7 @@ describe("civitas suites", () => {
   it("lists the suites, and shows a suite's questions and populations by the names other commands take", async () => {
     const list = await runCli(["suites", "--json"]);
     assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual((JSON.parse(list.stdout) as { suite: string }[]).map((s) => s.suite), ["opinionqa", "globalopinions", "distalign", "moca", "rnr", "subpop", "mort", "pacifaist", "papi", "custom"]);
+    assert.deepEqual((JSON.parse(list.stdout) as { suite: string }[]).map((s) => s.suite), ["opinionqa", "globalopinions", "distalign", "moca", "rnr", "subpop", "mort", "pacifaist", "papi", "multicultural", "hf", "custom"]);
     const show = await runCli(["suites", "show", "opinionqa", "--data", OPINIONQA, "--json"]);
     assert.equal(show.code, 0, show.stderr);
     const j = JSON.parse(show.stdout) as { questions: { id: string; text: string; options: string[]; ordinals: number[] | null; refusal: string[] }[]; populations: { population: string }[] };

@@ -333,6 +333,15 @@ function extraSections(r: EvalResult): Raw[] {
       ]),
     );
   }
+  if (r.multicultural) {
+    const m = r.multicultural;
+    const rows = [
+      ...m.by_language.flatMap((l) => l.groups.map((g) => [`asked in ${l.language}: Spearman with ${g.group} (${g.n} questions)`, num(g.spearman.mean), ci(g.spearman.ci)])),
+      ...m.us_bias.map((b) => [`asked in ${b.language}: US bias (Spearman with US minus with ${b.native.join(", ")})`, num(b.us_minus_native.mean), ci(b.us_minus_native.ci)]),
+      ...m.native_vs_english.map((d) => [`${d.country}: asked in ${d.language} minus asked in English (${d.n} questions)`, num(d.native_minus_english.mean), ci(d.native_minus_english.ci)]),
+    ];
+    out.push(section("Alignment by the language asked in (Rystrøm et al. 2025)", table(["score", "mean", "95% CI"], rows)));
+  }
   return out;
 }
 
