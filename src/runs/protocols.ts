@@ -28,6 +28,13 @@ export interface Conventions {
   readonly resamples: number;
   /** The order in which options are shown to the model (eval only). */
   readonly optionOrder: "survey" | "alphabetical";
+  /**
+   * What the overall number (of a dataset) averages: "populations" (absent: the default), each
+   * population's mean over its questions, then the mean over populations; "pairs", the mean over
+   * every scored (question, population) pair (Meister et al. 2024: eval_utils.py compute_three
+   * flattens each dataset's per-pair distances before it averages them).
+   */
+  readonly average?: "populations" | "pairs";
 }
 
 export interface Protocol extends Component {
@@ -50,6 +57,7 @@ function conventionProblems(c: Conventions): string[] {
   if (!["pooled", "equal"].includes(c.datasets)) out.push(`conventions.datasets: expected pooled or equal`);
   if (!(Number.isInteger(c.resamples) && c.resamples >= 10)) out.push(`conventions.resamples: expected an integer >= 10`);
   if (!["survey", "alphabetical"].includes(c.optionOrder)) out.push(`conventions.option_order: expected survey or alphabetical`);
+  if (c.average !== undefined && !["populations", "pairs"].includes(c.average)) out.push(`conventions.average: expected populations or pairs`);
   if (metric?.needsOrdinals && c.refusals === "keep") {
     out.push(`conventions.metric: ${metric.name} needs an ordinal scale, where refusals kept as options have no place (use tv or jsd with refusals: keep)`);
   }
@@ -91,9 +99,9 @@ const BUILT_IN: readonly Protocol[] = [
     name: "meister2024",
     description: "distributional alignment's conventions (Meister et al. 2024)",
     args: NO_ARGS,
-    title: "Distributional alignment: total variation, refusals kept as options, options in alphabetical order, datasets weighted equally",
-    source: "Meister et al. 2024, Benchmarking Distributional Alignment of Large Language Models; nicolemeister/benchmarking-distributional-alignment",
-    conventions: { metric: "tv", refusals: "keep", datasets: "equal", resamples: 1000, optionOrder: "alphabetical" },
+    title: "Distributional alignment: total variation, refusals kept as options, options in alphabetical order, the mean over (question, group) pairs of each dataset, datasets weighted equally",
+    source: "Meister et al. 2024, Benchmarking Distributional Alignment of Large Language Models; nicolemeister/benchmarking-distributional-alignment (eval_utils.py compute_three, utils.py compute_tv)",
+    conventions: { metric: "tv", refusals: "keep", datasets: "equal", resamples: 1000, optionOrder: "alphabetical", average: "pairs" },
   },
 ];
 for (const p of BUILT_IN) protocols.register(p);
@@ -122,6 +130,7 @@ const FILE_SCHEMA = z.strictObject({
     datasets: z.enum(["pooled", "equal"], { error: "expected pooled or equal" }).default(DEFAULTS.datasets),
     resamples: z.int({ error: "expected an integer >= 10" }).min(10, { error: "expected an integer >= 10" }).default(DEFAULTS.resamples),
     option_order: z.enum(["survey", "alphabetical"], { error: "expected survey or alphabetical" }).default(DEFAULTS.optionOrder),
+    average: z.enum(["populations", "pairs"], { error: "expected populations or pairs" }).optional(),
   }),
 });
 
@@ -202,6 +211,7 @@ export function parseProtocol(text: string, source: string): Protocol {
     datasets: f.conventions.datasets,
     resamples: f.conventions.resamples,
     optionOrder: f.conventions.option_order,
+    ...(f.conventions.average !== undefined ? { average: f.conventions.average } : {}),
   };
   const problems = conventionProblems(conventions);
   if (problems.length > 0) {

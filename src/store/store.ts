@@ -163,7 +163,7 @@ DROP TABLE runs_old;
 `;
 
 /** The elicitation methods (Meister et al. 2024). */
-export type Method = "logprobs" | "sample" | "verbalize";
+export type Method = "logprobs" | "sample" | "verbalize" | "sequence";
 
 /** A cached model response to one prompt. */
 export interface RequestRow {

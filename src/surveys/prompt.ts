@@ -118,7 +118,21 @@ export const TEMPLATES: Readonly<Record<string, Template>> = {
 };
 
 /** How the model is asked to answer (Meister et al. 2024). */
-export type PromptMethod = "logprobs" | "sample" | "verbalize";
+export type PromptMethod = "logprobs" | "sample" | "verbalize" | "sequence";
+
+/**
+ * The ending of a sequence prompt: N answers in a row. The wording is Meister et al.'s
+ * (nicolemeister/benchmarking-distributional-alignment, utils.py get_prompt_opinionqa, lines 858
+ * (no persona) and 875 (a group)), with N for their 30 and without their five worked examples
+ * (inputs/<dataset>/sequence/prompt_task*.txt), which civitas's other methods do not show either.
+ */
+function sequenceEnding(n: number, steered: boolean): string {
+  const who = steered ? " from a group of people like the one described" : "";
+  return (
+    `Please simulate ${n} samples${who} for the question asked. Please only respond with ${n} multiple choice answers, ` +
+    `no extra spaces, characters, quotes or text. Please only produce ${n} characters. Answers with more than ${n} characters will not be accepted.\nAnswer:`
+  );
+}
 
 /** The ending of a verbalize prompt: a stated distribution instead of an answer. */
 function verbalizeEnding(labels: readonly string[], steered: boolean): string {
@@ -263,6 +277,8 @@ export function renderPrompt(
   variant: Variant = STANDARD_VARIANT,
   persona: Persona = NO_PERSONA,
   method: PromptMethod = "logprobs",
+  /** N of the sequence method: the answers it asks for (default 30, as Meister et al.). */
+  answers = 30,
 ): RenderedPrompt {
   const template = TEMPLATES[variant.template];
   if (!template) throw new CivitasError("usage", `unknown template "${variant.template}"`);
@@ -271,7 +287,8 @@ export function renderPrompt(
   const shown = order.map((i) => q.options[i]!);
   const parts = template({ question: q.text, lines: order.map((i, k) => ({ label: labels[k]!, option: q.options[i]! })), answer: variant.answer });
   const prefix = (persona.text ? `${persona.text.trim()}\n\n` : "") + parts.stem;
-  const ending = method === "verbalize" ? verbalizeEnding(labels, persona.text !== "") : parts.ending;
+  const ending =
+    method === "verbalize" ? verbalizeEnding(labels, persona.text !== "") : method === "sequence" ? sequenceEnding(answers, persona.text !== "") : parts.ending;
   return { text: `${prefix}${parts.options}${ending}`, prefix, labels, shown, order, answer: variant.answer };
 }
 

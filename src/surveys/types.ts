@@ -111,7 +111,7 @@ export function scoredIndices(q: Question): number[] {
 /**
  * A population's distribution from per-option masses in survey order (counts, weights or shares):
  * `probs` over the scored options and `allProbs` over all options, each renormalised. Undefined
- * when no mass fell on a scored option or a mass is NaN. `n`: the respondents behind it, or
+ * when there is no mass or a mass is NaN; `probs` is empty when all of it fell on refusals. `n`: the respondents behind it, or
  * "scored" for the sum of the scored masses (when they are counts).
  */
 export function humanDistribution(
@@ -127,10 +127,15 @@ export function humanDistribution(
     total += m;
     if (!q.refusal[i]) scored += m;
   });
-  if (!(scored > 0)) return undefined;
+  if (!(total > 0)) return undefined;
+  // All of the mass on refusal options: nothing to score when refusals are dropped (`probs` is
+  // empty, and runs/score.ts humanView skips it), an ordinary distribution when they are kept
+  // (the meister2024 protocol; the paper's code scores such a group, utils.py compute_tv).
   const probs: number[] = [];
-  mass.forEach((m, i) => {
-    if (!q.refusal[i]) probs.push(m / scored);
-  });
+  if (scored > 0) {
+    mass.forEach((m, i) => {
+      if (!q.refusal[i]) probs.push(m / scored);
+    });
+  }
   return { questionId: q.id, population, probs, allProbs: mass.map((m) => m / total), n: n === "scored" ? scored : n };
 }

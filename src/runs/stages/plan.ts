@@ -27,6 +27,8 @@ import {
   type Variant,
 } from "../../surveys/index.js";
 import { DEFAULT_SAMPLES, methodParams, type MethodSettings } from "../methods.js";
+// The sequence method registers itself (a file of its own, as docs/extending.md shows).
+import "../sequence.js";
 import { resolveConventions, type Conventions } from "../protocols.js";
 import { selectQuestions } from "../questions.js";
 import { modelView } from "../score.js";
@@ -91,7 +93,8 @@ export interface PlannedItem {
 
 /** What the model is scored on: the labels, or (answer format "text", except for stated distributions) the option texts. */
 function answerKeys(rendered: RenderedPrompt, method: Method): string[] {
-  return rendered.answer === "text" && method !== "verbalize" ? rendered.shown : rendered.labels;
+  // verbalize states shares of labels and sequence writes labels in a row, whatever the answer format.
+  return rendered.answer === "text" && method !== "verbalize" && method !== "sequence" ? rendered.shown : rendered.labels;
 }
 
 export const itemKey = (questionId: string, variant: string, persona: string, method: string): string =>
@@ -160,7 +163,7 @@ function planRequests(plan: EvalPlan, r: Omit<Resolved, "model" | "items">): { m
     for (const variant of r.variants) {
       for (const persona of personas) {
         for (const method of r.methods) {
-          planned.push({ question, variant, persona, method, rendered: renderPrompt(question, variant, persona, method) });
+          planned.push({ question, variant, persona, method, rendered: renderPrompt(question, variant, persona, method, r.settings.samples) });
         }
       }
     }
@@ -201,7 +204,7 @@ function configOf(plan: EvalPlan, r: Resolved): Record<string, unknown> {
   };
   // Keys added after the first release only when they differ from what it did, so that its runs keep their ids.
   if (r.conventions.protocol) config.protocol = r.conventions.protocol;
-  if (r.conventions.refusals !== "drop" || r.conventions.datasets !== "pooled") config.conventions = r.conventions;
+  if (r.conventions.refusals !== "drop" || r.conventions.datasets !== "pooled" || (r.conventions.average ?? "populations") !== "populations") config.conventions = r.conventions;
   if (r.methods.some((m) => m !== "logprobs")) config.method_settings = { samples: r.settings.samples, constrain: r.settings.constrain };
   return config;
 }
