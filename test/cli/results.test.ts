@@ -67,7 +67,7 @@ describe("what every command prints with --json matches its result's schema", ()
   it("eval: the plain run, and one with personas, two methods and two presentation variants", async () => {
     const plain = await json(["eval", "opinionqa", ...model, "--populations", "POLPARTY", "--limit", "3"]);
     checkPrinted("eval", plain);
-    const full = await json(["eval", "opinionqa", ...model, "--populations", "SEX", "--limit", "2", "--persona", "--method", "logprobs,verbalize", "--variants", "standard;order=reversed"]);
+    const full = await json(["eval", "opinionqa", ...model, "--populations", "SEX", "--limit", "2", "--persona", "--method", "sequence,verbalize", "--samples", "6", "--variants", "standard;order=reversed"]);
     checkPrinted("eval", full);
     // The optional sections are there, so the schema checked them.
     for (const k of ["by_method", "steerability", "unsteered", "gap", "stability"]) assert.ok(k in full, k);
