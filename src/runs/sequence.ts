@@ -51,7 +51,7 @@ const LEAD_IN = /^(?:answers?|responses?|samples?)\s*:/iu;
  * case: the paper counts lower-case letters too), or a run of one-character labels ("ACCA", what
  * the paper's "no extra spaces" asks for), or unparsed. JSON (what --constrain produces): an
  * object whose "answers" key holds a list of labels. Every answer is counted, N or not (the paper
- * does not cut the text either; utils.py line 1290 is commented out).
+ * does not cut the text either: utils.py lines 1288-1289 are commented out).
  */
 export function parseSequence(text: string, labels: readonly string[]): ParsedSequence {
   const counts = labels.map(() => 0);

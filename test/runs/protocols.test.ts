@@ -42,7 +42,7 @@ describe("protocol files", () => {
       const b = findProtocol(p);
       const c = b.conventions;
       const copy = parseProtocol(
-        fileText({ name: `${b.name}-copy`, title: b.title, source: b.source, conventions: { metric: c.metric, refusals: c.refusals, datasets: c.datasets, resamples: c.resamples, option_order: c.optionOrder } }),
+        fileText({ name: `${b.name}-copy`, title: b.title, source: b.source, conventions: { metric: c.metric, refusals: c.refusals, datasets: c.datasets, resamples: c.resamples, option_order: c.optionOrder, ...(c.average ? { average: c.average } : {}) } }),
         "copy.yaml",
       );
       assert.deepEqual(copy.conventions, b.conventions, p);
