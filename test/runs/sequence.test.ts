@@ -12,6 +12,8 @@ import { llamaSpec, openaiSpec, type ModelSpec } from "../../src/models/index.js
 import { parseSequence, runEval, sequenceSchema, type EvalPlan } from "../../src/runs/index.js";
 import { Store } from "../../src/store/index.js";
 import { loadOpinionQA, renderPrompt, resolvePopulations, type Suite } from "../../src/surveys/index.js";
+import { formatScores } from "../../src/report/table.js";
+import { v1Result } from "../helpers/fixtures.js";
 import { startLlamaOpenAIServer, type LlamaOpenAIServer } from "../helpers/llama-openai-server.js";
 import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
 
@@ -199,5 +201,35 @@ describe("--method sequence end to end on stories260K", () => {
     }
     const body = server.requests.at(-1)!.body as { response_format?: { json_schema?: { schema?: unknown } } };
     assert.deepEqual((body.response_format?.json_schema?.schema as { properties: { answers: { minItems: number } } }).properties.answers.minItems, 5);
+  });
+});
+
+describe("the knowledge-to-simulation gap as printed", () => {
+  const base = v1Result("eval", "eval-full");
+  const gap = {
+    formats: [
+      { method: "sequence", tv: { mean: 0.3773, ci: [0.35, 0.41] as const }, pairs: 300 },
+      { method: "verbalize", tv: { mean: 0.3196, ci: [0.3, 0.34] as const }, pairs: 300 },
+    ],
+    sequence_method: "sequence",
+    verbalize_method: "verbalize",
+    difference: { mean: 0.0578, ci: [0.031, 0.084] as const },
+    pairs: 300,
+    relative: 0.1808,
+  };
+
+  it("terminal: each format's mean TV, the difference with its interval, the ratio beside it", () => {
+    const { gap_v2: _old, ...rest } = base;
+    const text = formatScores({ ...rest, gap });
+    assert.match(text, /knowledge-to-simulation gap \(Meister et al\. 2024\): mean total variation of each output format/u);
+    assert.match(text, /sequence\s+0\.377\s+\[0\.350, 0\.410\]\s+300/u);
+    assert.match(text, /verbalize\s+0\.320\s+\[0\.300, 0\.340\]\s+300/u);
+    assert.match(text, /TV\(sequence\) - TV\(verbalize\) = 0\.058 \[0\.031, 0\.084\] \(paired bootstrap over questions, 300 question-population pairs; TV\(sequence\) \/ TV\(verbalize\) - 1 = 0\.181\)/u);
+    assert.doesNotMatch(text, /earlier civitas/u);
+  });
+
+  it("a gap an earlier civitas stored is shown as what it was, not as Meister et al.'s", () => {
+    assert.ok(base.gap_v2);
+    assert.match(formatScores(base), /stored by an earlier civitas: TV\(logprobs\) \/ TV\(verbalize\) - 1 = .* \(logprobs standing in for the sequence: not Meister et al\.'s statistic\)/u);
   });
 });
