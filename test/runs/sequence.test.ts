@@ -12,7 +12,7 @@ import { llamaSpec, openaiSpec, type ModelSpec } from "../../src/models/index.js
 import { parseSequence, runEval, sequenceSchema, type EvalPlan } from "../../src/runs/index.js";
 import { Store } from "../../src/store/index.js";
 import { loadOpinionQA, renderPrompt, resolvePopulations, type Suite } from "../../src/surveys/index.js";
-import { formatScores } from "../../src/report/table.js";
+import { formatScores, runPage } from "../../src/report/index.js";
 import { v1Result } from "../helpers/fixtures.js";
 import { startLlamaOpenAIServer, type LlamaOpenAIServer } from "../helpers/llama-openai-server.js";
 import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
@@ -231,5 +231,57 @@ describe("the knowledge-to-simulation gap as printed", () => {
   it("a gap an earlier civitas stored is shown as what it was, not as Meister et al.'s", () => {
     assert.ok(base.gap_v2);
     assert.match(formatScores(base), /stored by an earlier civitas: TV\(logprobs\) \/ TV\(verbalize\) - 1 = .* \(logprobs standing in for the sequence: not Meister et al\.'s statistic\)/u);
+  });
+});
+
+describe("the gap end to end, on answers known in advance (completions rewritten over real HTTP)", () => {
+  it("each format's TV, their difference and ratio are those computed by hand from the human shares; the report shows them", async () => {
+    // Two questions, Democrats and Republicans, no personas. Every sequence reads A x 3, B x 2,
+    // C x 5 (10 answers); every statement is {"A": 0.5, "B": 0.5}. The run's server answers one
+    // request at a time (concurrency 1), so the request being answered is the last one received.
+    server.reset();
+    const seqText = "A A A B B C C C C C";
+    const verbText = '{"A": 0.5, "B": 0.5}';
+    const isVerbalize = () => JSON.stringify(server.requests.at(-1)!.body).includes("JSON:");
+    const rewrite = (body: Record<string, unknown>) => ({
+      ...body,
+      choices: (body.choices as Record<string, unknown>[]).map((c) => ({ ...c, message: { role: "assistant", content: isVerbalize() ? verbText : seqText } })),
+    });
+    server.inject(...Array.from({ length: 4 }, () => ({ kind: "rewrite" as const, rewrite })));
+    const spec = openaiSpec("vllm", "stories", { baseURL: server.url, apiKey: "test-key", retries: 1, retryBaseMs: 5, concurrency: 1, env: {} });
+    const questions = opinionqa.questions.slice(0, 2);
+    const pops = resolvePopulations(opinionqa, ["POLPARTY=Democrat", "POLPARTY=Republican"]);
+    const r = await runEval(store, plan(spec, { methods: ["sequence", "verbalize"], samples: 10, questions, populations: pops, seed: 5 }));
+    assert.equal(server.pendingFaults(), 0);
+
+    // By hand: the model's shares in survey order over the scored options (refusals dropped, the
+    // rest renormalised), TV against each population's shares.
+    const tv = (a: readonly number[], b: readonly number[]) => 0.5 * a.reduce((s, x, i) => s + Math.abs(x - b[i]!), 0);
+    const model = (q: (typeof questions)[number], byLabel: number[]) => {
+      const shown = renderPrompt(q, undefined, undefined, "sequence", 10);
+      const all = new Array<number>(q.options.length).fill(0);
+      shown.order.forEach((surveyIndex, k) => (all[surveyIndex] = byLabel[k] ?? 0));
+      const scored = all.filter((_, i) => !q.refusal[i]);
+      const total = scored.reduce((a, b) => a + b, 0);
+      return scored.map((x) => x / total);
+    };
+    const tvs = (byLabel: number[]) => questions.flatMap((q) => pops.map((p) => tv(model(q, byLabel), opinionqa.human(q.id, p.id)!.probs)));
+    const seqTVs = tvs([0.3, 0.2, 0.5]);
+    const verbTVs = tvs([0.5, 0.5]);
+    const mean = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
+    const g = r.gap!;
+    assert.equal(g.pairs, 4);
+    assert.deepEqual(g.formats.map((f) => [f.method, f.pairs]), [["sequence", 4], ["verbalize", 4]]);
+    // Means of 4 numbers in another order: 1e-12 is far above rounding, far below any mistake.
+    assert.ok(Math.abs(g.formats[0]!.tv.mean - mean(seqTVs)) < 1e-12, `${g.formats[0]!.tv.mean} vs ${mean(seqTVs)}`);
+    assert.ok(Math.abs(g.formats[1]!.tv.mean - mean(verbTVs)) < 1e-12);
+    assert.ok(Math.abs(g.difference.mean - (mean(seqTVs) - mean(verbTVs))) < 1e-12);
+    assert.ok(Math.abs(g.relative - (mean(seqTVs) / mean(verbTVs) - 1)) < 1e-12);
+
+    const page = await runPage(store, r.run);
+    const body = String(page.body);
+    assert.match(body, /Knowledge-to-simulation gap \(Meister et al\. 2024\)/u);
+    assert.ok(body.includes(g.formats[0]!.tv.mean.toFixed(3)), "the sequence's mean TV");
+    assert.ok(body.includes(`TV(sequence) - TV(verbalize), paired bootstrap over questions`));
   });
 });
