@@ -348,7 +348,7 @@ function loadOpinionQAPart(infoFile: RawFile, data: readonly { attr: string; fil
       const counts = readCounts(file, qid, entry, bq);
       for (const g of groups) {
         const c = counts.get(g);
-        const d = c && humanDistribution(question, `${attr}=${g}`, c);
+        const d = c && humanDistribution(question, `${attr}=${g}`, c, "scored", "keep");
         if (d) humans.push(d);
       }
     }
@@ -441,7 +441,7 @@ function loadNytimesPart(data: readonly { attr: string; file: RawFile }[]): Part
           }
           counts[idx]! += c;
         }
-        const d = humanDistribution(question, `${attr}=${g}`, counts);
+        const d = humanDistribution(question, `${attr}=${g}`, counts, "scored", "keep");
         if (d) humans.push(d);
       }
     }

@@ -403,11 +403,12 @@ export function parseGlobalOpinionsCsv(f: RawFile): GlobalOpinionsItem[] {
 
 /**
  * The distribution of a country from its raw shares: `probs` over the scored options and
- * `allProbs` over all options, each renormalised; undefined when the scored shares sum to 0 or a
- * share is NaN. `n` is null: the source gives shares, not counts.
+ * `allProbs` over all options, each renormalised; undefined when the shares sum to 0 or a share is
+ * NaN; `probs` empty when the scored shares sum to 0 (scored only with refusals kept, as Meister et
+ * al.'s code does). `n` is null: the source gives shares, not counts.
  */
 export function sharesDistribution(q: Question, population: string, shares: readonly number[]): HumanDistribution | undefined {
-  return humanDistribution(q, population, shares, null);
+  return humanDistribution(q, population, shares, null, "keep");
 }
 
 /** "country" populations, sorted by name (code-unit order). */
