@@ -367,8 +367,8 @@ function loadGlobalValuesPart(file: RawFile): Part {
     // The paper scores three countries per question, the first three of its list (the slots "0",
     // "1", "2": lm_steering_eval.py line 25, utils.py line 37; slot k's expected shares are the k-th
     // country's, checked on the released results by test/fixtures/meister2024/make.py). Two
-    // questions list a fourth (Germany on GO-e6d1b4c0-like China questions, Turkey on GO-8a0e7698),
-    // which the paper never asked: not loaded.
+    // questions list a fourth (Germany on GO-5c019b35, Turkey on GO-01b99985), which the paper
+    // never asked: not loaded.
     for (const [c, shares] of [...item.shares].slice(0, 3)) {
       countries.push(c);
       const d = sharesDistribution(question, `country=${c}`, shares);
