@@ -110,7 +110,7 @@ export function evalCommand(): Command {
         // The value starts empty so that --method appends to nothing; help shows what an empty list means.
         .default([], "logprobs"),
     )
-    .option("--samples <k>", "completions per question for --method sample", intOption("--samples", 1), DEFAULT_SAMPLES)
+    .option("--samples <k>", "completions per question for --method sample; answers per completion for --method sequence", intOption("--samples", 1), DEFAULT_SAMPLES)
     .option("--constrain", "constrain decoding so sampled labels and stated JSON are always well-formed (llama.cpp grammars; response_format on servers)")
     .option(
       "--variants <set|list>",

@@ -77,11 +77,20 @@ export function formatScores(r: EvalScores): string {
     out.push("", formatTable(["method", "alignment", "95% CI"], r.by_method.map((m) => [m.method, num(m.overall.mean), ci(m.overall.ci)])));
   }
   if (r.gap && r.gap.pairs === 0) {
-    out.push(`knowledge-to-simulation gap: not computable, no question has both a valid stated distribution and a ${r.gap.sequence_method} one`);
+    out.push(`knowledge-to-simulation gap: not computable, no question-population pair has both a valid ${r.gap.sequence_method} and a valid stated distribution`);
   } else if (r.gap) {
+    const g = r.gap;
     out.push(
-      `knowledge-to-simulation gap (Meister et al. 2024): TV(${r.gap.sequence_method}) / TV(verbalize) - 1 = ${interval(r.gap)}` +
-        ` (TV ${num(r.gap.tv_sequence)} vs ${num(r.gap.tv_verbalized)} over ${r.gap.pairs} question-population pairs)`,
+      "",
+      "knowledge-to-simulation gap (Meister et al. 2024): mean total variation of each output format (lower is closer)",
+      formatTable(["method", "mean TV", "95% CI", "pairs"], g.formats.map((f) => [f.method, num(f.tv.mean), ci(f.tv.ci), String(f.pairs)])),
+      `TV(${g.sequence_method}) - TV(${g.verbalize_method}) = ${interval(g.difference)} (paired bootstrap over questions, ${g.pairs} question-population pairs;` +
+        ` TV(${g.sequence_method}) / TV(${g.verbalize_method}) - 1 = ${num(g.relative)}); positive: the model states the distribution better than it simulates it`,
+    );
+  }
+  if (r.gap_v2) {
+    out.push(
+      `stored by an earlier civitas: TV(${r.gap_v2.sequence_method}) / TV(verbalize) - 1 = ${interval(r.gap_v2)} (${r.gap_v2.sequence_method} standing in for the sequence: not Meister et al.'s statistic)`,
     );
   }
   if (r.knowledge) {
@@ -231,6 +240,7 @@ export function formatEvalResult(r: EvalResult, title?: string): string {
   ];
   out.push(
     `answers set aside: ${sa.total} (low coverage ${sa.low_coverage}, off-format ${sa.off_format}, only refusal ${sa.only_refusal})` +
+      (sa.unparsed_sequence_tokens ? `, ${sa.unparsed_sequence_tokens} tokens of sequences were no answer` : "") +
       ` · mean coverage ${pct(r.coverage.mean)} (min ${pct(r.coverage.min)}${r.coverage.min_required > 0 ? `, required ${pct(r.coverage.min_required)}` : ""})` +
       (extra.length ? ` · ${extra.join(", ")}` : ""),
   );

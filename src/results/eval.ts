@@ -2,7 +2,12 @@
  * The result of `civitas eval` (and the scores `civitas score` prints): what --json prints, what
  * the store keeps as the run's result, and what `runs show`, reports and the viewer read.
  *
- * Version 2 (this one) is version 1 with every field present: version 1 is what civitas wrote
+ * Version 3 (this one): the knowledge-to-simulation `gap` is Meister et al.'s comparison (the
+ * sequence and verbalize methods side by side, their difference with a paired interval), and
+ * `set_aside.unparsed_sequence_tokens` counts what sequence completions held besides answers.
+ * `evalV2ToV3` keeps a version 2 gap (another statistic) as `gap_v2` and counts no sequence tokens.
+ *
+ * Version 2 is version 1 with every field present: version 1 is what civitas wrote
  * before results carried a version, and the first releases left some fields out (`method`,
  * `protocol`, the noise floor, `answers.modes`, `questions.skipped`, ...). `evalV1ToV2` fills them
  * with what those releases did (logprobs, no protocol, no noise floor, ...).
@@ -150,8 +155,27 @@ export const evalScores = z.object({
   steerability: z.object({ overall: interval, populations: z.array(interval.extend({ population: z.string(), n: count })) }).optional(),
   /** With personas: the alignment without them, for comparison. */
   unsteered: z.object({ overall: interval, populations: z.array(populationResult) }).optional(),
-  /** Meister et al.'s TV(sequence) / TV(verbalized) - 1, when the run has verbalize and another method. */
-  gap: interval.extend({ sequence_method: z.string(), tv_sequence: num, tv_verbalized: num, pairs: count }).optional(),
+  /**
+   * Meister et al.'s knowledge-to-simulation gap, when the run has the sequence and verbalize
+   * methods (runs/score.ts knowledgeGap): each method's mean TV side by side, TV(sequence) -
+   * TV(verbalize) with its paired bootstrap interval over questions, and TV(seq)/TV(verb) - 1.
+   */
+  gap: z
+    .object({
+      formats: z.array(z.object({ method: z.string(), tv: interval, pairs: count })),
+      sequence_method: z.string(),
+      verbalize_method: z.string(),
+      difference: interval,
+      pairs: count,
+      relative: num,
+    })
+    .optional(),
+  /**
+   * What version 2 printed as the gap: TV(m) / TV(verbalize) - 1 with m the run's first other
+   * method (logprobs standing in for the sequence): not Meister et al.'s statistic. Only in results
+   * stored by version 2; kept so they read as they were.
+   */
+  gap_v2: interval.extend({ sequence_method: z.string(), tv_sequence: num, tv_verbalized: num, pairs: count }).optional(),
   /** Questions with one correct option. */
   knowledge: z.object({ n: count, accuracy: interval, p_correct: interval }).optional(),
   moca: mocaResult.optional(),
@@ -182,6 +206,8 @@ export const evalResult = evalScores.extend({
     total: count,
     /** Sampled completions that named no option (method sample). */
     unparsed_samples: count,
+    /** Tokens of sequence completions that were no answer (method sequence). */
+    unparsed_sequence_tokens: count,
     /** Stated distributions that were not valid (method verbalize). */
     invalid_statements: count,
   }),
@@ -248,4 +274,20 @@ export function evalV1ToV2(r: Json): Json {
 /** Scores printed by `civitas score` before results carried a version. */
 export function scoreV1ToV2(r: Json): Json {
   return scoresV1ToV2(r);
+}
+
+/** Version 2's scores in version 3's shape: its gap (another statistic) kept as `gap_v2`. */
+function scoresV2ToV3(r: Json): Json {
+  const { gap, ...rest } = r;
+  return gap === undefined ? rest : { ...rest, gap_v2: gap };
+}
+
+/** An eval result of version 2 in version 3's shape (see the module comment). */
+export function evalV2ToV3(r: Json): Json {
+  return { ...scoresV2ToV3(r), set_aside: { unparsed_sequence_tokens: 0, ...obj(r.set_aside) } };
+}
+
+/** Scores printed by `civitas score` in version 2 (they never had a gap: one method). */
+export function scoreV2ToV3(r: Json): Json {
+  return scoresV2ToV3(r);
 }

@@ -15,7 +15,7 @@ import { z } from "zod";
 import { CivitasError } from "../errors.js";
 import { aggregateJson, aggregateJsonOne, aggregateResult, type AggregateReport, type AggregateResult } from "./aggregate.js";
 import { issuesText, unknownFields } from "./common.js";
-import { evalResult, evalV1ToV2, scoreResult, scoreV1ToV2, type EvalResult, type ScoreResult } from "./eval.js";
+import { evalResult, evalV1ToV2, evalV2ToV3, scoreResult, scoreV1ToV2, scoreV2ToV3, type EvalResult, type ScoreResult } from "./eval.js";
 import { simulateOutput, simulationResult, type SimulationResult } from "./simulate.js";
 
 export * from "./aggregate.js";
@@ -42,7 +42,7 @@ export interface ResultOf {
 export type RunResult = { readonly [K in RunKind]: { readonly kind: K; readonly result: ResultOf[K] } }[RunKind];
 
 /** The version each kind's result is written in now. */
-export const RESULT_VERSIONS: Readonly<Record<ResultKind, number>> = { eval: 2, simulate: 2, aggregate: 1, score: 2 };
+export const RESULT_VERSIONS: Readonly<Record<ResultKind, number>> = { eval: 3, simulate: 2, aggregate: 1, score: 3 };
 
 const SCHEMAS: { readonly [K in ResultKind]: z.ZodType<ResultOf[K], unknown> } = {
   eval: evalResult,
@@ -55,10 +55,10 @@ type Json = Record<string, unknown>;
 
 /** From each older version to the next, per kind: version v's JSON to version v + 1's. */
 const MIGRATIONS: { readonly [K in ResultKind]: readonly ((r: Json) => Json)[] } = {
-  eval: [evalV1ToV2],
+  eval: [evalV1ToV2, evalV2ToV3],
   simulate: [(r) => r],
   aggregate: [],
-  score: [scoreV1ToV2],
+  score: [scoreV1ToV2, scoreV2ToV3],
 };
 
 /** A result as JSON: its kind and version first, then its fields. */

@@ -23,6 +23,7 @@ export {
   type MethodSettings,
   type RequestParams,
 } from "./methods.js";
+export { parseSequence, sequence, sequenceSchema, type ParsedSequence } from "./sequence.js";
 export {
   findProtocol,
   isProtocolFile,

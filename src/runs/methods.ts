@@ -8,13 +8,15 @@
  *              distribution. Unparseable completions are recorded and counted.
  * - verbalize: the model states the distribution as JSON; validated and renormalised. Invalid
  *              statements are recorded and counted.
+ * - sequence:  one completion writing N answers in a row, counted (runs/sequence.ts: a method in a
+ *              file of its own, registered there, as docs/extending.md shows).
  *
  * With `constrain`, decoding is restricted where the backend can (llama.cpp grammars, JSON-schema
  * response_format) so that sampled labels and stated JSON are always well-formed; the mode that
  * produced each answer is recorded.
  *
  * Adding a method: one file that defines an `ElicitationMethod` and `methods.register(...)`
- * (docs/extending.md). A method other than these three is asked the prompt that ends where the
+ * (docs/extending.md). A method other than these four is asked the prompt that ends where the
  * answer label goes (as logprobs and sample are), whole (prefixes are shared by logprobs only).
  */
 import { z } from "zod";
@@ -26,7 +28,7 @@ import type { AnswerFormat, RenderedPrompt } from "../surveys/index.js";
 import type { LabelReading } from "./protocols.js";
 
 export interface MethodSettings {
-  /** Completions per question for `sample` (default 30, as Meister et al.'s 30-answer sequences). */
+  /** Completions per question for `sample`, answers per completion for `sequence` (default 30, as Meister et al.'s 30-answer sequences). */
   readonly samples: number;
   /** Constrain decoding where the backend can. */
   readonly constrain: boolean;
@@ -45,7 +47,7 @@ export type ElicitPrompt = Pick<RenderedPrompt, "text" | "prefix" | "labels" | "
 };
 
 /** The query field of a prompt's system message. */
-const systemOf = (prompt: ElicitPrompt): { system?: string } => (prompt.system == null ? {} : { system: prompt.system });
+export const systemOf = (prompt: ElicitPrompt): { system?: string } => (prompt.system == null ? {} : { system: prompt.system });
 
 /** Request parameters: part of every request's cache key. */
 export type RequestParams = Record<string, string | number | boolean>;

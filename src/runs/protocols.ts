@@ -35,6 +35,13 @@ export interface Conventions {
    * " A" and "A" only, a label missing from them given the paper's miss value (topKLabelMass).
    */
   readonly labelReading?: LabelReading;
+  /**
+   * What the overall number (of a dataset) averages: "populations" (absent: the default), each
+   * population's mean over its questions, then the mean over populations; "pairs", the mean over
+   * every scored (question, population) pair (Meister et al. 2024: eval_utils.py compute_three
+   * flattens each dataset's per-pair distances before it averages them).
+   */
+  readonly average?: "populations" | "pairs";
 }
 
 /** How label probabilities are read from the next-token distribution (Conventions.labelReading). */
@@ -72,6 +79,7 @@ function conventionProblems(c: Conventions): string[] {
   if (lr !== undefined && !(lr.kind === "forms" || (lr.kind === "top-k" && Number.isInteger(lr.k) && lr.k >= 1))) {
     out.push(`conventions.label_reading: expected forms, or top-k with top_k an integer >= 1`);
   }
+  if (c.average !== undefined && !["populations", "pairs"].includes(c.average)) out.push(`conventions.average: expected populations or pairs`);
   if (metric?.needsOrdinals && c.refusals === "keep") {
     out.push(`conventions.metric: ${metric.name} needs an ordinal scale, where refusals kept as options have no place (use tv or jsd with refusals: keep)`);
   }
@@ -120,9 +128,9 @@ const BUILT_IN: readonly Protocol[] = [
     name: "meister2024",
     description: "distributional alignment's conventions (Meister et al. 2024)",
     args: NO_ARGS,
-    title: "Distributional alignment: total variation, refusals kept as options, options in alphabetical order, datasets weighted equally",
-    source: "Meister et al. 2024, Benchmarking Distributional Alignment of Large Language Models; nicolemeister/benchmarking-distributional-alignment",
-    conventions: { metric: "tv", refusals: "keep", datasets: "equal", resamples: 1000, optionOrder: "alphabetical" },
+    title: "Distributional alignment: total variation, refusals kept as options, options in alphabetical order, the mean over (question, group) pairs of each dataset, datasets weighted equally",
+    source: "Meister et al. 2024, Benchmarking Distributional Alignment of Large Language Models; nicolemeister/benchmarking-distributional-alignment (eval_utils.py compute_three, utils.py compute_tv)",
+    conventions: { metric: "tv", refusals: "keep", datasets: "equal", resamples: 1000, optionOrder: "alphabetical", average: "pairs" },
   },
 ];
 for (const p of BUILT_IN) protocols.register(p);
@@ -153,6 +161,7 @@ const FILE_SCHEMA = z.strictObject({
     option_order: z.enum(["survey", "alphabetical"], { error: "expected survey or alphabetical" }).default(DEFAULTS.optionOrder),
     label_reading: z.enum(["forms", "top-k"], { error: "expected forms or top-k" }).default("forms"),
     top_k: z.int({ error: "expected an integer >= 1" }).min(1, { error: "expected an integer >= 1" }).optional(),
+    average: z.enum(["populations", "pairs"], { error: "expected populations or pairs" }).optional(),
   }),
 });
 
@@ -234,6 +243,7 @@ export function parseProtocol(text: string, source: string): Protocol {
     resamples: f.conventions.resamples,
     optionOrder: f.conventions.option_order,
     ...(f.conventions.label_reading === "top-k" ? { labelReading: { kind: "top-k" as const, k: f.conventions.top_k ?? SANTURKAR_TOP_K } } : {}),
+    ...(f.conventions.average !== undefined ? { average: f.conventions.average } : {}),
   };
   if (f.conventions.top_k !== undefined && f.conventions.label_reading !== "top-k") {
     throw fileError(source, [`${lineOf(doc, lines, ["conventions", "top_k"])}conventions.top_k: only with label_reading: top-k`]);

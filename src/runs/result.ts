@@ -1,6 +1,7 @@
 /**
  * Everything a run reports, from its stored answers: the headline alignment (first method, with
- * personas when the run steers), the other methods, steerability, the knowledge-to-simulation gap,
+ * personas when the run steers), the other methods, steerability, the knowledge-to-simulation gap
+ * (sequence and verbalize side by side),
  * knowledge questions and suite-specific scores.
  */
 import { findMetric, type MetricName } from "../metrics/index.js";
@@ -115,12 +116,18 @@ export function scoreAnswers(
   const head = perMethod[0]!;
   const warnings: string[] = [];
 
+  // Meister et al.'s knowledge-to-simulation gap: the run must have asked both formats it
+  // compares, sequence and verbalize (no other method stands in for either); every method of the
+  // run is shown beside them.
   let gap: EvalScores["gap"];
-  const verbalized = o.methods.includes("verbalize");
-  const sequence = o.methods.find((m) => m !== "verbalize");
-  if (verbalized && sequence) {
-    const g = knowledgeGap(tableFor(sequence, steers, "tv"), tableFor("verbalize", steers, "tv"), o.seed, o.conventions.resamples);
-    gap = { ...g, sequence_method: sequence };
+  if (o.methods.includes("sequence") && o.methods.includes("verbalize")) {
+    const tables = new Map(o.methods.map((m) => [m as string, tableFor(m, steers, "tv")]));
+    gap = knowledgeGap(tables, "sequence", "verbalize", {
+      seed: o.seed,
+      resamples: o.conventions.resamples,
+      ...(suite.datasets ? { datasets: suite.datasets } : {}),
+      datasetsEqual: o.conventions.datasets === "equal",
+    });
   }
 
   let knowledge: EvalScores["knowledge"];

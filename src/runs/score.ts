@@ -205,6 +205,25 @@ function sampledMean(col: Float64Array, sample: Int32Array, strata?: readonly nu
   return n > 0 ? s / n : Number.NaN;
 }
 
+/** Mean of the non-NaN values of every column at the sampled indices [from, to): the mean over (question, population) pairs. */
+/** Mean of the non-NaN values of every column at the sampled indices (those of stratum `only` when given): the mean over (question, population) pairs. */
+function pairMean(cols: readonly Float64Array[], sample: Int32Array, strata?: readonly number[], only?: number): number {
+  let s = 0;
+  let n = 0;
+  for (const col of cols) {
+    for (let k = 0; k < sample.length; k++) {
+      const i = sample[k]!;
+      if (strata !== undefined && strata[i] !== only) continue;
+      const v = col[i]!;
+      if (!Number.isNaN(v)) {
+        s += v;
+        n++;
+      }
+    }
+  }
+  return n > 0 ? s / n : Number.NaN;
+}
+
 function meanOf(values: readonly number[]): number {
   const f = values.filter((v) => !Number.isNaN(v));
   return f.length > 0 ? f.reduce((a, b) => a + b, 0) / f.length : Number.NaN;
@@ -269,19 +288,24 @@ export function summarize(table: DistanceTable, suite: Suite, conventions: Conve
   const multi = names.length > 1;
   const series = [table.model, table.uniform, table.human, table.noise];
   // statistic layout: for each series s: P population alignments, then the overall; then per dataset overall (model only).
+  // The overall number of a sample (of the questions of stratum `st` when given): the mean over
+  // populations of each one's mean (default), or the mean over every scored (question, population) pair.
+  const pairs = conventions.average === "pairs";
+  const overallOf = (cols: Float64Array[], sample: Int32Array, st?: number): number =>
+    pairs ? 1 - pairMean(cols, sample, st === undefined ? undefined : strata, st) : meanOf(cols.map((col) => 1 - sampledMean(col, sample, st === undefined ? undefined : strata, st)));
   const statistic = (sample: Int32Array): number[] => {
     const out: number[] = [];
     for (const cols of series) {
       const perPop = cols.map((col) => 1 - sampledMean(col, sample));
       out.push(...perPop);
       if (multi && conventions.datasets === "equal") {
-        const perDataset = strataOrder.map((st) => meanOf(cols.map((col) => 1 - sampledMean(col, sample, strata, st))));
+        const perDataset = strataOrder.map((st) => overallOf(cols, sample, st));
         out.push(meanOf(perDataset));
       } else {
-        out.push(meanOf(perPop));
+        out.push(overallOf(cols, sample));
       }
     }
-    if (multi) for (const st of strataOrder) out.push(meanOf(table.model.map((col) => 1 - sampledMean(col, sample, strata, st))));
+    if (multi) for (const st of strataOrder) out.push(overallOf(table.model, sample, st));
     return out;
   };
   const clusters = clustersOf(table.questions);
@@ -359,39 +383,81 @@ export function steerability(steered: DistanceTable, unsteered: DistanceTable, s
   };
 }
 
+/** One output format's mean total variation in Meister et al.'s knowledge-to-simulation comparison. */
+export interface FormatTV {
+  readonly method: string;
+  /** Mean TV over the (question, population) pairs it scored (lower is better), with its interval. */
+  readonly tv: Interval;
+  readonly pairs: number;
+}
+
+/** Meister et al.'s knowledge-to-simulation comparison (see knowledgeGap). */
+export interface KnowledgeGap {
+  /** Each format's mean TV, side by side, in the order given. */
+  readonly formats: FormatTV[];
+  /** The format that writes answers (sequence) and the one that states the distribution (verbalize). */
+  readonly sequence_method: string;
+  readonly verbalize_method: string;
+  /** TV(sequence) - TV(verbalize) on the pairs both scored, with a paired bootstrap interval over questions. */
+  readonly difference: Interval;
+  /** The pairs both scored. */
+  readonly pairs: number;
+  /** TV(sequence) / TV(verbalize) - 1 on those pairs: eval_utils.py compute_K2S_gap's "K2S Mean" (results/k2s_gap.csv). */
+  readonly relative: number;
+}
+
 /**
- * Meister et al.'s knowledge-to-simulation gap: TV(sequence) / TV(verbalized) - 1, the mean total
- * variation of a method that produces answers (sample or logprobs) over that of the stated
- * distribution, on the (question, population) pairs both have. Positive: the model knows the
- * distribution better than it can produce it.
+ * Meister et al.'s knowledge-to-simulation gap (2024, Sec. 3.1): how much better a model states
+ * a group's distribution (verbalize) than it produces answers from it (sequence). Each format's
+ * mean total variation, side by side, as the paper's leaderboard gives them
+ * (nicolemeister/benchmarking-distributional-alignment, eval_utils.py distrib_alignment_leaderboard,
+ * lines 513-550: per dataset the mean over every (question, group) pair, the datasets weighted
+ * equally by compute_three, lines 104-162); the difference TV(sequence) - TV(verbalize) on the
+ * pairs both scored, with a paired percentile bootstrap over questions (the same resampled
+ * questions for both formats, stratified by dataset); and the relative gap TV(seq) / TV(verb) - 1
+ * that the repository's compute_K2S_gap (lines 481-507) writes to results/k2s_gap.csv. Positive:
+ * the model knows the distribution better than it can simulate it.
+ *
+ * `tables` are the total variation tables of the formats, by method, over the same questions and
+ * populations; `datasetsEqual`: weigh the datasets of a multi-dataset suite equally.
  */
-export function knowledgeGap(sequence: DistanceTable, verbalized: DistanceTable, seed: number, resamples: number): Interval & { tv_sequence: number; tv_verbalized: number; pairs: number } {
-  const both = sequence.model.map((col, p) => col.map((v, i) => (Number.isNaN(v) || Number.isNaN(verbalized.model[p]![i]!) ? Number.NaN : v)));
-  const verb = verbalized.model.map((col, p) => col.map((v, i) => (Number.isNaN(both[p]![i]!) ? Number.NaN : v)));
-  const pooled = (cols: Float64Array[], sample: Int32Array) => {
-    let s = 0;
-    let n = 0;
-    for (const col of cols) {
-      for (const i of sample) {
-        const v = col[i]!;
-        if (!Number.isNaN(v)) {
-          s += v;
-          n++;
-        }
-      }
-    }
-    return n > 0 ? s / n : Number.NaN;
-  };
+export function knowledgeGap(
+  tables: ReadonlyMap<string, DistanceTable>,
+  sequenceMethod: string,
+  verbalizeMethod: string,
+  options: { readonly seed: number; readonly resamples: number; readonly datasets?: readonly string[]; readonly datasetsEqual: boolean },
+): KnowledgeGap {
+  const seq = tables.get(sequenceMethod);
+  const verb = tables.get(verbalizeMethod);
+  if (!seq || !verb) throw new Error(`knowledgeGap: no table for ${seq ? verbalizeMethod : sequenceMethod}`);
+  const questions = seq.questions;
+  const { names, strata, order: strataOrder } = strataOf(questions, options.datasets);
+  const equal = options.datasetsEqual && names.length > 1;
+  const methods = [...tables.keys()];
+  const cols = methods.map((m) => tables.get(m)!.model);
+  // The pairs both formats scored, for the paired difference.
+  const both = (a: Float64Array[], b: Float64Array[]) => a.map((col, p) => col.map((v, i) => (Number.isNaN(v) || Number.isNaN(b[p]![i]!) ? Number.NaN : v)));
+  const seqBoth = both(seq.model, verb.model);
+  const verbBoth = both(verb.model, seq.model);
+  const mean = (c: readonly Float64Array[], sample: Int32Array): number =>
+    equal ? meanOf(strataOrder.map((st) => pairMean(c, sample, strata, st))) : pairMean(c, sample);
   const est = bootstrapStatistic(
-    sequence.questions.length,
+    questions.length,
     (sample) => {
-      const a = pooled(both, sample);
-      const b = pooled(verb, sample);
-      return [a / b - 1, a, b];
+      const a = mean(seqBoth, sample);
+      const b = mean(verbBoth, sample);
+      return [a - b, a / b - 1, ...cols.map((c) => mean(c, sample))];
     },
-    { seed, resamples, ...withClusters(sequence.questions) },
+    { seed: options.seed, resamples: options.resamples, strata, ...withClusters(questions) },
   );
-  return { mean: est[0]!.mean, ci: est[0]!.ci, tv_sequence: est[1]!.mean, tv_verbalized: est[2]!.mean, pairs: both.reduce((s, c) => s + countValues(c), 0) };
+  return {
+    formats: methods.map((method, k) => ({ method, tv: { mean: est[2 + k]!.mean, ci: est[2 + k]!.ci }, pairs: cols[k]!.reduce((n, c) => n + countValues(c), 0) })),
+    sequence_method: sequenceMethod,
+    verbalize_method: verbalizeMethod,
+    difference: { mean: est[0]!.mean, ci: est[0]!.ci },
+    pairs: seqBoth.reduce((n, c) => n + countValues(c), 0),
+    relative: est[1]!.mean,
+  };
 }
 
 /**

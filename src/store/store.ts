@@ -178,7 +178,7 @@ const REQUEST_COLUMNS = "key, model, method, prompt, labels, params, label_mass,
 const ANSWER_COLUMNS = "run_id, question_id, variant, persona, method, request_key, options, distribution, coverage, status, mode, cache_hit, created_at";
 
 /** The elicitation methods (Meister et al. 2024). */
-export type Method = "logprobs" | "sample" | "verbalize";
+export type Method = "logprobs" | "sample" | "verbalize" | "sequence";
 
 /** A cached model response to one prompt. */
 export interface RequestRow {

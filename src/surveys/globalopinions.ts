@@ -30,9 +30,11 @@
  *   "Depends on the situation (VOL)", "Other (VOL)") are scored. `probs` are renormalised over the scored options; `allProbs`
  *   keeps every option (refusals included), renormalised to sum 1.
  * - Shares that do not sum exactly to 1 (rounding: 0.998, 1.002 in the data) are renormalised. A
- *   country whose scored shares sum to 0 (or, in the CSV, that holds `nan`) has no distribution:
- *   in the subset, Turkey puts all its mass on "Missing; Not available" or "Other missing; Multiple
- *   answers Mail (EVS)" on two WVS questions (it was not asked them).
+ *   country whose shares (or, in the CSV, that holds `nan`) sum to 0 has no distribution. One whose
+ *   scored shares sum to 0 has one with no scored options (`probs` empty): nothing to score when
+ *   refusals are dropped, scored like any other when they are kept (the meister2024 protocol, as
+ *   the paper's code does). In the subset, Turkey puts all its mass on "Missing; Not available" or
+ *   "Other missing; Multiple answers Mail (EVS)" on two WVS questions (it was not asked them).
  * - Merged wordings: some option lists merge the wordings of several waves of a question (e.g.
  *   'Being tough with China', 'Having a strong relationship with China', 'Being tough with China on
  *   territorial disputes', 'Having a strong economic relationship with China', 'DK/Refused'); each
@@ -401,11 +403,12 @@ export function parseGlobalOpinionsCsv(f: RawFile): GlobalOpinionsItem[] {
 
 /**
  * The distribution of a country from its raw shares: `probs` over the scored options and
- * `allProbs` over all options, each renormalised; undefined when the scored shares sum to 0 or a
- * share is NaN. `n` is null: the source gives shares, not counts.
+ * `allProbs` over all options, each renormalised; undefined when the shares sum to 0 or a share is
+ * NaN; `probs` empty when the scored shares sum to 0 (scored only with refusals kept, as Meister et
+ * al.'s code does). `n` is null: the source gives shares, not counts.
  */
 export function sharesDistribution(q: Question, population: string, shares: readonly number[]): HumanDistribution | undefined {
-  return humanDistribution(q, population, shares, null);
+  return humanDistribution(q, population, shares, null, "keep");
 }
 
 /** "country" populations, sorted by name (code-unit order). */

@@ -159,7 +159,21 @@ export const TEMPLATES: Readonly<Record<string, Template>> = {
 };
 
 /** How the model is asked to answer (Meister et al. 2024). */
-export type PromptMethod = "logprobs" | "sample" | "verbalize";
+export type PromptMethod = "logprobs" | "sample" | "verbalize" | "sequence";
+
+/**
+ * The ending of a sequence prompt: N answers in a row. The wording is Meister et al.'s
+ * (nicolemeister/benchmarking-distributional-alignment, utils.py get_prompt_opinionqa, lines 858
+ * (no persona) and 875 (a group)), with N for their 30 and without their five worked examples
+ * (inputs/<dataset>/sequence/prompt_task*.txt), which civitas's other methods do not show either.
+ */
+function sequenceEnding(n: number, steered: boolean): string {
+  const who = steered ? " from a group of people like the one described" : "";
+  return (
+    `Please simulate ${n} samples${who} for the question asked. Please only respond with ${n} multiple choice answers, ` +
+    `no extra spaces, characters, quotes or text. Please only produce ${n} characters. Answers with more than ${n} characters will not be accepted.\nAnswer:`
+  );
+}
 
 /** The ending of a verbalize prompt: a stated distribution instead of an answer. */
 function verbalizeEnding(labels: readonly string[], steered: boolean): string {
@@ -307,7 +321,7 @@ export function renderPrompt(
   variant: Variant = STANDARD_VARIANT,
   persona: Persona = NO_PERSONA,
   method: PromptMethod = "logprobs",
-  turnOptions: TurnOptions = {},
+  options: TurnOptions & { /** N of the sequence method: the answers it asks for (default 30, as Meister et al.). */ readonly answers?: number } = {},
 ): RenderedPrompt {
   const template = TEMPLATES[variant.template];
   if (!template) throw new CivitasError("usage", `unknown template "${variant.template}"`);
@@ -316,11 +330,12 @@ export function renderPrompt(
   const shown = order.map((i) => q.options[i]!);
   const parts = template({ question: q.text, lines: order.map((i, k) => ({ label: labels[k]!, option: q.options[i]! })), answer: variant.answer });
   const personaText = persona.text.trim();
-  const personaInSystem = turnOptions.personaIn === "system";
-  const systemParts = [turnOptions.system?.trim() ?? "", personaInSystem ? personaText : ""].filter((t) => t !== "");
+  const personaInSystem = options.personaIn === "system";
+  const systemParts = [options.system?.trim() ?? "", personaInSystem ? personaText : ""].filter((t) => t !== "");
   const system = systemParts.length === 0 ? null : systemParts.join("\n\n");
   const userPrefix = (!personaInSystem && personaText !== "" ? `${personaText}\n\n` : "") + parts.stem;
-  const ending = method === "verbalize" ? verbalizeEnding(labels, persona.text !== "") : parts.ending;
+  const ending =
+    method === "verbalize" ? verbalizeEnding(labels, persona.text !== "") : method === "sequence" ? sequenceEnding(options.answers ?? 30, persona.text !== "") : parts.ending;
   const user = `${userPrefix}${parts.options}${ending}`;
   // The plain text of the turns (models/chat.ts, plainText, writes the same).
   const head = system === null ? "" : `${system}\n\n`;

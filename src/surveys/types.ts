@@ -135,7 +135,8 @@ export function scoredIndices(q: Question): number[] {
 /**
  * A population's distribution from per-option masses in survey order (counts, weights or shares):
  * `probs` over the scored options and `allProbs` over all options, each renormalised. Undefined
- * when no mass fell on a scored option or a mass is NaN. `n`: the respondents behind it, or
+ * when no mass fell on a scored option (unless `refusalOnly` is "keep": then `probs` is empty) or a
+ * mass is NaN. `n`: the respondents behind it, or
  * "scored" for the sum of the scored masses (when they are counts).
  */
 export function humanDistribution(
@@ -143,6 +144,13 @@ export function humanDistribution(
   population: string,
   mass: readonly number[],
   n: number | null | "scored" = "scored",
+  /**
+   * Keep a population whose mass is all on refusal options, as a distribution with no scored
+   * options (`probs` empty): scored when refusals are kept (the meister2024 protocol), skipped when
+   * they are dropped. The Global Values and distalign loaders ask for it, as Meister et al.'s code
+   * scores such a group; without it there is no distribution.
+   */
+  refusalOnly: "keep" | "none" = "none",
 ): HumanDistribution | undefined {
   if (mass.some((m) => Number.isNaN(m))) return undefined;
   let total = 0;
@@ -151,10 +159,15 @@ export function humanDistribution(
     total += m;
     if (!q.refusal[i]) scored += m;
   });
-  if (!(scored > 0)) return undefined;
+  if (!(total > 0) || (!(scored > 0) && refusalOnly === "none")) return undefined;
+  // All of the mass on refusal options (refusalOnly "keep"): nothing to score when refusals are
+  // dropped (`probs` is empty, and runs/score.ts humanView skips it), an ordinary distribution when
+  // they are kept (the meister2024 protocol; the paper's code scores such a group, utils.py compute_tv).
   const probs: number[] = [];
-  mass.forEach((m, i) => {
-    if (!q.refusal[i]) probs.push(m / scored);
-  });
+  if (scored > 0) {
+    mass.forEach((m, i) => {
+      if (!q.refusal[i]) probs.push(m / scored);
+    });
+  }
   return { questionId: q.id, population, probs, allProbs: mass.map((m) => m / total), n: n === "scored" ? scored : n };
 }

@@ -23,7 +23,7 @@ describe("help", () => {
       assert.doesNotMatch(r.stdout.replace(/\s+/gu, " "), /\(default: \[\]\)/u, c);
     }
     const e = (await runCli(["eval", "--help"])).stdout.replace(/\s+/gu, " ");
-    assert.match(e, /--method <list> how answers are elicited, comma separated; the first is the headline: logprobs, sample, verbalize \(default: logprobs\)/u);
+    assert.match(e, /--method <list> how answers are elicited, comma separated; the first is the headline: logprobs, sample, verbalize, sequence \(default: logprobs\)/u);
     assert.match(e, /--persona-template <attr=text> .* \(repeatable\) \(default: the suite's, else generic ones\)/u);
   });
 });

@@ -46,7 +46,7 @@ same<Omit<EvalScores["questions"], "knowledge">, AlignmentSummary["questions"]>(
 same<EvalScores["metric"], AlignmentSummary["metric"]>(true);
 same<StabilitySchema, StabilityReport>(true);
 same<NonNullable<EvalScores["steerability"]>, ReturnType<typeof steerability>>(true);
-same<Omit<NonNullable<EvalScores["gap"]>, "sequence_method">, ReturnType<typeof knowledgeGap>>(true);
+same<NonNullable<EvalScores["gap"]>, ReturnType<typeof knowledgeGap>>(true);
 same<NonNullable<EvalScores["knowledge"]>, ReturnType<typeof knowledgeScores>>(true);
 same<MocaResult, MoCaScores & { n: number }>(true);
 same<SimulationResult, SimulationReport>(true);
@@ -67,8 +67,13 @@ describe("results written before they had a version", () => {
       const json = v1Json(name);
       const r = readResult("eval", json, name);
       assert.equal(r.run, json.run, name);
-      // Nothing the previous release wrote is dropped: what the schema leaves out would never be shown.
-      assert.deepEqual(unknownFields(json, r), [], name);
+      // Nothing the previous release wrote is dropped: what the schema leaves out would never be
+      // shown. Its gap (another statistic than version 3's) is kept as gap_v2, as it was.
+      const { gap, ...rest } = json as Record<string, unknown>;
+      assert.deepEqual(unknownFields(gap === undefined ? rest : { ...rest, gap_v2: gap }, r), [], name);
+      // (JSON's null reads as NaN.)
+      assert.deepEqual(JSON.parse(JSON.stringify(r.gap_v2 ?? null)), gap ?? null, name);
+      assert.equal(r.gap, undefined, name);
     }
     for (const name of SIMS) {
       const json = v1Json(name);
@@ -91,10 +96,12 @@ describe("results written before they had a version", () => {
     const full = v1Json("eval-full") as { populations: { population: string; mean: number; noise: number | null }[] };
     const rf = v1Result("eval", "eval-full");
     assert.deepEqual(rf.populations.map((p) => [p.population, p.mean, p.noise]), full.populations.map((p) => [p.population, p.mean, p.noise]));
-    // Written again, a result is the JSON it was read from (plus its kind and version).
+    // Written again, a result is the JSON it was read from (plus its kind and version), with what
+    // version 3 renamed (gap -> gap_v2) and added (no sequence tokens, none unparsed).
     const { kind, version, ...again } = JSON.parse(JSON.stringify(resultJson("eval", rf))) as Record<string, unknown>;
     assert.deepEqual([kind, version], ["eval", RESULT_VERSIONS.eval]);
-    assert.deepEqual(again, v1Json("eval-full"));
+    const { gap, set_aside, ...was } = v1Json("eval-full") as Record<string, unknown>;
+    assert.deepEqual(again, { ...was, gap_v2: gap, set_aside: { ...(set_aside as object), unparsed_sequence_tokens: 0 } });
   });
 
   it("of the first releases: the fields they left out are filled as those releases did", () => {
@@ -114,9 +121,23 @@ describe("results written before they had a version", () => {
     assert.equal(r.protocol, null);
     assert.equal(r.baselines.noise, null);
     assert.ok(r.populations.every((p) => p.noise === null));
-    assert.deepEqual([r.questions.no_scale, r.questions.skipped, r.set_aside.unparsed_samples, r.set_aside.invalid_statements], [0, 0, 0, 0]);
+    assert.deepEqual([r.questions.no_scale, r.questions.skipped, r.set_aside.unparsed_samples, r.set_aside.invalid_statements, r.set_aside.unparsed_sequence_tokens], [0, 0, 0, 0, 0]);
     assert.deepEqual(r.answers.modes, {});
     assert.deepEqual(r.overall, v1Result("eval", "eval-basic").overall);
+  });
+});
+
+describe("results of version 2 (before Meister et al.'s gap)", () => {
+  it("read as version 3: the old gap (another statistic) as gap_v2, no sequence tokens", () => {
+    // eval-full has every field version 2 has; stamped version 2 it is what version 2 stored.
+    const v2 = { kind: "eval", version: 2, ...v1Json("eval-full") } as Record<string, unknown>;
+    const r = readResult("eval", v2, "v2");
+    assert.equal(r.gap, undefined);
+    assert.equal(r.gap_v2?.sequence_method, "logprobs");
+    assert.equal(r.gap_v2?.pairs, 0);
+    assert.equal(r.set_aside.unparsed_sequence_tokens, 0);
+    // A version 3 gap of the old shape is refused, naming the field.
+    assert.throws(() => readResult("eval", { ...v2, version: 3 }, "v3"), /gap\.formats/u);
   });
 });
 
@@ -126,10 +147,10 @@ describe("results civitas cannot read", () => {
 
   it("a later version, another kind, a field missing or of the wrong type: an error naming it", () => {
     const good = resultJson("eval", v1Result("eval", "eval-basic"));
-    refused({ ...good, version: RESULT_VERSIONS.eval + 1 }, /^run abc: its result was written by a newer civitas \(eval result version 3; this one reads up to 2\)/u);
+    refused({ ...good, version: RESULT_VERSIONS.eval + 1 }, /^run abc: its result was written by a newer civitas \(eval result version 4; this one reads up to 3\)/u);
     refused({ ...good, kind: "simulate" }, /^run abc: its result is of kind simulate, not eval/u);
     const { overall: _o, ...renamed } = good;
-    refused({ ...renamed, overall_mean: 0.5 }, /^run abc: its result \(eval, version 2\) does not have the shape civitas wrote: overall: /u);
+    refused({ ...renamed, overall_mean: 0.5 }, /^run abc: its result \(eval, version 3\) does not have the shape civitas wrote: overall: /u);
     refused({ ...good, populations: [{ population: "x" }] }, /populations\.0\.mean: /u);
     refused("text", /not a JSON object/u);
   });

@@ -2,7 +2,7 @@
  * The intervals civitas reports, from the statistics production hands `bootstrapStatistic`
  * (src/runs/score.ts): alignment per population and over populations, the baselines, per-dataset
  * results and the equal-weight mean of datasets (resampled within datasets), steerability (paired
- * differences), the knowledge gap (a ratio) and knowledge scores. Each is checked against an
+ * differences), the knowledge gap (each format's mean TV, their paired difference) and knowledge scores. Each is checked against an
  * independent computation (test/helpers/bootstrap.ts): exact intervals on tables small enough to
  * list every resample, and a re-computation from the definitions (docs/metrics.md,
  * docs/protocols.md) over the same seeded resamples on larger tables with missing values.
@@ -242,20 +242,44 @@ describe("steerability: a paired bootstrap of steered minus unsteered alignment"
   });
 });
 
-describe("the knowledge gap: a ratio of pooled means", () => {
-  it("the exact interval on 4 questions", () => {
-    // TV of the produced answers 0.2, 0.2, 0.2, 0.6, of the stated distribution 0.4 each: the gap
-    // (0.2 + 0.1 k) / 0.4 - 1 = -0.5 + 0.25 k for k copies of the last question.
+describe("the knowledge gap: each format's mean TV and the paired difference", () => {
+  const gap = (seq: DistanceTable, verb: DistanceTable, seed: number, resamples: number, more: [string, DistanceTable][] = [], datasets?: string[]) =>
+    knowledgeGap(new Map([["sequence", seq], ["verbalize", verb], ...more]), "sequence", "verbalize", {
+      seed,
+      resamples,
+      ...(datasets ? { datasets } : {}),
+      datasetsEqual: datasets !== undefined,
+    });
+
+  it("the exact interval of the difference on 4 questions, and the relative gap", () => {
+    // TV of the sequence 0.2, 0.2, 0.2, 0.6, of the stated distribution 0.4 each: the difference
+    // on a resample with k copies of the last question is 0.2 + 0.1 k - 0.4 = -0.2 + 0.1 k,
+    // k ~ Binomial(4, 1/4): percentiles at k = 0 and k = 3, [-0.2, 0.1]. Point: 0.3 - 0.4 = -0.1;
+    // relative 0.3 / 0.4 - 1 = -0.25.
     const seq = [0.2, 0.2, 0.2, 0.6];
-    const exact = exactInterval(strataGroups(4), (s) => meanOf(s.map((i) => seq[i]!)) / 0.4 - 1, B);
-    assertClose(exact, [-0.5, 0.25], TOL, "exact");
-    const r = knowledgeGap(table({ model: [seq] }), table({ model: [[0.4, 0.4, 0.4, 0.4]] }), 1, B);
-    assertClose([r.mean, ...r.ci], [0.3 / 0.4 - 1, ...exact], TOL, "gap");
-    assertClose([r.tv_sequence, r.tv_verbalized], [0.3, 0.4], TOL, "means");
+    const exact = exactInterval(strataGroups(4), (s) => meanOf(s.map((i) => seq[i]!)) - 0.4, B);
+    assertClose(exact, [-0.2, 0.1], TOL, "exact");
+    const r = gap(table({ model: [seq] }), table({ model: [[0.4, 0.4, 0.4, 0.4]] }), 1, B);
+    assertClose([r.difference.mean, ...r.difference.ci], [-0.1, ...exact], TOL, "difference");
+    assertClose(r.relative, -0.25, TOL, "relative");
+    assert.deepEqual(r.formats.map((f) => f.method), ["sequence", "verbalize"]);
+    assertClose([r.formats[0]!.tv.mean, r.formats[1]!.tv.mean], [0.3, 0.4], TOL, "means");
+    // The stated TV never varies: its interval is the point.
+    assertClose(r.formats[1]!.tv.ci, [0.4, 0.4], TOL, "verbalize interval");
     assert.equal(r.pairs, 4);
   });
 
-  it("two populations, pairs only where both methods answered: the same numbers as a re-computation", () => {
+  it("paired: questions on which both formats move together leave the difference fixed", () => {
+    // Sequence TV = stated TV + 0.1 on every question: the difference is 0.1 on every resample
+    // (an unpaired bootstrap, drawing the questions of each format apart, would spread it).
+    const verb = [0.1, 0.5, 0.3, 0.7, 0.2];
+    const seq = verb.map((v) => v + 0.1);
+    const r = gap(table({ model: [seq] }), table({ model: [verb] }), 3, 500);
+    assertClose([r.difference.mean, ...r.difference.ci], [0.1, 0.1, 0.1], 1e-12, "difference");
+    assert.ok(r.formats[0]!.tv.ci[1] - r.formats[0]!.tv.ci[0] > 0.1, "each format's own interval is wide");
+  });
+
+  it("two populations, pairs only where both formats answered; a third format beside them on its own pairs", () => {
     const seq = [
       [0.2, 0.5, Number.NaN, 0.4, 0.3, 0.6],
       [0.1, 0.7, 0.3, 0.2, Number.NaN, 0.5],
@@ -264,13 +288,35 @@ describe("the knowledge gap: a ratio of pooled means", () => {
       [0.3, 0.4, 0.2, Number.NaN, 0.5, 0.2],
       [0.4, 0.3, 0.6, 0.2, 0.1, Number.NaN],
     ];
-    const r = knowledgeGap(table({ model: seq }), table({ model: verb }), 2, 500);
+    const logp = [
+      [0.9, 0.8, 0.7, 0.6, 0.5, 0.4],
+      [0.3, Number.NaN, 0.3, 0.3, 0.3, 0.3],
+    ];
+    const r = gap(table({ model: seq }), table({ model: verb }), 2, 500, [["logprobs", table({ model: logp })]]);
     const both = (p: number, i: number) => !Number.isNaN(seq[p]![i]!) && !Number.isNaN(verb[p]![i]!);
     const pooled = (m: number[][], s: number[]) => meanOf(s.flatMap((i) => [0, 1].filter((p) => both(p, i)).map((p) => m[p]![i]!)));
-    const want = replayedInterval(strataGroups(6), (s) => [pooled(seq, s) / pooled(verb, s) - 1, pooled(seq, s), pooled(verb, s)], 500, 2);
-    assertClose([r.mean, ...r.ci], [want[0]!.mean, ...want[0]!.ci], TOL, "gap");
-    assertClose([r.tv_sequence, r.tv_verbalized], [want[1]!.mean, want[2]!.mean], TOL, "means");
+    const own = (m: number[][], s: number[]) => meanOf(s.flatMap((i) => [0, 1].map((p) => m[p]![i]!)));
+    const want = replayedInterval(strataGroups(6), (s) => [pooled(seq, s) - pooled(verb, s), own(seq, s), own(verb, s), own(logp, s)], 500, 2);
+    assertClose([r.difference.mean, ...r.difference.ci], [want[0]!.mean, ...want[0]!.ci], TOL, "difference");
+    // Hand-computed: the 8 pairs both have, sequence .2 .5 .3 .6 / .1 .7 .3 .2 = 2.9/8, stated .3 .4 .5 .2 / .4 .3 .6 .2 = 2.9/8.
+    assertClose(r.difference.mean, 0, TOL, "point");
+    assertClose(r.relative, 0, TOL, "relative");
+    assert.deepEqual(r.formats.map((f) => [f.method, f.pairs]), [["sequence", 10], ["verbalize", 10], ["logprobs", 11]]);
+    for (const [k, f] of r.formats.entries()) assertClose([f.tv.mean, ...f.tv.ci], [want[k + 1]!.mean, ...want[k + 1]!.ci], TOL, f.method);
+    // (.9 + .8 + .7 + .6 + .5 + .4 + 5 x .3) / 11
+    assertClose(r.formats[2]!.tv.mean, 5.4 / 11, TOL, "logprobs, hand-computed");
     assert.equal(r.pairs, 8);
+  });
+
+  it("with datasets weighted equally: each dataset's mean over its pairs, then their mean", () => {
+    // Dataset a: questions 0-1, b: questions 2-4; one population. Sequence .2 .4 | .1 .1 .4,
+    // stated .1 .1 | .1 .1 .1: TV(seq) = (.3 + .2) / 2 = .25, TV(verb) = .1, difference .15
+    // (pooled over the 5 questions it would be 1.2/5 - .5/5 = .14).
+    const ds = ["a", "a", "b", "b", "b"];
+    const r = gap(table({ model: [[0.2, 0.4, 0.1, 0.1, 0.4]] }, ds), table({ model: [[0.1, 0.1, 0.1, 0.1, 0.1]] }, ds), 0, 200, [], ["a", "b"]);
+    assertClose(r.difference.mean, 0.15, TOL, "difference");
+    assertClose([r.formats[0]!.tv.mean, r.formats[1]!.tv.mean], [0.25, 0.1], TOL, "means");
+    assertClose(r.relative, 1.5, TOL, "relative");
   });
 });
 
@@ -295,5 +341,41 @@ describe("knowledge scores: accuracy and the probability of the correct option",
     assert.equal(r.n, 4);
     assertClose([r.accuracy.mean, ...r.accuracy.ci], [0.75, ...accuracy], TOL, "accuracy");
     assertClose([r.p_correct.mean, ...r.p_correct.ci], [0.7, ...pCorrect], TOL, "p_correct");
+  });
+});
+
+describe("the average over (question, population) pairs (meister2024) against the average over populations", () => {
+  // GlobalOpinionQA's shape: each question has its own countries, so populations have different
+  // numbers of questions. Country 0 answers q0-q3 (TV .1 each), country 1 only q0 (TV .5).
+  // Over populations: 1 - mean(.1, .5) = .7. Over pairs (Meister et al.'s compute_three): the five
+  // pairs' mean TV is .9 / 5 = .18, alignment .82.
+  const rows = [
+    [0.1, 0.1, 0.1, 0.1],
+    [0.5, Number.NaN, Number.NaN, Number.NaN],
+  ];
+  const pairs = { ...conventions("pooled"), average: "pairs" } as Conventions;
+
+  it("give different numbers on the same distances, each as computed by hand", () => {
+    assertClose(summarize(table({ model: rows }), suiteOf(), conventions("pooled"), 0).overall.mean, 0.7, TOL, "populations");
+    const r = summarize(table({ model: rows }), suiteOf(), pairs, 0);
+    assertClose(r.overall.mean, 0.82, TOL, "pairs");
+    // Per population nothing changes.
+    assertClose(r.populations.map((p) => p.mean), [0.9, 0.5], TOL, "per population");
+  });
+
+  it("pairs, datasets weighted equally: each dataset's pair mean, then the mean of datasets", () => {
+    // Dataset a: q0-q3 as above (pair mean .18); dataset b: q4-q5, country 0 only, TV .3 and .5 (.4).
+    // Alignment (1 - .18 + 1 - .4) / 2 = .71; the interval re-computed over the same resamples.
+    const ds = ["a", "a", "a", "a", "b", "b"];
+    const model = [
+      [...rows[0]!, 0.3, 0.5],
+      [...rows[1]!, Number.NaN, Number.NaN],
+    ];
+    const c = { ...conventions("equal", 500), average: "pairs" } as Conventions;
+    const r = summarize(table({ model }, ds), suiteOf(["a", "b"]), c, 4);
+    assertClose(r.overall.mean, 0.71, TOL, "point");
+    const pairMean = (s: number[], d: string) => meanOf(s.filter((i) => ds[i] === d).flatMap((i) => [model[0]![i]!, model[1]![i]!]));
+    const want = replayedInterval(strataGroups(6, ds.map((d) => (d === "a" ? 0 : 1))), (s) => [1 - (pairMean(s, "a") + pairMean(s, "b")) / 2], 500, 4);
+    assertClose(r.overall.ci, want[0]!.ci, TOL, "interval");
   });
 });

@@ -49,6 +49,7 @@ describe("protocol files", () => {
             resamples: c.resamples,
             option_order: c.optionOrder,
             ...(c.labelReading?.kind === "top-k" ? { label_reading: "top-k", top_k: c.labelReading.k } : {}),
+            ...(c.average ? { average: c.average } : {}),
           },
         }),
         "copy.yaml",

@@ -148,7 +148,10 @@ describe("distalign on the shared data", () => {
       assert.deepEqual({ ...a, questionId: "" }, { ...b, questionId: "" });
     }
     approxArray(suite.human(q.id, "country=Japan")?.allProbs, [0.45, 0.47, 0, 0, 0.08], "Japan allProbs");
-    assert.equal(suite.human("globalvalues/GO-8a0e7698", "country=Turkey"), undefined);
+    // Turkey put all its mass on "Missing; Not available" (it was not asked): nothing to score when
+    // refusals are dropped, a distribution like any other when they are kept (meister2024).
+    const turkey = suite.human("globalvalues/GO-8a0e7698", "country=Turkey")!;
+    assert.deepEqual([turkey.probs, turkey.allProbs], [[], [0, 0, 0, 0, 0, 1]]);
   });
 
   it("NYT: book info in the text, the 4-point scale, exact counts, zeros kept", () => {
@@ -176,21 +179,31 @@ describe("distalign on the shared data", () => {
 
   it("every distribution is consistent with its question", () => {
     let n = 0;
+    const refusalOnly: string[] = [];
     for (const q of suite.questions) {
       const k = q.refusal.filter((r) => !r).length;
       for (const p of suite.populations) {
         const h = suite.human(q.id, p.id);
         if (!h) continue;
         n++;
-        assert.equal(h.probs.length, k);
         assert.equal(h.allProbs!.length, q.options.length);
+        if (h.probs.length === 0) {
+          // All of the group's mass on refusals: scored only when refusals are kept (meister2024).
+          assert.ok(q.options.every((_, i) => !(h.allProbs![i]! > 0) || q.refusal[i]), `${q.id} ${p.id}`);
+          refusalOnly.push(`${q.id} ${p.id}`);
+          continue;
+        }
+        assert.equal(h.probs.length, k);
         assert.ok(Math.abs(h.probs.reduce((a, b) => a + b, 0) - 1) < 1e-9);
         assert.ok(Math.abs(h.allProbs!.reduce((a, b) => a + b, 0) - 1) < 1e-9);
       }
     }
-    // 100 x 6 OpinionQA + 300 Global Values + 235 x 4 NYT, less one: FEM2_W29 ("would you describe
-    // yourself as ... womanly or feminine") was asked of women only; its Male count object is {}.
+    // 100 x 6 OpinionQA + 300 Global Values (three countries a question, as the paper) + 235 x 4
+    // NYT, less one: FEM2_W29 ("would you describe yourself as ... womanly or feminine") was asked
+    // of women only; its Male count object is {}.
     assert.equal(n, 600 + 300 + 940 - 1);
+    // Turkey was not asked two WVS questions: all its mass is on a missing-answer option.
+    assert.deepEqual(refusalOnly.sort(), ["globalvalues/GO-05402e90 country=Turkey", "globalvalues/GO-8a0e7698 country=Turkey"]);
     assert.equal(suite.human("opinionqa/FEM2_W29", "SEX=Male"), undefined);
     checkCounts(suite, "opinionqa/FEM2_W29", "SEX=Female", [702, 1397, 310, 28, 8], question(suite, "opinionqa/FEM2_W29").refusal);
   });

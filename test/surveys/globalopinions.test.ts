@@ -117,13 +117,15 @@ describe("GlobalOpinionQA subset (Meister et al. Global_Values/data/data.json)",
     assert.ok(Math.abs(japan!.allProbs!.reduce((a, b) => a + b, 0) - 1) < 1e-12);
   });
 
-  it("a country whose mass is all on refusals has no distribution (Turkey, two WVS questions)", () => {
+  it("a country whose mass is all on refusals has nothing to score unless refusals are kept (Turkey, two WVS questions)", () => {
     const q = subset.questions.find((x) => x.id === "GO-8a0e7698");
     assert.ok(q);
     assert.deepEqual(q.options.at(-1), "Missing; Not available");
-    assert.equal(subset.human(q.id, "country=Turkey"), undefined);
+    // No scored options (refusals dropped: skipped); all options (refusals kept, meister2024: scored).
+    const turkey = subset.human(q.id, "country=Turkey")!;
+    assert.deepEqual([turkey.probs, turkey.allProbs], [[], [0, 0, 0, 0, 0, 1]]);
     approxArray(subset.human(q.id, "country=Jordan")?.probs, [0.016 / 0.674, 0.612 / 0.674, 0.046 / 0.674], "Jordan probs");
-    assert.equal(subset.human("GO-05402e90", "country=Turkey"), undefined);
+    assert.deepEqual(subset.human("GO-05402e90", "country=Turkey")?.probs, []);
   });
 
   it("marks exactly the non-substantive options of the subset as refusals", () => {
@@ -157,9 +159,10 @@ describe("GlobalOpinionQA subset (Meister et al. Global_Values/data/data.json)",
       for (const p of subset.populations) {
         const h = subset.human(q.id, p.id);
         if (!h) continue;
+        assert.equal(h.allProbs!.length, q.options.length);
+        if (h.probs.length === 0) continue; // the two Turkey cases: all on refusals
         n++;
         assert.equal(h.probs.length, k);
-        assert.equal(h.allProbs!.length, q.options.length);
         assert.ok(Math.abs(h.probs.reduce((a, b) => a + b, 0) - 1) < 1e-9);
         assert.ok(h.probs.every((x) => x >= 0));
       }
@@ -224,14 +227,16 @@ describe("GlobalOpinionQA full dataset format (global_opinions.csv)", () => {
     assert.deepEqual(csv.human(id, "country=Philippines"), subset.human(id, "country=Philippines"));
   });
 
-  it("renormalises, and has no distribution for nan or an all-refusal country", () => {
+  it("renormalises, has no distribution for nan, and none to score for an all-refusal country unless refusals are kept", () => {
     const god = csv.questions[1]!.id;
     approxArray(csv.human(god, "country=India (Non-national sample)")?.probs, [0.5 / 0.8, 0.3 / 0.8], "India NN");
     approxArray(csv.human(god, "country=India (Non-national sample)")?.allProbs, [0.5, 0.3, 0.15, 0.05], "India NN all");
     approxArray(csv.human(god, "country=Turkey")?.probs, [0.5, 0.5], "Turkey (sum 1.02)");
     approxArray(csv.human(god, "country=Turkey")?.allProbs, [0.5, 0.5, 0, 0], "Turkey all");
     assert.equal(csv.human(god, "country=Cote d'Ivoire"), undefined, "nan");
-    assert.equal(csv.human(god, "country=Jordan"), undefined, "all mass on refusals");
+    const jordan = csv.human(god, "country=Jordan")!;
+    assert.deepEqual(jordan.probs, [], "all mass on refusals: no scored options");
+    assert.ok(Math.abs(jordan.allProbs!.reduce((a, b) => a + b, 0) - 1) < 1e-12 && jordan.allProbs!.slice(0, 2).every((x) => x === 0), "all mass on refusals");
     assert.ok(csv.populations.some((p) => p.value === "Cote d'Ivoire"), "still a population");
   });
 

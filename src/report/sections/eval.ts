@@ -265,20 +265,35 @@ function extraSections(r: EvalResult): Raw[] {
     out.push(section("Datasets", table(["dataset", "alignment", "95% CI", "questions"], r.datasets.map((d) => [d.dataset, num(d.overall.mean), ci(d.overall.ci), String(d.n)]))));
   }
   if (r.gap) {
+    const g = r.gap;
     out.push(
       section(
         "Knowledge-to-simulation gap (Meister et al. 2024)",
-        r.gap.pairs === 0
-          ? note(`not computable: no question has both a valid stated distribution and a ${r.gap.sequence_method} one`)
-          : table(
-              ["statistic", "value"],
-              [
-                [`TV(${r.gap.sequence_method}) / TV(verbalize) - 1`, interval(r.gap)],
-                [`TV ${r.gap.sequence_method}`, num(r.gap.tv_sequence)],
-                ["TV verbalize", num(r.gap.tv_verbalized)],
-                ["question-population pairs", String(r.gap.pairs)],
-              ],
-            ),
+        g.pairs === 0
+          ? note(`not computable: no question-population pair has both a valid ${g.sequence_method} and a valid stated distribution`)
+          : [
+              table(
+                ["method", "mean TV", "95% CI", "pairs"],
+                g.formats.map((f) => [f.method, num(f.tv.mean), ci(f.tv.ci), String(f.pairs)]),
+              ),
+              table(
+                ["statistic", "value"],
+                [
+                  [`TV(${g.sequence_method}) - TV(${g.verbalize_method}), paired bootstrap over questions`, interval(g.difference)],
+                  [`TV(${g.sequence_method}) / TV(${g.verbalize_method}) - 1`, num(g.relative)],
+                  ["question-population pairs", String(g.pairs)],
+                ],
+              ),
+              note("Lower TV is closer to the population. A positive difference: the model states the distribution better than it simulates it."),
+            ],
+      ),
+    );
+  }
+  if (r.gap_v2) {
+    out.push(
+      section(
+        "Knowledge-to-simulation gap, as an earlier civitas stored it",
+        note(`TV(${r.gap_v2.sequence_method}) / TV(verbalize) - 1 = ${interval(r.gap_v2)}: ${r.gap_v2.sequence_method} stood in for the sequence; not Meister et al.'s statistic.`),
       ),
     );
   }
@@ -354,7 +369,7 @@ function answersSection(r: EvalResult, run: RunRow): Raw {
     facts([
       ["questions", `${q.planned} planned, ${q.answered} answered, ${q.scored} scored${q.no_scale ? ` (${q.no_scale} without an ordinal scale)` : ""}${q.knowledge ? `, ${q.knowledge} knowledge` : ""}`],
       ["questions skipped", q.skipped ? `${q.skipped}: ${q.skipped_reason ?? "no chosen population was asked them"}` : null],
-      ["answers set aside", `${sa.total} (low coverage ${sa.low_coverage}, off-format ${sa.off_format}, only refusal ${sa.only_refusal})${sa.unparsed_samples ? `, ${sa.unparsed_samples} sampled answers named no option` : ""}${sa.invalid_statements ? `, ${sa.invalid_statements} stated distributions invalid` : ""}`],
+      ["answers set aside", `${sa.total} (low coverage ${sa.low_coverage}, off-format ${sa.off_format}, only refusal ${sa.only_refusal})${sa.unparsed_samples ? `, ${sa.unparsed_samples} sampled answers named no option` : ""}${sa.unparsed_sequence_tokens ? `, ${sa.unparsed_sequence_tokens} tokens of sequences were no answer` : ""}${sa.invalid_statements ? `, ${sa.invalid_statements} stated distributions invalid` : ""}`],
       ["coverage", `mean ${pct(r.coverage.mean)}, min ${pct(r.coverage.min)}${finite(r.coverage.min_required) ? `, required ${pct(r.coverage.min_required)}` : ""}`],
       ["constrained decoding", modes.length ? modes.map(([m, n]) => `${n} answers by ${m}`).join(", ") : null],
       ["model calls", `${a.model_calls} (${a.cache_hits} from the cache, ${a.resumed} already stored) in ${num(r.seconds, 1)} s`],

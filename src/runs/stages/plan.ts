@@ -28,6 +28,8 @@ import {
   type Variant,
 } from "../../surveys/index.js";
 import { DEFAULT_SAMPLES, methodParams, type MethodSettings } from "../methods.js";
+// The sequence method registers itself (a file of its own, as docs/extending.md shows).
+import "../sequence.js";
 import { resolveConventions, type Conventions } from "../protocols.js";
 import { selectQuestions } from "../questions.js";
 import { modelView } from "../score.js";
@@ -111,7 +113,8 @@ export interface PlannedItem {
 
 /** What the model is scored on: the labels, or (answer format "text", except for stated distributions) the option texts. */
 function answerKeys(rendered: RenderedPrompt, method: Method): string[] {
-  return rendered.answer === "text" && method !== "verbalize" ? rendered.shown : rendered.labels;
+  // verbalize states shares of labels and sequence writes labels in a row, whatever the answer format.
+  return rendered.answer === "text" && method !== "verbalize" && method !== "sequence" ? rendered.shown : rendered.labels;
 }
 
 export const itemKey = (questionId: string, variant: string, persona: string, method: string): string =>
@@ -186,7 +189,7 @@ function planRequests(plan: EvalPlan, r: Omit<Resolved, "model" | "items">): { m
     for (const variant of r.variants) {
       for (const persona of personas) {
         for (const method of r.methods) {
-          const raw = renderPrompt(question, variant, persona, method, turnOptions);
+          const raw = renderPrompt(question, variant, persona, method, { ...turnOptions, answers: r.settings.samples });
           const asked = formatPrompt(plan.model, raw.turns);
           planned.push({ question, variant, persona, method, rendered: { ...raw, text: asked.text, prefix: asked.prefix, system: asked.system } });
         }
@@ -234,7 +237,7 @@ function configOf(plan: EvalPlan, r: Resolved): Record<string, unknown> {
   };
   // Keys added after the first release only when they differ from what it did, so that its runs keep their ids.
   if (r.conventions.protocol) config.protocol = r.conventions.protocol;
-  if (r.conventions.refusals !== "drop" || r.conventions.datasets !== "pooled") config.conventions = r.conventions;
+  if (r.conventions.refusals !== "drop" || r.conventions.datasets !== "pooled" || (r.conventions.average ?? "populations") !== "populations") config.conventions = r.conventions;
   if (r.conventions.labelReading?.kind === "top-k") config.label_reading = r.conventions.labelReading;
   if (r.methods.some((m) => m !== "logprobs")) config.method_settings = { samples: r.settings.samples, constrain: r.settings.constrain };
   // How prompts become turns and text (a model without a chat template, no system turn and personas in the user's turn add nothing).

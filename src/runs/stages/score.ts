@@ -48,6 +48,7 @@ export async function scoreRun(
     modes[a.mode] = (modes[a.mode] ?? 0) + 1;
   }
   let unparsed = 0;
+  let unparsedAnswers = 0;
   let invalid = 0;
   let shortTopK = 0;
   let fewestTop = Number.POSITIVE_INFINITY;
@@ -55,6 +56,7 @@ export async function scoreRun(
   for (const q of requests.values()) {
     const raw = q.raw as { unparsed?: number; error?: string; top?: unknown[]; top_k?: number } | null;
     if (q.method === "sample") unparsed += raw?.unparsed ?? 0;
+    if (q.method === "sequence") unparsedAnswers += raw?.unparsed ?? 0;
     if (q.method === "verbalize" && raw?.error) invalid++;
     if (q.method === "logprobs" && topK !== null && Array.isArray(raw?.top)) {
       readTopK++;
@@ -97,7 +99,7 @@ export async function scoreRun(
       skipped: r.skipped,
       ...(r.skipped > 0 ? { skipped_reason: SKIPPED_REASON } : {}),
     },
-    set_aside: { ...setAside, total: setAside.low_coverage + setAside.off_format + setAside.only_refusal, unparsed_samples: unparsed, invalid_statements: invalid },
+    set_aside: { ...setAside, total: setAside.low_coverage + setAside.off_format + setAside.only_refusal, unparsed_samples: unparsed, unparsed_sequence_tokens: unparsedAnswers, invalid_statements: invalid },
     coverage: { mean: meanCoverage, min: answers.length ? coverageMin : Number.NaN, min_required: plan.minCoverage },
     answers: { total: answers.length, model_calls: modelCalls, cache_hits: cacheHits, resumed: counts.resumed, modes },
     store: store.file,
