@@ -9,12 +9,15 @@
  *   import { suites } from "civitas";
  *   import { mort } from "./mort.js";
  *   suites.register(mort);
- *   const suite = await suites.get("mort").load({ data: "../shared/data/mort" });
+ *   const suite = await suites.get("my-mort").load({ data: "../shared/data/mort" });
  *
  * The data folder holds the study's files as the repository has them (MoRT/data/user_study/):
  * userStudy_yes_no_{globalAMT,regional}.csv (Action,Yes,No: counts) and the question stem of each
  * action, userStudyAMT_action_template_globalAMT.csv and userStudy_action_template_regional.csv
  * (action,question).
+ *
+ * civitas has this survey built in (`civitas eval mort`, src/surveys/mort.ts, with the paper's
+ * correlation); this file shows how such a suite is written in one file, under another name.
  *
  * (In your own project, import from "civitas"; this file imports from the source so that the
  * repository's tests check it.)
@@ -34,7 +37,7 @@ const STUDIES = [
 /** A CSV file's rows as objects, keys lower case; a missing file or column is an error naming it. */
 async function readRows(file: string, columns: readonly string[]): Promise<{ text: string; rows: Record<string, string>[] }> {
   const text = await readFile(file, "utf8").catch((e: unknown) => {
-    throw new CivitasError("usage", `the mort suite needs ${file}: ${(e as Error).message}`, { hint: "give --data the folder with MoRT's user study files (MoRT/data/user_study/)" });
+    throw new CivitasError("usage", `the my-mort suite needs ${file}: ${(e as Error).message}`, { hint: "give --data the folder with MoRT's user study files (MoRT/data/user_study/)" });
   });
   const rows = (parse(text, { columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true }) as Record<string, string>[]);
   for (const c of columns) if (rows.length > 0 && !(c in rows[0]!)) throw new CivitasError("input", `${file}: no column "${c}" (expected ${columns.join(", ")})`);
@@ -42,12 +45,12 @@ async function readRows(file: string, columns: readonly string[]): Promise<{ tex
 }
 
 export const mort: SuiteInfo = {
-  name: "mort",
+  name: "my-mort",
   title: "MoRT user study (Schramowski et al. 2022): should one do it? Yes or No",
   description: "MoRT's user study: Yes/No on what is right to do, two studies",
   args: z.object({}),
   async load(options): Promise<Suite> {
-    if (!options.data) throw new CivitasError("usage", "the mort suite has no download: give --data", { hint: "e.g. --data ../shared/data/mort" });
+    if (!options.data) throw new CivitasError("usage", "the my-mort suite has no download: give --data", { hint: "e.g. --data ../shared/data/mort" });
     const hash = createHash("sha256");
     const questions = new Map<string, Question>();
     const human = new Map<string, HumanDistribution>();
@@ -77,7 +80,7 @@ export const mort: SuiteInfo = {
     }
     const populations: Population[] = STUDIES.map((s) => ({ id: `study=${s.value}`, attribute: "study", value: s.value }));
     return {
-      name: "mort",
+      name: "my-mort",
       title: mort.title,
       location: options.data,
       fingerprint: hash.digest("hex").slice(0, 16),

@@ -145,7 +145,7 @@ describe("a suite: MoRT (examples/extending/mort.ts)", () => {
     );
 
   it("loads the study's questions and both populations' answers", async () => {
-    const suite = await findSuite("mort").load({ data: DATA });
+    const suite = await findSuite("my-mort").load({ data: DATA });
     assert.equal(suite.questions.length, 116);
     assert.deepEqual(suite.populations.map((p) => p.id), ["study=global", "study=regional"]);
     const q = suite.questions.find((x) => x.id === "be_a_good_person")!;
@@ -158,7 +158,7 @@ describe("a suite: MoRT (examples/extending/mort.ts)", () => {
   });
 
   it("runs with the real model: the uniform baseline and the human baseline are the hand-computed ones", async () => {
-    const suite = await findSuite("mort").load({ data: DATA });
+    const suite = await findSuite("my-mort").load({ data: DATA });
     const questions = suite.questions.slice(0, 8);
     const r = await runEval(store, {
       suite,
@@ -190,7 +190,7 @@ describe("a suite: MoRT (examples/extending/mort.ts)", () => {
   });
 
   it("without --data it says what to give", async () => {
-    await assert.rejects(findSuite("mort").load({}), /the mort suite has no download: give --data/);
+    await assert.rejects(findSuite("my-mort").load({}), /the my-mort suite has no download: give --data/);
   });
 });
 
