@@ -23,6 +23,24 @@ export interface Profile {
   readonly counts: Float64Array;
   /** PrefLib `# KEY: value` headers, or what the source says about itself. */
   readonly metadata: Readonly<Record<string, string>>;
+  /** Where the ballots were read, when read from a file: lines[b] is the line of ballot b's first occurrence (1-based). */
+  readonly origin?: { readonly file: string; readonly lines: Int32Array };
+}
+
+/** How errors name ballot b: its file and line when the profile was read from a file, else "ballot b + 1". */
+export function ballotPlace(p: Profile, b: number): string {
+  return p.origin ? `${p.origin.file} line ${p.origin.lines[b]}` : `ballot ${b + 1}`;
+}
+
+/** Several ballots as errors name them: "x.toc lines 4, 9 and 12", at most `limit` named. */
+export function ballotPlaces(p: Profile, ballots: readonly number[], limit = 5): string {
+  const sorted = p.origin ? [...ballots].sort((x, y) => p.origin!.lines[x]! - p.origin!.lines[y]!) : [...ballots].sort((x, y) => x - y);
+  const shown = sorted.slice(0, limit).map((b) => String(p.origin ? p.origin.lines[b] : b + 1));
+  const more = sorted.length - shown.length;
+  const items = more > 0 ? [...shown, `${more} more`] : shown;
+  const joined = items.length === 1 ? items[0]! : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+  const noun = p.origin ? (sorted.length === 1 ? "line" : "lines") : sorted.length === 1 ? "ballot" : "ballots";
+  return p.origin ? `${p.origin.file} ${noun} ${joined}` : `${noun} ${joined}`;
 }
 
 /** The tiers of ballot b. */
