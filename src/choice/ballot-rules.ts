@@ -3,7 +3,7 @@
  * conventions every rule follows).
  */
 import { CivitasError } from "../errors.js";
-import { marginMatrix, type MarginMatrix, type Profile } from "./profile.js";
+import { ballotPlace, ballotPlaces, marginMatrix, type MarginMatrix, type Profile } from "./profile.js";
 import { argMax, REL_TOL, scoreTol, type RuleResult } from "./rule-result.js";
 
 /**
@@ -53,8 +53,8 @@ export function plurality(p: Profile, options: PluralityOptions = {}): RuleResul
     if (topTies === "error") {
       const tied: string[] = [];
       for (let a = 0; a < m; a++) if (p.ranks[base + a] === top) tied.push(p.alternatives[a] ?? String(a + 1));
-      throw new CivitasError("input", `plurality: ballot ${b + 1} ranks ${k} alternatives tied first (${tied.join(", ")}); plurality needs a single first choice`, {
-        hint: 'choose how to count such ballots: { topTies: "ignore" | "split" | "approval" }',
+      throw new CivitasError("input", `plurality: ${ballotPlace(p, b)} ranks ${k} alternatives tied first (${tied.join(", ")}); plurality needs a single first choice`, {
+        hint: 'choose how to count such ballots: the option topTies, "ignore", "split" or "approval"',
       });
     }
     if (topTies === "ignore") continue;
@@ -91,8 +91,9 @@ export function borda(p: Profile, extended?: MarginMatrix): RuleResult {
 
 /**
  * How instant runoff treats a ballot with tied alternatives (an "overvote"):
- * - "error" (default): refuse, as pref_voting does (its IRV for ProfileWithTies asserts "Instant
- *   Runoff is only defined when all the ballots are truncated linear orders");
+ * - "error" (default): count the ballot while its top remaining alternative is unique, and refuse
+ *   only when a round reaches a ballot whose highest-ranked remaining alternatives are tied (see
+ *   `instantRunoff`);
  * - "truncate": cut the ballot just before its first tie, pref_voting's `truncate_overvotes()`.
  */
 export type Overvotes = "error" | "truncate";
@@ -107,13 +108,22 @@ export interface InstantRunoffResult extends RuleResult {
 }
 
 /**
- * Instant Runoff (pref_voting `instant_runoff`, and for truncated ballots
+ * Instant Runoff (pref_voting `instant_runoff`; for truncated ballots
  * `_instant_runoff_for_truncated_linear_orders`): each round every ballot counts for its
  * highest-ranked remaining alternative; an alternative with a strict majority (more than half) of
  * the non-empty ballots wins; otherwise ALL alternatives with the fewest first-place votes are
  * eliminated together (alternatives nobody ranks first included). A ballot whose ranked
  * alternatives are all eliminated is exhausted. When every remaining alternative has the same
  * count (e.g. all ballots exhausted), they are all winners.
+ *
+ * Ties within a ballot matter only where counting reads them: a ballot counts for its top
+ * remaining alternative whenever that one is unique, whatever ties it has further down or among
+ * alternatives already eliminated (`2: 1,2,3 / 1: 2,{1,3}` elects 1 in the first round, as
+ * pref_voting's `instant_runoff` does). A round that reaches a ballot whose highest-ranked
+ * remaining alternatives are tied cannot tell whom it counts for: that is an error naming the
+ * round and the ballots (their file lines when read from a file), unless `overvotes: "truncate"`.
+ * (pref_voting refuses a profile with ties anywhere in its ProfileWithTies IRV: "Instant Runoff is
+ * only defined when all the ballots are truncated linear orders".)
  *
  * The majority threshold is fixed at the start (a strict majority of the ballots that rank
  * anything), as in pref_voting; a strict majority of the still-active ballots would elect the same
@@ -123,10 +133,12 @@ export function instantRunoff(p: Profile, options: InstantRunoffOptions = {}): I
   const overvotes = options.overvotes ?? "error";
   const m = p.alternatives.length;
   if (m < 1) throw new CivitasError("input", "instant runoff: the profile has no alternatives");
-  // Each ballot's ranked alternatives in order, flat: seq[start[k] .. start[k+1]).
+  // Each ballot's ranked alternatives in order and their tiers, flat: seq[start[k] .. start[k+1]).
   const seq = new Int32Array(p.size * m);
+  const seqTier = new Int32Array(p.size * m);
   const start = new Int32Array(p.size + 1);
   const weight = new Float64Array(p.size);
+  const source = new Int32Array(p.size);
   const alt = new Int32Array(m);
   const tier = new Int32Array(m);
   let ballots = 0;
@@ -151,21 +163,22 @@ export function instantRunoff(p: Profile, options: InstantRunoffOptions = {}): I
       alt[i] = a;
     }
     let keep = k;
-    for (let i = 1; i < k; i++) {
-      if (tier[i] === tier[i - 1]) {
-        if (overvotes === "error") {
-          throw new CivitasError("input", `instant runoff: ballot ${b + 1} ranks ${p.alternatives[alt[i - 1]!]} and ${p.alternatives[alt[i]!]} tied; instant runoff needs ballots without ties`, {
-            hint: 'pass { overvotes: "truncate" } to cut each ballot before its first tie (pref_voting truncate_overvotes)',
-          });
+    if (overvotes === "truncate") {
+      for (let i = 1; i < k; i++) {
+        if (tier[i] === tier[i - 1]) {
+          keep = i - 1; // the first tie: everything before it is strictly ordered
+          break;
         }
-        keep = i - 1; // the first tie: everything before it is strictly ordered
-        break;
       }
     }
     if (keep === 0) continue; // empty (or empty once truncated): removed, as pref_voting's remove_empty_rankings
     start[ballots] = len;
-    for (let i = 0; i < keep; i++) seq[len++] = alt[i]!;
+    for (let i = 0; i < keep; i++) {
+      seq[len] = alt[i]!;
+      seqTier[len++] = tier[i]!;
+    }
     weight[ballots] = w;
+    source[ballots] = b;
     total += w;
     ballots++;
   }
@@ -177,14 +190,37 @@ export function instantRunoff(p: Profile, options: InstantRunoffOptions = {}): I
   const scores = new Float64Array(m);
   const eliminated: number[][] = [];
   const tol = REL_TOL * Math.max(1, total);
-  for (;;) {
+  for (let round = 1; ; round++) {
     scores.fill(0);
+    let tied: number[] | undefined;
     for (let k = 0; k < ballots; k++) {
       let q = ptr[k]!;
       const end = start[k + 1]!;
       while (q < end && alive[seq[q]!] === 0) q++;
       ptr[k] = q;
-      if (q < end) scores[seq[q]!] = scores[seq[q]!]! + weight[k]!;
+      if (q === end) continue;
+      // Another remaining alternative in the same tier: the ballot's top is not unique this round.
+      const t = seqTier[q]!;
+      for (let r = q + 1; r < end && seqTier[r] === t; r++) {
+        if (alive[seq[r]!] === 1) {
+          (tied ??= []).push(k);
+          break;
+        }
+      }
+      scores[seq[q]!] = scores[seq[q]!]! + weight[k]!;
+    }
+    if (tied !== undefined) {
+      const first = tied[0]!;
+      const q = ptr[first]!;
+      const names: string[] = [];
+      for (let r = q; r < start[first + 1]! && seqTier[r] === seqTier[q]; r++) if (alive[seq[r]!] === 1) names.push(p.alternatives[seq[r]!] ?? String(seq[r]! + 1));
+      const after = eliminated.length === 0 ? "" : ` (after eliminating ${eliminated.flat().map((a) => p.alternatives[a] ?? String(a + 1)).join(", ")})`;
+      const which = tied.length === 1 ? `ranks ${names.join(" and ")} tied first` : `rank alternatives tied first (${ballotPlace(p, source[first]!)}: ${names.join(" and ")})`;
+      throw new CivitasError(
+        "input",
+        `instant runoff: in round ${round}${after}, ${ballotPlaces(p, tied.map((k) => source[k]!))} ${which} among the remaining alternatives; instant runoff cannot tell which one such a ballot counts for`,
+        { hint: 'count such ballots up to their first tie: the option overvotes, "truncate" (pref_voting truncate_overvotes)' },
+      );
     }
     let max = -Infinity;
     let min = Infinity;
