@@ -21,7 +21,7 @@ import { marginMatrix, totalVoters, type MarginMatrix, type Profile } from "./pr
 import { readRatings } from "./ratings.js";
 import type { RuleResult } from "./rule-result.js";
 import type { Overvotes, TopTies } from "./ballot-rules.js";
-import { getRule, runBallotRule, RULES, type RuleId } from "./rules.js";
+import { getRule, runBallotRule, runRules, RULES, type RuleId } from "./rules.js";
 import { groupWelfare, type WelfareReport } from "./welfare.js";
 
 export type InputKind = (typeof INPUT_KINDS)[number];
@@ -121,7 +121,10 @@ function aggregateProfile(profile: Profile, o: AggregateOptions, where: string, 
   }
   const usable = allowed ? ids.filter((id) => allowed.includes(id as RuleId)) : ids;
   const margin = { extendTruncated: o.extendTruncated ?? false };
-  const audit = auditRules(profile, { ...margin, rules: usable, ...(o.topTies ? { topTies: o.topTies } : {}), ...(o.overvotes ? { overvotes: o.overvotes } : {}) });
+  // The margins once, for the rules and the report (a pass over every ballot).
+  const margins = marginMatrix(profile, margin);
+  const ruleOptions = { ...margin, margins, rules: usable, ...(o.topTies ? { topTies: o.topTies } : {}), ...(o.overvotes ? { overvotes: o.overvotes } : {}) };
+  const audit = o.axioms ? auditRules(profile, ruleOptions) : { runs: runRules(profile, ruleOptions), checks: [] };
   const rules: Record<string, RuleReport> = {};
   for (const run of audit.runs) rules[run.rule.id] = "error" in run ? { winners: [], error: refusal(run.rule.id, run.error) } : ruleReport(run.result);
   for (const id of ids) if (!usable.includes(id)) rules[id] = { winners: [], error: "needs full rankings; pairwise comparisons give only margins" };
@@ -129,7 +132,7 @@ function aggregateProfile(profile: Profile, o: AggregateOptions, where: string, 
     alternatives: Object.fromEntries(profile.alternatives.map((a, i) => [one(i), a])),
     voters: totalVoters(profile),
     ballots: profile.size,
-    margin: marginReport(marginMatrix(profile, margin)),
+    margin: marginReport(margins),
     rules,
     ...(o.axioms ? { axioms: axiomsReport(audit.checks) } : {}),
   };

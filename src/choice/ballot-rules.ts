@@ -133,92 +133,94 @@ export function instantRunoff(p: Profile, options: InstantRunoffOptions = {}): I
   const overvotes = options.overvotes ?? "error";
   const m = p.alternatives.length;
   if (m < 1) throw new CivitasError("input", "instant runoff: the profile has no alternatives");
-  // Each ballot's ranked alternatives in order and their tiers, flat: seq[start[k] .. start[k+1]).
-  const seq = new Int32Array(p.size * m);
-  const seqTier = new Int32Array(p.size * m);
-  const start = new Int32Array(p.size + 1);
-  const weight = new Float64Array(p.size);
-  const source = new Int32Array(p.size);
-  const alt = new Int32Array(m);
-  const tier = new Int32Array(m);
-  let ballots = 0;
-  let len = 0;
+  const { ranks, counts, size } = p;
+  // limit[b]: ballot b reads only tiers below this one (with "truncate": its first tied tier).
+  const limit = new Int32Array(size).fill(0x7fffffff);
+  const seen = new Int32Array(m + 1);
   let total = 0;
-  for (let b = 0; b < p.size; b++) {
-    const w = p.counts[b]!;
+  // The ballots counting for each alternative: linked lists head[a] -> next[b] -> ... (-1 ends).
+  const head = new Int32Array(m).fill(-1);
+  const next = new Int32Array(size).fill(-1);
+  const alive = new Uint8Array(m).fill(1);
+  const scores = new Float64Array(m);
+  let tied: number[] | undefined;
+  let tiedTop = -1;
+  /** Puts ballot b on the list of its top remaining alternative; notes a tie there. False: the ballot is exhausted. */
+  const place = (b: number): boolean => {
+    const base = b * m;
+    const cut = limit[b]!;
+    let best = cut;
+    let top = -1;
+    let twice = false;
+    for (let a = 0; a < m; a++) {
+      const t = ranks[base + a]!;
+      if (t < 0 || t >= best || alive[a] === 0) {
+        if (t === best && t < cut && alive[a] === 1) twice = true;
+        continue;
+      }
+      best = t;
+      top = a;
+      twice = false;
+    }
+    if (top < 0) return false;
+    if (twice) {
+      (tied ??= []).push(b);
+      if (tiedTop < 0 || b < tiedTop) tiedTop = b;
+    }
+    scores[top] = scores[top]! + counts[b]!;
+    next[b] = head[top]!;
+    head[top] = b;
+    return true;
+  };
+  for (let b = 0; b < size; b++) {
+    const w = counts[b]!;
     if (w === 0) continue;
     const base = b * m;
-    let k = 0;
-    for (let a = 0; a < m; a++) {
-      const t = p.ranks[base + a]!;
-      if (t < 0) continue;
-      // insertion sort by tier (stable; m is small)
-      let i = k++;
-      while (i > 0 && tier[i - 1]! > t) {
-        tier[i] = tier[i - 1]!;
-        alt[i] = alt[i - 1]!;
-        i--;
-      }
-      tier[i] = t;
-      alt[i] = a;
-    }
-    let keep = k;
     if (overvotes === "truncate") {
-      for (let i = 1; i < k; i++) {
-        if (tier[i] === tier[i - 1]) {
-          keep = i - 1; // the first tie: everything before it is strictly ordered
-          break;
+      // The first tier with two alternatives: the ballot is cut just before it.
+      seen.fill(0);
+      let first = 0x7fffffff;
+      for (let a = 0; a < m; a++) {
+        const t = ranks[base + a]!;
+        if (t < 0) continue;
+        const k = Math.min(t, m);
+        if (++seen[k]! === 2 && t < first) first = t;
+      }
+      if (first !== 0x7fffffff) {
+        // tiers >= m share a slot of `seen`: recount exactly among them when it matters
+        if (first >= m) {
+          first = 0x7fffffff;
+          for (let a = 0; a < m; a++) {
+            const t = ranks[base + a]!;
+            if (t < m || t >= first) continue;
+            for (let c = a + 1; c < m; c++) if (ranks[base + c] === t) first = Math.min(first, t);
+          }
         }
+        limit[b] = first;
       }
     }
-    if (keep === 0) continue; // empty (or empty once truncated): removed, as pref_voting's remove_empty_rankings
-    start[ballots] = len;
-    for (let i = 0; i < keep; i++) {
-      seq[len] = alt[i]!;
-      seqTier[len++] = tier[i]!;
-    }
-    weight[ballots] = w;
-    source[ballots] = b;
-    total += w;
-    ballots++;
+    // An empty ballot (or empty once truncated) is not placed: removed, as pref_voting's remove_empty_rankings.
+    if (place(b)) total += w;
   }
-  start[ballots] = len;
 
-  const alive = new Uint8Array(m).fill(1);
   let remaining = m;
-  const ptr = start.slice(0, ballots);
-  const scores = new Float64Array(m);
   const eliminated: number[][] = [];
   const tol = REL_TOL * Math.max(1, total);
   for (let round = 1; ; round++) {
-    scores.fill(0);
-    let tied: number[] | undefined;
-    for (let k = 0; k < ballots; k++) {
-      let q = ptr[k]!;
-      const end = start[k + 1]!;
-      while (q < end && alive[seq[q]!] === 0) q++;
-      ptr[k] = q;
-      if (q === end) continue;
-      // Another remaining alternative in the same tier: the ballot's top is not unique this round.
-      const t = seqTier[q]!;
-      for (let r = q + 1; r < end && seqTier[r] === t; r++) {
-        if (alive[seq[r]!] === 1) {
-          (tied ??= []).push(k);
-          break;
-        }
-      }
-      scores[seq[q]!] = scores[seq[q]!]! + weight[k]!;
-    }
     if (tied !== undefined) {
-      const first = tied[0]!;
-      const q = ptr[first]!;
+      const ballots = tied;
+      const first = tiedTop;
+      // The remaining alternatives tied first on the first such ballot.
+      const base = first * m;
+      let best = 0x7fffffff;
+      for (let a = 0; a < m; a++) if (alive[a] === 1 && ranks[base + a]! >= 0 && ranks[base + a]! < best) best = ranks[base + a]!;
       const names: string[] = [];
-      for (let r = q; r < start[first + 1]! && seqTier[r] === seqTier[q]; r++) if (alive[seq[r]!] === 1) names.push(p.alternatives[seq[r]!] ?? String(seq[r]! + 1));
+      for (let a = 0; a < m; a++) if (alive[a] === 1 && ranks[base + a] === best) names.push(p.alternatives[a] ?? String(a + 1));
       const after = eliminated.length === 0 ? "" : ` (after eliminating ${eliminated.flat().map((a) => p.alternatives[a] ?? String(a + 1)).join(", ")})`;
-      const which = tied.length === 1 ? `ranks ${names.join(" and ")} tied first` : `rank alternatives tied first (${ballotPlace(p, source[first]!)}: ${names.join(" and ")})`;
+      const which = ballots.length === 1 ? `ranks ${names.join(" and ")} tied first` : `rank alternatives tied first (${ballotPlace(p, first)}: ${names.join(" and ")})`;
       throw new CivitasError(
         "input",
-        `instant runoff: in round ${round}${after}, ${ballotPlaces(p, tied.map((k) => source[k]!))} ${which} among the remaining alternatives; instant runoff cannot tell which one such a ballot counts for`,
+        `instant runoff: in round ${round}${after}, ${ballotPlaces(p, ballots)} ${which} among the remaining alternatives; instant runoff cannot tell which one such a ballot counts for`,
         { hint: 'count such ballots up to their first tie: the option overvotes, "truncate" (pref_voting truncate_overvotes)' },
       );
     }
@@ -240,5 +242,16 @@ export function instantRunoff(p: Profile, options: InstantRunoffOptions = {}): I
     for (const a of lowest) alive[a] = 0;
     remaining -= lowest.length;
     eliminated.push(lowest);
+    // Only the ballots of the eliminated alternatives move, each to its next remaining one.
+    for (const a of lowest) {
+      let b = head[a]!;
+      head[a] = -1;
+      scores[a] = 0;
+      while (b >= 0) {
+        const after = next[b]!;
+        place(b);
+        b = after;
+      }
+    }
   }
 }

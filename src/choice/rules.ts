@@ -121,6 +121,8 @@ export interface RunRulesOptions extends MarginOptions {
   readonly topTies?: TopTies;
   /** Instant runoff: how ballots with ties count (default "error": refused when a round reaches one). */
   readonly overvotes?: Overvotes;
+  /** `marginMatrix(profile, options)`, when the caller has it already (it is not computed again). */
+  readonly margins?: MarginMatrix;
 }
 
 /** A ballot rule run with the options given (plurality's topTies, IRV's overvotes). */
@@ -137,7 +139,7 @@ export function runBallotRule(rule: BallotRule, profile: Profile, options: { rea
  */
 export function runRules(profile: Profile, options: RunRulesOptions = {}): RuleRun[] {
   const rules = options.rules === undefined ? RULES : options.rules.map(getRule);
-  let mm: MarginMatrix | undefined;
+  let mm: MarginMatrix | undefined = options.margins;
   // Borda needs the margins with unranked alternatives last: the same matrix when nothing is unranked or when extending anyway.
   const complete = options.extendTruncated === true || !profile.ranks.includes(-1);
   return rules.map((rule): RuleRun => {
