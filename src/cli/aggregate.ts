@@ -4,7 +4,6 @@ import path from "node:path";
 import { Command, Option } from "commander";
 import { aggregateFile, getRule, preferencePairs, RULES, runAggregate, writePreferencePairs } from "../choice/index.js";
 import { CivitasError, isCivitasError } from "../errors.js";
-import { aggregatePage, formatAggregate, reportDocument } from "../report/index.js";
 import { aggregateOutput, type AggregateReport, type AggregateResult } from "../results/index.js";
 import type { Store } from "../store/index.js";
 import { checkOutputFile } from "./output.js";
@@ -142,7 +141,10 @@ export function aggregateCommand(): Command {
           const n = await writePreferencePairs(flags.export, pairs);
           printErr(`wrote ${n} preference pairs to ${flags.export}\n`);
         }
+        // The report module (and its chart libraries) is loaded only for text or HTML output.
+        const report = flags.html !== undefined || !flags.json ? await import("../report/index.js") : undefined;
         if (flags.html && reports.length > 0) {
+          const { aggregatePage, reportDocument } = report!;
           const pages = [];
           for (const r of reports) pages.push(await aggregatePage(r));
           await writeFile(flags.html, reportDocument(pages, pages.length > 1 ? { title: "civitas aggregate" } : {}));
@@ -153,7 +155,7 @@ export function aggregateCommand(): Command {
           if (reports.length > 0) printOut(`${toJson(files.length === 1 ? json(reports[0]!) : Object.fromEntries(reports.map((r) => [r.file, json(r)])))}\n`);
         } else if (reports.length > 0) {
           const stored = (r: AggregateReport | AggregateResult) => ("run" in r ? `\nrun ${r.run} · stored in ${storePath(flags.store || undefined)}` : "");
-          printOut(`${reports.map((r) => `${formatAggregate(r, flags.margin ?? false)}${stored(r)}`).join("\n\n")}\n`);
+          printOut(`${reports.map((r) => `${report!.formatAggregate(r, flags.margin ?? false)}${stored(r)}`).join("\n\n")}\n`);
         }
         if (worst !== 0) process.exitCode = worst;
       } catch (e) {
