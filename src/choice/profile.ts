@@ -71,11 +71,14 @@ export function profileFromRankings(
   rankings: readonly Ranking[],
   counts: readonly number[] = rankings.map(() => 1),
   metadata: Readonly<Record<string, string>> = {},
+  /** The file and line each ranking was read from: the profile's `origin` keeps each unique ballot's first. */
+  source?: { readonly file: string; readonly lines: readonly number[] },
 ): Profile {
   const m = alternatives.length;
   const index = new Map<string, number>();
   const ranks: number[] = [];
   const weights: number[] = [];
+  const firstLines: number[] = [];
   rankings.forEach((r, k) => {
     const row = new Int32Array(m).fill(-1);
     r.forEach((tier, t) => {
@@ -91,11 +94,19 @@ export function profileFromRankings(
       index.set(key, weights.length);
       ranks.push(...row);
       weights.push(counts[k] ?? 1);
+      if (source) firstLines.push(source.lines[k] ?? 0);
     } else {
       weights[at]! += counts[k] ?? 1;
     }
   });
-  return { alternatives: [...alternatives], size: weights.length, ranks: Int32Array.from(ranks), counts: Float64Array.from(weights), metadata: { ...metadata } };
+  return {
+    alternatives: [...alternatives],
+    size: weights.length,
+    ranks: Int32Array.from(ranks),
+    counts: Float64Array.from(weights),
+    metadata: { ...metadata },
+    ...(source ? { origin: { file: source.file, lines: Int32Array.from(firstLines) } } : {}),
+  };
 }
 
 export interface MarginOptions {
