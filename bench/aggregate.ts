@@ -16,16 +16,27 @@
  * rules from the margin matrix computed once, against a 0.1 s target each (Kemeny-Young excepted),
  * ballot rules (plurality, Borda, IRV) from the profile.
  *
+ * Then (c) the PrefLib file of profile (a), written with writePrefLib (about 21 MB at 1,000,000
+ * voters): `readPrefLibWithWarnings` (target >= 100 MB/s), and the whole process, `node
+ * dist/cli/main.js aggregate FILE --no-store --json` (all rules; target <= 1.5 s at 1,000,000 x
+ * 10), with its peak memory beside the same orders with every count x 1000 (a billion voters: the
+ * memory must not grow with the voters). Beside them, the pref_voting 1.18.1 figures issue 17
+ * reports for the same size (measured there, not here: pref_voting is Python and not installed).
+ *
  *   npx tsx bench/aggregate.ts                       # 1,000,000 voters, 100,000 orders, 5 rounds
  *   npx tsx bench/aggregate.ts --short               # the same, 3 rounds (well under a minute)
  *   npx tsx bench/aggregate.ts --voters 200000 --orders 20000 --rounds 3 --seed 7
  */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { seededRng, type Rng } from "../src/metrics/rng.js";
 import { CivitasError } from "../src/errors.js";
 import { marginMatrix, profileFromRankings, type MarginMatrix, type Profile, type Ranking } from "../src/choice/profile.js";
-import { borda, RULES } from "../src/choice/index.js";
+import { borda, readPrefLibWithWarnings, RULES, writePrefLib } from "../src/choice/index.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -68,7 +79,7 @@ function median(xs: number[]): number {
 }
 
 const fmt = (ms: number): string =>
-  ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(ms < 10 ? 2 : 0)} ms` : `${(ms * 1000).toFixed(0)} µs`;
+  Number.isNaN(ms) ? "" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(ms < 10 ? 2 : 0)} ms` : `${(ms * 1000).toFixed(0)} µs`;
 const row = (what: string, ms: number, extra = ""): void => console.log(`  ${what.padEnd(52)} ${fmt(ms).padStart(10)}${extra ? `   ${extra}` : ""}`);
 
 // ---------------------------------------------------------------- the naive implementation
@@ -277,3 +288,77 @@ function timeRules(label: string, p: Profile, mm: MarginMatrix): void {
 }
 timeRules(`(a) impartial culture, ${merged.value.size.toLocaleString("en")} unique ballots`, merged.value, mmA);
 timeRules(`(b) PrefLib-style, ${built.value.size.toLocaleString("en")} unique ballots`, built.value, mmB);
+
+// ---------------------------------------------------------------- (c) a PrefLib file, and the whole process
+/** The whole process on one file: wall time and the child's peak RSS (it reports it at exit). */
+function wholeProcess(file: string): Promise<{ ms: number; maxRssMb: number; code: number | null }> {
+  const cli = path.join(import.meta.dirname, "../dist/cli/main.js");
+  const report = `data:text/javascript,process.on("exit",()=>process.stderr.write("maxrss "+process.resourceUsage().maxRSS+"\\n"))`;
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ["--import", report, cli, "aggregate", file, "--no-store", "--json"], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const ms = performance.now() - t0;
+      const rss = /maxrss (\d+)/u.exec(err);
+      if (code !== 0) console.log(`  the CLI exited ${code}: ${err.trim().split("\n")[0]}`);
+      resolve({ ms, maxRssMb: rss ? Number(rss[1]) / 1024 : Number.NaN, code });
+    });
+  });
+}
+
+{
+  const dir = mkdtempSync(path.join(os.tmpdir(), "civitas-bench-aggregate-"));
+  try {
+    const file = path.join(dir, "impartial-culture.soc");
+    const written = time(() => writePrefLib(merged.value));
+    writeFileSync(file, written.value);
+    const many = path.join(dir, "impartial-culture-x1000.soc");
+    writeFileSync(many, writePrefLib({ ...merged.value, counts: merged.value.counts.map((c) => c * 1000) }));
+    const mb = statSync(file).size / 1e6;
+    console.log(`\n(c) the PrefLib file of (a): ${mb.toFixed(1)} MB, ${merged.value.size.toLocaleString("en")} order lines`);
+    const parse: number[] = [];
+    const cpu: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const c0 = process.cpuUsage();
+      const t = performance.now();
+      const parsed = await readPrefLibWithWarnings(file);
+      parse.push(performance.now() - t);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
+      if (parsed.profile.size !== merged.value.size) throw new Error(`parsed ${parsed.profile.size} ballots, wrote ${merged.value.size}`);
+    }
+    const pm = median(parse);
+    row("readPrefLibWithWarnings (parse)", pm, `${(mb / (pm / 1000)).toFixed(0)} MB/s${mb / (pm / 1000) >= 100 ? "" : "  UNDER 100 MB/s"} · CPU ${fmt(median(cpu))} (${(mb / (median(cpu) / 1000)).toFixed(0)} MB/s)`);
+    if (!existsSync(path.join(import.meta.dirname, "../dist/cli/main.js"))) {
+      console.log("  whole process: dist/cli/main.js is missing (npm run build)");
+    } else {
+      const whole: number[] = [];
+      const rss: number[] = [];
+      const rssMany: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        const w = await wholeProcess(file);
+        whole.push(w.ms);
+        rss.push(w.maxRssMb);
+        rssMany.push((await wholeProcess(many)).maxRssMb);
+      }
+      const wm = median(whole);
+      row(`whole process: civitas aggregate FILE --no-store --json`, wm, `${wm <= 1500 ? "" : "OVER 1.5 s  "}peak RSS ${median(rss).toFixed(0)} MB`);
+      row(`  the same orders, every count x 1000 (${(totalOf(merged.value) * 1000).toLocaleString("en")} voters)`, Number.NaN, `peak RSS ${median(rssMany).toFixed(0)} MB`);
+      console.log("\n  issue 17's figures (pref_voting 1.18.1 and civitas before it; measured there, not in this run):");
+      console.log("    pref_voting, whole process, 1,000,000 voters x 10 alternatives, all rules but Kemeny-Young: 35.1 s");
+      console.log("    civitas before issue 17, same file: 5.0 s whole process, of which 2.84 s parsing 21 MB and 0.41 s margins");
+      console.log(`    this run's whole process against pref_voting's 35.1 s: ${(35100 / wm).toFixed(1)}x (target >= 20x); against civitas' 5.0 s: ${(5000 / wm).toFixed(1)}x`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function totalOf(p: Profile): number {
+  let s = 0;
+  for (const c of p.counts) s += c;
+  return s;
+}

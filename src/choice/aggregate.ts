@@ -20,7 +20,8 @@ import { readPrefLibWithWarnings } from "./preflib.js";
 import { marginMatrix, totalVoters, type MarginMatrix, type Profile } from "./profile.js";
 import { readRatings } from "./ratings.js";
 import type { RuleResult } from "./rule-result.js";
-import { getRule, RULES, type RuleId } from "./rules.js";
+import type { Overvotes, TopTies } from "./ballot-rules.js";
+import { getRule, runBallotRule, runRules, RULES, type RuleId } from "./rules.js";
 import { groupWelfare, type WelfareReport } from "./welfare.js";
 
 export type InputKind = (typeof INPUT_KINDS)[number];
@@ -38,6 +39,10 @@ export interface AggregateOptions {
   /** Comparisons: MaxMin clusters: a number of clusters, or "auto" (held-out likelihood). */
   readonly clusters?: number | "auto";
   readonly seed?: number;
+  /** Plurality: how ballots with several alternatives tied first count (`--top-ties`; default: refused). */
+  readonly topTies?: TopTies;
+  /** Instant runoff: how ballots with ties count (`--overvotes`; default: refused when a round reaches one). */
+  readonly overvotes?: Overvotes;
 }
 
 /** The report's types: their schemas are in results/aggregate.ts (what the store keeps and --json prints). */
@@ -92,20 +97,42 @@ function axiomsReport(checks: readonly AxiomCheck[]): ProfileReport["axioms"] {
 /** Rules that apply to pairwise comparisons: those that read only the margins. */
 const MARGIN_RULES = RULES.filter((r) => r.kind === "margins").map((r) => r.id);
 
-function aggregateProfile(profile: Profile, o: AggregateOptions, allowed?: readonly RuleId[]): ProfileReport {
+/**
+ * What a refusal says a user can do, in `civitas aggregate`'s flags: the rules' own hints name
+ * their library options (plurality's topTies, IRV's overvotes).
+ */
+const REFUSAL_HINTS: Partial<Record<RuleId, string>> = {
+  plurality: "to count such ballots, pass --top-ties ignore, split or approval",
+  irv: "to count such ballots up to their first tie, pass --overvotes truncate",
+};
+
+function refusal(id: RuleId, e: CivitasError): string {
+  const hint = e.hint === undefined ? undefined : (REFUSAL_HINTS[id] ?? e.hint);
+  return hint === undefined ? e.message : `${e.message} (${hint})`;
+}
+
+function aggregateProfile(profile: Profile, o: AggregateOptions, where: string, allowed?: readonly RuleId[]): ProfileReport {
   const ids = o.rules ?? allowed ?? RULES.map((r) => r.id);
   for (const id of ids) getRule(id);
+  if (ids.length === 0) throw new CivitasError("usage", "no voting rules to run: the list of rules is empty", { hint: `name rules, comma separated, or all: ${RULES.map((r) => r.id).join(", ")}` });
+  // No voters: every rule would return every alternative, a result of nothing.
+  if (!(totalVoters(profile) > 0)) {
+    throw new CivitasError("input", `${where}: no voters (${profile.size === 0 ? "no ballots" : profile.size === 1 ? "the count of its one ballot is 0" : `the counts of all ${profile.size} ballots are 0`}); there is nothing to aggregate`);
+  }
   const usable = allowed ? ids.filter((id) => allowed.includes(id as RuleId)) : ids;
   const margin = { extendTruncated: o.extendTruncated ?? false };
-  const audit = auditRules(profile, { ...margin, rules: usable });
+  // The margins once, for the rules and the report (a pass over every ballot).
+  const margins = marginMatrix(profile, margin);
+  const ruleOptions = { ...margin, margins, rules: usable, ...(o.topTies ? { topTies: o.topTies } : {}), ...(o.overvotes ? { overvotes: o.overvotes } : {}) };
+  const audit = o.axioms ? auditRules(profile, ruleOptions) : { runs: runRules(profile, ruleOptions), checks: [] };
   const rules: Record<string, RuleReport> = {};
-  for (const run of audit.runs) rules[run.rule.id] = "error" in run ? { winners: [], error: run.error.message } : ruleReport(run.result);
+  for (const run of audit.runs) rules[run.rule.id] = "error" in run ? { winners: [], error: refusal(run.rule.id, run.error) } : ruleReport(run.result);
   for (const id of ids) if (!usable.includes(id)) rules[id] = { winners: [], error: "needs full rankings; pairwise comparisons give only margins" };
   return {
     alternatives: Object.fromEntries(profile.alternatives.map((a, i) => [one(i), a])),
     voters: totalVoters(profile),
     ballots: profile.size,
-    margin: marginReport(marginMatrix(profile, margin)),
+    margin: marginReport(margins),
     rules,
     ...(o.axioms ? { axioms: axiomsReport(audit.checks) } : {}),
   };
@@ -116,7 +143,7 @@ function welfareRule(o: AggregateOptions) {
   const extend = o.extendTruncated ?? false;
   return {
     id: rule.id,
-    run: (p: Profile): RuleResult => (rule.kind === "ballots" ? rule.run(p) : rule.run(marginMatrix(p, { extendTruncated: extend }))),
+    run: (p: Profile): RuleResult => (rule.kind === "ballots" ? runBallotRule(rule, p, o) : rule.run(marginMatrix(p, { extendTruncated: extend }))),
   };
 }
 
@@ -177,11 +204,11 @@ export async function aggregateFile(file: string, o: AggregateOptions = {}): Pro
   if (input === "preflib") {
     const r = await readPrefLibWithWarnings(file);
     const title = r.profile.metadata["TITLE"];
-    return { file, input, ...(title ? { title } : {}), profiles: [aggregateProfile(r.profile, o)], warnings: [...r.warnings] };
+    return { file, input, ...(title ? { title } : {}), profiles: [aggregateProfile(r.profile, o, file)], warnings: [...r.warnings] };
   }
   if (input === "ratings") {
     const r = await readRatings(file, o.groups ? { groups: o.groups } : {});
-    const report = aggregateProfile(r.profile, o);
+    const report = aggregateProfile(r.profile, o, file);
     const groups = r.groups && r.groups.size > 0 ? groupsReport(r.profile, r.groups, o) : undefined;
     return { file, input, profiles: [{ ...report, ...(groups ? { groups } : {}) }], warnings: [...r.warnings] };
   }
@@ -189,7 +216,7 @@ export async function aggregateFile(file: string, o: AggregateOptions = {}): Pro
     const data = await readComparisons(file);
     const profiles = data.problems.map((problem) => {
       const profile = comparisonProfile(problem);
-      const report = aggregateProfile(profile, { ...o, extendTruncated: false }, MARGIN_RULES);
+      const report = aggregateProfile(profile, { ...o, extendTruncated: false }, `${file}${problem.prompt != null ? ` (prompt ${JSON.stringify(problem.prompt)})` : ""}`, MARGIN_RULES);
       const groupNames = [...problem.groups.keys()];
       const g = groupNames.length > 0 ? groupsReport(profile, new Map(groupNames.map((n) => [n, comparisonProfile(problem, n)])), { ...o, extendTruncated: false }) : undefined;
       // Voters are the people who compared, not their comparisons (each comparison is one ballot of the profile).

@@ -3,7 +3,7 @@
  * conventions every rule follows).
  */
 import { CivitasError } from "../errors.js";
-import { marginMatrix, type MarginMatrix, type Profile } from "./profile.js";
+import { ballotPlace, ballotPlaces, marginMatrix, type MarginMatrix, type Profile } from "./profile.js";
 import { argMax, REL_TOL, scoreTol, type RuleResult } from "./rule-result.js";
 
 /**
@@ -53,8 +53,8 @@ export function plurality(p: Profile, options: PluralityOptions = {}): RuleResul
     if (topTies === "error") {
       const tied: string[] = [];
       for (let a = 0; a < m; a++) if (p.ranks[base + a] === top) tied.push(p.alternatives[a] ?? String(a + 1));
-      throw new CivitasError("input", `plurality: ballot ${b + 1} ranks ${k} alternatives tied first (${tied.join(", ")}); plurality needs a single first choice`, {
-        hint: 'choose how to count such ballots: { topTies: "ignore" | "split" | "approval" }',
+      throw new CivitasError("input", `plurality: ${ballotPlace(p, b)} ranks ${k} alternatives tied first (${tied.join(", ")}); plurality needs a single first choice`, {
+        hint: 'choose how to count such ballots: the option topTies, "ignore", "split" or "approval"',
       });
     }
     if (topTies === "ignore") continue;
@@ -91,8 +91,9 @@ export function borda(p: Profile, extended?: MarginMatrix): RuleResult {
 
 /**
  * How instant runoff treats a ballot with tied alternatives (an "overvote"):
- * - "error" (default): refuse, as pref_voting does (its IRV for ProfileWithTies asserts "Instant
- *   Runoff is only defined when all the ballots are truncated linear orders");
+ * - "error" (default): count the ballot while its top remaining alternative is unique, and refuse
+ *   only when a round reaches a ballot whose highest-ranked remaining alternatives are tied (see
+ *   `instantRunoff`);
  * - "truncate": cut the ballot just before its first tie, pref_voting's `truncate_overvotes()`.
  */
 export type Overvotes = "error" | "truncate";
@@ -107,13 +108,22 @@ export interface InstantRunoffResult extends RuleResult {
 }
 
 /**
- * Instant Runoff (pref_voting `instant_runoff`, and for truncated ballots
+ * Instant Runoff (pref_voting `instant_runoff`; for truncated ballots
  * `_instant_runoff_for_truncated_linear_orders`): each round every ballot counts for its
  * highest-ranked remaining alternative; an alternative with a strict majority (more than half) of
  * the non-empty ballots wins; otherwise ALL alternatives with the fewest first-place votes are
  * eliminated together (alternatives nobody ranks first included). A ballot whose ranked
  * alternatives are all eliminated is exhausted. When every remaining alternative has the same
  * count (e.g. all ballots exhausted), they are all winners.
+ *
+ * Ties within a ballot matter only where counting reads them: a ballot counts for its top
+ * remaining alternative whenever that one is unique, whatever ties it has further down or among
+ * alternatives already eliminated (`2: 1,2,3 / 1: 2,{1,3}` elects 1 in the first round, as
+ * pref_voting's `instant_runoff` does). A round that reaches a ballot whose highest-ranked
+ * remaining alternatives are tied cannot tell whom it counts for: that is an error naming the
+ * round and the ballots (their file lines when read from a file), unless `overvotes: "truncate"`.
+ * (pref_voting refuses a profile with ties anywhere in its ProfileWithTies IRV: "Instant Runoff is
+ * only defined when all the ballots are truncated linear orders".)
  *
  * The majority threshold is fixed at the start (a strict majority of the ballots that rank
  * anything), as in pref_voting; a strict majority of the still-active ballots would elect the same
@@ -123,68 +133,96 @@ export function instantRunoff(p: Profile, options: InstantRunoffOptions = {}): I
   const overvotes = options.overvotes ?? "error";
   const m = p.alternatives.length;
   if (m < 1) throw new CivitasError("input", "instant runoff: the profile has no alternatives");
-  // Each ballot's ranked alternatives in order, flat: seq[start[k] .. start[k+1]).
-  const seq = new Int32Array(p.size * m);
-  const start = new Int32Array(p.size + 1);
-  const weight = new Float64Array(p.size);
-  const alt = new Int32Array(m);
-  const tier = new Int32Array(m);
-  let ballots = 0;
-  let len = 0;
+  const { ranks, counts, size } = p;
+  // limit[b]: ballot b reads only tiers below this one (with "truncate": its first tied tier).
+  const limit = new Int32Array(size).fill(0x7fffffff);
+  const seen = new Int32Array(m + 1);
   let total = 0;
-  for (let b = 0; b < p.size; b++) {
-    const w = p.counts[b]!;
+  // The ballots counting for each alternative: linked lists head[a] -> next[b] -> ... (-1 ends).
+  const head = new Int32Array(m).fill(-1);
+  const next = new Int32Array(size).fill(-1);
+  const alive = new Uint8Array(m).fill(1);
+  const scores = new Float64Array(m);
+  let tied: number[] | undefined;
+  let tiedTop = -1;
+  /** Puts ballot b on the list of its top remaining alternative; notes a tie there. False: the ballot is exhausted. */
+  const place = (b: number): boolean => {
+    const base = b * m;
+    const cut = limit[b]!;
+    let best = cut;
+    let top = -1;
+    let twice = false;
+    for (let a = 0; a < m; a++) {
+      const t = ranks[base + a]!;
+      if (t < 0 || t >= best || alive[a] === 0) {
+        if (t === best && t < cut && alive[a] === 1) twice = true;
+        continue;
+      }
+      best = t;
+      top = a;
+      twice = false;
+    }
+    if (top < 0) return false;
+    if (twice) {
+      (tied ??= []).push(b);
+      if (tiedTop < 0 || b < tiedTop) tiedTop = b;
+    }
+    scores[top] = scores[top]! + counts[b]!;
+    next[b] = head[top]!;
+    head[top] = b;
+    return true;
+  };
+  for (let b = 0; b < size; b++) {
+    const w = counts[b]!;
     if (w === 0) continue;
     const base = b * m;
-    let k = 0;
-    for (let a = 0; a < m; a++) {
-      const t = p.ranks[base + a]!;
-      if (t < 0) continue;
-      // insertion sort by tier (stable; m is small)
-      let i = k++;
-      while (i > 0 && tier[i - 1]! > t) {
-        tier[i] = tier[i - 1]!;
-        alt[i] = alt[i - 1]!;
-        i--;
+    if (overvotes === "truncate") {
+      // The first tier with two alternatives: the ballot is cut just before it.
+      seen.fill(0);
+      let first = 0x7fffffff;
+      for (let a = 0; a < m; a++) {
+        const t = ranks[base + a]!;
+        if (t < 0) continue;
+        const k = Math.min(t, m);
+        if (++seen[k]! === 2 && t < first) first = t;
       }
-      tier[i] = t;
-      alt[i] = a;
-    }
-    let keep = k;
-    for (let i = 1; i < k; i++) {
-      if (tier[i] === tier[i - 1]) {
-        if (overvotes === "error") {
-          throw new CivitasError("input", `instant runoff: ballot ${b + 1} ranks ${p.alternatives[alt[i - 1]!]} and ${p.alternatives[alt[i]!]} tied; instant runoff needs ballots without ties`, {
-            hint: 'pass { overvotes: "truncate" } to cut each ballot before its first tie (pref_voting truncate_overvotes)',
-          });
+      if (first !== 0x7fffffff) {
+        // tiers >= m share a slot of `seen`: recount exactly among them when it matters
+        if (first >= m) {
+          first = 0x7fffffff;
+          for (let a = 0; a < m; a++) {
+            const t = ranks[base + a]!;
+            if (t < m || t >= first) continue;
+            for (let c = a + 1; c < m; c++) if (ranks[base + c] === t) first = Math.min(first, t);
+          }
         }
-        keep = i - 1; // the first tie: everything before it is strictly ordered
-        break;
+        limit[b] = first;
       }
     }
-    if (keep === 0) continue; // empty (or empty once truncated): removed, as pref_voting's remove_empty_rankings
-    start[ballots] = len;
-    for (let i = 0; i < keep; i++) seq[len++] = alt[i]!;
-    weight[ballots] = w;
-    total += w;
-    ballots++;
+    // An empty ballot (or empty once truncated) is not placed: removed, as pref_voting's remove_empty_rankings.
+    if (place(b)) total += w;
   }
-  start[ballots] = len;
 
-  const alive = new Uint8Array(m).fill(1);
   let remaining = m;
-  const ptr = start.slice(0, ballots);
-  const scores = new Float64Array(m);
   const eliminated: number[][] = [];
   const tol = REL_TOL * Math.max(1, total);
-  for (;;) {
-    scores.fill(0);
-    for (let k = 0; k < ballots; k++) {
-      let q = ptr[k]!;
-      const end = start[k + 1]!;
-      while (q < end && alive[seq[q]!] === 0) q++;
-      ptr[k] = q;
-      if (q < end) scores[seq[q]!] = scores[seq[q]!]! + weight[k]!;
+  for (let round = 1; ; round++) {
+    if (tied !== undefined) {
+      const ballots = tied;
+      const first = tiedTop;
+      // The remaining alternatives tied first on the first such ballot.
+      const base = first * m;
+      let best = 0x7fffffff;
+      for (let a = 0; a < m; a++) if (alive[a] === 1 && ranks[base + a]! >= 0 && ranks[base + a]! < best) best = ranks[base + a]!;
+      const names: string[] = [];
+      for (let a = 0; a < m; a++) if (alive[a] === 1 && ranks[base + a] === best) names.push(p.alternatives[a] ?? String(a + 1));
+      const after = eliminated.length === 0 ? "" : ` (after eliminating ${eliminated.flat().map((a) => p.alternatives[a] ?? String(a + 1)).join(", ")})`;
+      const which = ballots.length === 1 ? `ranks ${names.join(" and ")} tied first` : `rank alternatives tied first (${ballotPlace(p, first)}: ${names.join(" and ")})`;
+      throw new CivitasError(
+        "input",
+        `instant runoff: in round ${round}${after}, ${ballotPlaces(p, ballots)} ${which} among the remaining alternatives; instant runoff cannot tell which one such a ballot counts for`,
+        { hint: 'count such ballots up to their first tie: the option overvotes, "truncate" (pref_voting truncate_overvotes)' },
+      );
     }
     let max = -Infinity;
     let min = Infinity;
@@ -204,5 +242,16 @@ export function instantRunoff(p: Profile, options: InstantRunoffOptions = {}): I
     for (const a of lowest) alive[a] = 0;
     remaining -= lowest.length;
     eliminated.push(lowest);
+    // Only the ballots of the eliminated alternatives move, each to its next remaining one.
+    for (const a of lowest) {
+      let b = head[a]!;
+      head[a] = -1;
+      scores[a] = 0;
+      while (b >= 0) {
+        const after = next[b]!;
+        place(b);
+        b = after;
+      }
+    }
   }
 }

@@ -37,7 +37,12 @@ export function condorcetLoser(mm: MarginMatrix): number | null {
   return null;
 }
 
-/** Weak Condorcet winners: alternatives no other beats by a positive margin (pref_voting `weak_condorcet_winner`); may be []. */
+/**
+ * Weak Condorcet winners: alternatives no other beats by a positive margin (pref_voting
+ * `weak_condorcet_winner`), as a set: [] when every alternative is beaten by some other (a
+ * 3-cycle). pref_voting's `weak_condorcet` voting method returns all alternatives then; civitas
+ * keeps "no weak Condorcet winner" visible, as `condorcetWinner` does (docs/aggregate.md).
+ */
 export function weakCondorcetWinners(mm: MarginMatrix): RuleResult {
   const { m, M } = prepare(mm, "weak condorcet");
   const winners: number[] = [];

@@ -11,7 +11,7 @@
  * EM, as the paper's Algorithm 1, with hard assignment:
  *   E-step: each annotator joins the cluster whose models give all their comparisons (over every
  *           problem) the highest log-likelihood (ties: the lower cluster).
- *   M-step: each cluster refits its BT models on its members' comparisons (Hunter's MM, warm
+ *   M-step: each cluster refits its BT models on its members' comparisons (Newton's method, warm
  *           started, with a virtual-opponent prior of `prior` pseudo-wins and losses per
  *           alternative, so that a cluster whose members never saw an alternative lose still has
  *           finite strengths and held-out likelihoods: see bradley-terry.ts).

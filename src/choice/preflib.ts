@@ -43,9 +43,9 @@
  * `writePrefLib` writes every required key, empty when absent), never the keys derived from the
  * data (NUMBER ..., ALTERNATIVE NAME i), which `writePrefLib` recomputes.
  */
+import { open, type FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { CivitasError } from "../errors.js";
-import { readText } from "../files.js";
+import { CivitasError, messageOf } from "../errors.js";
 import type { Profile } from "./profile.js";
 
 /** The four ordinal PrefLib data types, from the most to the least restrictive. */
@@ -96,10 +96,57 @@ export async function readPrefLib(file: string): Promise<Profile> {
   return (await readPrefLibWithWarnings(file)).profile;
 }
 
-/** Reads a PrefLib file and returns the profile, its data type and the warnings. */
-export async function readPrefLibWithWarnings(file: string): Promise<PrefLibParse> {
-  const text = await readText(file, "PrefLib file");
-  return parsePrefLibWithWarnings(text, file);
+/** Bytes read at a time: the parser keeps one such buffer (and the unique ballots), whatever the file's size. */
+const CHUNK = 1 << 22;
+
+/**
+ * Reads a PrefLib file and returns the profile, its data type and the warnings. The file is read
+ * in chunks (`chunkSize` bytes, default 4 MiB) and parsed as bytes (see `PrefLibParser`): memory
+ * holds one chunk and the unique ballots, never the file's text.
+ */
+export async function readPrefLibWithWarnings(file: string, options: { readonly chunkSize?: number } = {}): Promise<PrefLibParse> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, "r");
+  } catch (e) {
+    throw readError(file, e);
+  }
+  try {
+    const parser = new PrefLibParser(file);
+    let buffer = new Uint8Array(options.chunkSize ?? CHUNK);
+    let kept = 0;
+    for (;;) {
+      if (kept === buffer.length) {
+        // One line longer than the buffer: grow it.
+        const bigger = new Uint8Array(buffer.length * 2);
+        bigger.set(buffer);
+        buffer = bigger;
+      }
+      let read: number;
+      try {
+        ({ bytesRead: read } = await handle.read(buffer, kept, buffer.length - kept, null));
+      } catch (e) {
+        throw readError(file, e);
+      }
+      if (read === 0) {
+        parser.end(buffer, kept);
+        break;
+      }
+      const used = parser.push(buffer, kept + read);
+      buffer.copyWithin(0, used, kept + read);
+      kept = kept + read - used;
+    }
+    return parser.result();
+  } finally {
+    await handle.close();
+  }
+}
+
+function readError(file: string, e: unknown): CivitasError {
+  const code = (e as NodeJS.ErrnoException).code;
+  // ENOTDIR: a part of the path is a file ("a.soc/b.soc"), so the path does not exist either.
+  if (code === "ENOENT" || code === "ENOTDIR") return new CivitasError("usage", `no PrefLib file ${file}`, { cause: e });
+  return new CivitasError("input", `cannot read the PrefLib file ${file}: ${messageOf(e)}`, { cause: e });
 }
 
 /** Parses the text of a PrefLib file; `name` (a path or file name) is used in messages and, when there is no DATA TYPE header, for its extension. */
@@ -107,132 +154,355 @@ export function parsePrefLib(text: string, name: string): Profile {
   return parsePrefLibWithWarnings(text, name).profile;
 }
 
-/** A growable Int32Array. */
-class IntBuffer {
-  data = new Int32Array(1024);
-  length = 0;
-  push(row: Int32Array): void {
-    if (this.length + row.length > this.data.length) {
-      const next = new Int32Array(Math.max(this.data.length * 2, this.length + row.length));
-      next.set(this.data.subarray(0, this.length));
-      this.data = next;
-    }
-    this.data.set(row, this.length);
-    this.length += row.length;
-  }
+export function parsePrefLibWithWarnings(text: string, name: string): PrefLibParse {
+  const bytes = Buffer.from(text, "utf8");
+  const parser = new PrefLibParser(name);
+  const used = parser.push(bytes, bytes.length);
+  parser.end(bytes.subarray(used), bytes.length - used);
+  return parser.result();
 }
 
-export function parsePrefLibWithWarnings(text: string, name: string): PrefLibParse {
-  const lines = text.replace(/^\uFEFF/, "").split(/\r\n|\n|\r/);
-  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-  const warnings: string[] = [];
-  const at = (line: number): string => `${name} line ${line}`;
+const SPACE = 32;
+const TAB = 9;
+const LF = 10;
+const CR = 13;
+const COLON = 58;
+const COMMA = 44;
+const OPEN = 123;
+const CLOSE = 125;
+const ZERO = 48;
+const NINE = 57;
+const SLOW = -1;
+
+/**
+ * The PrefLib parser, fed bytes. Header lines (a few dozen) are decoded and read as text. Order
+ * lines are parsed from the bytes: the count and the alternatives as numbers, the ballot into a
+ * row of tiers that is looked up in a hash table of the unique ballots (open addressing over the
+ * rows themselves): no string, array or object per line. A line the fast path does not read as a
+ * well-formed order of plain ASCII (anything unusual: other whitespace, a malformed order, a tie
+ * where the type forbids one) is decoded and read by `slowOrder`, which gives the error messages.
+ */
+class PrefLibParser {
+  private lineNo = 0;
+  private inData = false;
+  private skipLf = false;
+  private first = true;
+  private readonly warnings: string[] = [];
+  private readonly header = new Map<string, { value: string; line: number }>();
+  private readonly names = new Map<number, { value: string; line: number }>();
+  private kind: PrefLibKind = "toi";
+  private m = 0;
+  private alternatives: string[] = [];
+  private strict = false;
+  private complete = false;
+  // The unique ballots: `size` of them, room for `capacity`.
+  private size = 0;
+  private capacity = 256;
+  private ranks = new Int32Array(0);
+  private counts = new Float64Array(256);
+  private lines = new Int32Array(256);
+  /** Each order line's hash (see `add`): duplicates are found at the end by sorting these, not by a lookup per line. */
+  private hashes = new Int32Array(256);
+  private orderLines = 0;
+  private voters = 0;
+  private hasTie = false;
+  private hasIncomplete = false;
+
+  constructor(private readonly name: string) {}
+
+  private at(line: number): string {
+    return `${this.name} line ${line}`;
+  }
+
+  /** Parses every complete line of bytes[0, end); returns where the unfinished last line starts. */
+  push(bytes: Uint8Array, end: number): number {
+    let s = 0;
+    if (this.first && end > 0) {
+      if (end < 3 && bytes[0] === 0xef) return 0; // perhaps a byte-order mark cut short: wait for more
+      if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) s = 3;
+      this.first = false;
+    }
+    if (this.skipLf && s < end) {
+      if (bytes[s] === LF) s++;
+      this.skipLf = false;
+    }
+    if (bytes.indexOf(CR, s) < 0 || bytes.indexOf(CR, s) >= end) {
+      // No CR: lines end at LF (native search).
+      for (;;) {
+        const p = bytes.indexOf(LF, s);
+        if (p < 0 || p >= end) break;
+        this.line(bytes, s, p);
+        s = p + 1;
+      }
+      return s;
+    }
+    for (let p = s; p < end; p++) {
+      const c = bytes[p]!;
+      if (c !== LF && c !== CR) continue;
+      this.line(bytes, s, p);
+      if (c === CR) {
+        if (p + 1 < end) {
+          if (bytes[p + 1] === LF) p++;
+        } else this.skipLf = true;
+      }
+      s = p + 1;
+    }
+    return s;
+  }
+
+  /** The last line (without a line break), bytes[0, end). */
+  end(bytes: Uint8Array, end: number): void {
+    if (this.first && end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3), (end -= 3);
+    this.first = false;
+    if (end > 0) this.line(bytes, 0, end);
+    if (!this.inData) this.startData();
+  }
+
+  private line(b: Uint8Array, s: number, e: number): void {
+    this.lineNo++;
+    if (!this.inData) {
+      const raw = decode(b, s, e).trim();
+      if (raw === "") return;
+      if (raw.startsWith("#")) return this.headerLine(raw);
+      this.startData();
+    }
+    this.orderLine(b, s, e);
+  }
 
   // --- The header: `# KEY: value` lines at the start (empty lines allowed among them).
-  const header = new Map<string, { value: string; line: number }>();
-  const names = new Map<number, { value: string; line: number }>();
-  let i = 0;
-  for (; i < lines.length; i++) {
-    const raw = lines[i]!.trim();
-    if (raw === "") continue;
-    if (!raw.startsWith("#")) break;
+  private headerLine(raw: string): void {
+    const i = this.lineNo;
     const body = raw.slice(1);
     const colon = body.indexOf(":");
     if (colon < 0) {
-      warnings.push(`${at(i + 1)}: "${raw}" is not a "# KEY: value" metadata line; ignored`);
-      continue;
+      this.warnings.push(`${this.at(i)}: "${raw}" is not a "# KEY: value" metadata line; ignored`);
+      return;
     }
     const key = body.slice(0, colon).trim().replace(/\s+/g, " ").toUpperCase();
     const value = body.slice(colon + 1).trim();
     const alt = ALTERNATIVE_NAME.exec(key);
     if (alt) {
       const k = Number(alt[1]);
-      const before = names.get(k);
-      if (before) throw new CivitasError("input", `${at(i + 1)}: ALTERNATIVE NAME ${k} is given twice (also on line ${before.line})`);
-      names.set(k, { value, line: i + 1 });
-      continue;
+      const before = this.names.get(k);
+      if (before) throw new CivitasError("input", `${this.at(i)}: ALTERNATIVE NAME ${k} is given twice (also on line ${before.line})`);
+      this.names.set(k, { value, line: i });
+      return;
     }
-    const before = header.get(key);
-    if (before) throw new CivitasError("input", `${at(i + 1)}: header "${key}" is given twice (also on line ${before.line})`);
-    header.set(key, { value, line: i + 1 });
+    const before = this.header.get(key);
+    if (before) throw new CivitasError("input", `${this.at(i)}: header "${key}" is given twice (also on line ${before.line})`);
+    this.header.set(key, { value, line: i });
   }
-  const dataStart = i;
 
-  const whole = (key: string): number | undefined => {
-    const h = header.get(key);
+  private whole(key: string): number | undefined {
+    const h = this.header.get(key);
     if (!h) return undefined;
-    if (!WHOLE.test(h.value)) throw new CivitasError("input", `${at(h.line)}: ${key} is "${h.value}", expected a whole number`);
+    if (!WHOLE.test(h.value)) throw new CivitasError("input", `${this.at(h.line)}: ${key} is "${h.value}", expected a whole number`);
     return Number(h.value);
-  };
-
-  // --- The data type: the header's, else the extension's.
-  const ext = path.extname(name).slice(1).toLowerCase();
-  const declared = header.get("DATA TYPE");
-  let kind: PrefLibKind;
-  if (declared && declared.value !== "") {
-    const v = declared.value.toLowerCase();
-    if (!isKind(v)) {
-      throw new CivitasError("input", `${at(declared.line)}: DATA TYPE is "${declared.value}", expected one of soc, soi, toc, toi (ordinal preferences)`, {
-        hint: "civitas reads PrefLib's ordinal files; categorical (.cat) and matching (.wmd) data are not preference orders",
-      });
-    }
-    kind = v;
-    if (isKind(ext) && ext !== kind) warnings.push(`${at(declared.line)}: DATA TYPE is ${kind} but the file name ends in .${ext}; read as ${kind}`);
-  } else if (isKind(ext)) {
-    kind = ext;
-  } else {
-    throw new CivitasError("input", `${name}: cannot tell the data type: no "# DATA TYPE:" header and the name does not end in .soc, .soi, .toc or .toi`);
   }
 
-  // --- The alternatives.
-  let m = whole("NUMBER ALTERNATIVES");
-  if (m === undefined) {
-    if (names.size === 0) {
-      throw new CivitasError("input", `${name}: no "# NUMBER ALTERNATIVES:" header and no "# ALTERNATIVE NAME i:" lines: the number of alternatives is unknown`);
+  /** The header is complete: the data type, the alternatives and their names. */
+  private startData(): void {
+    this.inData = true;
+    const { name, header, names, warnings } = this;
+    // --- The data type: the header's, else the extension's.
+    const ext = path.extname(name).slice(1).toLowerCase();
+    const declared = header.get("DATA TYPE");
+    if (declared && declared.value !== "") {
+      const v = declared.value.toLowerCase();
+      if (!isKind(v)) {
+        throw new CivitasError("input", `${this.at(declared.line)}: DATA TYPE is "${declared.value}", expected one of soc, soi, toc, toi (ordinal preferences)`, {
+          hint: "civitas reads PrefLib's ordinal files; categorical (.cat) and matching (.wmd) data are not preference orders",
+        });
+      }
+      this.kind = v;
+      if (isKind(ext) && ext !== v) warnings.push(`${this.at(declared.line)}: DATA TYPE is ${v} but the file name ends in .${ext}; read as ${v}`);
+    } else if (isKind(ext)) {
+      this.kind = ext;
+    } else {
+      throw new CivitasError("input", `${name}: cannot tell the data type: no "# DATA TYPE:" header and the name does not end in .soc, .soi, .toc or .toi`);
     }
-    m = Math.max(...names.keys());
-    warnings.push(`${name}: no "# NUMBER ALTERNATIVES:" header; taking ${m} from the ALTERNATIVE NAME lines`);
-  }
-  if (m === 0) throw new CivitasError("input", `${at(header.get("NUMBER ALTERNATIVES")!.line)}: NUMBER ALTERNATIVES is 0`);
-  const alternatives: string[] = [];
-  const nameAt = new Map<string, number>();
-  for (const [k, n] of names) {
-    if (k < 1 || k > m) {
-      throw new CivitasError("input", `${at(n.line)}: ALTERNATIVE NAME ${k}, but alternatives are numbered 1 to ${m} (NUMBER ALTERNATIVES: ${m})`);
+
+    // --- The alternatives.
+    let m = this.whole("NUMBER ALTERNATIVES");
+    if (m === undefined) {
+      if (names.size === 0) {
+        throw new CivitasError("input", `${name}: no "# NUMBER ALTERNATIVES:" header and no "# ALTERNATIVE NAME i:" lines: the number of alternatives is unknown`);
+      }
+      m = Math.max(...names.keys());
+      warnings.push(`${name}: no "# NUMBER ALTERNATIVES:" header; taking ${m} from the ALTERNATIVE NAME lines`);
     }
-  }
-  const unnamed: number[] = [];
-  for (let k = 1; k <= m; k++) {
-    const n = names.get(k);
-    if (!n) unnamed.push(k);
-    const value = n ? n.value : `Alternative ${k}`;
-    const other = nameAt.get(value);
-    if (other !== undefined) {
-      throw new CivitasError("input", `${n ? at(n.line) : name}: alternatives ${other} and ${k} are both named "${value}" (PrefLib: no two alternatives can have the same name)`);
+    if (m === 0) throw new CivitasError("input", `${this.at(header.get("NUMBER ALTERNATIVES")!.line)}: NUMBER ALTERNATIVES is 0`);
+    const limit = header.get("NUMBER ALTERNATIVES");
+    if (limit && m > MAX_ALTERNATIVES) {
+      throw new CivitasError("input", `${this.at(limit.line)}: NUMBER ALTERNATIVES is ${m}; civitas reads at most ${MAX_ALTERNATIVES.toLocaleString("en")} alternatives`);
     }
-    nameAt.set(value, k);
-    alternatives.push(value);
-  }
-  if (unnamed.length > 0) {
-    warnings.push(`${name}: no "# ALTERNATIVE NAME i:" line for ${unnamed.length === 1 ? "alternative" : "alternatives"} ${list(unnamed)}; named "Alternative i"`);
+    const alternatives: string[] = [];
+    const nameAt = new Map<string, number>();
+    for (const [k, n] of names) {
+      if (k < 1 || k > m) {
+        throw new CivitasError("input", `${this.at(n.line)}: ALTERNATIVE NAME ${k}, but alternatives are numbered 1 to ${m} (NUMBER ALTERNATIVES: ${m})`);
+      }
+    }
+    const unnamed: number[] = [];
+    for (let k = 1; k <= m; k++) {
+      const n = names.get(k);
+      if (!n) unnamed.push(k);
+      const value = n ? n.value : `Alternative ${k}`;
+      const other = nameAt.get(value);
+      if (other !== undefined) {
+        throw new CivitasError("input", `${n ? this.at(n.line) : name}: alternatives ${other} and ${k} are both named "${value}" (PrefLib: no two alternatives can have the same name)`);
+      }
+      nameAt.set(value, k);
+      alternatives.push(value);
+    }
+    if (unnamed.length > 0) {
+      warnings.push(`${name}: no "# ALTERNATIVE NAME i:" line for ${unnamed.length === 1 ? "alternative" : "alternatives"} ${list(unnamed)}; named "Alternative i"`);
+    }
+    this.m = m;
+    this.alternatives = alternatives;
+    this.strict = STRICT[this.kind];
+    this.complete = COMPLETE[this.kind];
+    // Room for as many ballots as the header announces (within reason), so that nothing is copied while reading.
+    const announced = header.get("NUMBER UNIQUE ORDERS")?.value;
+    if (announced !== undefined && WHOLE.test(announced)) this.capacity = Math.max(this.capacity, Math.min(Number(announced), 1 << 22));
+    this.ranks = new Int32Array(this.capacity * m);
+    this.counts = new Float64Array(this.capacity);
+    this.lines = new Int32Array(this.capacity);
+    this.hashes = new Int32Array(this.capacity);
   }
 
   // --- The orders.
-  const strict = STRICT[kind];
-  const complete = COMPLETE[kind];
-  const ranks = new IntBuffer();
-  const counts: number[] = [];
-  const seen = new Map<string, { ballot: number; line: number }>();
-  const row = new Int32Array(m);
-  let orderLines = 0;
-  let voters = 0;
-  let hasTie = false;
-  let hasIncomplete = false;
-  for (let l = dataStart; l < lines.length; l++) {
-    const raw = lines[l]!;
-    const trimmed = raw.trim();
-    if (trimmed === "") continue;
-    const where = at(l + 1);
+  private orderLine(b: Uint8Array, s: number, e: number): void {
+    const m = this.m;
+    let p = s;
+    while (p < e && (b[p] === SPACE || b[p] === TAB)) p++;
+    if (p === e) return; // an empty line
+    // The ballot is parsed straight into the next row of ranks.
+    if (this.size === this.capacity) this.grow();
+    const ranks = this.ranks;
+    const base = this.size * m;
+    for (let a = base; a < base + m; a++) ranks[a] = -1;
+    let count = fastOrder(b, p, e, m, ranks, base);
+    let ranked = fastRanked;
+    let tie = fastTie;
+    if (count !== SLOW && ((tie && this.strict) || (ranked < m && this.complete) || count > Number.MAX_SAFE_INTEGER)) count = SLOW;
+    if (count === SLOW) {
+      const raw = decode(b, s, e).trim();
+      if (raw === "") return;
+      const row = ranks.subarray(base, base + m);
+      row.fill(-1);
+      const r = this.slowOrder(raw, row);
+      count = r.count;
+      ranked = r.ranked;
+      tie = r.tie;
+    }
+    this.orderLines++;
+    if (tie) this.hasTie = true;
+    if (ranked < m) this.hasIncomplete = true;
+    this.voters += count;
+    if (this.voters > Number.MAX_SAFE_INTEGER) {
+      throw new CivitasError("input", `${this.at(this.lineNo)}: the counts so far add up to ${this.voters}, more than ${Number.MAX_SAFE_INTEGER} (2^53 - 1), the most voters civitas adds exactly`);
+    }
+    // Every line is kept as a ballot; `merge` finds the orders given twice at the end.
+    let h = 0x811c9dc5;
+    for (let a = base; a < base + m; a++) h = Math.imul(h ^ (ranks[a]! + 2), 0x01000193);
+    const ballot = this.size;
+    this.counts[ballot] = count;
+    this.lines[ballot] = this.lineNo;
+    this.hashes[ballot] = h;
+    this.size = ballot + 1;
+  }
+
+  private grow(): void {
+    const capacity = this.capacity * 2;
+    const ranks = new Int32Array(capacity * this.m);
+    ranks.set(this.ranks);
+    this.ranks = ranks;
+    const counts = new Float64Array(capacity);
+    counts.set(this.counts);
+    this.counts = counts;
+    const lines = new Int32Array(capacity);
+    lines.set(this.lines);
+    this.lines = lines;
+    const hashes = new Int32Array(capacity);
+    hashes.set(this.hashes);
+    this.hashes = hashes;
+    this.capacity = capacity;
+  }
+
+  /**
+   * Merges orders given on several lines (PrefLib lists each order once, so there are rarely
+   * any): the lines sorted by hash (two 16-bit radix passes, sequential in memory), equal
+   * neighbours compared, and every later copy's count added to the first line's, with a warning
+   * per copy in line order.
+   */
+  private merge(): void {
+    const n = this.size;
+    const m = this.m;
+    if (n < 2) return;
+    const hashes = this.hashes;
+    let order = new Int32Array(n);
+    let next = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    const bucket = new Int32Array(65537);
+    for (const shift of [0, 16]) {
+      bucket.fill(0);
+      for (let i = 0; i < n; i++) bucket[((hashes[i]! >>> shift) & 0xffff) + 1]!++;
+      for (let k = 1; k <= 65536; k++) bucket[k]! += bucket[k - 1]!;
+      for (let i = 0; i < n; i++) {
+        const b = order[i]!;
+        next[bucket[(hashes[b]! >>> shift) & 0xffff]!++] = b;
+      }
+      [order, next] = [next, order];
+    }
+    // into[b]: the first line's ballot that b is a copy of, or -1.
+    let into: Int32Array | undefined;
+    const ranks = this.ranks;
+    for (let i = 0; i < n; ) {
+      let j = i + 1;
+      while (j < n && hashes[order[j]!] === hashes[order[i]!]) j++;
+      // order[i..j) share a hash (stable: ascending ballot, i.e. line, order).
+      for (let x = i + 1; x < j; x++) {
+        const b = order[x]!;
+        for (let y = i; y < x; y++) {
+          const a = order[y]!;
+          if (into?.[a] !== undefined && into[a] !== -1) continue;
+          let same = true;
+          for (let t = 0; t < m && same; t++) if (ranks[a * m + t] !== ranks[b * m + t]) same = false;
+          if (same) {
+            into ??= new Int32Array(n).fill(-1);
+            into[b] = a;
+            break;
+          }
+        }
+      }
+      i = j;
+    }
+    if (into === undefined) return;
+    let kept = 0;
+    const index = new Int32Array(n);
+    for (let b = 0; b < n; b++) {
+      const a = into[b]!;
+      if (a >= 0) {
+        this.warnings.push(`${this.at(this.lines[b]!)}: the same order as line ${this.lines[a]}; counts added (PrefLib lists each order once)`);
+        this.counts[index[a]!]! += this.counts[b]!;
+        continue;
+      }
+      index[b] = kept;
+      if (kept !== b) {
+        ranks.copyWithin(kept * m, b * m, b * m + m);
+        this.counts[kept] = this.counts[b]!;
+        this.lines[kept] = this.lines[b]!;
+      }
+      kept++;
+    }
+    this.size = kept;
+  }
+
+  /** One order line read as text, with the error messages (the fast path's fallback). */
+  private slowOrder(trimmed: string, row: Int32Array): { count: number; ranked: number; tie: boolean } {
+    const where = this.at(this.lineNo);
+    const { m, kind } = this;
     if (trimmed.startsWith("#")) {
       throw new CivitasError("input", `${where}: a "#" metadata line after the preferences began (PrefLib: metadata lines should all be at the start of the file)`);
     }
@@ -243,61 +513,141 @@ export function parsePrefLibWithWarnings(text: string, name: string): PrefLibPar
       throw new CivitasError("input", `${where}: the count before ":" is "${clip(countText)}", expected a whole number of voters (0 or more)`);
     }
     const count = Number(countText);
-    row.fill(-1);
+    if (count > Number.MAX_SAFE_INTEGER) {
+      throw new CivitasError("input", `${where}: the count ${clip(countText)} is more than ${Number.MAX_SAFE_INTEGER} (2^53 - 1), the most voters civitas counts exactly`, {
+        hint: "a count that large is a corrupt file; PrefLib counts voters",
+      });
+    }
     const { ranked, tie } = parseOrder(trimmed.slice(colon + 1), m, row, where);
-    orderLines++;
-    if (tie) {
-      hasTie = true;
-      if (strict) throw new CivitasError("input", `${where}: a tie (${tie}), but a .${kind} file holds ${LONG_NAME[kind]}`, { hint: "a file with ties is a .toc (complete) or .toi (incomplete) file" });
+    if (tie && this.strict) throw new CivitasError("input", `${where}: a tie (${tie}), but a .${kind} file holds ${LONG_NAME[kind]}`, { hint: "a file with ties is a .toc (complete) or .toi (incomplete) file" });
+    if (ranked < m && this.complete) {
+      const missing: number[] = [];
+      for (let a = 0; a < m; a++) if (row[a] === -1) missing.push(a + 1);
+      throw new CivitasError("input", `${where}: the order ranks ${ranked} of the ${m} alternatives (missing ${list(missing)}), but a .${kind} file holds ${LONG_NAME[kind]}`, {
+        hint: "a file with truncated orders is a .soi (strict) or .toi (with ties) file",
+      });
     }
-    if (ranked < m) {
-      hasIncomplete = true;
-      if (complete) {
-        const missing: number[] = [];
-        for (let a = 0; a < m; a++) if (row[a] === -1) missing.push(a + 1);
-        throw new CivitasError("input", `${where}: the order ranks ${ranked} of the ${m} alternatives (missing ${list(missing)}), but a .${kind} file holds ${LONG_NAME[kind]}`, {
-          hint: "a file with truncated orders is a .soi (strict) or .toi (with ties) file",
-        });
+    return { count, ranked, tie: tie !== null };
+  }
+
+  result(): PrefLibParse {
+    const { name, header, warnings, kind } = this;
+    this.merge();
+    // --- The header's counts against the data.
+    const nv = this.whole("NUMBER VOTERS");
+    if (nv === undefined) warnings.push(`${name}: no "# NUMBER VOTERS:" header`);
+    else if (nv !== this.voters) {
+      throw new CivitasError("input", `${this.at(header.get("NUMBER VOTERS")!.line)}: NUMBER VOTERS is ${nv}, but the counts of the orders add up to ${this.voters}`, {
+        hint: "the file may be truncated; if the data is right, correct the header",
+      });
+    }
+    const nu = this.whole("NUMBER UNIQUE ORDERS");
+    if (nu === undefined) warnings.push(`${name}: no "# NUMBER UNIQUE ORDERS:" header`);
+    else if (nu !== this.orderLines) warnings.push(`${this.at(header.get("NUMBER UNIQUE ORDERS")!.line)}: NUMBER UNIQUE ORDERS is ${nu}, but the file has ${this.orderLines} order lines`);
+    // Descriptive keys (TITLE, DESCRIPTION, dates...) are optional in a file of your own: no warning when absent.
+    const fits = kindOf(!this.hasTie, !this.hasIncomplete);
+    if (fits !== kind) warnings.push(`${name}: every order fits a .${fits} file (${LONG_NAME[fits]}); PrefLib asks for the most restrictive type`);
+
+    const metadata: Record<string, string> = {};
+    for (const [key, { value }] of header) if (!DERIVED_KEY.test(key) && value !== "") metadata[key] = value;
+    const size = this.size;
+    // Views, not copies: at most twice the room the ballots need, and no second copy of a large profile.
+    const profile: Profile = {
+      alternatives: this.alternatives,
+      size,
+      ranks: this.ranks.subarray(0, size * this.m),
+      counts: this.counts.subarray(0, size),
+      metadata,
+      origin: { file: name, lines: this.lines.subarray(0, size) },
+    };
+    return { profile, kind, warnings };
+  }
+}
+
+/** The most alternatives a PrefLib file may declare (a row of tiers per unique ballot is kept). */
+const MAX_ALTERNATIVES = 1_000_000;
+
+const decoder = new TextDecoder("utf-8");
+function decode(b: Uint8Array, s: number, e: number): string {
+  return decoder.decode(b.subarray(s, e));
+}
+
+// What fastOrder found besides the count (module variables: no object per line).
+let fastRanked = 0;
+let fastTie = false;
+
+/**
+ * The fast path of an order line: `COUNT: ORDER` in plain ASCII with spaces or tabs, from the
+ * first non-blank byte p to e. Fills row[base, base + m) (which must come filled with -1) and returns the count,
+ * with the alternatives ranked in fastRanked and whether there is a tie in fastTie; SLOW (-1) for
+ * anything else (a malformed line, an alternative out of range or repeated, other bytes), which
+ * the caller then reads as text.
+ */
+function fastOrder(b: Uint8Array, p: number, e: number, m: number, row: Int32Array, base: number): number {
+  let c = b[p]!;
+  if (c < ZERO || c > NINE) return SLOW;
+  let count = 0;
+  while (p < e && (c = b[p]!) >= ZERO && c <= NINE) {
+    count = count * 10 + (c - ZERO);
+    p++;
+  }
+  while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
+  if (p === e || b[p] !== COLON) return SLOW;
+  p++;
+  while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
+  let ranked = 0;
+  let tiers = 0;
+  let tie = false;
+  if (p < e) {
+    for (;;) {
+      c = b[p]!;
+      if (c === OPEN) {
+        p++;
+        let size = 0;
+        for (;;) {
+          while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
+          let a = 0;
+          let digits = 0;
+          while (p < e && (c = b[p]!) >= ZERO && c <= NINE) {
+            a = a * 10 + (c - ZERO);
+            p++;
+            digits++;
+          }
+          if (digits === 0 || digits > 9 || a < 1 || a > m || row[base + a - 1] !== -1) return SLOW;
+          row[base + a - 1] = tiers;
+          ranked++;
+          size++;
+          while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
+          if (p === e) return SLOW;
+          c = b[p++]!;
+          if (c === CLOSE) break;
+          if (c !== COMMA) return SLOW;
+        }
+        if (size > 1) tie = true;
+      } else {
+        let a = 0;
+        let digits = 0;
+        while (p < e && (c = b[p]!) >= ZERO && c <= NINE) {
+          a = a * 10 + (c - ZERO);
+          p++;
+          digits++;
+        }
+        if (digits === 0 || digits > 9 || a < 1 || a > m || row[base + a - 1] !== -1) return SLOW;
+        row[base + a - 1] = tiers;
+        ranked++;
       }
-    }
-    voters += count;
-    const key = row.join(",");
-    const before = seen.get(key);
-    if (before) {
-      warnings.push(`${where}: the same order as line ${before.line}; counts added (PrefLib lists each order once)`);
-      counts[before.ballot]! += count;
-    } else {
-      seen.set(key, { ballot: counts.length, line: l + 1 });
-      ranks.push(row);
-      counts.push(count);
+      tiers++;
+      while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
+      if (p === e) break;
+      if (b[p] !== COMMA) return SLOW;
+      p++;
+      while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
+      if (p === e) return SLOW; // a trailing comma
     }
   }
-
-  // --- The header's counts against the data.
-  const nv = whole("NUMBER VOTERS");
-  if (nv === undefined) warnings.push(`${name}: no "# NUMBER VOTERS:" header`);
-  else if (nv !== voters) {
-    throw new CivitasError("input", `${at(header.get("NUMBER VOTERS")!.line)}: NUMBER VOTERS is ${nv}, but the counts of the orders add up to ${voters}`, {
-      hint: "the file may be truncated; if the data is right, correct the header",
-    });
-  }
-  const nu = whole("NUMBER UNIQUE ORDERS");
-  if (nu === undefined) warnings.push(`${name}: no "# NUMBER UNIQUE ORDERS:" header`);
-  else if (nu !== orderLines) warnings.push(`${at(header.get("NUMBER UNIQUE ORDERS")!.line)}: NUMBER UNIQUE ORDERS is ${nu}, but the file has ${orderLines} order lines`);
-  // Descriptive keys (TITLE, DESCRIPTION, dates...) are optional in a file of your own: no warning when absent.
-  const fits = kindOf(!hasTie, !hasIncomplete);
-  if (fits !== kind) warnings.push(`${name}: every order fits a .${fits} file (${LONG_NAME[fits]}); PrefLib asks for the most restrictive type`);
-
-  const metadata: Record<string, string> = {};
-  for (const [key, { value }] of header) if (!DERIVED_KEY.test(key) && value !== "") metadata[key] = value;
-  const profile: Profile = {
-    alternatives,
-    size: counts.length,
-    ranks: ranks.data.slice(0, ranks.length),
-    counts: Float64Array.from(counts),
-    metadata,
-  };
-  return { profile, kind, warnings };
+  fastRanked = ranked;
+  fastTie = tie;
+  return count;
 }
 
 /**

@@ -23,6 +23,24 @@ export interface Profile {
   readonly counts: Float64Array;
   /** PrefLib `# KEY: value` headers, or what the source says about itself. */
   readonly metadata: Readonly<Record<string, string>>;
+  /** Where the ballots were read, when read from a file: lines[b] is the line of ballot b's first occurrence (1-based). */
+  readonly origin?: { readonly file: string; readonly lines: Int32Array };
+}
+
+/** How errors name ballot b: its file and line when the profile was read from a file, else "ballot b + 1". */
+export function ballotPlace(p: Profile, b: number): string {
+  return p.origin ? `${p.origin.file} line ${p.origin.lines[b]}` : `ballot ${b + 1}`;
+}
+
+/** Several ballots as errors name them: "x.toc lines 4, 9 and 12", at most `limit` named. */
+export function ballotPlaces(p: Profile, ballots: readonly number[], limit = 5): string {
+  const sorted = p.origin ? [...ballots].sort((x, y) => p.origin!.lines[x]! - p.origin!.lines[y]!) : [...ballots].sort((x, y) => x - y);
+  const shown = sorted.slice(0, limit).map((b) => String(p.origin ? p.origin.lines[b] : b + 1));
+  const more = sorted.length - shown.length;
+  const items = more > 0 ? [...shown, `${more} more`] : shown;
+  const joined = items.length === 1 ? items[0]! : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+  const noun = p.origin ? (sorted.length === 1 ? "line" : "lines") : sorted.length === 1 ? "ballot" : "ballots";
+  return p.origin ? `${p.origin.file} ${noun} ${joined}` : `${noun} ${joined}`;
 }
 
 /** The tiers of ballot b. */
@@ -53,11 +71,14 @@ export function profileFromRankings(
   rankings: readonly Ranking[],
   counts: readonly number[] = rankings.map(() => 1),
   metadata: Readonly<Record<string, string>> = {},
+  /** The file and line each ranking was read from: the profile's `origin` keeps each unique ballot's first. */
+  source?: { readonly file: string; readonly lines: readonly number[] },
 ): Profile {
   const m = alternatives.length;
   const index = new Map<string, number>();
   const ranks: number[] = [];
   const weights: number[] = [];
+  const firstLines: number[] = [];
   rankings.forEach((r, k) => {
     const row = new Int32Array(m).fill(-1);
     r.forEach((tier, t) => {
@@ -73,11 +94,19 @@ export function profileFromRankings(
       index.set(key, weights.length);
       ranks.push(...row);
       weights.push(counts[k] ?? 1);
+      if (source) firstLines.push(source.lines[k] ?? 0);
     } else {
       weights[at]! += counts[k] ?? 1;
     }
   });
-  return { alternatives: [...alternatives], size: weights.length, ranks: Int32Array.from(ranks), counts: Float64Array.from(weights), metadata: { ...metadata } };
+  return {
+    alternatives: [...alternatives],
+    size: weights.length,
+    ranks: Int32Array.from(ranks),
+    counts: Float64Array.from(weights),
+    metadata: { ...metadata },
+    ...(source ? { origin: { file: source.file, lines: Int32Array.from(firstLines) } } : {}),
+  };
 }
 
 export interface MarginOptions {

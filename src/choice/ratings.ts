@@ -227,6 +227,7 @@ export function parseRatings(text: string, name: string, options: RatingsOptions
   // Annotators, weights, groups.
   const ids = new Map<string, number>();
   const rankings: Ranking[] = [];
+  const rankingLines: number[] = [];
   const weights: number[] = [];
   const labels: (string | null)[] = [];
   const ranked = new Uint8Array(alternatives.length);
@@ -261,13 +262,14 @@ export function parseRatings(text: string, name: string, options: RatingsOptions
     rankings.push(ranking);
     weights.push(weight);
     labels.push(label);
+    rankingLines.push(row.line);
   }
   alternatives.forEach((a, i) => {
     if (!ranked[i]) warnings.push(`${name}: no annotator ranks "${a}"`);
   });
 
   const base = path.basename(name);
-  const profile = profileFromRankings(alternatives, rankings, weights, { "FILE NAME": base });
+  const profile = profileFromRankings(alternatives, rankings, weights, { "FILE NAME": base }, { file: name, lines: rankingLines });
   let groups: Map<string, Profile> | null = null;
   if (groupCol !== undefined) {
     const members = new Map<string, number[]>();
@@ -286,6 +288,7 @@ export function parseRatings(text: string, name: string, options: RatingsOptions
           ks.map((k) => rankings[k]!),
           ks.map((k) => weights[k]!),
           { "FILE NAME": base, GROUP: `${header[groupCol]}=${label}` },
+          { file: name, lines: ks.map((k) => rankingLines[k]!) },
         ),
       );
     }

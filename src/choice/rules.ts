@@ -25,7 +25,7 @@
  * counts are exact either way.
  */
 import { CivitasError } from "../errors.js";
-import { borda, instantRunoff, plurality } from "./ballot-rules.js";
+import { borda, instantRunoff, plurality, type Overvotes, type TopTies } from "./ballot-rules.js";
 import { schulze, splitCycle } from "./beat-path.js";
 import { bradleyTerry } from "./bradley-terry.js";
 import { condorcetWinner, schwartzSet, smithSet, weakCondorcetWinners } from "./condorcet.js";
@@ -117,6 +117,19 @@ export type RuleRun = { readonly rule: Rule; readonly result: RuleResult } | { r
 export interface RunRulesOptions extends MarginOptions {
   /** Rule ids to run (default: all of RULES). */
   readonly rules?: readonly string[];
+  /** Plurality: how ballots with several alternatives tied first count (default "error"). */
+  readonly topTies?: TopTies;
+  /** Instant runoff: how ballots with ties count (default "error": refused when a round reaches one). */
+  readonly overvotes?: Overvotes;
+  /** `marginMatrix(profile, options)`, when the caller has it already (it is not computed again). */
+  readonly margins?: MarginMatrix;
+}
+
+/** A ballot rule run with the options given (plurality's topTies, IRV's overvotes). */
+export function runBallotRule(rule: BallotRule, profile: Profile, options: { readonly topTies?: TopTies; readonly overvotes?: Overvotes } = {}): RuleResult {
+  if (rule.id === "plurality" && options.topTies !== undefined) return plurality(profile, { topTies: options.topTies });
+  if (rule.id === "irv" && options.overvotes !== undefined) return instantRunoff(profile, { overvotes: options.overvotes });
+  return rule.run(profile);
 }
 
 /**
@@ -126,7 +139,7 @@ export interface RunRulesOptions extends MarginOptions {
  */
 export function runRules(profile: Profile, options: RunRulesOptions = {}): RuleRun[] {
   const rules = options.rules === undefined ? RULES : options.rules.map(getRule);
-  let mm: MarginMatrix | undefined;
+  let mm: MarginMatrix | undefined = options.margins;
   // Borda needs the margins with unranked alternatives last: the same matrix when nothing is unranked or when extending anyway.
   const complete = options.extendTruncated === true || !profile.ranks.includes(-1);
   return rules.map((rule): RuleRun => {
@@ -135,7 +148,7 @@ export function runRules(profile: Profile, options: RunRulesOptions = {}): RuleR
         mm ??= marginMatrix(profile, options);
         return { rule, result: borda(profile, mm) };
       }
-      if (rule.kind === "ballots") return { rule, result: rule.run(profile) };
+      if (rule.kind === "ballots") return { rule, result: runBallotRule(rule, profile, options) };
       mm ??= marginMatrix(profile, options);
       return { rule, result: rule.run(mm) };
     } catch (e) {

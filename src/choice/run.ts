@@ -3,7 +3,7 @@
  * runs are. Its id is the first 12 hex digits of the SHA-256 of its configuration: the input's
  * kind and the SHA-256 of the files read (a Polis conversation: its votes, comments and summary
  * files), and every option that changes the result (rules, axioms, extended truncation, the groups
- * column, the welfare rule, clusters, seed). The same input aggregated the same way is the same
+ * column, the welfare rule, clusters, seed, and plurality's and IRV's tie options when given). The same input aggregated the same way is the same
  * run, wherever the file lies; the run keeps its first result, as every run does.
  *
  * An aggregation is computed before anything is stored: it takes seconds at most and cannot be
@@ -33,6 +33,9 @@ export interface AggregateRunConfig {
   readonly welfare_rule: string;
   readonly clusters: number | "auto" | null;
   readonly seed: number;
+  /** Only when given (so that runs made before these options keep their ids). */
+  readonly top_ties?: string;
+  readonly overvotes?: string;
 }
 
 
@@ -66,6 +69,8 @@ export async function aggregateRunConfig(file: string, o: AggregateOptions): Pro
     welfare_rule: o.welfareRule ?? "copeland",
     clusters: o.clusters ?? null,
     seed: o.seed ?? 0,
+    ...(o.topTies !== undefined ? { top_ties: o.topTies } : {}),
+    ...(o.overvotes !== undefined ? { overvotes: o.overvotes } : {}),
   };
 }
 

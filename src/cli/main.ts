@@ -2,17 +2,7 @@
 /** The `civitas` command line. Each command lives in its own file; this one only wires them up. */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { aggregateCommand } from "./aggregate.js";
-import { cacheCommand } from "./cache.js";
 import { jsonErrorLine, setJsonErrors } from "./common.js";
-import { evalCommand } from "./eval.js";
-import { exportCommand } from "./export.js";
-import { reportCommand } from "./report.js";
-import { runsCommand } from "./runs.js";
-import { scoreCommand } from "./score.js";
-import { simulateCommand } from "./simulate.js";
-import { suitesCommand } from "./suites.js";
-import { viewCommand } from "./view.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -21,16 +11,6 @@ const program = new Command("civitas")
   .description("Measure, aggregate and simulate the social alignment of language models.")
   .version(pkg.version)
   .showHelpAfterError("(add --help for usage)")
-  .addCommand(evalCommand())
-  .addCommand(scoreCommand())
-  .addCommand(suitesCommand())
-  .addCommand(aggregateCommand())
-  .addCommand(simulateCommand())
-  .addCommand(runsCommand())
-  .addCommand(exportCommand())
-  .addCommand(cacheCommand())
-  .addCommand(reportCommand())
-  .addCommand(viewCommand())
   .addHelpText(
     "after",
     `
@@ -48,6 +28,23 @@ Start here:
 
 \`civitas <command> --help\` explains each command with examples.`,
   );
+
+// Each command's module is loaded only when that command runs (all of them for the overall help or
+// an unknown command): `civitas aggregate` need not load the model runtimes, charts and the rest.
+const COMMANDS: [string, () => Promise<Command>][] = [
+  ["eval", async () => (await import("./eval.js")).evalCommand()],
+  ["score", async () => (await import("./score.js")).scoreCommand()],
+  ["suites", async () => (await import("./suites.js")).suitesCommand()],
+  ["aggregate", async () => (await import("./aggregate.js")).aggregateCommand()],
+  ["simulate", async () => (await import("./simulate.js")).simulateCommand()],
+  ["runs", async () => (await import("./runs.js")).runsCommand()],
+  ["export", async () => (await import("./export.js")).exportCommand()],
+  ["cache", async () => (await import("./cache.js")).cacheCommand()],
+  ["report", async () => (await import("./report.js")).reportCommand()],
+  ["view", async () => (await import("./view.js")).viewCommand()],
+];
+const named = COMMANDS.find(([name]) => name === process.argv[2]);
+for (const [, make] of named ? [named] : COMMANDS) program.addCommand(await make());
 
 // Usage errors (unknown option, bad value) exit 2, help and version 0; on every subcommand.
 // With --json they are one JSON line on stderr, as every other error of a command given --json.

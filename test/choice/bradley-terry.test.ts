@@ -68,7 +68,7 @@ function newtonBT(s: Float64Array, m: number): number[] {
   return theta.map((t) => t - mean);
 }
 
-describe("Bradley-Terry by Hunter's MM algorithm", () => {
+describe("Bradley-Terry by Newton's method", () => {
   it("has the closed form p1/p2 = w12/w21 for two alternatives", () => {
     const r = bradleyTerry(support(2, [[0, 1, 3], [1, 0, 1]]), 2);
     close(r.strengths[0]!, 0.75, 1e-12);
@@ -228,9 +228,32 @@ describe("Bradley-Terry when the MLE does not exist", () => {
   it("throws with prior 0, and fits an uncompared alternative at the middle", () => {
     assert.throws(() => bradleyTerry(s, 4, { prior: 0 }), (e: unknown) => e instanceof CivitasError && /never win/u.test(e.message) && e.hint !== undefined);
     const r = bradleyTerry(support(3, [[0, 1, 2], [1, 0, 1]]), 3, { prior: 1 });
-    assert.match(bradleyTerry(support(3, [[0, 1, 2], [1, 0, 1]]), 3).warnings[0]!, /never compared: alternative 2/u);
+    assert.match(bradleyTerry(support(3, [[0, 1, 2], [1, 0, 1]]), 3).warnings[0]!, /never compared: alternative 3/u);
     // 2 is compared with nothing: only its virtual win and loss, so its strength is the opponent's (1)
     assert.ok(r.strengths[0]! > r.strengths[2]! && r.strengths[2]! > r.strengths[1]!);
+  });
+
+  it("fits the chain 100000: 1,...,8 to an independent 50-digit solution (test/choice/reference/bt-chain.py)", () => {
+    // One order, 100,000 voters: i beats j (i < j) 100,000 times; nobody beats 1, 8 beats nobody.
+    const m = 8;
+    const chain = new Float64Array(m * m);
+    for (let i = 0; i < m; i++) for (let j = i + 1; j < m; j++) chain[i * m + j] = 100000;
+    const r = bradleyTerry(chain, m);
+    assert.equal(r.mleExists, false);
+    assert.ok(r.converged);
+    // mpmath.findroot on the stationarity equations (not civitas' method), 50 digits.
+    const reference = [37.811973794440787314, 26.299038329120590559, 15.479240043610440778, 5.0648968641762185455];
+    const expected = [...reference, ...reference.map((x) => -x).reverse()];
+    // Newton stops when a step moves no log-strength by more than 1e-10; the objective's flattest
+    // curvature here (the virtual games near theta = +-5, about 0.025) turns gradient noise of
+    // the counts' rounding (1e5 x 1e-16) into at most ~1e-9. 1e-7 leaves room and still fails the
+    // old MM fit (23.5 ... -28.2) by 14.
+    r.scores.forEach((x, i) => close(x, expected[i]!, 1e-7, `score of ${i + 1}`));
+    // The reversal symmetry: the gaps read the same from both ends (the old fit: 6.6 at the top, 11.5 at the bottom).
+    const gaps = r.scores.slice(1).map((x, i) => r.scores[i]! - x);
+    for (let k = 0; k < 3; k++) close(gaps[k]!, gaps[6 - k]!, 1e-7, `gap ${k + 1} against gap ${7 - k}`);
+    // The hand-derived leading order: gap k = ln(100000 / k) from the top.
+    [1, 2, 3].forEach((k, i) => close(gaps[i]!, Math.log(100000 / k), 1e-4, `gap ${k}`));
   });
 
   it("warns when it stops before converging", () => {

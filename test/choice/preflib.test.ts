@@ -192,6 +192,43 @@ describe("parsePrefLib: format details", () => {
     assert.equal(lf.metadata["FILE NAME"], "test.soi", "the BOM is not part of the first key");
   });
 
+  it("reads a file in chunks of any size as it parses the whole text (lines, CRLF and a BOM cut across chunks)", async () => {
+    const dir = tempDir("preflib-chunks");
+    const orders = ["3: 1,{2,3},4", "", "2 :  4 , 3,{ 1 ,2 }", "1: 2,1,3,4", "5: 3"];
+    const t = "\uFEFF" + text("toi", 4, 11, 4, orders);
+    for (const [label, body] of [["LF", t], ["CRLF", t.replace(/\n/g, "\r\n")], ["CR", t.replace(/\n/g, "\r")]] as const) {
+      const f = path.join(dir, `x-${label}.toi`);
+      writeFileSync(f, body);
+      const whole = parsePrefLibWithWarnings(body, f);
+      for (const chunkSize of [1, 2, 3, 5, 7, 64]) {
+        const r = await readPrefLibWithWarnings(f, { chunkSize });
+        assertSameProfile(r.profile, whole.profile, `${label}, chunks of ${chunkSize}`);
+        assert.deepEqual(Array.from(r.profile.origin!.lines), [17, 19, 20, 21], `${label}, chunks of ${chunkSize}: lines`);
+        assert.deepEqual(r.warnings, whole.warnings);
+      }
+    }
+    for (const f of [...files(DIR), ...files(CRLF)]) assertSameProfile((await readPrefLibWithWarnings(f, { chunkSize: 5 })).profile, await readPrefLib(f), f);
+  });
+
+  it("keeps each unique ballot's line; orders given on several lines (even far apart) merge into the first", () => {
+    const orders = ["1: 1,2,3", "2: 2,1,3", "4: 1,2,3", "8: 3,2,1", "16: 2,1,3", "32: 1,2,3"];
+    const r = parsePrefLibWithWarnings(text("soc", 3, 63, 6, orders), "d.soc");
+    assert.deepEqual(Array.from(r.profile.counts), [1 + 4 + 32, 2 + 16, 8]);
+    // text() writes 15 header lines for 3 alternatives: the orders are lines 16 to 21.
+    assert.deepEqual(Array.from(r.profile.origin!.lines), [16, 17, 19]);
+    assert.deepEqual(r.warnings, [
+      "d.soc line 18: the same order as line 16; counts added (PrefLib lists each order once)",
+      "d.soc line 20: the same order as line 17; counts added (PrefLib lists each order once)",
+      "d.soc line 21: the same order as line 16; counts added (PrefLib lists each order once)",
+    ]);
+  });
+
+  it("counts too large to add exactly are errors naming the line", () => {
+    throwsInput(() => parsePrefLib(text("soc", 2, 1, 1, ["99999999999999999999: 1,2"]), "big.soc"), "big.soc line 15", "99999999999999999999", "9007199254740991");
+    const half = 2 ** 52;
+    throwsInput(() => parsePrefLib(text("soc", 2, 1, 2, [`${half}: 1,2`, `${half}: 2,1`]), "sum.soc"), "sum.soc line 16", "add up to", "9007199254740991");
+  });
+
   it("counts of 0 are kept as ballots; an order with nothing ranked is allowed in .soi/.toi", () => {
     const p = parsePrefLib(text("soi", 3, 2, 3, ["2: 1,2,3", "0: 3,2", "0: "]), "x.soi");
     assert.equal(p.size, 3);

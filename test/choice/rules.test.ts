@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CivitasError } from "../../src/errors.js";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { readPrefLib } from "../../src/choice/preflib.js";
+import { tempDir } from "../helpers/paths.js";
 import { marginMatrix, profileFromRankings, type MarginMatrix, type Profile, type Ranking } from "../../src/choice/profile.js";
 import {
   KEMENY_MAX_ALTERNATIVES,
@@ -85,10 +88,15 @@ describe("Debian leader elections (PrefLib 00002; winners from PrefLib/Debian, s
     assert.deepEqual(instantRunoff(p).winners, [2]);
   });
 
-  it("2010 (.toc, unranked alternatives tied last): IRV refuses the ties, or truncates them", async () => {
+  it("2010 and 2012 (.toc, unranked alternatives tied last): IRV counts them, the ties never being reached", async () => {
+    // Both have a first-round majority (2010: 1 Zacchiroli, 2012: 3 Zacchiroli), so the ties at the
+    // bottom of the ballots are never read; pref_voting's IRV for ProfileWithTies refuses both files.
     const p = await readPrefLib(DATA + "00002-00000006.toc");
-    assert.throws(() => instantRunoff(p), (e: unknown) => e instanceof CivitasError && e.kind === "input" && /tied/.test(e.message) && /truncate/.test(e.hint ?? ""));
+    assert.deepEqual(instantRunoff(p), { winners: [0], eliminated: [] });
     assert.deepEqual(instantRunoff(p, { overvotes: "truncate" }).winners, [0]);
+    // 2012: 3 is first on 167 + 49 + 25 + 23 + 20 + 14 + 12 + 7 + 7 + ... of 403 ballots.
+    const q = await readPrefLib(DATA + "00002-00000007.toc");
+    assert.deepEqual(instantRunoff(q), { winners: [2], eliminated: [] });
   });
 });
 
@@ -313,7 +321,8 @@ describe("ties and truncated ballots", () => {
 
   it("plurality: tied-first ballots refused, ignored, split or approved (pref_voting plurality_scores / _ignoring_overvotes / tops_scores)", async () => {
     const p = await readPrefLib(DATA + "cycle-weighted-4.toi");
-    assert.throws(() => plurality(p), (e: unknown) => e instanceof CivitasError && e.kind === "input" && /ballot 4/.test(e.message) && /\(a, b\)/.test(e.message));
+    // The ballot {a,b},c is the file's line 20 (16 header lines, then 6: 1,2,3,4 ...).
+    assert.throws(() => plurality(p), (e: unknown) => e instanceof CivitasError && e.kind === "input" && /cycle-weighted-4\.toi line 20 ranks 2 alternatives tied first/.test(e.message) && /\(a, b\)/.test(e.message));
     assert.deepEqual(plurality(p, { topTies: "ignore" }), { winners: [0, 2], scores: [6, 5, 6, 1] });
     assert.deepEqual(plurality(p, { topTies: "split" }), { winners: [0], scores: [7.5, 6.5, 6, 1] });
     assert.deepEqual(plurality(p, { topTies: "approval" }), { winners: [0], scores: [9, 8, 6, 1] });
@@ -331,6 +340,35 @@ describe("ties and truncated ballots", () => {
     const p = await readPrefLib(DATA + "cycle-weighted-4.toi");
     assert.throws(() => instantRunoff(p), (e: unknown) => e instanceof CivitasError && e.kind === "input");
     assert.deepEqual(instantRunoff(p, { overvotes: "truncate" }), { winners: [2], eliminated: [[3], [1]] });
+  });
+
+  it("IRV refuses a tie only when a round reaches it, naming the round and the ballots", async () => {
+    // pref_voting instant_runoff elects 1 here: 2 of 3 first choices.
+    const first = profileFromRankings(["1", "2", "3"], [[[0], [1], [2]], [[1], [0, 2]]], [2, 1]);
+    assert.deepEqual(instantRunoff(first), { winners: [0], eliminated: [] });
+    // 4 a, 3 b, 2 c, 1 d>{a,b}: no majority of 10; d (1) goes; in round 2 the last ballot's top is {a, b}.
+    const reached = profileFromRankings(["a", "b", "c", "d"], [[[0]], [[1]], [[2]], [[3], [0, 1]]], [4, 3, 2, 1]);
+    assert.throws(
+      () => instantRunoff(reached),
+      (e: unknown) => e instanceof CivitasError && e.kind === "input" && /in round 2 \(after eliminating d\), ballot 4 ranks a and b tied first/.test(e.message) && /truncate/.test(e.hint ?? ""),
+    );
+    // Truncated, that ballot is d alone, exhausted in round 2: c goes, then b (a 4, b 3): a wins.
+    assert.deepEqual(instantRunoff(reached, { overvotes: "truncate" }), { winners: [0], eliminated: [[3], [2], [1]] });
+    // A tie whose other members are eliminated is no tie: 5 a, 4 b, 2 c>{d,b}; d (0) then c go, and
+    // c>{d,b} counts for b: b 6 of 11 wins (truncated, the ballot is exhausted and a wins).
+    const broken = profileFromRankings(["a", "b", "c", "d"], [[[0]], [[1]], [[2], [3, 1]]], [5, 4, 2]);
+    assert.deepEqual(instantRunoff(broken), { winners: [1], eliminated: [[3], [2]] });
+    assert.deepEqual(instantRunoff(broken, { overvotes: "truncate" }), { winners: [0], eliminated: [[3], [2], [1]] });
+    // Read from a file, the ballots are named by their lines.
+    const dir = tempDir("irv-lines");
+    const f = path.join(dir, "reached.toi");
+    // 5 for 1, 4 for 2, 3 for 3, and on lines 7 and 8 two ballots 4 > {1, 2}: 4 (2 votes) goes first.
+    writeFileSync(f, ["# DATA TYPE: toi", "# NUMBER ALTERNATIVES: 4", "# NUMBER VOTERS: 14", "5: 1", "4: 2", "3: 3", "1: 4,{1,2}", "1: 4,{2,1},3"].join("\n") + "\n");
+    const fromFile = await readPrefLib(f);
+    assert.throws(
+      () => instantRunoff(fromFile),
+      (e: unknown) => e instanceof CivitasError && e.message.includes(`in round 2 (after eliminating Alternative 4), ${f} lines 7 and 8 rank alternatives tied first (${f} line 7: Alternative 1 and Alternative 2)`),
+    );
   });
 
   it("IRV: exhausted ballots, zero-vote alternatives eliminated first, a tie among the last two", () => {

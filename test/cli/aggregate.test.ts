@@ -116,6 +116,56 @@ describe("civitas aggregate", () => {
     assert.ok(j.polis.consensus.length > 0);
   });
 
+  it("one bad file among several: the others' results, each error on stderr, and a non-zero exit at the end", async () => {
+    const dir = tempDir();
+    const bad = path.join(dir, "bad.soc");
+    writeFileSync(bad, "# NUMBER ALTERNATIVES: 3\n# NUMBER VOTERS: 2\n2: 1,2,7\n");
+    const empty = path.join(dir, "empty.soc");
+    writeFileSync(empty, "# NUMBER ALTERNATIVES: 3\n# NUMBER VOTERS: 0\n0: 1,2,3\n");
+    const good = [path.join(PREFLIB, "condorcet-paradox-3.soc"), path.join(PREFLIB, "00002-00000007.toc")];
+    const files = [good[0]!, bad, empty, good[1]!];
+    const text = await runCli(["aggregate", ...files, "--rules", "copeland,irv", "--no-store"]);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /condorcet-paradox-3\.soc · Condorcet paradox/u);
+    assert.match(text.stdout, /Debian 2012 Leader[\s\S]*irv +3 Stefano Zacchiroli/u);
+    assert.match(text.stderr, /bad\.soc line 3: alternative 7 is not one of the 3/u);
+    assert.match(text.stderr, /empty\.soc: no voters \(the count of its one ballot is 0\)/u);
+    const j = await runCli(["aggregate", ...files, "--rules", "copeland", "--json", "--no-store"]);
+    assert.equal(j.code, 1);
+    assert.deepEqual(Object.keys(json<Record<string, unknown>>(j.stdout)), good);
+    const errors = j.stderr.trim().split("\n").map((l) => json<{ error: { kind: string; message: string } }>(l).error);
+    assert.deepEqual(errors.map((e) => e.kind), ["input", "input"]);
+    assert.match(errors[0]!.message, /bad\.soc line 3/u);
+  });
+
+  it("refuses --rules '', a profile without voters, and names the flags that count tied ballots", async () => {
+    const paradox = path.join(PREFLIB, "condorcet-paradox-3.soc");
+    for (const rules of ["", " , "]) {
+      const r = await runCli(["aggregate", paradox, "--rules", rules, "--no-store"]);
+      assert.equal(r.code, 2, rules);
+      assert.match(r.stderr, /--rules .* names no rule/u);
+    }
+    const dir = tempDir();
+    const none = path.join(dir, "none.soi");
+    writeFileSync(none, "# NUMBER ALTERNATIVES: 2\n# NUMBER VOTERS: 0\n");
+    const z = await runCli(["aggregate", none, "--no-store"]);
+    assert.equal(z.code, 1);
+    assert.match(z.stderr, /none\.soi: no voters \(no ballots\)/u);
+    // cycle-weighted-4.toi line 20 is "3: {1,2},3": tied first, so plurality and IRV (round 1) refuse it.
+    const toi = path.join(PREFLIB, "cycle-weighted-4.toi");
+    const r = await runCli(["aggregate", toi, "--rules", "plurality,irv", "--json", "--no-store"]);
+    assert.equal(r.code, 0, r.stderr);
+    const rules = json<Report>(r.stdout).rules;
+    assert.match(rules["plurality"]!.error!, /cycle-weighted-4\.toi line 20 ranks 2 alternatives tied first .*--top-ties ignore, split or approval/u);
+    assert.match(rules["irv"]!.error!, /in round 1, .*cycle-weighted-4\.toi line 20 ranks a and b tied first.*--overvotes truncate/u);
+    assert.doesNotMatch(rules["irv"]!.error! + rules["plurality"]!.error!, /overvotes:|topTies|\{/u);
+    const t = await runCli(["aggregate", toi, "--rules", "plurality,irv", "--json", "--no-store", "--top-ties", "split", "--overvotes", "truncate"]);
+    assert.equal(t.code, 0, t.stderr);
+    // split: a 6 + 3/2 = 7.5, b 5 + 1.5 = 6.5; truncated IRV: c wins 11 of 18 (test/choice/rules.test.ts)
+    assert.deepEqual(json<Report>(t.stdout).rules["plurality"]!.winners, [1]);
+    assert.deepEqual(json<Report>(t.stdout).rules["irv"]!.winners, [3]);
+  });
+
   it("names the file and line of a bad ballot, and refuses unknown rules", async () => {
     const dir = tempDir();
     const bad = path.join(dir, "bad.soc");

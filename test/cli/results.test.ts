@@ -49,12 +49,22 @@ function get(port: number, p: string): Promise<{ status: number; body: string }>
 function assertClose(a: unknown, b: unknown, at = "", tol = 1e-12): void {
   if (typeof a === "number" && typeof b === "number") {
     assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(a), Math.abs(b)), `${at}: ${a} vs ${b}`);
+  } else if (at.endsWith(".error") && typeof a === "string" && typeof b === "string") {
+    // A rule's refusal: since issue 17 it names the file's line and the flag to pass, so only
+    // the refusing rule (the text before the first ":") is the previous release's.
+    assert.equal(a.split(":")[0], b.split(":")[0], at);
   } else if (Array.isArray(a) && Array.isArray(b)) {
     assert.equal(a.length, b.length, `${at}: length`);
     a.forEach((x, i) => assertClose(x, b[i], `${at}[${i}]`, tol));
   } else if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
     assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${at}: keys`);
-    for (const k of Object.keys(a)) assertClose((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`, tol);
+    // Bradley-Terry fits (the rule, and MaxMin's clusters of them): the previous release's MM
+    // iteration stopped once no log-strength moved by 1e-10 in a step, which leaves errors of about
+    // that size; Newton's method (issue 17) converges to the last bits. 1e-8 relative still catches
+    // any real change of a fit. MaxMin's clusters: standard errors of held-out likelihoods are
+    // differences of such sums over folds and magnify it (1.2e-8 relative seen): 1e-6.
+    const looser = (k: string) => (k === "bradley-terry" ? Math.max(tol, 1e-8) : k === "clusters" ? Math.max(tol, 1e-6) : tol);
+    for (const k of Object.keys(a)) assertClose((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`, looser(k));
   } else {
     assert.deepEqual(a, b, at);
   }
