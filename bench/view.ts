@@ -156,7 +156,8 @@ async function build(file: string, shape: Shape, t: Awaited<ReturnType<typeof te
     for (const src of [big, small]) {
       await store.query(`INSERT INTO requests SELECT key, 'llama:stories260K.gguf', method,
           'Question: ' || question_id || ': how safe do you feel in your neighbourhood at night, compared with five years ago?' || chr(10) || 'A. Very safe' || chr(10) || 'B. Somewhat safe' || chr(10) || 'C. Not too safe' || chr(10) || 'D. Not at all safe' || chr(10) || 'Answer:',
-          ['A', 'B', 'C', 'D'], '{}'::JSON, ${dist}, coverage, '{"top": [["A", -1.2], [" B", -1.9]]}'::JSON, 'none', 60, 3.5, TIMESTAMP '2026-01-01' + i * INTERVAL 1 MILLISECOND
+          ['A', 'B', 'C', 'D'], '{}'::JSON, ${dist}, coverage, '{"top": [["A", -1.2], [" B", -1.9]]}'::JSON, 'none', 60, 3.5, TIMESTAMP '2026-01-01' + i * INTERVAL 1 MILLISECOND,
+          NULL, NULL -- served_model, system_fingerprint (store schema 6): a local model reports neither
         FROM (${src})`);
       await store.query(`INSERT INTO answers SELECT run_id, question_id, variant, persona, method, key, ['Very safe', 'Somewhat safe', 'Not too safe', 'Not at all safe'], ${dist}, coverage,
           CASE WHEN i % 17 = 0 THEN 'low_coverage' ELSE 'scored' END, 'none', i % 3 = 0, TIMESTAMP '2026-01-01' + i * INTERVAL 1 MILLISECOND
