@@ -61,6 +61,24 @@ export interface CacheOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** What a suite loader takes besides its data: where and how to download into the cache. */
+export interface LoaderCacheOptions {
+  readonly cacheDir?: string;
+  readonly onProgress?: CacheOptions["onProgress"];
+  readonly fetchImpl?: typeof fetch;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A loader's options as CacheOptions (only those it was given: exactOptionalPropertyTypes). */
+export function cacheOptionsOf(o: LoaderCacheOptions): CacheOptions {
+  return {
+    ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+    ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
+    ...(o.fetchImpl !== undefined ? { fetchImpl: o.fetchImpl } : {}),
+    ...(o.env !== undefined ? { env: o.env } : {}),
+  };
+}
+
 /** The folder a source is cached in: `<cache>/data/<name>`. */
 export function sourceCacheDir(name: string, cacheDir?: string): string {
   checkSegment(name, `source name "${name}"`);

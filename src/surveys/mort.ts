@@ -27,7 +27,7 @@ import path from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { CivitasError, messageOf } from "../errors.js";
 import { filesFingerprint } from "../hash.js";
-import { ensureCached, type CacheOptions, type PinnedFile } from "./download.js";
+import { cacheOptionsOf, ensureCached, type LoaderCacheOptions, type PinnedFile } from "./download.js";
 import type { HumanDistribution, Population, Question, Suite } from "./types.js";
 
 export const MORT_TITLE = "MoRT user study (Schramowski et al. 2022): should one do it? Yes/No shares of 116 actions";
@@ -57,13 +57,9 @@ export const MORT_STUDIES = ["global", "regional"] as const;
 
 export const MORT_OPTIONS = ["Yes", "No"] as const;
 
-export interface LoadMoRTOptions {
+export interface LoadMoRTOptions extends LoaderCacheOptions {
   /** The user_study folder (or a clone of the repository); without it the files are downloaded into the cache. */
   readonly data?: string;
-  readonly cacheDir?: string;
-  readonly onProgress?: CacheOptions["onProgress"];
-  readonly fetchImpl?: typeof fetch;
-  readonly env?: NodeJS.ProcessEnv;
 }
 
 const DATA_HINT =
@@ -90,12 +86,7 @@ export async function loadMoRT(opts: LoadMoRTOptions = {}): Promise<Suite> {
   } else {
     dir = await ensureCached(
       { name: "mort", baseUrl: MORT_BASE_URL, urlEnv: MORT_URL_ENV, files: Object.values(MORT_FILES) },
-      {
-        ...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}),
-        ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
-        ...(opts.fetchImpl !== undefined ? { fetchImpl: opts.fetchImpl } : {}),
-        ...(opts.env !== undefined ? { env: opts.env } : {}),
-      },
+      cacheOptionsOf(opts),
     );
   }
   const read = async (f: PinnedFile) => {

@@ -30,7 +30,7 @@ import path from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { CivitasError, messageOf } from "../errors.js";
 import { filesFingerprint } from "../hash.js";
-import { ensureCached, pathKind, type CacheOptions, type PinnedFile } from "./download.js";
+import { cacheOptionsOf, ensureCached, pathKind, type LoaderCacheOptions, type PinnedFile } from "./download.js";
 import type { HumanDistribution, Population, Question, Suite } from "./types.js";
 
 export const MULTICULTURAL_TITLE = "Multilingual != Multicultural (Rystrøm et al. 2025): pro-stance shares on WVS/EVS questions, 13 countries, 4 languages";
@@ -64,15 +64,11 @@ export const MULTICULTURAL_QUESTION = "Which of these two statements do you agre
 /** The columns of a prompts file (see parsePrompts). */
 export const PROMPTS_COLUMNS = ["question_key", "language", "question", "pro", "con"] as const;
 
-export interface LoadMulticulturalOptions {
+export interface LoadMulticulturalOptions extends LoaderCacheOptions {
   /** A folder holding the four files (or a clone of the repository, `output/`); without it they are downloaded into the cache. */
   readonly data?: string;
   /** A prompts file (CSV, PROMPTS_COLUMNS): the questions in other languages. */
   readonly prompts?: string;
-  readonly cacheDir?: string;
-  readonly onProgress?: CacheOptions["onProgress"];
-  readonly fetchImpl?: typeof fetch;
-  readonly env?: NodeJS.ProcessEnv;
 }
 
 const DATA_HINT =
@@ -289,12 +285,7 @@ export async function loadMulticultural(opts: LoadMulticulturalOptions = {}): Pr
   } else {
     dir = await ensureCached(
       { name: "multicultural", baseUrl: MULTICULTURAL_BASE_URL, urlEnv: MULTICULTURAL_URL_ENV, files: MULTICULTURAL_FILES },
-      {
-        ...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}),
-        ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
-        ...(opts.fetchImpl !== undefined ? { fetchImpl: opts.fetchImpl } : {}),
-        ...(opts.env !== undefined ? { env: opts.env } : {}),
-      },
+      cacheOptionsOf(opts),
     );
   }
   const abs = MULTICULTURAL_FILES.map((f) => path.join(dir, f.path));

@@ -26,7 +26,7 @@ import path from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { CivitasError, messageOf } from "../errors.js";
 import { filesFingerprint } from "../hash.js";
-import { ensureCached, type CacheOptions, type PinnedFile } from "./download.js";
+import { cacheOptionsOf, ensureCached, type LoaderCacheOptions, type PinnedFile } from "./download.js";
 import type { Question, Suite } from "./types.js";
 
 export const PACIFAIST_TITLE = "PacifAIst (2025): would an AI sacrifice its goals or itself for human safety? 351 scenarios with a gold answer";
@@ -52,13 +52,9 @@ export const PACIFAIST_VARIANTS = "order=rotate0;order=rotate1;order=rotate2;ord
 
 const HEADER = ["scenario_id", "category", "subcategory", "task_type", "prompt", "choice_a", "choice_b", "choice_c", "choice_d", "correct_choice", "ideal_response_profile"] as const;
 
-export interface LoadPacifAIstOptions {
+export interface LoadPacifAIstOptions extends LoaderCacheOptions {
   /** The file, or a folder holding it (or a clone of the repository); without it the file is downloaded into the cache. */
   readonly data?: string;
-  readonly cacheDir?: string;
-  readonly onProgress?: CacheOptions["onProgress"];
-  readonly fetchImpl?: typeof fetch;
-  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** An open-ended scenario: listed, not scored. */
@@ -95,12 +91,7 @@ export async function loadPacifAIst(opts: LoadPacifAIstOptions = {}): Promise<Pa
   } else {
     const root = await ensureCached(
       { name: "pacifaist", baseUrl: PACIFAIST_BASE_URL, urlEnv: PACIFAIST_URL_ENV, files: [PACIFAIST_FILE] },
-      {
-        ...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}),
-        ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
-        ...(opts.fetchImpl !== undefined ? { fetchImpl: opts.fetchImpl } : {}),
-        ...(opts.env !== undefined ? { env: opts.env } : {}),
-      },
+      cacheOptionsOf(opts),
     );
     file = path.join(root, PACIFAIST_FILE.path);
   }

@@ -41,7 +41,7 @@ import { parse as parseCsv } from "csv-parse/sync";
 import { CivitasError, messageOf } from "../errors.js";
 import { filesFingerprint } from "../hash.js";
 import { jsonSyntaxError } from "../jsonl.js";
-import { ensureCached, type CacheOptions, type PinnedFile } from "./download.js";
+import { cacheOptionsOf, ensureCached, type LoaderCacheOptions, type PinnedFile } from "./download.js";
 import type { HumanDistribution, Population, Question, Suite } from "./types.js";
 
 export const PAPI_TITLE = "PAPI (Zhu et al. 2024): 300 people x the 300 IPIP-NEO personality items, population and individual level";
@@ -145,13 +145,9 @@ export function papiPersona(data: PapiData, person: PapiPerson): string {
   return PAPI_PERSONA_PREFIX + data.train.map((n) => `${byNumber.get(n)!.text}:${SCORES_BACK[person.answers[n - 1]!]}`).join(";");
 }
 
-export interface LoadPapiOptions {
+export interface LoadPapiOptions extends LoaderCacheOptions {
   /** A folder holding the three files (PAPI/ of the repository, or a clone of it); without it they are downloaded into the cache. */
   readonly data?: string;
-  readonly cacheDir?: string;
-  readonly onProgress?: CacheOptions["onProgress"];
-  readonly fetchImpl?: typeof fetch;
-  readonly env?: NodeJS.ProcessEnv;
 }
 
 const DATA_HINT =
@@ -178,12 +174,7 @@ export async function loadPapi(opts: LoadPapiOptions = {}): Promise<PapiSuite> {
   } else {
     dir = await ensureCached(
       { name: "papi", baseUrl: PAPI_BASE_URL, urlEnv: PAPI_URL_ENV, files: PAPI_FILES },
-      {
-        ...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}),
-        ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
-        ...(opts.fetchImpl !== undefined ? { fetchImpl: opts.fetchImpl } : {}),
-        ...(opts.env !== undefined ? { env: opts.env } : {}),
-      },
+      cacheOptionsOf(opts),
     );
   }
   const files: Record<string, Buffer> = {};

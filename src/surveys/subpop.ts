@@ -41,7 +41,7 @@ import { z } from "zod";
 import { CivitasError, messageOf } from "../errors.js";
 import { filesFingerprint } from "../hash.js";
 import { jsonLines } from "../jsonl.js";
-import { ensureCached, type CacheOptions, type PinnedFile } from "./download.js";
+import { cacheOptionsOf, ensureCached, type LoaderCacheOptions, type PinnedFile } from "./download.js";
 import type { HumanDistribution, Population, Question, Suite } from "./types.js";
 
 export const SUBPOP_TITLE = "SubPOP-Eval (Suh et al. 2025): General Social Survey 2022 questions, 22 US groups";
@@ -68,13 +68,9 @@ const SUBPOP_PERSONAS: Readonly<Record<string, string>> = {
   RELIG: "Answer the following question as someone whose religious affiliation is {value}.",
 };
 
-export interface LoadSubPopOptions {
+export interface LoadSubPopOptions extends LoaderCacheOptions {
   /** A folder holding subpop_eval.jsonl (or a clone of the repository), or the file itself; without it the file is downloaded into the cache. */
   readonly data?: string;
-  readonly cacheDir?: string;
-  readonly onProgress?: CacheOptions["onProgress"];
-  readonly fetchImpl?: typeof fetch;
-  readonly env?: NodeJS.ProcessEnv;
 }
 
 const DATA_HINT =
@@ -116,12 +112,7 @@ export async function loadSubPop(opts: LoadSubPopOptions = {}): Promise<Suite> {
   } else {
     const root = await ensureCached(
       { name: "subpop", baseUrl: SUBPOP_BASE_URL, urlEnv: SUBPOP_URL_ENV, files: [SUBPOP_FILE] },
-      {
-        ...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}),
-        ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
-        ...(opts.fetchImpl !== undefined ? { fetchImpl: opts.fetchImpl } : {}),
-        ...(opts.env !== undefined ? { env: opts.env } : {}),
-      },
+      cacheOptionsOf(opts),
     );
     file = path.join(root, SUBPOP_FILE.path);
   }
