@@ -98,3 +98,20 @@ export function topKLabelMass(top: Iterable<TokenProb>, labels: readonly string[
   const coverage = Math.min(1, found.reduce<number>((a, v) => a + (v ?? 0), 0));
   return { labelMass, coverage, misses };
 }
+
+/**
+ * Label probabilities read from the k most likely next tokens as SubPOP's code reads them (Suh et
+ * al. 2025, JosephJeesungSuh/subpop, scripts/experiment/run_inference.py, inference_offline): for
+ * each label the probabilities of the tokens "X" and " X" (the last token of "Answer:X" and of
+ * "Answer: X") added up, a token absent from the top k counting 0 (`prob_1 + prob_2`, `0 if ... is
+ * None`); the distribution is these masses renormalised (`np.array(prob_per_option) / sum(...)`),
+ * as civitas renormalises every label mass. `coverage` is their sum, capped at 1.
+ */
+export function topKSumLabelMass(top: Iterable<TokenProb>, labels: readonly string[]): LabelMass {
+  // Every listed token is a distinct token: two whose texts print the same (llama.cpp prints the
+  // SentencePiece "\u2581B" as " B" or "B" depending on the model) are the paper's two ids, added.
+  const sum = new Map<string, number>();
+  for (const { token, prob } of top) sum.set(token, (sum.get(token) ?? 0) + prob);
+  const labelMass = labels.map((l) => (sum.get(l) ?? 0) + (sum.get(` ${l}`) ?? 0));
+  return { labelMass, coverage: Math.min(1, labelMass.reduce((a, b) => a + b, 0)) };
+}

@@ -1,5 +1,5 @@
 export type * from "./types.js";
-export { labelMassFromTokens, labelOfToken, renormalise, topKLabelMass, type TopKLabelMass } from "./extract.js";
+export { labelMassFromTokens, labelOfToken, renormalise, topKLabelMass, topKSumLabelMass, type TopKLabelMass } from "./extract.js";
 export { defaultThreads, llamaSpec, type LlamaOptions } from "./llama.js";
 export { LlamaClient } from "./llama-client.js";
 export { OPENAI_APIS, openaiSpec, OpenAIClient, type OpenAIApi, type OpenAIKind, type OpenAIOptions, type OpenAIRetryInfo } from "./openai.js";

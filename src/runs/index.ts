@@ -33,6 +33,7 @@ export {
   protocols,
   resolveConventions,
   resolveProtocol,
+  SUH_EXCLUDED,
   type Conventions,
   type Protocol,
 } from "./protocols.js";

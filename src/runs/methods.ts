@@ -21,7 +21,7 @@
  */
 import { z } from "zod";
 import { CivitasError } from "../errors.js";
-import { parseLabelAnswer, parseVerbalized, topKLabelMass, type ConstraintMode, type ModelClient } from "../models/index.js";
+import { parseLabelAnswer, parseVerbalized, topKLabelMass, topKSumLabelMass, type ConstraintMode, type ModelClient } from "../models/index.js";
 import { NO_ARGS, Registry, type Component } from "../registry.js";
 import type { Method } from "../store/index.js";
 import type { AnswerFormat, RenderedPrompt } from "../surveys/index.js";
@@ -138,17 +138,21 @@ const logprobs: ElicitationMethod = {
   args: NO_ARGS,
   // logprobs keys keep the shape of version 1 stores (requestKey), so their caches stay valid.
   // A top-k label reading (santurkar2023) is another request: the stored answer holds the top k.
-  params: (s): RequestParams => (s.labelReading?.kind === "top-k" ? { label_reading: "top-k", top_k: s.labelReading.k } : {}),
+  params: (s): RequestParams => (s.labelReading && s.labelReading.kind !== "forms" ? { label_reading: s.labelReading.kind, top_k: s.labelReading.k } : {}),
   async elicit(client, prompt, s, signal) {
     const { text, labels, shown: options, prefix } = prompt;
-    if (s.labelReading?.kind === "top-k") {
+    if (s.labelReading && s.labelReading.kind !== "forms") {
       if (prompt.answer === "text") {
-        throw new CivitasError("usage", "the top-k label reading (santurkar2023) reads option labels, not option texts", { hint: "use a variant with labels, or another protocol" });
+        throw new CivitasError("usage", `the ${s.labelReading.kind} label reading (santurkar2023, suh2025) reads option labels, not option texts`, { hint: "use a variant with labels, or another protocol" });
       }
       const k = s.labelReading.k;
       const a = await client.optionProbabilities({ prompt: text, labels, prefix, ...systemOf(prompt), topK: k }, signal);
       // An OpenAI-compatible server returns at most 20 (top_logprobs): the reading uses what came.
       const top = a.top.slice(0, k);
+      if (s.labelReading.kind === "top-k-sum") {
+        const r = topKSumLabelMass(top, labels);
+        return { labelMass: r.labelMass, coverage: r.coverage, raw: { top, top_k: k, reading: "top-k-sum" }, mode: "none", promptTokens: a.promptTokens };
+      }
       const r = topKLabelMass(top, labels);
       return { labelMass: r.labelMass, coverage: r.coverage, raw: { top, top_k: k, misses: r.misses }, mode: "none", promptTokens: a.promptTokens };
     }

@@ -133,9 +133,11 @@ export async function readPredictions(file: string, suite: Suite): Promise<Predi
 
 /** Scores predictions under the conventions, in the shape `civitas eval --json` uses. */
 export function scorePredictions(suite: Suite, p: Predictions, conventions: Conventions & { readonly protocol: string | null }, seed: number): EvalScores {
+  // A protocol may leave questions out (suh2025), whoever predicted them.
+  const excluded = new Set(conventions.excludeQuestions ?? []);
   const table = distanceTable(
     suite,
-    p.questions,
+    excluded.size > 0 ? p.questions.filter((q) => !excluded.has(q.id)) : p.questions,
     p.populations,
     (q, pop) => {
       const d = p.byQuestion.get(q.id)?.get(pop.id);

@@ -42,10 +42,27 @@ export interface Conventions {
    * flattens each dataset's per-pair distances before it averages them).
    */
   readonly average?: "populations" | "pairs";
+  /** Question ids a protocol leaves out of what it asks and scores (eval and score). */
+  readonly excludeQuestions?: readonly string[];
 }
 
 /** How label probabilities are read from the next-token distribution (Conventions.labelReading). */
-export type LabelReading = { readonly kind: "forms" } | { readonly kind: "top-k"; readonly k: number };
+export type LabelReading =
+  | { readonly kind: "forms" }
+  /** Santurkar et al. 2023: the larger of " X" and "X" among the top k, a missing label the paper's miss value. */
+  | { readonly kind: "top-k"; readonly k: number }
+  /** Suh et al. 2025 (SubPOP): "X" and " X" among the top k added up, a missing token 0. */
+  | { readonly kind: "top-k-sum"; readonly k: number };
+
+/** k of SubPOP's runs: vLLM's `SamplingParams(logprobs=128)` (scripts/experiment/run_inference.py). */
+export const SUH_TOP_K = 128;
+
+/**
+ * The SubPOP-Eval questions Suh et al. 2025 leave out of their figures because they resemble
+ * questions of their fine-tuning set (scripts/experiment/analyze_inference_result.ipynb,
+ * HIGH_RELEVANCE_QKEYS['subpop-eval']).
+ */
+export const SUH_EXCLUDED = ["marital", "satjob", "attend", "relpersn", "othlang"] as const;
 
 /**
  * k of OpinionQA's runs: HELM's `num_logprobs=100` for the OpenAI models (the paper's davinci,
@@ -76,8 +93,8 @@ function conventionProblems(c: Conventions): string[] {
   if (!(Number.isInteger(c.resamples) && c.resamples >= 10)) out.push(`conventions.resamples: expected an integer >= 10`);
   if (!["survey", "alphabetical"].includes(c.optionOrder)) out.push(`conventions.option_order: expected survey or alphabetical`);
   const lr = c.labelReading;
-  if (lr !== undefined && !(lr.kind === "forms" || (lr.kind === "top-k" && Number.isInteger(lr.k) && lr.k >= 1))) {
-    out.push(`conventions.label_reading: expected forms, or top-k with top_k an integer >= 1`);
+  if (lr !== undefined && !(lr.kind === "forms" || ((lr.kind === "top-k" || lr.kind === "top-k-sum") && Number.isInteger(lr.k) && lr.k >= 1))) {
+    out.push(`conventions.label_reading: expected forms, or top-k / top-k-sum with top_k an integer >= 1`);
   }
   if (c.average !== undefined && !["populations", "pairs"].includes(c.average)) out.push(`conventions.average: expected populations or pairs`);
   if (metric?.needsOrdinals && c.refusals === "keep") {
@@ -132,6 +149,23 @@ const BUILT_IN: readonly Protocol[] = [
     source: "Meister et al. 2024, Benchmarking Distributional Alignment of Large Language Models; nicolemeister/benchmarking-distributional-alignment (eval_utils.py compute_three, utils.py compute_tv)",
     conventions: { metric: "tv", refusals: "keep", datasets: "equal", resamples: 1000, optionOrder: "alphabetical", average: "pairs" },
   },
+  {
+    name: "suh2025",
+    description: "SubPOP's conventions (Suh et al. 2025)",
+    args: NO_ARGS,
+    title: "SubPOP: label probabilities of \"X\" and \" X\" added up from the top-128 next tokens, options without an ordinal dropped, ordinal Wasserstein-1 over the range, the mean over (question, group) pairs, five questions near the fine-tuning set left out",
+    source: "Suh et al. 2025, Language Model Fine-Tuning on Scaled Survey Data for Predicting Distributions of Public Opinions (ACL); JosephJeesungSuh/subpop (run_inference.py, survey_utils.py ordinal_emd, analyze_inference_result.ipynb)",
+    conventions: {
+      metric: "wasserstein",
+      refusals: "drop",
+      datasets: "pooled",
+      resamples: 1000,
+      optionOrder: "survey",
+      average: "pairs",
+      labelReading: { kind: "top-k-sum", k: SUH_TOP_K },
+      excludeQuestions: SUH_EXCLUDED,
+    },
+  },
 ];
 for (const p of BUILT_IN) protocols.register(p);
 
@@ -159,7 +193,8 @@ const FILE_SCHEMA = z.strictObject({
     datasets: z.enum(["pooled", "equal"], { error: "expected pooled or equal" }).default(DEFAULTS.datasets),
     resamples: z.int({ error: "expected an integer >= 10" }).min(10, { error: "expected an integer >= 10" }).default(DEFAULTS.resamples),
     option_order: z.enum(["survey", "alphabetical"], { error: "expected survey or alphabetical" }).default(DEFAULTS.optionOrder),
-    label_reading: z.enum(["forms", "top-k"], { error: "expected forms or top-k" }).default("forms"),
+    label_reading: z.enum(["forms", "top-k", "top-k-sum"], { error: "expected forms, top-k or top-k-sum" }).default("forms"),
+    exclude_questions: z.array(z.string()).optional(),
     top_k: z.int({ error: "expected an integer >= 1" }).min(1, { error: "expected an integer >= 1" }).optional(),
     average: z.enum(["populations", "pairs"], { error: "expected populations or pairs" }).optional(),
   }),
@@ -243,10 +278,12 @@ export function parseProtocol(text: string, source: string): Protocol {
     resamples: f.conventions.resamples,
     optionOrder: f.conventions.option_order,
     ...(f.conventions.label_reading === "top-k" ? { labelReading: { kind: "top-k" as const, k: f.conventions.top_k ?? SANTURKAR_TOP_K } } : {}),
+    ...(f.conventions.label_reading === "top-k-sum" ? { labelReading: { kind: "top-k-sum" as const, k: f.conventions.top_k ?? SUH_TOP_K } } : {}),
+    ...(f.conventions.exclude_questions !== undefined ? { excludeQuestions: f.conventions.exclude_questions } : {}),
     ...(f.conventions.average !== undefined ? { average: f.conventions.average } : {}),
   };
-  if (f.conventions.top_k !== undefined && f.conventions.label_reading !== "top-k") {
-    throw fileError(source, [`${lineOf(doc, lines, ["conventions", "top_k"])}conventions.top_k: only with label_reading: top-k`]);
+  if (f.conventions.top_k !== undefined && f.conventions.label_reading === "forms") {
+    throw fileError(source, [`${lineOf(doc, lines, ["conventions", "top_k"])}conventions.top_k: only with label_reading: top-k or top-k-sum`]);
   }
   const problems = conventionProblems(conventions);
   if (problems.length > 0) {

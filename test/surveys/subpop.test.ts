@@ -15,6 +15,7 @@ import { distanceTable, resolveConventions, summarize } from "../../src/runs/ind
 import { loadSubPop, parseSubPop } from "../../src/surveys/subpop.js";
 import { renderPrompt, STANDARD_VARIANT, type Suite } from "../../src/surveys/index.js";
 import { rejectsCivitas } from "../helpers/errors.js";
+import { ordinalEmd } from "../helpers/subpop.js";
 import { runCli } from "../helpers/cli.js";
 
 const DIR = fileURLToPath(new URL("../../../shared/data/subpop", import.meta.url));
@@ -30,31 +31,6 @@ interface Raw {
   refusal_rate: number;
 }
 const raw: Raw[] = readFileSync(FILE, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Raw);
-
-/** The paper's ordinal_emd: sort by ordinal, drop negative ordinals, renormalise (uniform if all zero), cumulative |diff| x gap, / (max - min). */
-function ordinalEmd(list1: number[], list2: number[], ordinal: number[]): number {
-  if (Math.max(...ordinal) === Math.min(...ordinal)) return Number.NaN;
-  const z = ordinal.map((o, i) => [o, list1[i]!, list2[i]!] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
-  let nonNeg = z.findIndex(([o]) => o >= 0);
-  if (nonNeg < 0) nonNeg = 0;
-  const kept = z.slice(nonNeg);
-  const ord = kept.map(([o]) => o);
-  const norm = (xs: number[]) => {
-    const s = xs.reduce((a, b) => a + b, 0);
-    return s === 0 ? xs.map(() => 1 / xs.length) : xs.map((x) => x / s);
-  };
-  const l1 = norm(kept.map(([, a]) => a));
-  const l2 = norm(kept.map(([, , b]) => b));
-  let c1 = 0;
-  let c2 = 0;
-  let emd = 0;
-  for (let i = 0; i < l1.length - 1; i++) {
-    c1 += l1[i]!;
-    c2 += l2[i]!;
-    emd += Math.abs(c1 - c2) * (ord[i + 1]! - ord[i]!);
-  }
-  return emd / (Math.max(...ord) - Math.min(...ord));
-}
 
 let suite: Suite;
 let tmp: string;

@@ -148,7 +148,10 @@ export function resolvePlan(plan: EvalPlan): Resolved {
   const variants = plan.variants ?? [
     conventions.optionOrder === "alphabetical" ? parseVariant("order=alphabetical", template) : template === "opinionqa" ? STANDARD_VARIANT : parseVariant("standard", template),
   ];
-  const selection = selectQuestions(plan.suite, plan.questions, plan.populations, plan.limit);
+  // A protocol may leave questions out (suh2025: those near SubPOP's fine-tuning set).
+  const excluded = new Set(conventions.excludeQuestions ?? []);
+  const candidates = excluded.size > 0 ? plan.questions.filter((q) => !excluded.has(q.id)) : plan.questions;
+  const selection = selectQuestions(plan.suite, candidates, plan.populations, plan.limit);
   const base = {
     questions: selection.questions,
     skipped: selection.skipped,
@@ -158,7 +161,7 @@ export function resolvePlan(plan: EvalPlan): Resolved {
       samples: plan.samples ?? DEFAULT_SAMPLES,
       constrain: plan.constrain ?? false,
       seed: plan.seed,
-      ...(conventions.labelReading?.kind === "top-k" ? { labelReading: conventions.labelReading } : {}),
+      ...(conventions.labelReading && conventions.labelReading.kind !== "forms" ? { labelReading: conventions.labelReading } : {}),
     },
     variants,
     personas: plan.persona ? personasFor(plan.suite, plan.populations, plan.personaTemplates) : new Map<string, Persona>(),
@@ -238,7 +241,8 @@ function configOf(plan: EvalPlan, r: Resolved): Record<string, unknown> {
   // Keys added after the first release only when they differ from what it did, so that its runs keep their ids.
   if (r.conventions.protocol) config.protocol = r.conventions.protocol;
   if (r.conventions.refusals !== "drop" || r.conventions.datasets !== "pooled" || (r.conventions.average ?? "populations") !== "populations") config.conventions = r.conventions;
-  if (r.conventions.labelReading?.kind === "top-k") config.label_reading = r.conventions.labelReading;
+  if (r.conventions.labelReading && r.conventions.labelReading.kind !== "forms") config.label_reading = r.conventions.labelReading;
+  if (r.conventions.excludeQuestions && r.conventions.excludeQuestions.length > 0) config.exclude_questions = r.conventions.excludeQuestions;
   if (r.methods.some((m) => m !== "logprobs")) config.method_settings = { samples: r.settings.samples, constrain: r.settings.constrain };
   // How prompts become turns and text (a model without a chat template, no system turn and personas in the user's turn add nothing).
   if (r.model.chatTemplate) config.chat_template = r.model.chatTemplate.id;

@@ -24,7 +24,7 @@ export async function scoreRun(
   const { modelCalls, cacheHits, started } = counts;
   const { id, resolved: r } = run;
   const answers = await store.answers(id);
-  const topK = r.settings.labelReading?.kind === "top-k" ? r.settings.labelReading.k : null;
+  const topK = r.settings.labelReading && r.settings.labelReading.kind !== "forms" ? r.settings.labelReading.k : null;
   // The top-k reading's answers are looked up too: how many tokens each was read from.
   const requests = await store.lookupRequests([...new Set(answers.filter((a) => a.method !== "logprobs" || topK !== null).map((a) => a.requestKey))]);
   const s = scoreAnswers(plan.suite, r.questions, plan.populations, answers, {
@@ -69,7 +69,7 @@ export async function scoreRun(
   if (shortTopK > 0) {
     warnings.push(
       `${shortTopK} of ${readTopK} answers had label probabilities read from fewer than the top ${topK} next tokens the protocol reads (as few as ${fewestTop}; ` +
-        `an OpenAI-compatible server returns at most 20 top_logprobs): a label ranked below them gets the miss value min(min_prob, remaining_prob / misses) instead of its probability`,
+        `an OpenAI-compatible server returns at most 20 top_logprobs): a label ranked below them gets ${r.settings.labelReading?.kind === "top-k-sum" ? "0" : "the miss value min(min_prob, remaining_prob / misses)"} instead of its probability`,
     );
   }
   // Answers whose cached response was pruned (civitas cache prune/clear) keep their distributions;
