@@ -145,20 +145,8 @@ export function bootstrapStatistic(
   const point = statistic(identity);
   const draws = point.map(() => new Float64Array(resamples));
   const rng = seededRng(options.seed ?? 0);
-  // Items of each stratum, and where each stratum's block starts in a sample.
-  const groups: number[][] = [];
-  if (options.strata) {
-    const byStratum = new Map<number, number[]>();
-    for (let i = 0; i < nItems; i++) {
-      const s = options.strata[i]!;
-      const g = byStratum.get(s);
-      if (g) g.push(i);
-      else byStratum.set(s, [i]);
-    }
-    groups.push(...byStratum.values());
-  } else {
-    groups.push(Array.from(identity));
-  }
+  // Items of each stratum, strata in order of their first item: each one's block of a sample.
+  const groups = options.strata ? clusterMembers(options.strata) : [Array.from(identity)];
   const sample = new Int32Array(nItems);
   for (let b = 0; b < resamples; b++) {
     let k = 0;
@@ -200,19 +188,7 @@ function clusteredStatistic(
   const point = statistic(identity);
   const draws = point.map(() => new Float64Array(resamples));
   const rng = seededRng(options.seed ?? 0);
-  const strata: number[][] = [];
-  if (options.strata) {
-    const byStratum = new Map<number, number[]>();
-    for (let i = 0; i < nItems; i++) {
-      const s = options.strata[i]!;
-      const g = byStratum.get(s);
-      if (g) g.push(i);
-      else byStratum.set(s, [i]);
-    }
-    strata.push(...byStratum.values());
-  } else {
-    strata.push(Array.from(identity));
-  }
+  const strata = options.strata ? clusterMembers(options.strata) : [Array.from(identity)];
   const groups = strata.map((items) => clusterMembers(options.clusters, items));
   const sample: number[] = [];
   for (let b = 0; b < resamples; b++) {
