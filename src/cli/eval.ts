@@ -1,56 +1,18 @@
 /** `civitas eval <suite>`: ask a model a survey and compare its answers with human populations. */
 import { Command, Option } from "commander";
-import { metrics, parseMetric } from "../metrics/index.js";
-import { CHAT_TEMPLATE_HELP, checkChatTemplateChoice, modelForms, parseModelSpec } from "../models/index.js";
+import { metrics } from "../metrics/index.js";
+import { CHAT_TEMPLATE_HELP, modelForms } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
 import { resultJson } from "../results/index.js";
-import { DEFAULT_SAMPLES, methods as elicitationMethods, parseMethods, protocols, resolveProtocol, runEval } from "../runs/index.js";
+import { DEFAULT_SAMPLES, methods as elicitationMethods, protocols, runEval } from "../runs/index.js";
 import type { Store } from "../store/index.js";
-import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, suites, VARIANT_SETS } from "../surveys/index.js";
-import { printOut, intOption, loadSuiteFor, numberOption, openStore, redactedCommand, reportError, STORE_HELP, toJson, usageError } from "./common.js";
+import { splitPopulationList, suites, VARIANT_SETS } from "../surveys/index.js";
+import { printOut, intOption, numberOption, openStore, reportError, STORE_HELP, toJson, usageError } from "./common.js";
 import { parseDuration } from "./cache.js";
+import { cellEvents, prepareCell, type EvalFlags } from "./eval-cell.js";
+import { isMatrix, runMatrix } from "./eval-matrix.js";
 import { onInterrupt } from "./interrupt.js";
-import { createProgress, type ProgressMode } from "./progress.js";
-
-interface EvalFlags {
-  model?: string;
-  data?: string;
-  prompts?: string;
-  populations?: string[];
-  limit?: number;
-  metric?: string;
-  protocol?: string;
-  method: string[];
-  samples: number;
-  constrain?: boolean;
-  persona?: boolean;
-  personaTemplate: string[];
-  personaIn: "system" | "user";
-  system?: string;
-  chatTemplate?: string;
-  variants?: string;
-  minCoverage: number;
-  seed: number;
-  resamples?: number;
-  store?: string;
-  json?: boolean;
-  progress: ProgressMode;
-  cacheDir?: string;
-  threads?: number;
-  parallel?: number;
-  contextSize?: number;
-  gpu: boolean;
-  baseUrl?: string;
-  apiKey?: string;
-  concurrency?: number;
-  timeout?: number;
-  retries?: number;
-  api: "chat" | "completions";
-  modelId?: string;
-  reasoning?: boolean;
-  cache: boolean;
-  cacheExpiry?: number;
-}
+import { createProgress } from "./progress.js";
 
 const EXAMPLES = `
 Examples:
@@ -96,8 +58,12 @@ already answered; a finished run is answered from the store without loading the 
 export function evalCommand(): Command {
   return new Command("eval")
     .description("ask a model a survey's questions and measure how closely its answers match human populations")
-    .argument("<suite>", `the survey: ${suites.names.join(", ")}`)
-    .option("-m, --model <model>", `the model: ${modelForms().join(" | ")}`)
+    .argument("[suites]", `the survey, or several comma separated: ${suites.names.join(", ")} (or the --config file's)`)
+    .option("-m, --model <model>", `the model: ${modelForms().join(" | ")}; repeat it to compare models`, (v: string, prev: string[] = []) => [...prev, v])
+    .option("--config <file>", "an evaluation file (civitas.yaml: models with their settings, suites, populations, ...; `civitas init` writes one); flags given here override it")
+    .option("--dry-run", "ask nothing: print per run the requests to ask, those already stored or cached, prompt tokens and (with prices in --config) the cost")
+    .option("--html <file>", "also write the comparison as a self-contained HTML report")
+    .option("--force", "with --html: replace the file even if it is another kind of file (never a store)")
     .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
     .option("--prompts <file>", "multicultural: the questions in other languages, a CSV question_key,language,question,pro,con (docs/data.md)")
     .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall, or all the suite has when it has no overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
@@ -149,103 +115,22 @@ export function evalCommand(): Command {
     .option("--model-id <id>", "the name the model's answers are cached under, whatever URL serves it (default: the model name)")
     .option("--reasoning", "a reasoning model (o1, o3, gpt-5...): send max_completion_tokens, and refuse --method logprobs before asking (they give no log-probabilities)")
     .addHelpText("after", EXAMPLES)
-    .action(async (suiteName: string, flags: EvalFlags) => {
-      process.exitCode = await runEvalCommand(suiteName, flags);
+    .action(async (suiteArg: string | undefined, flags: EvalFlags, command: Command) => {
+      process.exitCode = isMatrix(suiteArg, flags) ? await runMatrix(suiteArg, flags, command) : await runEvalCommand(suiteArg, flags);
     });
 }
 
-async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<number> {
+/** One model on one suite, as `civitas eval` always ran it: the run's own result on stdout. */
+async function runEvalCommand(suiteName: string | undefined, flags: EvalFlags): Promise<number> {
   const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? ""];
   const progress = createProgress(flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress);
   const interrupt = onInterrupt((m) => progress.log(m), "finishing the answers in flight and saving");
   let store: Store | undefined;
   try {
-    const info = findSuite(suiteName);
-    if (!flags.model) throw usageError("--model is required", `for example --model llama:path/to/model.gguf; forms: ${modelForms().join(", ")}`);
-    const metric = flags.metric ? parseMetric(flags.metric) : undefined;
-    const methods = parseMethods(flags.method);
-    const personaTemplates = parsePersonaTemplates(flags.personaTemplate);
-    // A protocol file is read and registered under its name here.
-    const protocol = flags.protocol ? (await resolveProtocol(flags.protocol)).name : undefined;
-    if (flags.chatTemplate !== undefined) {
-      checkChatTemplateChoice(flags.chatTemplate);
-      const backend = flags.model.slice(0, Math.max(0, flags.model.indexOf(":")));
-      if (backend !== "llama" && flags.chatTemplate.trim().toLowerCase() !== "auto") {
-        throw usageError(
-          `--chat-template ${flags.chatTemplate} applies to llama: models only; ${backend || "this"}: models cannot use it`,
-          backend === "openai" || backend === "ollama" || backend === "vllm"
-            ? "an OpenAI-compatible server applies the model's own chat template to the messages it is sent; drop --chat-template (--system and --persona-in still apply)"
-            : "drop --chat-template",
-        );
-      }
-    }
-    const model = await parseModelSpec(flags.model, {
-      // A js: provider named on the command line is the user's own code.
-      allowModules: true,
-      ...(flags.threads === undefined ? {} : { threads: flags.threads }),
-      ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
-      ...(flags.contextSize === undefined ? {} : { contextSize: flags.contextSize }),
-      gpu: flags.gpu ? "auto" : false,
-      ...(flags.chatTemplate === undefined ? {} : { chatTemplate: flags.chatTemplate }),
-      ...(flags.cacheDir === undefined ? {} : { modelsDir: `${flags.cacheDir}/models` }),
-      ...(flags.baseUrl === undefined ? {} : { baseURL: flags.baseUrl }),
-      ...(flags.apiKey === undefined ? {} : { apiKey: flags.apiKey }),
-      ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
-      ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }),
-      ...(flags.retries === undefined ? {} : { retries: flags.retries }),
-      api: flags.api,
-      ...(flags.modelId === undefined ? {} : { modelId: flags.modelId }),
-      ...(flags.reasoning ? { reasoning: true } : {}),
-      onRetry: (r) => progress.log(`retry ${r.attempt + 1}/${r.maxAttempts - 1} in ${(r.delayMs / 1000).toFixed(1)} s: ${r.reason} (${r.url})`),
-      onDownload: (done, total) => progress.log(`downloading model: ${(done / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB`),
-    });
-    const suite = await loadSuiteFor(info.name, flags, (m) => progress.log(m));
-    // Default: the whole sample where the suite has one, else every population it has.
-    const populations = flags.populations?.length
-      ? resolvePopulations(suite, flags.populations)
-      : suite.reference
-        ? resolvePopulations(suite, [suite.reference])
-        : [...suite.populations];
+    if (!suiteName) throw usageError("name the survey to ask, e.g. civitas eval opinionqa --model ...", `or give an evaluation file with --config civitas.yaml (civitas init writes one); suites: ${suites.names.join(", ")}`);
+    const { plan, suite } = await prepareCell(suiteName, { ...flags, model: flags.model?.[0] ?? "" }, { log: (m) => progress.log(m), progress });
     store = await openStore(flags.store, { log: (m) => progress.log(m) });
-    const result = await runEval(
-      store,
-      {
-        suite,
-        // Questions no chosen population was asked are skipped when the run is planned; --limit counts the rest.
-        questions: suite.questions,
-        ...(flags.limit ? { limit: flags.limit } : {}),
-        populations,
-        model,
-        ...(protocol ? { protocol } : {}),
-        ...(metric ? { metric } : {}),
-        ...(flags.resamples ? { resamples: flags.resamples } : {}),
-        methods,
-        samples: flags.samples,
-        constrain: flags.constrain ?? false,
-        persona: flags.persona ?? false,
-        ...((flags.variants ?? suite.defaultVariants) ? { variants: parseVariants((flags.variants ?? suite.defaultVariants)!, suite.template ?? "opinionqa") } : {}),
-        personaTemplates,
-        ...(flags.system === undefined ? {} : { system: flags.system }),
-        personaIn: flags.personaIn,
-        minCoverage: flags.minCoverage,
-        seed: flags.seed,
-        command: redactedCommand(process.argv.slice(2)),
-        ...(flags.cache && flags.cacheExpiry === undefined ? {} : { cache: { refresh: !flags.cache, ...(flags.cacheExpiry === undefined ? {} : { expiryMs: flags.cacheExpiry }) } }),
-      },
-      {
-        signal: interrupt.signal,
-        onPlan: (p) => {
-          if (p.stored > 0) progress.log(`resuming run ${p.runId}: ${p.stored} of ${p.total} answers already stored`);
-          if (p.cached > 0) progress.log(`${p.cached} answers from the request cache`);
-          progress.start(p.total, p.stored + p.cached);
-        },
-        onModelLoading: (name) => progress.log(`loading ${name}`),
-        // The ETA counts answering, not loading the model.
-        onModelReady: () => progress.modelReady(),
-        onProgress: (p) => progress.update(p),
-        onServedChange: (m) => progress.log(`warning: ${m}`),
-      },
-    );
+    const result = await runEval(store, plan, cellEvents(progress, interrupt.signal));
     progress.stop();
     if (flags.json) printOut(`${toJson(resultJson("eval", result))}\n`);
     else printOut(`${formatEvalResult(result, suite.title)}\n`);

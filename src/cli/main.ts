@@ -42,6 +42,7 @@ const COMMANDS: [string, () => Promise<Command>][] = [
   ["cache", async () => (await import("./cache.js")).cacheCommand()],
   ["report", async () => (await import("./report.js")).reportCommand()],
   ["view", async () => (await import("./view.js")).viewCommand()],
+  ["init", async () => (await import("./init.js")).initCommand()],
 ];
 const named = COMMANDS.find(([name]) => name === process.argv[2]);
 for (const [, make] of named ? [named] : COMMANDS) program.addCommand(await make());

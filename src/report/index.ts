@@ -3,5 +3,6 @@ export { formatAggregate } from "./text/aggregate.js";
 export { droppedLine, formatSimulation } from "./text/simulate.js";
 export { escapeHtml, html, pageShell, raw, Raw } from "./html.js";
 export { addMarkTitles, chart, type ChartOptions, type ChartSpec } from "./charts.js";
-export { aggregatePage, comparePage, runPage, type Page, type RunPageOptions } from "./pages.js";
+export { aggregatePage, comparePage, matrixPage, runPage, type Page, type RunPageOptions } from "./pages.js";
 export { reportDocument } from "./sections/document.js";
+export { formatComparison } from "./text/matrix.js";

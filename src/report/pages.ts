@@ -16,6 +16,8 @@ import { html, type Raw } from "./html.js";
 import { aggregateBody } from "./sections/aggregate.js";
 import { compareBody, runLabel, type ComparedRun } from "./sections/compare.js";
 import { evalBody } from "./sections/eval.js";
+import { matrixBody } from "./sections/matrix.js";
+import type { Comparison } from "../config/index.js";
 import { facts, note, warning } from "./sections/format.js";
 import { simBody } from "./sections/sim.js";
 
@@ -119,5 +121,15 @@ export async function aggregatePage(report: AggregateReport): Promise<Page> {
     title: `Aggregation: ${path.basename(report.file)}${report.title ? ` · ${report.title}` : ""}`,
     subtitle: `${report.input} input · ${report.file}`,
     body: await aggregateBody(report),
+  };
+}
+
+/** The comparison of `civitas eval` with several models or suites (tables and paired differences). */
+export function matrixPage(c: Comparison): Page {
+  const models = new Set(c.suites.flatMap((s) => s.models.map((m) => m.model)));
+  return {
+    title: `${models.size} model${models.size === 1 ? "" : "s"} x ${c.suites.length} suite${c.suites.length === 1 ? "" : "s"}`,
+    subtitle: c.suites.map((s) => s.suite).join(" · "),
+    body: matrixBody(c),
   };
 }

@@ -1,3 +1,4 @@
+export { dryRun, type DryRun } from "./dryrun.js";
 export { checkSupport, requestKey, runConfig, runEval, runId, type CachePolicy, type EvalEvents, type EvalPlan, type EvalProgress, type EvalResult } from "./engine.js";
 export {
   inProcessExecutor,

@@ -1,0 +1,173 @@
+/**
+ * Reading civitas.yaml: YAML syntax, then the schema (schema.ts), then what a schema cannot say
+ * (no API key in the file). Every problem is reported at once, each as `file: line N, field: why`.
+ * Paths in the file (suite data, llama model files, js: providers, the store) are relative to the
+ * file's folder, so that a config works from wherever it is run.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import { CivitasError, messageOf } from "../errors.js";
+import { configSchema, ENV_NAME, type EvalConfig } from "./schema.js";
+
+export const CONFIG_HINT = "`civitas init` writes a commented example civitas.yaml; docs/config.md describes every key";
+
+const MAX_ALIASES = 100;
+
+const fieldOf = (p: readonly PropertyKey[]): string => p.map((s) => (typeof s === "number" ? `[${s}]` : `.${String(s)}`)).join("").replace(/^\./u, "");
+
+/** "line N, " of the deepest node on a path that the document has (a missing field: its parent's). */
+function lineOf(doc: Document.Parsed, lines: LineCounter, p: readonly PropertyKey[]): string {
+  let node: unknown = doc.contents;
+  let at: number | undefined = (node as { range?: [number, number, number] } | null)?.range?.[0];
+  for (const step of p) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(step));
+      if (!pair) break;
+      if (isScalar(pair.key) && pair.key.range) at = pair.key.range[0];
+      node = pair.value;
+    } else if (isSeq(node) && typeof step === "number" && node.items[step] !== undefined) {
+      node = node.items[step];
+      const range = (node as { range?: [number, number, number] }).range;
+      if (range) at = range[0];
+    } else break;
+  }
+  return at === undefined ? "" : `line ${lines.linePos(at).line}, `;
+}
+
+/** Values that look like an API key or a token (the usual prefixes, or a bearer header). */
+const KEY_LIKE = /^(?:sk-|sk_|pk-|rk-|hf_|gsk_|xai-|AIza|ghp_|github_pat_|glpat-|Bearer\s)[A-Za-z0-9_\-.]{8,}/u;
+
+/** Every string value of the document, with its path. */
+function strings(value: unknown, at: PropertyKey[] = []): { path: PropertyKey[]; value: string }[] {
+  if (typeof value === "string") return [{ path: at, value }];
+  if (Array.isArray(value)) return value.flatMap((v, i) => strings(v, [...at, i]));
+  if (value !== null && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => strings(v, [...at, k]));
+  return [];
+}
+
+/** Problems with secrets: a literal key anywhere, credentials in a URL, an api-key field. */
+function secretProblems(raw: unknown): { path: PropertyKey[]; message: string }[] {
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  const models = (raw as { models?: unknown }).models;
+  if (Array.isArray(models)) {
+    models.forEach((m, i) => {
+      if (m !== null && typeof m === "object" && ("api-key" in m || "apiKey" in m || "api_key" in m)) {
+        const key = "api-key" in m ? "api-key" : "apiKey" in m ? "apiKey" : "api_key";
+        out.push({ path: ["models", i, key], message: "an API key never goes in the file: name the environment variable that holds it, api-key-env: OPENAI_API_KEY" });
+      }
+    });
+  }
+  for (const s of strings(raw)) {
+    const last = s.path[s.path.length - 1];
+    if (last === "api-key" || last === "apiKey" || last === "api_key") continue;
+    if (KEY_LIKE.test(s.value.trim())) {
+      out.push({ path: s.path, message: "this looks like an API key: keys never go in the file (name the environment variable that holds it with api-key-env)" });
+    } else if (last === "base-url" && /^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/iu.test(s.value)) {
+      out.push({ path: s.path, message: "the URL carries credentials (user:password@): put the key in an environment variable named by api-key-env" });
+    } else if (last === "api-key-env" && !ENV_NAME.test(s.value)) {
+      // The schema says so too; this names the worse mistake.
+      out.push({ path: s.path, message: "expected the NAME of an environment variable (e.g. OPENAI_API_KEY), not the key itself" });
+    }
+  }
+  return out;
+}
+
+function configError(source: string, problems: readonly string[]): CivitasError {
+  return new CivitasError("input", problems.map((l) => `${source}: ${l}`).join("\n"), { hint: CONFIG_HINT });
+}
+
+/** A config from its text; `source` names the file in errors. Paths are returned as written (see resolveConfigPaths). */
+export function parseConfig(text: string, source: string): EvalConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, lineCounter: lines });
+  if (doc.errors.length > 0) {
+    throw configError(
+      source,
+      doc.errors.slice(0, 5).map((e) => {
+        const pos = e.linePos?.[0];
+        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ""}${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/u, "")}`;
+      }),
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (e) {
+    throw configError(source, [`not readable as YAML (${messageOf(e).split("\n")[0]!})`]);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw configError(source, ["expected a mapping with models and suites (and populations, methods, ...)"]);
+  }
+  // Secrets first: a key in the file is the worst mistake, whatever else is wrong.
+  const secrets = secretProblems(raw);
+  if (secrets.length > 0) throw configError(source, secrets.map((s) => `${lineOf(doc, lines, s.path)}${fieldOf(s.path)}: ${s.message}`));
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const seen = new Set<string>();
+    const problems: string[] = [];
+    for (const i of parsed.error.issues) {
+      let line: string;
+      if (i.code === "unrecognized_keys") {
+        const at = fieldOf(i.path);
+        line = `${lineOf(doc, lines, [...i.path, i.keys[0]!])}${i.keys.map((k) => (at ? `${at}.${k}` : k)).join(", ")}: unknown field${i.keys.length > 1 ? "s" : ""}`;
+      } else if (i.code === "invalid_union") {
+        // A union (a name, or a mapping): report the mapping's problems, which say most.
+        const inner = i.errors.flat().filter((e) => e.code !== "invalid_type" || e.path.length > 0);
+        const pick = inner[0];
+        if (pick) {
+          const p = [...i.path, ...pick.path];
+          line =
+            pick.code === "unrecognized_keys"
+              ? `${lineOf(doc, lines, [...p, pick.keys[0]!])}${pick.keys.map((k) => `${fieldOf(p) ? `${fieldOf(p)}.` : ""}${k}`).join(", ")}: unknown field${pick.keys.length > 1 ? "s" : ""}`
+              : `${lineOf(doc, lines, p)}${fieldOf(p)}: ${doc.hasIn(p as unknown[]) ? pick.message : "required"}`;
+        } else {
+          line = `${lineOf(doc, lines, i.path)}${fieldOf(i.path)}: ${i.message}`;
+        }
+      } else {
+        const present = doc.hasIn(i.path as unknown[]);
+        line = `${lineOf(doc, lines, i.path)}${fieldOf(i.path) || "(top level)"}: ${present ? i.message : "required"}`;
+      }
+      if (!seen.has(line)) {
+        seen.add(line);
+        problems.push(line);
+      }
+    }
+    throw configError(source, problems);
+  }
+  return parsed.data;
+}
+
+/** Relative paths in a config made relative to `base` (the config file's folder). */
+export function resolveConfigPaths(config: EvalConfig, base: string): EvalConfig {
+  const abs = (p: string) => (path.isAbsolute(p) ? p : path.resolve(base, p));
+  const model = (m: string) => {
+    const colon = m.indexOf(":");
+    const backend = m.slice(0, colon);
+    const target = m.slice(colon + 1);
+    // Local files only: llama:hf:... downloads, and servers name models, not files.
+    if ((backend === "llama" && !target.startsWith("hf:")) || backend === "js") return `${backend}:${abs(target)}`;
+    return m;
+  };
+  return {
+    ...config,
+    models: config.models.map((m) => (typeof m === "string" ? model(m) : { ...m, model: model(m.model) })),
+    suites: config.suites.map((s) =>
+      typeof s === "string" ? s : { ...s, ...(s.data === undefined ? {} : { data: abs(s.data) }), ...(s.prompts === undefined ? {} : { prompts: abs(s.prompts) }) },
+    ),
+    ...(config.store === undefined ? {} : { store: abs(config.store) }),
+    ...(config["cache-dir"] === undefined ? {} : { "cache-dir": abs(config["cache-dir"]) }),
+  };
+}
+
+/** Reads, validates and resolves a config file. */
+export async function loadConfig(file: string): Promise<EvalConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === "ENOENT";
+    throw new CivitasError(missing ? "usage" : "input", missing ? `config file not found: ${file}` : `cannot read ${file}: ${messageOf(e)}`, { hint: CONFIG_HINT });
+  }
+  return resolveConfigPaths(parseConfig(text, file), path.dirname(path.resolve(file)));
+}
