@@ -19,14 +19,14 @@ import { compareCells, costOf, countLlamaTokens, estimateTokens, loadConfig, typ
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import { redactUrls } from "../redact.js";
 import { comparePage, formatComparison, formatTable, matrixPage, reportDocument, runPage, type Page } from "../report/index.js";
-import { dryRun, runEval } from "../runs/index.js";
+import { dryRun, runConfig, runEval, runId } from "../runs/index.js";
 import { fileKind, Store } from "../store/index.js";
 import { splitPopulationList, type Question } from "../surveys/index.js";
 import { openStore, printErr, printOut, reportError, storePath, toJson, usageError } from "./common.js";
-import { cellEvents, prepareCell, type CellFlags, type EvalFlags, type PopulationRule, type SuiteCache } from "./eval-cell.js";
+import { cellEvents, prepareCell, type CellFlags, type EvalFlags, type PopulationRule, type PreparedCell, type SuiteCache } from "./eval-cell.js";
 import { onInterrupt } from "./interrupt.js";
 import { checkOutputFile } from "./output.js";
-import { createProgress, type ProgressMode } from "./progress.js";
+import { createProgress, type Progress, type ProgressMode } from "./progress.js";
 
 /** Whether the command is a comparison (several models or suites, a config, a dry run, an HTML file) rather than one run. */
 export function isMatrix(suiteArg: string | undefined, flags: EvalFlags): boolean {
@@ -230,6 +230,7 @@ async function dryRunCells(cells: readonly Cell[], storeFlag: string | undefined
           fmt(r.output_tokens_max as number),
           typeof r.cost === "number" ? (r.cost as number).toFixed(4) : "-",
         ]),
+        ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r"],
       )}\n` +
         `dry run: nothing was asked. "to ask" counts model requests (identical prompts are asked once); "stored": answers this run already has in ${file}; "cached": answers other runs' identical requests give.\n` +
         `prompt tokens: counted with the model's tokenizer for local llama models, ~ estimated (4 characters per token) otherwise; cost (where the config gives a price per million tokens) takes output tokens at their maximum.` +
@@ -261,37 +262,60 @@ export async function runMatrix(suiteArg: string | undefined, flags: EvalFlags, 
     const questions = new Map<string, Map<string, Question>>();
     const outcomes: CellOutcome[] = [];
     const errors: unknown[] = [];
+    // Every cell is prepared first (model parsed, not loaded; suite loaded once; run planned), so
+    // that a cell that cannot run fails before any runs, and two cells that are the same run (the
+    // same model identity, suite and settings) are not run twice at once.
+    const prepared = new Map<number, PreparedCell>();
+    const sameRun = new Map<string, string>();
+    const failCell = (cell: Cell, e: unknown): CellOutcome => {
+      errors.push(e);
+      const hint = isCivitasError(e) && e.hint ? `\n  ${scrub(e.hint).replace(/\n/gu, "\n  ")}` : "";
+      printErr(`error: ${cell.label} x ${cell.suite}: ${scrub(messageOf(e))}${hint}\n`);
+      return { suite: cell.suite, model: cell.label, seed: cell.seed, status: "failed", error: scrub(messageOf(e)) };
+    };
+    const logOnly: Progress = { start() {}, update() {}, modelReady() {}, log, stop() {} };
+    for (const cell of cells) {
+      const name = `${cell.label} x ${cell.suite}`;
+      try {
+        if (cell.missingKey) {
+          throw new CivitasError("usage", `the environment variable ${cell.missingKey} (api-key-env of ${cell.label}) is not set`, { hint: `export ${cell.missingKey}=... before running` });
+        }
+        const p = await prepareCell(cell.suite, cell.flags, { log, progress: logOnly, suites, populations: cell.rule });
+        questions.set(cell.suite, new Map(p.suite.questions.map((q) => [q.id, q])));
+        const id = runId(runConfig(p.plan));
+        const twin = sameRun.get(id);
+        if (twin !== undefined) {
+          throw usageError(`the same run as ${twin} (run ${id}): the same model identity, suite and settings`, "a server's model is identified by its name, whatever URL serves it: give one of them its own model-id");
+        }
+        sameRun.set(id, name);
+        prepared.set(cell.index, p);
+      } catch (e) {
+        outcomes[cell.index] = failCell(cell, e);
+      }
+    }
     const lanes = new Map<string, Cell[]>();
-    for (const c of cells) lanes.set(c.lane, [...(lanes.get(c.lane) ?? []), c]);
+    for (const c of cells) if (prepared.has(c.index)) lanes.set(c.lane, [...(lanes.get(c.lane) ?? []), c]);
     const sideBySide = lanes.size > 1;
-    if (sideBySide) log(`${cells.length} runs on ${lanes.size} backends side by side: ${[...lanes.keys()].join("; ")}`);
+    if (sideBySide) log(`${prepared.size} runs on ${lanes.size} backends side by side: ${[...lanes.keys()].join("; ")}`);
 
-    const runCell = async (cell: Cell): Promise<CellOutcome> => {
+    const runCell = async (cell: Cell, p: PreparedCell): Promise<CellOutcome> => {
       const name = `${cell.label} x ${cell.suite}`;
       const base = { suite: cell.suite, model: cell.label, seed: cell.seed };
       if (interrupt.interrupted) return { ...base, status: "failed", error: "interrupted before it started" };
       const progress = sideBySide ? createProgress(mode === "none" ? "none" : "lines", taggedStream(name)) : createProgress(mode);
       log(`run ${cell.index + 1} of ${cells.length}: ${name}`);
       try {
-        if (cell.missingKey) {
-          throw new CivitasError("usage", `the environment variable ${cell.missingKey} (api-key-env of ${cell.label}) is not set`, { hint: `export ${cell.missingKey}=... before running` });
-        }
-        const p = await prepareCell(cell.suite, cell.flags, { log: (m) => progress.log(m), progress, suites, populations: cell.rule });
-        questions.set(cell.suite, new Map(p.suite.questions.map((q) => [q.id, q])));
         const result = await runEval(opened, p.plan, cellEvents(progress, interrupt.signal));
         progress.stop();
         return { ...base, status: "done", run: result.run, result };
       } catch (e) {
         progress.stop();
-        errors.push(e);
-        const hint = isCivitasError(e) && e.hint ? `\n  ${scrub(e.hint).replace(/\n/gu, "\n  ")}` : "";
-        printErr(`error: ${name}: ${scrub(messageOf(e))}${hint}\n`);
-        return { ...base, status: "failed", error: scrub(messageOf(e)) };
+        return failCell(cell, e);
       }
     };
     await Promise.all(
       [...lanes.values()].map(async (laneCells) => {
-        for (const cell of laneCells) outcomes[cell.index] = await runCell(cell);
+        for (const cell of laneCells) outcomes[cell.index] = await runCell(cell, prepared.get(cell.index)!);
       }),
     );
 

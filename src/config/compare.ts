@@ -48,6 +48,8 @@ export interface ModelRow {
   readonly stability: { readonly top: string; readonly stable: boolean; readonly verdict: string } | null;
   readonly questions: number;
   readonly uniform: number;
+  /** Requests this command sent the model for the run (0: answered from the store or the cache). */
+  readonly model_calls: number;
 }
 
 export interface PairedDifference {
@@ -174,6 +176,7 @@ function modelRow(model: string, r: EvalResult): ModelRow {
     stability: c ? { top: c.top, stable: c.stable, verdict: stabilityVerdict(c).text } : null,
     questions: r.questions.scored,
     uniform: r.baselines.uniform.mean,
+    model_calls: r.answers.model_calls,
   };
 }
 

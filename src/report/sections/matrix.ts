@@ -24,6 +24,7 @@ function suiteSection(s: SuiteComparison): Raw {
     rows.push(["closest population", ...s.models.map((m) => m.closest?.population ?? "-")]);
     if (s.models.some((m) => m.stability)) rows.push(["stability", ...s.models.map((m) => (m.stability ? m.stability.verdict : "-"))]);
     rows.push(["questions scored", ...s.models.map((m) => String(m.questions))]);
+    rows.push(["model calls", ...s.models.map((m) => String(m.model_calls))]);
     rows.push(["run", ...s.models.map((m) => m.run)]);
     parts.push(table(["population", ...s.models.map((m) => m.model)], rows));
     parts.push(note("Alignment (1 - distance) with each population and its 95% bootstrap interval."));

@@ -29,6 +29,7 @@ function suiteText(s: SuiteComparison): string {
     rows.push(["closest population", ...s.models.map((m) => (m.closest ? m.closest.population : "-"))]);
     if (s.models.some((m) => m.stability)) rows.push(["stability", ...s.models.map((m) => (m.stability ? (m.stability.stable ? `stable (${m.stability.top})` : `UNSTABLE (${m.stability.top})`) : "-"))]);
     rows.push(["questions scored", ...s.models.map((m) => String(m.questions))]);
+    rows.push(["model calls", ...s.models.map((m) => String(m.model_calls))]);
     rows.push(["run", ...s.models.map((m) => m.run)]);
     out.push(formatTable(["population", ...s.models.map((m) => m.model)], rows));
     for (const m of s.models) if (m.stability) out.push(`stability of ${m.model}: ${m.stability.verdict}`);
