@@ -44,6 +44,11 @@ Examples:
   # does the result survive rewording? 8 presentations ("Randomness, Not Representation")
   civitas eval globalopinions --model llama:model.gguf --variants rnr8 --populations country=Japan,country=Germany,country=Nigeria
 
+  # several models and suites: every cell a run, the comparison as the output (docs/config.md)
+  civitas eval opinionqa,globalopinions --model llama:a.gguf --model vllm:b --populations POLPARTY,country=Japan
+  civitas init && civitas eval --config civitas.yaml --dry-run
+  civitas eval --config civitas.yaml --json --html comparison.html
+
   # your own survey (docs/custom-surveys.md)
   civitas eval custom --model llama:model.gguf --data examples/custom/neighbourhood.csv --populations age_group
 

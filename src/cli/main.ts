@@ -17,6 +17,7 @@ const program = new Command("civitas")
 Start here:
   civitas eval opinionqa --model llama:model.gguf --data ./opinionqa --populations POLPARTY,SEX --limit 100
   civitas suites show opinionqa --data ./opinionqa
+  civitas init && civitas eval --config civitas.yaml --dry-run
   civitas score opinionqa --data ./opinionqa --predictions preds.jsonl
   civitas aggregate ../shared/data/preflib/00002-00000001.soi --axioms
   civitas simulate examples/hk.yaml --seeds 1..20

@@ -190,6 +190,30 @@ store: runs.duckdb
     assert.ok(!r.stdout.includes(KEY) && !r.stderr.includes(KEY));
   });
 
+  it("with presentation variants, each model's stability verdict side by side", async () => {
+    const store = path.join(dir, "variants.duckdb");
+    const args = [
+      "eval", "opinionqa", "--model", `llama:${MODEL}`, "--model", "openai:stories", "--base-url", server.url, "--threads", "1", "--data", OPINIONQA,
+      "--populations", "POLPARTY", "--limit", "3", "--variants", "standard;order=reversed", "--store", store, "--progress", "none",
+    ];
+    const r = await runCli([...args, "--json"], { env: { OPENAI_API_KEY: KEY } });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Comparison & { suites: { models: { stability: { top: string; stable: boolean; verdict: string } | null }[] }[] };
+    const models = out.suites[0]!.models;
+    assert.equal(models.length, 2);
+    for (const m of models) {
+      assert.ok(m.stability, `${m.model} has a stability verdict`);
+      assert.ok(out.suites[0]!.populations.includes(m.stability.top));
+      // The verdict (runs/stability.ts stabilityVerdict) names the population it is about.
+      assert.ok(m.stability.verdict.includes(m.stability.top), m.stability.verdict);
+      assert.equal(/is closest, stable/u.test(m.stability.verdict), m.stability.stable);
+    }
+    // The text shows them on one row, one column per model.
+    const text = await runCli(args, { env: { OPENAI_API_KEY: KEY } });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^stability +(stable|UNSTABLE) \(POLPARTY=[A-Za-z]+\) +(stable|UNSTABLE) \(POLPARTY=[A-Za-z]+\)$/mu);
+  });
+
   it("two cells that are the same run (one model identity at two URLs) are not run twice", async () => {
     const twins = path.join(dir, "twins.yaml");
     writeFileSync(
