@@ -22,7 +22,7 @@ import { comparePage, formatComparison, formatTable, matrixPage, reportDocument,
 import { dryRun, runConfig, runEval, runId } from "../runs/index.js";
 import { fileKind, Store } from "../store/index.js";
 import { splitPopulationList, type Question } from "../surveys/index.js";
-import { openStore, printErr, printOut, reportError, storePath, toJson, usageError } from "./common.js";
+import { jsonErrorLine, openStore, printErr, printOut, reportError, storePath, toJson, usageError } from "./common.js";
 import { cellEvents, prepareCell, type CellFlags, type EvalFlags, type PopulationRule, type PreparedCell, type SuiteCache } from "./eval-cell.js";
 import { onInterrupt } from "./interrupt.js";
 import { checkOutputFile } from "./output.js";
@@ -203,7 +203,8 @@ async function dryRunCells(cells: readonly Cell[], storeFlag: string | undefined
         failed++;
         const message = o.scrub(messageOf(e));
         rows.push({ model: cell.label, suite: cell.suite, seed: cell.seed, run: null, error: message });
-        if (!o.json) printErr(`error: ${cell.label} x ${cell.suite}: ${message}\n`);
+        if (o.json) process.stderr.write(jsonErrorLine({ kind: isCivitasError(e) ? e.kind : "bug", message: `${cell.label} x ${cell.suite}: ${message}`, hint: undefined, exitCode: 1 }));
+        else printErr(`error: ${cell.label} x ${cell.suite}: ${message}\n`);
       }
     }
   } finally {
@@ -269,9 +270,14 @@ export async function runMatrix(suiteArg: string | undefined, flags: EvalFlags, 
     const sameRun = new Map<string, string>();
     const failCell = (cell: Cell, e: unknown): CellOutcome => {
       errors.push(e);
-      const hint = isCivitasError(e) && e.hint ? `\n  ${scrub(e.hint).replace(/\n/gu, "\n  ")}` : "";
-      printErr(`error: ${cell.label} x ${cell.suite}: ${scrub(messageOf(e))}${hint}\n`);
+      cellError(`${cell.label} x ${cell.suite}`, e);
       return { suite: cell.suite, model: cell.label, seed: cell.seed, status: "failed", error: scrub(messageOf(e)) };
+    };
+    // A cell's error when it happens: text, or (--json) one JSON line on stderr as every command's errors.
+    const cellError = (name: string, e: unknown) => {
+      const hint = isCivitasError(e) && e.hint ? scrub(e.hint) : undefined;
+      if (flags.json) process.stderr.write(jsonErrorLine({ kind: isCivitasError(e) ? e.kind : "bug", message: `${name}: ${scrub(messageOf(e))}`, hint, exitCode: 1 }));
+      else printErr(`error: ${name}: ${scrub(messageOf(e))}${hint ? `\n  ${hint.replace(/\n/gu, "\n  ")}` : ""}\n`);
     };
     const logOnly: Progress = { start() {}, update() {}, modelReady() {}, log, stop() {} };
     for (const cell of cells) {
@@ -346,9 +352,12 @@ export async function runMatrix(suiteArg: string | undefined, flags: EvalFlags, 
     }
     if (interrupt.interrupted) return 130;
     if (comparison.failed.length > 0) {
-      printErr(`error: ${comparison.failed.length} of ${cells.length} runs failed: ${comparison.failed.join("; ")}\n`);
       // Every run refused for the same kind of reason as a wrong command line: a usage error.
-      return errors.length === cells.length && errors.every((e) => isCivitasError(e) && e.kind === "usage") ? 2 : 1;
+      const code = errors.length === cells.length && errors.every((e) => isCivitasError(e) && e.kind === "usage") ? 2 : 1;
+      const message = `${comparison.failed.length} of ${cells.length} runs failed: ${comparison.failed.join("; ")}`;
+      if (flags.json) process.stderr.write(jsonErrorLine({ kind: "failed", message, hint: "the others are compared on stdout; run the same command again to resume", exitCode: code }));
+      else printErr(`error: ${message}\n`);
+      return code;
     }
     return 0;
   } catch (e) {

@@ -28,6 +28,14 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
+/** The JSON error lines a command given --json writes on stderr. */
+function jsonErrors(stderr: string): { kind: string; message: string; hint: string | null; exit_code: number }[] {
+  return stderr
+    .trim()
+    .split("\n")
+    .map((l) => (JSON.parse(l) as { error: { kind: string; message: string; hint: string | null; exit_code: number } }).error);
+}
+
 interface Interval {
   mean: number;
   ci: [number, number];
@@ -123,9 +131,16 @@ store: runs.duckdb
   it("runs every cell, compares those that finished, and names those that failed", async () => {
     const r = await runCli(["eval", "--config", config, "--json", "--progress", "none"], { env: env() });
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /error: down x opinionqa: /u);
-    assert.match(r.stderr, /error: in-process x custom: .*no_such_attribute/u);
-    assert.match(r.stderr, /error: 4 of 6 runs failed: down x opinionqa; in-process x custom; http x custom; down x custom\n/u);
+    // With --json, each error is one JSON line on stderr, as it happens; the last names every failed cell.
+    const errors = jsonErrors(r.stderr);
+    assert.ok(errors.some((e) => /^down x opinionqa: /u.test(e.message)), r.stderr);
+    assert.ok(errors.some((e) => /^in-process x custom: .*no_such_attribute/u.test(e.message)), r.stderr);
+    assert.deepEqual(errors.at(-1), {
+      kind: "failed",
+      message: "4 of 6 runs failed: down x opinionqa; in-process x custom; http x custom; down x custom",
+      hint: "the others are compared on stdout; run the same command again to resume",
+      exit_code: 1,
+    });
     assert.ok(server.requests.length >= 3, "the http cell asked the server");
     first = JSON.parse(r.stdout) as Comparison;
     assert.deepEqual(first.failed, ["down x opinionqa", "in-process x custom", "http x custom", "down x custom"]);
@@ -223,8 +238,9 @@ store: runs.duckdb
     );
     const r = await runCli(["eval", "--config", twins, "--json", "--progress", "none"], { env: env() });
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /error: two x opinionqa: the same run as one x opinionqa \(run [0-9a-f]+\)/u);
-    assert.match(r.stderr, /give one of them its own model-id/u);
+    const twin = jsonErrors(r.stderr)[0]!;
+    assert.match(twin.message, /^two x opinionqa: the same run as one x opinionqa \(run [0-9a-f]+\)/u);
+    assert.match(twin.hint ?? "", /give one of them its own model-id/u);
     const out = JSON.parse(r.stdout) as Comparison;
     assert.deepEqual(out.suites[0]!.models.map((m) => m.model), ["one"]);
   });
