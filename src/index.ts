@@ -96,6 +96,10 @@ export { aggregateFile, runAggregate, type AggregateOptions, type AggregateRepor
 // ---- simulating societies
 export { loadScenario, parseScenario, runScenario, type Scenario, type SimulationReport } from "./sim/index.js";
 
+// ---- several models compared: civitas.yaml, the dry run, the comparison (docs/config.md)
+export { compareCells, loadConfig, pairedDifference, parseConfig, type CellOutcome, type Comparison, type EvalConfig } from "./config/index.js";
+export { dryRun, type DryRun } from "./runs/index.js";
+
 // ---- reports and the viewer
 export { formatEvalResult, reportDocument } from "./report/index.js";
 export { startViewer, type Viewer, type ViewerOptions } from "./view/index.js";
