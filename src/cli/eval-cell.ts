@@ -97,7 +97,14 @@ function populationsOf(suite: Suite, names: readonly string[] | undefined, rule:
 export async function prepareCell(
   suiteName: string,
   flags: CellFlags,
-  o: { readonly log: (m: string) => void; readonly progress: Progress; readonly suites?: SuiteCache; readonly populations?: PopulationRule },
+  o: {
+    readonly log: (m: string) => void;
+    readonly progress: Progress;
+    readonly suites?: SuiteCache;
+    readonly populations?: PopulationRule;
+    /** Where the model was named, when not on the command line: a js: provider there is refused (a file shared with you must not run code). */
+    readonly namedIn?: string;
+  },
 ): Promise<PreparedCell> {
   const info = findSuite(suiteName);
   if (!flags.model) throw usageError("--model is required", `for example --model llama:path/to/model.gguf; forms: ${modelForms().join(", ")}`);
@@ -119,8 +126,11 @@ export async function prepareCell(
     }
   }
   const { progress } = o;
+  if (o.namedIn !== undefined && flags.model.startsWith("js:")) {
+    throw usageError(`${flags.model}: a js: provider runs code, and ${o.namedIn} is a file that may come from someone else`, "name it on the command line instead: --model js:./my-provider.mjs (its other settings still come from the file)");
+  }
   const model = await parseModelSpec(flags.model, {
-    // A js: provider named on the command line (or in the user's own config) is the user's own code.
+    // A js: provider named on the command line is the user's own code.
     allowModules: true,
     ...(flags.threads === undefined ? {} : { threads: flags.threads }),
     ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),

@@ -46,6 +46,8 @@ interface Cell {
   readonly lane: string;
   /** The environment variable the config names for the key, when it is not set (the cell fails, the others run). */
   readonly missingKey?: string;
+  /** The config file, when the model comes from it rather than from --model. */
+  readonly namedIn?: string;
 }
 
 const list = (v: string | readonly string[] | undefined): string[] | undefined => (v === undefined ? undefined : typeof v === "string" ? [v] : [...v]);
@@ -148,6 +150,7 @@ export function buildCells(suiteArg: string | undefined, flags: EvalFlags, comma
           ...(m.price ? { price: m.price } : {}),
           lane: laneOf(m.model, cellFlags),
           ...(missingKey ? { missingKey } : {}),
+          ...(flags.model?.length || !flags.config ? {} : { namedIn: flags.config }),
         });
       }
     }
@@ -175,7 +178,7 @@ async function dryRunCells(cells: readonly Cell[], storeFlag: string | undefined
   try {
     for (const cell of cells) {
       try {
-        const p = await prepareCell(cell.suite, cell.flags, { log: o.log, progress: quiet, suites, populations: cell.rule });
+        const p = await prepareCell(cell.suite, cell.flags, { log: o.log, progress: quiet, suites, populations: cell.rule, ...(cell.namedIn ? { namedIn: cell.namedIn } : {}) });
         const d = await dryRun(store, p.plan);
         const target = cell.flags.model.slice(cell.flags.model.indexOf(":") + 1);
         let tokens: TokenCount;
@@ -286,7 +289,7 @@ export async function runMatrix(suiteArg: string | undefined, flags: EvalFlags, 
         if (cell.missingKey) {
           throw new CivitasError("usage", `the environment variable ${cell.missingKey} (api-key-env of ${cell.label}) is not set`, { hint: `export ${cell.missingKey}=... before running` });
         }
-        const p = await prepareCell(cell.suite, cell.flags, { log, progress: logOnly, suites, populations: cell.rule });
+        const p = await prepareCell(cell.suite, cell.flags, { log, progress: logOnly, suites, populations: cell.rule, ...(cell.namedIn ? { namedIn: cell.namedIn } : {}) });
         questions.set(cell.suite, new Map(p.suite.questions.map((q) => [q.id, q])));
         const id = runId(runConfig(p.plan));
         const twin = sameRun.get(id);

@@ -155,6 +155,8 @@ export function resolveConfigPaths(config: EvalConfig, base: string): EvalConfig
     suites: config.suites.map((s) =>
       typeof s === "string" ? s : { ...s, ...(s.data === undefined ? {} : { data: abs(s.data) }), ...(s.prompts === undefined ? {} : { prompts: abs(s.prompts) }) },
     ),
+    // A protocol file (a path, or a .yaml/.json name), not a built-in protocol's name.
+    ...(config.protocol !== undefined && (/[\\/]/u.test(config.protocol) || /\.(ya?ml|json)$/iu.test(config.protocol)) ? { protocol: abs(config.protocol) } : {}),
     ...(config.store === undefined ? {} : { store: abs(config.store) }),
     ...(config["cache-dir"] === undefined ? {} : { "cache-dir": abs(config["cache-dir"]) }),
   };

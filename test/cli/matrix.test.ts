@@ -253,6 +253,18 @@ store: runs.duckdb
     assert.match(r.stderr, /^error: .*bad\.yaml: line 3, models\[0\]\.threads: /u);
   });
 
+  it("a js: provider named in a file is refused (it would run code); on the command line it is the user's own", async () => {
+    const file = path.join(dir, "js.yaml");
+    const provider = path.join(dir, "provider.mjs");
+    // The provider would write a file if it ran.
+    writeFileSync(provider, `import { writeFileSync } from "node:fs"; writeFileSync(${JSON.stringify(path.join(dir, "ran"))}, "x"); export default () => { throw new Error("no"); };\n`);
+    writeFileSync(file, `models: ["js:./provider.mjs"]\nsuites: [{name: opinionqa, data: "${OPINIONQA}"}]\nlimit: 1\n`);
+    const r = await runCli(["eval", "--config", file, "--dry-run"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /js:.*provider\.mjs: a js: provider runs code, and .*js\.yaml is a file that may come from someone else/u);
+    assert.ok(!existsSync(path.join(dir, "ran")), "the provider's code did not run");
+  });
+
   it("civitas init writes an example that validates, and keeps an existing file without --force", async () => {
     const d = tempDir();
     const r = await runCli(["init"], { cwd: d });

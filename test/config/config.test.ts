@@ -101,10 +101,14 @@ describe("civitas.yaml", () => {
   it("paths are relative to the file", async () => {
     const dir = tempDir();
     const file = path.join(dir, "civitas.yaml");
-    writeFileSync(file, "models: [llama:models/m.gguf, openai:gpt-4o, 'llama:hf:org/repo/m.gguf']\nsuites:\n  - name: opinionqa\n    data: ./data/oqa\nstore: runs.duckdb\n");
+    writeFileSync(file, "models: [llama:models/m.gguf, openai:gpt-4o, 'llama:hf:org/repo/m.gguf']\nsuites:\n  - name: opinionqa\n    data: ./data/oqa\nstore: runs.duckdb\nprotocol: protocols/mine.yaml\n");
     const c = await loadConfig(file);
     assert.deepEqual(c.models, [`llama:${path.join(dir, "models/m.gguf")}`, "openai:gpt-4o", "llama:hf:org/repo/m.gguf"]);
     assert.deepEqual(c.suites, [{ name: "opinionqa", data: path.join(dir, "data/oqa") }]);
     assert.equal(c.store, path.join(dir, "runs.duckdb"));
+    assert.equal(c.protocol, path.join(dir, "protocols/mine.yaml"));
+    // A built-in protocol's name is a name, not a path.
+    writeFileSync(file, "models: [openai:gpt-4o]\nsuites: [opinionqa]\nprotocol: santurkar2023\n");
+    assert.equal((await loadConfig(file)).protocol, "santurkar2023");
   });
 });
