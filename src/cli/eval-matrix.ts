@@ -150,7 +150,8 @@ export function buildCells(suiteArg: string | undefined, flags: EvalFlags, comma
           ...(m.price ? { price: m.price } : {}),
           lane: laneOf(m.model, cellFlags),
           ...(missingKey ? { missingKey } : {}),
-          ...(flags.model?.length || !flags.config ? {} : { namedIn: flags.config }),
+          // The model string as typed on the command line is the user's own; one read from the file is not.
+          ...(flags.config && !flags.model?.includes(m.model) ? { namedIn: flags.config } : {}),
         });
       }
     }
