@@ -191,18 +191,39 @@ store: runs.duckdb
     const r = await runCli(
       [
         "eval", "opinionqa", "--model", `llama:${MODEL}`, "--model", "openai:stories", "--base-url", server.url, "--api-key", KEY,
-        "--threads", "1", "--data", OPINIONQA, "--populations", "POLPARTY", "--limit", "3", "--store", path.join(dir, "runs.duckdb"), "--progress", "none",
+        "--threads", "1", "--data", OPINIONQA, "--populations", "POLPARTY", "--limit", "3", "--store", path.join(dir, "runs.duckdb"), "--progress", "lines",
       ],
       { env: { OPENAI_API_KEY: "" } },
     );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(server.requests.length, 0);
+    // A local model and a server: two backends, run side by side, each cell's lines tagged with it.
+    assert.match(r.stderr, /^2 runs on 2 backends side by side: llama\.cpp in this process; server http:\/\/127\.0\.0\.1:\d+\/v1$/mu);
+    assert.match(r.stderr, /^\[openai:stories x opinionqa\] resuming run [0-9a-f]+: 3 of 3 answers already stored$/mu);
     for (const m of first.suites[0]!.models) assert.ok(r.stdout.includes(m.run), `run ${m.run} in:\n${r.stdout}`);
     assert.match(r.stdout, /^opinionqa: 2 models x 4 populations/mu);
     assert.match(r.stdout, /closest population/u);
     assert.match(r.stdout, /paired differences in alignment \(A - B\)/u);
     assert.match(r.stdout, new RegExp(`llama:${MODEL.replace(/[.*+?^${}()|[\]\\]/gu, "\\$&")} - openai:stories`, "u"));
     assert.ok(!r.stdout.includes(KEY) && !r.stderr.includes(KEY));
+  });
+
+  it("--dry-run after the runs: what is stored, and what the request cache would answer", async () => {
+    server.reset();
+    const r = await runCli(["eval", "--config", config, "--dry-run", "--json"], { env: env() });
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as DryRunOut;
+    for (const model of ["in-process", "http"]) {
+      const c = out.cells.find((x) => x.model === model && x.suite === "opinionqa")!;
+      assert.deepEqual([c.answers, c.stored, c.cached, c.to_ask, c.prompt_tokens], [3, 3, 0, 0, 0], model);
+    }
+    // Another run (other populations: another run id) whose first 3 questions are the same prompts:
+    // nothing stored for it, every answer in the request cache.
+    const other = await runCli(["eval", "--config", config, "--dry-run", "--json", "--populations", "SEX", "opinionqa"], { env: env() });
+    const c = (JSON.parse(other.stdout) as DryRunOut).cells.find((x) => x.model === "in-process")!;
+    assert.notEqual(c.run, out.cells.find((x) => x.model === "in-process")!.run);
+    assert.deepEqual([c.answers, c.stored, c.cached, c.to_ask], [3, 0, 3, 0]);
+    assert.equal(server.requests.length, 0);
   });
 
   it("with presentation variants, each model's stability verdict side by side", async () => {
