@@ -5,3 +5,5 @@ export { escapeHtml, html, pageShell, raw, Raw } from "./html.js";
 export { addMarkTitles, chart, type ChartOptions, type ChartSpec } from "./charts.js";
 export { aggregatePage, comparePage, runPage, type Page, type RunPageOptions } from "./pages.js";
 export { reportDocument } from "./sections/document.js";
+export { formatSteer } from "./text/steer.js";
+export { steerBody } from "./sections/steer.js";
