@@ -96,6 +96,10 @@ export { aggregateFile, runAggregate, type AggregateOptions, type AggregateRepor
 // ---- simulating societies
 export { loadScenario, parseScenario, runScenario, type Scenario, type SimulationReport } from "./sim/index.js";
 
+// ---- steering toward a population, judged on held-out questions (docs/steering.md)
+export { runSteer, steerMethods, type SteerMethod, type SteerPlan } from "./steer/index.js";
+export type { SteerResult } from "./results/index.js";
+
 // ---- reports and the viewer
 export { formatEvalResult, reportDocument } from "./report/index.js";
 export { startViewer, type Viewer, type ViewerOptions } from "./view/index.js";

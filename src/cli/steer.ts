@@ -6,8 +6,7 @@ import { CHAT_TEMPLATE_HELP, checkChatTemplateChoice, modelForms, parseModelSpec
 import { formatSteer } from "../report/index.js";
 import { resultJson } from "../results/index.js";
 import { protocols, resolveProtocol } from "../runs/index.js";
-import { DEFAULT_STEER_METHODS, parseSteerMethods, runSteer, SPLIT_KINDS, steerMethods, type SplitKind } from "../steer/index.js";
-import { parseSteerConfigs } from "../steer/config.js";
+import { DEFAULT_STEER_METHODS, parseSteerConfigs, parseSteerMethods, runSteer, SPLIT_KINDS, steerMethods, type SplitKind } from "../steer/index.js";
 import type { Store } from "../store/index.js";
 import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, suites, VARIANT_SETS } from "../surveys/index.js";
 import { parseDuration } from "./cache.js";

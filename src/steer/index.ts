@@ -31,3 +31,4 @@ export {
 } from "./methods.js";
 export { evaluate, pairedGain, type EvaluateInput, type Evaluation, type MethodAnswers } from "./evaluate.js";
 export { alignmentOn, runSteer, tuneMethod, type SteerEvents, type SteerPlan, type Tuned } from "./run.js";
+export { parseSteerConfigs } from "./config.js";

@@ -15,7 +15,7 @@
  * the same seed gives the same split.
  */
 import { CivitasError } from "../errors.js";
-import { streamRng } from "../metrics/rng.js";
+import { streamRng } from "../metrics/index.js";
 import type { Question } from "../surveys/index.js";
 
 export const SPLIT_KINDS = ["stratified", "wave"] as const;
