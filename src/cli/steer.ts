@@ -157,7 +157,9 @@ export function steerCommand(): Command {
 
 async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<number> {
   const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? ""];
-  const progress = createProgress(flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress);
+  const mode = flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress;
+  // A display per stage (the unsteered and persona answers, then each few-shot run): a bar is not restarted once stopped.
+  let progress = createProgress(mode);
   const interrupt = onInterrupt((m) => progress.log(m), "finishing the answers in flight and saving");
   let store: Store | undefined;
   try {
@@ -199,7 +201,6 @@ async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<nu
       ...(flags.calibrateStrength ? { calibrate: flags.calibrateStrength } : {}),
     };
     store = await openStore(flags.store, { log: (m) => progress.log(m) });
-    let started = false;
     const result = await runSteer(
       store,
       {
@@ -227,14 +228,11 @@ async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<nu
       {
         signal: interrupt.signal,
         onStage: (m) => {
-          if (started) progress.stop();
-          started = false;
+          progress.stop();
+          progress = createProgress(mode);
           progress.log(m);
         },
-        onPlan: (p) => {
-          progress.start(p.total, p.stored + p.cached);
-          started = true;
-        },
+        onPlan: (p) => progress.start(p.total, p.stored + p.cached),
         onModelLoading: (name) => progress.log(`loading ${name}`),
         onModelReady: () => progress.modelReady(),
         onProgress: (p) => progress.update(p),

@@ -55,6 +55,9 @@ describe("civitas steer", () => {
     const help = await runCli(["steer", "--help"]);
     assert.equal(help.code, 0);
     for (const text of ["What it does:", "--split <kind>", "held-out", "linear", "Linear Alignment", "calibrate", "--config <file>", "realign"]) assert.ok(help.stdout.includes(text), text);
+    const flat = help.stdout.replace(/\s+/gu, " ");
+    assert.doesNotMatch(flat, /\(default: \[\]\)/u);
+    assert.match(flat, /--methods <list> steering methods, comma separated: persona, fewshot, linear, calibrate, realign \(default: persona,fewshot,linear,calibrate\)/u);
   });
 
   it("refuses realign (not in this build), an unknown method, and a bad --config, naming what and where", async () => {
@@ -64,6 +67,9 @@ describe("civitas steer", () => {
     const unknown = await runCli([...base, "--populations", "POLPARTY", "--methods", "vectors"]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown steering method "vectors"/u);
+    const missing = await runCli([...base, "--populations", "POLPARTY", "--config", path.join(dir, "nowhere.yaml")]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /nowhere\.yaml/u);
     const config = path.join(dir, "personas.yaml");
     writeFileSync(config, "POLPARTY=Democrat: You are a Democrat.\nPOLPARTY=Republican:\n");
     const bad = await runCli([...base, "--populations", "POLPARTY", "--config", config]);

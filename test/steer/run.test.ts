@@ -98,4 +98,15 @@ describe("runSteer on stories260K and 10 OpinionQA questions", () => {
     );
     assert.notEqual(r.overall.unsteered.mean, first.overall.unsteered.mean);
   });
+
+  it("--config texts replace a population's persona (CoSA-style), the others keep their template", async () => {
+    const text = "You are a lifelong member of the Democratic Party.";
+    const r = await runSteer(store, { ...plan, methods: parseSteerMethods(["persona"]), configs: { "POLPARTY=Democrat": text } });
+    const personas = ((await store.findRun(r.eval_runs[0]!)).config as { personas: { id: string; text: string }[] }).personas;
+    assert.deepEqual(personas.find((p) => p.id === "POLPARTY=Democrat")?.text, text);
+    assert.match(personas.find((p) => p.id === "POLPARTY=Republican")!.text, /Republican/u);
+    // Only the Democrat's prompts are new: 10 questions.
+    assert.equal(r.answers.model_calls, 10);
+    await assert.rejects(runSteer(store, { ...plan, configs: { "SEX=Female": text } }), /--config names population SEX=Female, which is not among --populations/u);
+  });
 });
