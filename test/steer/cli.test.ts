@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { before, describe, it } from "node:test";
 import { checkPrinted } from "../../src/results/index.js";
+import { startViewer } from "../../src/view/index.js";
 import { runCli, type CliResult } from "../helpers/cli.js";
 import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
 
@@ -49,6 +50,20 @@ describe("civitas steer", () => {
     const exported = await runCli(["export", json.run, "--store", store, "--format", "csv", "--out", path.join(dir, "x.csv")]);
     assert.notEqual(exported.code, 0);
     assert.match(exported.stderr, /is a steering run: its answers are in its eval runs/u);
+  });
+
+  it("the viewer lists the run and shows its page", async () => {
+    const viewer = await startViewer({ file: store, port: 0 });
+    try {
+      const list = await (await fetch(viewer.url)).text();
+      assert.ok(list.includes(`/runs/${json.run}`));
+      const page = await fetch(`${viewer.url}runs/${json.run}`);
+      assert.equal(page.status, 200);
+      const body = await page.text();
+      for (const h of ["Gains, mean over 2 targets", "Target x evaluated population", "Does each gain survive the variants?", "Pluralism (Sorensen et al. 2024)"]) assert.ok(body.includes(h), h);
+    } finally {
+      await viewer.close();
+    }
   });
 
   it("--help teaches: the steps, the methods, the split", async () => {
