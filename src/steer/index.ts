@@ -21,6 +21,7 @@ export {
   steerMethods,
   viewIndices,
   type Ask,
+  type AskedPrompt,
   type PerVariant,
   type Steered,
   type SteeredAnswers,

@@ -17,6 +17,7 @@
 import { z } from "zod";
 import { CivitasError } from "../errors.js";
 import { Registry, type Component } from "../registry.js";
+import type { ModelSpec } from "../models/index.js";
 import type { Conventions } from "../runs/index.js";
 import { humanView } from "../runs/index.js";
 import { scoredIndices, type Persona, type Population, type Question, type Suite } from "../surveys/index.js";
@@ -43,6 +44,20 @@ export interface StoredAnswers {
 /** New prompts for a target: each question shown with `text` in place of its own text, asked without a persona. */
 export type Ask = (tag: string, target: Population, items: readonly { readonly question: Question; readonly text: string }[]) => Promise<SteeredAnswers>;
 
+/**
+ * A question as the run asks it under one variant, with a target's persona or none (null): the
+ * prompt as this model is asked it (chat template applied where it has one; `system` the system
+ * message of a backend that takes chat messages), the answer keys shown (labels, or option texts
+ * for answer=text) and `order`, the survey index of each shown option (toSurveyOrder maps answers
+ * back). The same text the eval run stored for the unsteered and persona answers.
+ */
+export interface AskedPrompt {
+  readonly text: string;
+  readonly system: string | null;
+  readonly labels: readonly string[];
+  readonly order: readonly number[];
+}
+
 /** What a method is fitted with: the train questions and what it may read. */
 export interface SteerContext {
   readonly suite: Suite;
@@ -58,6 +73,10 @@ export interface SteerContext {
   readonly grids: Readonly<Record<string, readonly number[]>>;
   /** For realign: the reference model and adapter named on the command line. */
   readonly realign?: { readonly refModel?: string; readonly lora?: string };
+  /** The model (methods with a decoding loop of their own open it: realign, src/steer/decode.ts). */
+  readonly model?: ModelSpec;
+  /** How the run asks a question (see AskedPrompt), for methods that ask the model themselves. */
+  readonly prompt?: (q: Question, variant: number, target: Population | null) => AskedPrompt;
 }
 
 /** A fitted method. */
@@ -67,6 +86,8 @@ export interface Steerer {
   /** What was fitted on train, for the result (calibrate's offsets). */
   readonly fitted?: Record<string, unknown>;
   steer(knob: number | null, target: Population, questions: readonly Question[]): Promise<SteeredAnswers>;
+  /** Releases what fit opened (a decoder's models); the run calls it once the test questions are steered (steer asks everything before it returns). */
+  close?(): Promise<void>;
 }
 
 export interface SteerMethod extends Component {
@@ -304,7 +325,11 @@ export const FEWSHOT: SteerMethod = {
 
 /**
  * The model-side code of Decoding-time Realignment lives in src/steer/decode.ts (another part of
- * issue 14). Until it is in this build, realign refuses before anything is asked.
+ * issue 14). Until it is wired here, realign refuses before anything is asked. What it gets to do
+ * its work: ctx.model (the model; --ref-model and --lora in ctx.realign), ctx.prompt (each question
+ * as the run asks it, with its labels and their survey order), and Steerer.close to release what
+ * it opened; its steer(l, target, questions) gives, per question and variant, the option
+ * distribution in survey order (toSurveyOrder, renormalise) and the tokens both sides evaluated.
  */
 export const REALIGN: SteerMethod = {
   name: "realign",

@@ -11,13 +11,13 @@
 import { CivitasError } from "../errors.js";
 import { runIdOf, sha256Hex } from "../hash.js";
 import type { MetricName } from "../metrics/index.js";
-import type { ModelSpec } from "../models/index.js";
+import { formatPrompt, type ModelSpec } from "../models/index.js";
 import { distanceTable, resolveConventions, runEval, selectQuestions, type CachePolicy, type Conventions, type EvalEvents, type EvalResult } from "../runs/index.js";
 import type { SteerResult } from "../results/index.js";
 import type { AnswerRow, Store } from "../store/index.js";
-import { personasFor, type Persona, type PersonaIn, type Population, type Question, type Suite, type Variant } from "../surveys/index.js";
+import { NO_PERSONA, parseVariant, personasFor, renderPrompt, STANDARD_VARIANT, type Persona, type PersonaIn, type Population, type Question, type Suite, type Variant } from "../surveys/index.js";
 import { evaluate, type MethodAnswers } from "./evaluate.js";
-import type { Ask, PerVariant, Steered, SteeredAnswers, SteerContext, Steerer, SteerMethod, StoredAnswers } from "./methods.js";
+import type { Ask, AskedPrompt, PerVariant, Steered, SteeredAnswers, SteerContext, Steerer, SteerMethod, StoredAnswers } from "./methods.js";
 import { limitQuestions, splitQuestions, type Split, type SplitKind } from "./split.js";
 
 export interface SteerPlan {
@@ -227,6 +227,21 @@ export async function runSteer(store: Store, plan: SteerPlan, events: SteerEvent
     return (q): PerVariant => variants.map((_, v) => idx.get(`none\u0000${q.id}\u0000${v}`));
   };
 
+  // How the eval run asks a question (plan.ts resolvePlan's default variant where none is given).
+  const template = suite.template ?? "opinionqa";
+  const variantList: readonly Variant[] =
+    plan.variants && plan.variants.length > 0
+      ? plan.variants
+      : [conventions.optionOrder === "alphabetical" ? parseVariant("order=alphabetical", template) : template === "opinionqa" ? STANDARD_VARIANT : parseVariant("standard", template)];
+  const prompt = (q: Question, v: number, target: Population | null): AskedPrompt => {
+    const raw = renderPrompt(q, variantList[v]!, target ? personas.get(target.id) ?? NO_PERSONA : NO_PERSONA, "logprobs", {
+      ...(plan.system === undefined ? {} : { system: plan.system }),
+      ...(plan.personaIn ? { personaIn: plan.personaIn } : {}),
+    });
+    const asked = formatPrompt(plan.model, raw.turns);
+    return { text: asked.text, system: asked.system, labels: raw.answer === "text" ? raw.shown : raw.labels, order: raw.order };
+  };
+
   // ---- fit on train, tune on dev, steer test
   const ctx: SteerContext = {
     suite,
@@ -239,15 +254,22 @@ export async function runSteer(store: Store, plan: SteerPlan, events: SteerEvent
     ask,
     grids: plan.grids ?? {},
     ...(plan.realign ? { realign: plan.realign } : {}),
+    model: plan.model,
+    prompt,
   };
   const methodRows: SteerResult["methods"] = [];
   const tested: MethodAnswers[] = [];
   for (const m of plan.methods) {
     events.onStage?.(`fitting ${m.name} on ${split.train.length} train questions`);
     const steerer = await m.fit(ctx);
-    const tuned = await tuneMethod(steerer, { suite, conventions, seed: plan.seed, targets, dev: split.dev });
+    let tuned: Tuned;
     const byTarget = new Map<string, SteeredAnswers>();
-    for (const t of targets) byTarget.set(t.id, await steerer.steer(tuned.value, t, split.test));
+    try {
+      tuned = await tuneMethod(steerer, { suite, conventions, seed: plan.seed, targets, dev: split.dev });
+      for (const t of targets) byTarget.set(t.id, await steerer.steer(tuned.value, t, split.test));
+    } finally {
+      await steerer.close?.();
+    }
     tested.push({ method: m.name, byTarget });
     methodRows.push({
       method: m.name,

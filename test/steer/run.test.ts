@@ -8,7 +8,8 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseModelSpec, type ModelSpec } from "../../src/models/index.js";
 import { checkResult, type SteerResult } from "../../src/results/index.js";
-import { parseSteerMethods, runSteer, type SteerPlan } from "../../src/steer/index.js";
+import { parseSteerMethods, runSteer, steerMethods, type SteerContext, type SteerMethod, type SteerPlan } from "../../src/steer/index.js";
+import { z } from "zod";
 import { Store } from "../../src/store/index.js";
 import { loadOpinionQA, resolvePopulations, type Suite } from "../../src/surveys/index.js";
 import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
@@ -108,5 +109,44 @@ describe("runSteer on stories260K and 10 OpinionQA questions", () => {
     // Only the Democrat's prompts are new: 10 questions.
     assert.equal(r.answers.model_calls, 10);
     await assert.rejects(runSteer(store, { ...plan, configs: { "SEX=Female": text } }), /--config names population SEX=Female, which is not among --populations/u);
+  });
+
+  it("a registered method gets the model and each question's prompt as the run asked it, and is closed", async () => {
+    let seen: SteerContext | undefined;
+    let closed = 0;
+    const probe: SteerMethod = {
+      name: "probe-test",
+      description: "captures what a method is given",
+      args: z.object({}),
+      paper: "none (a test)",
+      asks: false,
+      usesPersona: true,
+      async fit(ctx) {
+        seen = ctx;
+        return {
+          grid: [],
+          steer: async (_k, t) => (q) => ctx.variants.map((_, v) => ctx.answers.persona(t, q, v)),
+          close: async () => void closed++,
+        };
+      },
+    };
+    steerMethods.register(probe);
+    const r = await runSteer(store, { ...plan, methods: [probe] });
+    assert.equal(r.answers.model_calls, 0);
+    assert.equal(closed, 1);
+    assert.equal(seen!.model, model);
+    const answers = await store.answers(first.eval_runs[0]!);
+    const requests = await store.lookupRequests(answers.map((a) => a.requestKey));
+    // Three unsteered answers and three with a persona.
+    const some = [...answers.filter((a) => a.persona === "none").slice(0, 3), ...answers.filter((a) => a.persona !== "none").slice(0, 3)];
+    assert.equal(some.length, 6);
+    for (const a of some) {
+      const q = suite.questions.find((x) => x.id === a.questionId)!;
+      const asked = seen!.prompt!(q, 0, a.persona === "none" ? null : plan.populations.find((p) => p.id === a.persona)!);
+      const stored = requests.get(a.requestKey)!;
+      assert.equal(asked.text, stored.prompt);
+      assert.deepEqual(asked.labels, stored.labels);
+      assert.deepEqual(asked.order, q.options.map((_, i) => i));
+    }
   });
 });
