@@ -99,6 +99,9 @@ export { loadScenario, parseScenario, runScenario, type Scenario, type Simulatio
 // ---- several models compared: civitas.yaml, the dry run, the comparison (docs/config.md)
 export { compareCells, loadConfig, pairedDifference, parseConfig, type CellOutcome, type Comparison, type EvalConfig } from "./config/index.js";
 export { dryRun, type DryRun } from "./runs/index.js";
+// ---- steering toward a population, judged on held-out questions (docs/steering.md)
+export { runSteer, steerMethods, type SteerMethod, type SteerPlan } from "./steer/index.js";
+export type { SteerResult } from "./results/index.js";
 
 // ---- reports and the viewer
 export { formatEvalResult, reportDocument } from "./report/index.js";

@@ -31,6 +31,12 @@ async function exportRun(store: Store, run: RunRow, flags: ExportFlags, storeFil
   if (run.kind === "aggregate") {
     throw new CivitasError("input", `run ${run.id} is an aggregation: it stores its result, not answers or series`, { hint: `\`civitas runs show ${run.id} --json\` prints the result` });
   }
+  if (run.kind === "steer") {
+    const r = run.summary;
+    throw new CivitasError("input", `run ${run.id} is a steering run: its answers are in its eval run${r && r.eval_runs.length > 1 ? "s" : ""}${r ? ` (${r.eval_runs.join(", ")})` : ""}`, {
+      hint: r ? `\`civitas export ${r.eval_runs[0]}\` exports the unsteered and persona answers` : "run its command again to finish it",
+    });
+  }
   const sim = simulationOf(run);
   if (sim === null) {
     if (flags.calls) throw usageError(`--calls: run ${run.id} is not a simulation`, "--calls exports the recorded model calls of a model-driven simulation; an eval run's export already holds each answer's prompt");

@@ -38,6 +38,7 @@ const COMMANDS: [string, () => Promise<Command>][] = [
   ["suites", async () => (await import("./suites.js")).suitesCommand()],
   ["aggregate", async () => (await import("./aggregate.js")).aggregateCommand()],
   ["simulate", async () => (await import("./simulate.js")).simulateCommand()],
+  ["steer", async () => (await import("./steer.js")).steerCommand()],
   ["runs", async () => (await import("./runs.js")).runsCommand()],
   ["export", async () => (await import("./export.js")).exportCommand()],
   ["cache", async () => (await import("./cache.js")).cacheCommand()],

@@ -1,7 +1,7 @@
 /** `civitas runs list` and `civitas runs show <id>`. */
 import { Command } from "commander";
 import { CivitasError } from "../errors.js";
-import { formatAggregate, formatEvalResult, formatSimulation, formatTable } from "../report/index.js";
+import { formatAggregate, formatEvalResult, formatSimulation, formatSteer, formatTable } from "../report/index.js";
 import { redactCommandLine } from "../redact.js";
 import { aggregateOutput, resultJson } from "../results/index.js";
 import type { InvocationRow, RunRow, Store } from "../store/index.js";
@@ -30,6 +30,8 @@ function resultOf(run: RunRow, json: boolean): string | null {
       return json ? toJson(resultJson("simulate", run.summary)) : formatSimulation(run.summary);
     case "aggregate":
       return json ? toJson(aggregateOutput(run.summary, true)) : formatAggregate(run.summary, false);
+    case "steer":
+      return json ? toJson(resultJson("steer", run.summary)) : formatSteer(run.summary);
   }
 }
 
@@ -85,7 +87,7 @@ export function runsCommand(): Command {
     });
   runs
     .command("show")
-    .description("show a run's result as the command that made it printed it (eval, simulate, aggregate)")
+    .description("show a run's result as the command that made it printed it (eval, simulate, aggregate, steer)")
     .argument("<run>", "run id (or a unique prefix of it)")
     .option("--store <file>", STORE_HELP)
     .option("--json", "print the result as JSON")

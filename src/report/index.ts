@@ -6,3 +6,5 @@ export { addMarkTitles, chart, type ChartOptions, type ChartSpec } from "./chart
 export { aggregatePage, comparePage, matrixPage, runPage, type Page, type RunPageOptions } from "./pages.js";
 export { reportDocument } from "./sections/document.js";
 export { formatComparison } from "./text/matrix.js";
+export { formatSteer } from "./text/steer.js";
+export { steerBody } from "./sections/steer.js";

@@ -20,6 +20,7 @@ import { matrixBody } from "./sections/matrix.js";
 import type { Comparison } from "../config/index.js";
 import { facts, note, warning } from "./sections/format.js";
 import { simBody } from "./sections/sim.js";
+import { steerBody } from "./sections/steer.js";
 
 export interface Page {
   readonly title: string;
@@ -85,6 +86,15 @@ export async function runPage(store: Store, runId: string, options: RunPageOptio
       ])}`,
     };
   }
+  if (run.kind === "steer") {
+    const r = run.summary;
+    if (r === null) return unfinished(run);
+    return {
+      title: `Steering ${r.suite}: ${r.model}`,
+      subtitle: `run ${run.id} · ${r.methods.map((m) => m.method).join(", ")} · ${r.split.test.length} test questions · ${created(run)}`,
+      body: html`${steerBody(r)}${facts([["command", html`<code>${redactCommandLine(run.command)}</code>`]])}`,
+    };
+  }
   const r = run.summary;
   if (r === null) return unfinished(run);
   return {
@@ -102,6 +112,7 @@ export async function comparePage(store: Store, runIds: readonly string[]): Prom
     const run = await store.findRun(id);
     if (run.kind === "simulate") left.push(`${run.id} is a simulation`);
     else if (run.kind === "aggregate") left.push(`${run.id} is an aggregation`);
+    else if (run.kind === "steer") left.push(`${run.id} is a steering run`);
     else if (run.summary === null) left.push(`${run.id} has no result yet (${run.summaryError ?? run.status})`);
     else runs.push({ run, result: run.summary });
   }

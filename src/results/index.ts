@@ -17,14 +17,16 @@ import { aggregateJson, aggregateJsonOne, aggregateResult, type AggregateReport,
 import { issuesText, unknownFields } from "./common.js";
 import { evalResult, evalV1ToV2, evalV2ToV3, scoreResult, scoreV1ToV2, scoreV2ToV3, type EvalResult, type ScoreResult } from "./eval.js";
 import { simulateOutput, simulationResult, type SimulationResult } from "./simulate.js";
+import { steerResult, type SteerResult } from "./steer.js";
 
 export * from "./aggregate.js";
 export * from "./eval.js";
 export * from "./simulate.js";
+export * from "./steer.js";
 export { unknownFields } from "./common.js";
 
 /** The kinds of run the store keeps. */
-export const RUN_KINDS = ["eval", "simulate", "aggregate"] as const;
+export const RUN_KINDS = ["eval", "simulate", "aggregate", "steer"] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 /** Kinds of result: the runs' and `civitas score`'s (printed, never stored). */
@@ -35,6 +37,7 @@ export interface ResultOf {
   eval: EvalResult;
   simulate: SimulationResult;
   aggregate: AggregateResult;
+  steer: SteerResult;
   score: ScoreResult;
 }
 
@@ -42,12 +45,13 @@ export interface ResultOf {
 export type RunResult = { readonly [K in RunKind]: { readonly kind: K; readonly result: ResultOf[K] } }[RunKind];
 
 /** The version each kind's result is written in now. */
-export const RESULT_VERSIONS: Readonly<Record<ResultKind, number>> = { eval: 3, simulate: 2, aggregate: 1, score: 3 };
+export const RESULT_VERSIONS: Readonly<Record<ResultKind, number>> = { eval: 3, simulate: 2, aggregate: 1, steer: 1, score: 3 };
 
 const SCHEMAS: { readonly [K in ResultKind]: z.ZodType<ResultOf[K], unknown> } = {
   eval: evalResult,
   simulate: simulationResult,
   aggregate: aggregateResult,
+  steer: steerResult,
   score: scoreResult,
 };
 
@@ -58,6 +62,7 @@ const MIGRATIONS: { readonly [K in ResultKind]: readonly ((r: Json) => Json)[] }
   eval: [evalV1ToV2, evalV2ToV3],
   simulate: [(r) => r],
   aggregate: [],
+  steer: [],
   score: [scoreV1ToV2, scoreV2ToV3],
 };
 

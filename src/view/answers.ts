@@ -83,7 +83,7 @@ ${perPageSelect(perPage, PAGE_SIZES)}
 
   let table: Raw;
   if (list.total === 0) {
-    const none = run.kind === "simulate" ? "Simulations store their series, not survey answers: the run's page shows them." : run.kind === "aggregate" ? "Aggregations store their result, not survey answers: the run's page shows it." : undefined;
+    const none = run.kind === "simulate" ? "Simulations store their series, not survey answers: the run's page shows them." : run.kind === "aggregate" ? "Aggregations store their result, not survey answers: the run's page shows it." : run.kind === "steer" ? "Steering runs keep their answers in their eval runs (listed on the run's page)." : undefined;
     table = list.runTotal === 0 ? errorBox("This run has no answers stored.", none) : html`<p class="muted">No answer matches these filters.</p>`;
   } else {
     const first = (list.page - 1) * list.perPage;

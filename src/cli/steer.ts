@@ -1,0 +1,253 @@
+/** `civitas steer <suite>`: steer a model toward populations, tune on dev, judge on held-out test questions. */
+import { Command, Option } from "commander";
+import { readText } from "../files.js";
+import { metrics, parseMetric } from "../metrics/index.js";
+import { CHAT_TEMPLATE_HELP, checkChatTemplateChoice, modelForms, parseModelSpec } from "../models/index.js";
+import { formatSteer } from "../report/index.js";
+import { resultJson } from "../results/index.js";
+import { protocols, resolveProtocol } from "../runs/index.js";
+import { DEFAULT_STEER_METHODS, parseSteerConfigs, parseSteerMethods, runSteer, SPLIT_KINDS, steerMethods, type SplitKind } from "../steer/index.js";
+import type { Store } from "../store/index.js";
+import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, suites, VARIANT_SETS } from "../surveys/index.js";
+import { parseDuration } from "./cache.js";
+import { intOption, loadSuiteFor, numberOption, openStore, printOut, redactedCommand, reportError, STORE_HELP, toJson, usageError } from "./common.js";
+import { onInterrupt } from "./interrupt.js";
+import { createProgress, type ProgressMode } from "./progress.js";
+
+interface SteerFlags {
+  model?: string;
+  data?: string;
+  populations?: string[];
+  methods: string[];
+  split: SplitKind;
+  seed: number;
+  limit?: number;
+  variants?: string;
+  personaTemplate: string[];
+  personaIn: "system" | "user";
+  system?: string;
+  config?: string;
+  fewshotK?: number[];
+  linearA?: number[];
+  calibrateStrength?: number[];
+  refModel?: string;
+  lora?: string;
+  protocol?: string;
+  metric?: string;
+  resamples?: number;
+  minCoverage: number;
+  store?: string;
+  json?: boolean;
+  progress: ProgressMode;
+  cacheDir?: string;
+  cache: boolean;
+  cacheExpiry?: number;
+  threads?: number;
+  parallel?: number;
+  contextSize?: number;
+  gpu: boolean;
+  chatTemplate?: string;
+  baseUrl?: string;
+  apiKey?: string;
+  concurrency?: number;
+  timeout?: number;
+  retries?: number;
+  api: "chat" | "completions";
+  modelId?: string;
+}
+
+const EXAMPLES = `
+What it does:
+  1. splits the questions into train / dev / test (--split; the same seed gives the same split, and
+     no test question is ever in train or dev);
+  2. asks the model every question unsteered and with each population's persona (an eval run,
+     stored and resumable like any other);
+  3. fits each method on train (calibrate's offsets, fewshot's examples), tunes its knob on dev
+     (fewshot's k, linear's a, calibrate's strength), and steers the test questions with it;
+  4. reports on test, per target population: alignment unsteered and with each method, the gain over
+     unsteered, over the persona and over calibrate (paired bootstrap intervals); the target x
+     evaluated-population matrix and its specificity; whether each gain survives --variants; the
+     cost in prompt tokens; the pluralism summary (distributional, steerable, Overton).
+
+Methods (docs/steering.md cites each paper):
+  persona    the population's description (--persona-in user|system; --config FILE for free-text
+             CoSA-style configs: a YAML mapping "POLPARTY=Democrat: You are ...")
+  fewshot    the population's own answers on the k most similar train questions, in the prompt
+  linear     Linear Alignment over labels, p ~ p_persona^(1+a) * p_plain^(-a): no new model calls
+  calibrate  the baseline: per-population offsets of each option position, fitted on train
+  realign    Decoding-time Realignment (--ref-model or --lora): needs src/steer/decode.ts
+
+Examples:
+  civitas steer opinionqa --model llama:model.gguf --data ../shared/data/opinionqa \\
+      --populations POLPARTY --methods persona,fewshot,linear,calibrate --split wave
+
+  # a quick look on 40 questions, two presentations, free-text personas
+  civitas steer opinionqa --model llama:model.gguf --data ../shared/data/opinionqa --limit 40 \\
+      --populations POLPARTY=Democrat,POLPARTY=Republican --variants "standard;order=reversed" --config personas.yaml
+
+  # one person at a time (PAPI: the persona is the person's 120 profile answers)
+  civitas steer papi --model llama:model.gguf --data ../shared/data/papi --populations person=1,person=2 --methods persona,calibrate
+
+Populations without a persona (overall) are compared with, not steered toward.`;
+
+const numberList = (name: string) => (value: string): number[] => {
+  const out = value.split(",").map((s) => Number(s.trim()));
+  if (out.length === 0 || out.some((n) => !Number.isFinite(n))) throw usageError(`${name} must be numbers separated by commas (got "${value}")`);
+  return out;
+};
+
+export function steerCommand(): Command {
+  return new Command("steer")
+    .description("steer a model toward populations with several methods, tune them on dev, and judge them against honest baselines on held-out questions")
+    .argument("<suite>", `the survey: ${suites.names.join(", ")}`)
+    .option("-m, --model <model>", `the model: ${modelForms().join(" | ")}`)
+    .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
+    .option("-p, --populations <list>", "populations to steer toward (those with a persona) and to compare with, comma separated", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
+    .addOption(
+      new Option("--methods <list>", `steering methods, comma separated: ${steerMethods.names.join(", ")}`)
+        .argParser((v: string, prev: string[]) => [...prev, ...v.split(",")])
+        .default([], DEFAULT_STEER_METHODS.join(",")),
+    )
+    .addOption(new Option("--split <kind>", "stratified: 60/20/20 within each survey wave; wave: hold out whole waves (stricter)").choices([...SPLIT_KINDS]).default("stratified"))
+    .option("--seed <n>", "seed of the split and of every random choice", intOption("--seed", 0), 0)
+    .option("-n, --limit <n>", "at most n questions, spread over the waves (chosen with the seed)", intOption("--limit", 5))
+    .option("--variants <set|list>", `presentation variants; with several, whether each gain survives them: ${VARIANT_SETS.join(", ")}, or variants separated by ";"`)
+    .addOption(
+      new Option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)")
+        .argParser((v: string, prev: string[]) => [...prev, v])
+        .default([], "the suite's, else generic ones"),
+    )
+    .addOption(new Option("--persona-in <turn>", "where a persona goes: the user's turn or the system turn").choices(["user", "system"]).default("user"))
+    .option("--system <text>", "a system turn before every prompt")
+    .option("--config <file>", "CoSA-style free-text configs: a YAML mapping from population to the text that steers toward it (replaces its persona)")
+    .option("--fewshot-k <list>", "fewshot's k values tried on dev (default 1,2,4,8, those the train questions allow)", numberList("--fewshot-k"))
+    .option("--linear-a <list>", "linear's a values tried on dev (default 0,0.25,0.5,1,2)", numberList("--linear-a"))
+    .option("--calibrate-strength <list>", "calibrate's strength values tried on dev (default 0,0.5,1)", numberList("--calibrate-strength"))
+    .option("--ref-model <model>", "realign: the reference model (the unaligned one)")
+    .option("--lora <file>", "realign: a LoRA adapter; the model with and without it")
+    .option("--protocol <name|file>", `a paper's conventions: ${protocols.names.join(", ")}, or a protocol file`)
+    .option("--metric <name>", `distance behind the alignment score: ${metrics.names.join(", ")}`)
+    .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
+    .option("--min-coverage <p>", "set aside answers whose share on valid option labels is below p", numberOption("--min-coverage", 0, 1), 0)
+    .option("--store <file>", STORE_HELP)
+    .option("--json", "print the result as JSON on stdout")
+    .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
+    .option("--cache-dir <dir>", "where downloaded surveys and models are kept")
+    .option("--no-cache", "ask the model again, even what the store has answered")
+    .option("--cache-expiry <duration>", "ask again answers stored longer ago than this (7d, 12h, 30m)", (v: string) => parseDuration(v, "--cache-expiry"))
+    .optionsGroup("llama.cpp (llama:...) options:")
+    .option("--threads <n>", "CPU threads", intOption("--threads", 1))
+    .option("--parallel <n>", "prompts evaluated in parallel", intOption("--parallel", 1))
+    .option("--context-size <n>", "tokens per sequence (default: min(2048, the model's)); few-shot prompts are long", intOption("--context-size", 16))
+    .option("--no-gpu", "run on the CPU even if a GPU is available")
+    .option("--chat-template <name>", `how prompts become the model's text: ${CHAT_TEMPLATE_HELP} (default auto)`)
+    .optionsGroup("OpenAI-compatible server (openai:, ollama:, vllm:) options:")
+    .option("--base-url <url>", "server URL (default: $OPENAI_BASE_URL)")
+    .option("--api-key <key>", "API key (default: $OPENAI_API_KEY; prefer the variable)")
+    .option("--concurrency <n>", "parallel requests (default 4)", intOption("--concurrency", 1))
+    .option("--timeout <seconds>", "give up on a request after this long and retry (default 60)", numberOption("--timeout", 0.1, 3600))
+    .option("--retries <n>", "retries on 429, 5xx, timeouts and malformed answers (default 6)", intOption("--retries", 0))
+    .addOption(new Option("--api <api>", "the endpoint: chat or completions").choices(["chat", "completions"]).default("chat"))
+    .option("--model-id <id>", "the name the model's answers are cached under")
+    .addHelpText("after", EXAMPLES)
+    .action(async (suiteName: string, flags: SteerFlags) => {
+      process.exitCode = await runSteerCommand(suiteName, flags);
+    });
+}
+
+async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<number> {
+  const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? ""];
+  const mode = flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress;
+  // A display per stage (the unsteered and persona answers, then each few-shot run): a bar is not restarted once stopped.
+  let progress = createProgress(mode);
+  const interrupt = onInterrupt((m) => progress.log(m), "finishing the answers in flight and saving");
+  let store: Store | undefined;
+  try {
+    const info = findSuite(suiteName);
+    if (!flags.model) throw usageError("--model is required", `for example --model llama:path/to/model.gguf; forms: ${modelForms().join(", ")}`);
+    const methods = parseSteerMethods(flags.methods.length > 0 ? flags.methods : [...DEFAULT_STEER_METHODS]);
+    const metric = flags.metric ? parseMetric(flags.metric) : undefined;
+    const personaTemplates = parsePersonaTemplates(flags.personaTemplate);
+    const protocol = flags.protocol ? (await resolveProtocol(flags.protocol)).name : undefined;
+    if ((flags.refModel !== undefined || flags.lora !== undefined) && !methods.some((m) => m.name === "realign")) {
+      throw usageError(`${flags.refModel !== undefined ? "--ref-model" : "--lora"} is for the realign method, which --methods does not name`);
+    }
+    if (flags.chatTemplate !== undefined) checkChatTemplateChoice(flags.chatTemplate);
+    const configs = flags.config === undefined ? undefined : parseSteerConfigs(await readText(flags.config, "--config"), flags.config);
+    const model = await parseModelSpec(flags.model, {
+      allowModules: true,
+      ...(flags.threads === undefined ? {} : { threads: flags.threads }),
+      ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
+      ...(flags.contextSize === undefined ? {} : { contextSize: flags.contextSize }),
+      gpu: flags.gpu ? "auto" : false,
+      ...(flags.chatTemplate === undefined ? {} : { chatTemplate: flags.chatTemplate }),
+      ...(flags.cacheDir === undefined ? {} : { modelsDir: `${flags.cacheDir}/models` }),
+      ...(flags.baseUrl === undefined ? {} : { baseURL: flags.baseUrl }),
+      ...(flags.apiKey === undefined ? {} : { apiKey: flags.apiKey }),
+      ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
+      ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }),
+      ...(flags.retries === undefined ? {} : { retries: flags.retries }),
+      api: flags.api,
+      ...(flags.modelId === undefined ? {} : { modelId: flags.modelId }),
+      onRetry: (r) => progress.log(`retry ${r.attempt + 1}/${r.maxAttempts - 1} in ${(r.delayMs / 1000).toFixed(1)} s: ${r.reason} (${r.url})`),
+      onDownload: (done, total) => progress.log(`downloading model: ${(done / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB`),
+    });
+    const suite = await loadSuiteFor(info.name, flags, (m) => progress.log(m));
+    if (!flags.populations?.length) throw usageError("--populations is required: the groups to steer toward", `for example --populations POLPARTY; ${suite.name}'s attributes are listed by \`civitas suites\``);
+    const populations = resolvePopulations(suite, flags.populations);
+    const grids = {
+      ...(flags.fewshotK ? { fewshot: flags.fewshotK } : {}),
+      ...(flags.linearA ? { linear: flags.linearA } : {}),
+      ...(flags.calibrateStrength ? { calibrate: flags.calibrateStrength } : {}),
+    };
+    store = await openStore(flags.store, { log: (m) => progress.log(m) });
+    const result = await runSteer(
+      store,
+      {
+        suite,
+        model,
+        populations,
+        methods,
+        split: flags.split,
+        seed: flags.seed,
+        ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+        ...((flags.variants ?? suite.defaultVariants) ? { variants: parseVariants((flags.variants ?? suite.defaultVariants)!, suite.template ?? "opinionqa") } : {}),
+        personaTemplates,
+        personaIn: flags.personaIn,
+        ...(flags.system === undefined ? {} : { system: flags.system }),
+        ...(configs ? { configs } : {}),
+        ...(protocol ? { protocol } : {}),
+        ...(metric ? { metric } : {}),
+        ...(flags.resamples ? { resamples: flags.resamples } : {}),
+        minCoverage: flags.minCoverage,
+        grids,
+        ...(flags.refModel !== undefined || flags.lora !== undefined ? { realign: { ...(flags.refModel ? { refModel: flags.refModel } : {}), ...(flags.lora ? { lora: flags.lora } : {}) } } : {}),
+        command: redactedCommand(process.argv.slice(2)),
+        ...(flags.cache && flags.cacheExpiry === undefined ? {} : { cache: { refresh: !flags.cache, ...(flags.cacheExpiry === undefined ? {} : { expiryMs: flags.cacheExpiry }) } }),
+      },
+      {
+        signal: interrupt.signal,
+        onStage: (m) => {
+          progress.stop();
+          progress = createProgress(mode);
+          progress.log(m);
+        },
+        onPlan: (p) => progress.start(p.total, p.stored + p.cached),
+        onModelLoading: (name) => progress.log(`loading ${name}`),
+        onModelReady: () => progress.modelReady(),
+        onProgress: (p) => progress.update(p),
+        onServedChange: (m) => progress.log(`warning: ${m}`),
+      },
+    );
+    progress.stop();
+    if (flags.json) printOut(`${toJson(resultJson("steer", result))}\n`);
+    else printOut(`${formatSteer(result)}\n`);
+    return 0;
+  } catch (e) {
+    progress.stop();
+    return reportError(e, secrets, interrupt.interrupted ? 130 : undefined);
+  } finally {
+    interrupt.dispose();
+    await store?.close();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * `civitas steer` as a user runs it: on stories260K (one thread) and 10 OpinionQA questions in two
+ * presentations, its --json, the stored run (`runs show`, `report`), its help, and its refusals.
+ */
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { before, describe, it } from "node:test";
+import { checkPrinted } from "../../src/results/index.js";
+import { startViewer } from "../../src/view/index.js";
+import { runCli, type CliResult } from "../helpers/cli.js";
+import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
+
+const dir = tempDir();
+const store = path.join(dir, "steer.duckdb");
+const base = ["steer", "opinionqa", "--model", `llama:${MODEL}`, "--data", OPINIONQA, "--threads", "1", "--store", store, "--progress", "none"];
+
+describe("civitas steer", () => {
+  let run: CliResult;
+  let json: Record<string, unknown> & { run: string; variants_check: { variants: string[]; methods: { method: string }[] } | null };
+  before(async () => {
+    run = await runCli([...base, "--populations", "POLPARTY=Democrat,POLPARTY=Republican", "--limit", "10", "--fewshot-k", "1", "--resamples", "50", "--variants", "standard;order=reversed", "--json"]);
+    json = JSON.parse(run.stdout) as typeof json;
+  });
+
+  it("prints a steer result that matches its schema, with the variants check and every method", () => {
+    assert.equal(run.code, 0, run.stderr);
+    checkPrinted("steer", json);
+    assert.deepEqual(json.variants_check!.variants, ["standard", "order=reversed"]);
+    assert.deepEqual(
+      json.variants_check!.methods.map((m) => m.method),
+      ["persona", "fewshot", "linear", "calibrate"],
+    );
+  });
+
+  it("is stored: runs show prints the same result, and the report has its section", async () => {
+    const shown = await runCli(["runs", "show", json.run, "--store", store, "--json"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.deepEqual(JSON.parse(shown.stdout), json);
+    const text = await runCli(["runs", "show", json.run, "--store", store]);
+    assert.match(text.stdout, /alignment steered toward a target \(rows\) with each evaluated population \(columns\)/u);
+    assert.match(text.stdout, /does each gain over unsteered survive the 2 variants\?/u);
+    assert.match(text.stdout, /pluralism \(Sorensen et al\. 2024\): distributional/u);
+    const out = path.join(dir, "report.html");
+    const report = await runCli(["report", json.run, "--store", store, "-o", out]);
+    assert.equal(report.code, 0, report.stderr);
+    const html = readFileSync(out, "utf8");
+    assert.match(html, /Target x evaluated population/u);
+    assert.match(html, /Does each gain survive the variants\?/u);
+    const exported = await runCli(["export", json.run, "--store", store, "--format", "csv", "--out", path.join(dir, "x.csv")]);
+    assert.notEqual(exported.code, 0);
+    assert.match(exported.stderr, /is a steering run: its answers are in its eval runs/u);
+  });
+
+  it("the viewer lists the run and shows its page", async () => {
+    const viewer = await startViewer({ file: store, port: 0 });
+    try {
+      const list = await (await fetch(viewer.url)).text();
+      assert.ok(list.includes(`/runs/${json.run}`));
+      const page = await fetch(`${viewer.url}runs/${json.run}`);
+      assert.equal(page.status, 200);
+      const body = await page.text();
+      for (const h of ["Gains, mean over 2 targets", "Target x evaluated population", "Does each gain survive the variants?", "Pluralism (Sorensen et al. 2024)"]) assert.ok(body.includes(h), h);
+    } finally {
+      await viewer.close();
+    }
+  });
+
+  it("--help teaches: the steps, the methods, the split", async () => {
+    const help = await runCli(["steer", "--help"]);
+    assert.equal(help.code, 0);
+    for (const text of ["What it does:", "--split <kind>", "held-out", "linear", "Linear Alignment", "calibrate", "--config <file>", "realign"]) assert.ok(help.stdout.includes(text), text);
+    const flat = help.stdout.replace(/\s+/gu, " ");
+    assert.doesNotMatch(flat, /\(default: \[\]\)/u);
+    assert.match(flat, /--methods <list> steering methods, comma separated: persona, fewshot, linear, calibrate, realign \(default: persona,fewshot,linear,calibrate\)/u);
+  });
+
+  it("refuses realign (not in this build), an unknown method, and a bad --config, naming what and where", async () => {
+    const realign = await runCli([...base, "--populations", "POLPARTY", "--limit", "10", "--methods", "persona,realign"]);
+    assert.equal(realign.code, 2, realign.stderr);
+    assert.match(realign.stderr, /realign is not available in this build/u);
+    const unknown = await runCli([...base, "--populations", "POLPARTY", "--methods", "vectors"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown steering method "vectors"/u);
+    const missing = await runCli([...base, "--populations", "POLPARTY", "--config", path.join(dir, "nowhere.yaml")]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /nowhere\.yaml/u);
+    const config = path.join(dir, "personas.yaml");
+    writeFileSync(config, "POLPARTY=Democrat: You are a Democrat.\nPOLPARTY=Republican:\n");
+    const bad = await runCli([...base, "--populations", "POLPARTY", "--config", config]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /personas\.yaml:2: POLPARTY=Republican: expected the text that describes the population/u);
+  });
+});
