@@ -218,19 +218,35 @@ describe("--base-url a,b: failures name the server", () => {
     assert.equal(b.requests.length, 2);
     assert.ok(e.message.startsWith(`model "${MODEL}" at ${a.url}, ${b.url} failed after 4 attempts: HTTP 500`), e.message);
     assert.ok(!e.message.includes(KEY));
+
+    // Only the server that failed is named.
+    a.reset();
+    b.reset();
+    const once = await open(`${a.url},${b.url}`, { retries: 0 });
+    a.inject({ kind: "500" });
+    const e1 = await rejection(once.optionProbabilities(QUERIES[0]!));
+    assert.ok(e1.message.startsWith(`model "${MODEL}" at ${a.url} failed after 1 attempt: HTTP 500`), e1.message);
+    assert.ok(!e1.message.includes(b.url), e1.message);
   });
 
-  test("a 5xx at one server: the retry goes to the other, which answers", async () => {
+  test("a 5xx at one server: the retry goes to another, even one busier, when it has room", async () => {
     const retries: OpenAIRetryInfo[] = [];
     const c = await open(`${a.url},${b.url}`, { onRetry: (r) => retries.push(r) });
-    // A new client's first request goes to the first URL.
-    a.inject({ kind: "500" });
+    // a is busier (a request hangs there: a new client's first request goes to the first URL) ...
+    a.inject({ kind: "hang" });
+    const ctl = new AbortController();
+    const stuck = c.optionProbabilities(QUERIES[0]!, ctl.signal).catch((e: unknown) => e);
+    await until(() => a.requests.length === 1);
+    // ... so the next request goes to b, which fails; fewest outstanding alone would retry at b.
+    b.inject({ kind: "500" });
     const answer = await c.optionProbabilities(QUERIES[1]!);
-    assert.deepEqual(a.requests.map((r) => r.outcome), ["500"]);
-    assert.deepEqual(b.requests.map((r) => r.outcome), ["ok"], "the retry went to the other server");
+    assert.deepEqual(a.requests.map((r) => r.outcome), ["hang", "ok"], "the retry went to the other server");
+    assert.deepEqual(b.requests.map((r) => r.outcome), ["500"]);
     assert.equal(retries.length, 1);
-    assert.equal(retries[0]!.url, a.url);
+    assert.equal(retries[0]!.url, b.url);
     assert.match(retries[0]!.reason, /HTTP 500/u);
-    assert.deepEqual(answer, await (await open(a.url)).optionProbabilities(QUERIES[1]!));
+    assert.deepEqual(answer, await (await open(b.url)).optionProbabilities(QUERIES[1]!));
+    ctl.abort(new Error("done"));
+    await stuck;
   });
 });
