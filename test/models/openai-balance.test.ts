@@ -9,9 +9,11 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, test } from "node:test";
+import { redactedCommand } from "../../src/cli/common.js";
 import { CivitasError } from "../../src/errors.js";
 import { OpenAIClient, openaiSpec, type OpenAIOptions, type OpenAIRetryInfo } from "../../src/models/openai.js";
 import { parseModelSpec } from "../../src/models/spec.js";
+import { redactCommandLine, redactUrls } from "../../src/redact.js";
 import type { OptionAnswer, OptionQuery } from "../../src/models/types.js";
 import { requestKey } from "../../src/runs/stages/plan.js";
 import { startLlamaOpenAIServer, type LlamaOpenAIServer } from "../helpers/llama-openai-server.js";
@@ -105,6 +107,18 @@ describe("--base-url a,b: settings", () => {
     usage(`${a.url},${a.url}/`, new RegExp(`base URL ${a.url.replace(/[./]/gu, "\\$&")} is given twice`, "u"));
     usage(`${a.url},gpu-2:8000`, /base URL "gpu-2:8000" is not (a|an http\(s\)) URL/u);
     usage(`http://u:pw-SECRET@h1/v1,http://u:pw-SECRET@h1/v1`, /is given twice/u);
+  });
+  test("the credentials of every URL of a list are hidden in the stored command line and in texts", () => {
+    assert.equal(
+      redactedCommand(["eval", "x", "--base-url", "http://u:pw1-SECRET@a:1/v1,http://v:pw2-SECRET@b:2/v1?key=sk-9-SECRET", "--base-url", "http://a:1,http://x:pw3-SECRET@b/v1"]),
+      "civitas eval x --base-url http://***@a:1/v1,http://***@b:2/v1?key=*** --base-url http://a:1,http://***@b/v1",
+    );
+    assert.equal(
+      redactedCommand(["eval", "x", "--base-url=me:sk-1-SECRET@h/v1,you:sk-2-SECRET@h2/v1", "--base-url", "h0/v1,you:sk-3-SECRET@h3/v1"]),
+      "civitas eval x --base-url=***@h/v1,***@h2/v1 --base-url h0/v1,***@h3/v1",
+    );
+    assert.equal(redactUrls("at http://a/v1,https://k:sk-4-SECRET@b/v1 now"), "at http://a/v1,https://***@b/v1 now");
+    assert.equal(redactCommandLine("civitas eval x --base-url http://a/v1,http://k:sk-5-SECRET@b/v1"), "civitas eval x --base-url http://a/v1,http://***@b/v1");
   });
 });
 
