@@ -43,8 +43,13 @@
  * the logprobs method with an error naming the method and the model, and every later logprobs
  * request of the client fails the same way without asking.
  *
+ * Several base URLs (`--base-url a,b,c`: replicas of one model) are balanced by least outstanding
+ * requests: each attempt goes to the server with the fewest attempts in flight that has room
+ * (--concurrency is per URL), ties in turn, a retry elsewhere when another has room; a server
+ * found unreachable is left out after its quick retry, and errors name the servers that failed.
+ *
  * Identity: `openai:<model-id>`, the model id being `modelId` (--model-id), default the model
- * name the server is asked for. The URL is not part of it: the same model behind two replicas or
+ * name the server is asked for. The URLs are not part of it: the same model behind two replicas or
  * a new URL shares the cache. What the server reports running (`model`, `system_fingerprint`) is
  * returned with every answer (`served`) and stored with it.
  */
