@@ -113,12 +113,13 @@ export async function readPrefLibWithWarnings(file: string, options: { readonly 
   }
   try {
     const parser = new PrefLibParser(file);
-    let buffer = new Uint8Array(options.chunkSize ?? CHUNK);
+    // A Buffer: its indexOf is a native byte search.
+    let buffer = Buffer.alloc(options.chunkSize ?? CHUNK);
     let kept = 0;
     for (;;) {
       if (kept === buffer.length) {
         // One line longer than the buffer: grow it.
-        const bigger = new Uint8Array(buffer.length * 2);
+        const bigger = Buffer.alloc(buffer.length * 2);
         bigger.set(buffer);
         buffer = bigger;
       }
@@ -226,9 +227,12 @@ class PrefLibParser {
       if (bytes[s] === LF) s++;
       this.skipLf = false;
     }
-    if (bytes.indexOf(CR, s) < 0 || bytes.indexOf(CR, s) >= end) {
-      // No CR: lines end at LF (native search).
+    const cr = bytes.indexOf(CR, s);
+    if (cr < 0 || cr >= end) {
+      // No CR: lines end at LF. Order lines are read by `fastLines` as they are found; a line it
+      // does not read (or the header's) is found by a native search and read by `line`.
       for (;;) {
+        if (this.inData) s = this.fastLines(bytes, s, end);
         const p = bytes.indexOf(LF, s);
         if (p < 0 || p >= end) break;
         this.line(bytes, s, p);
@@ -365,7 +369,8 @@ class PrefLibParser {
     // Room for as many ballots as the header announces (within reason), so that nothing is copied while reading.
     const announced = header.get("NUMBER UNIQUE ORDERS")?.value;
     if (announced !== undefined && WHOLE.test(announced)) this.capacity = Math.max(this.capacity, Math.min(Number(announced), 1 << 22));
-    this.ranks = new Int32Array(this.capacity * m);
+    // Rows come filled with -1 (unranked), as the parsers expect them.
+    this.ranks = new Int32Array(this.capacity * m).fill(-1);
     this.counts = new Float64Array(this.capacity);
     this.lines = new Int32Array(this.capacity);
     this.hashes = new Int32Array(this.capacity);
@@ -387,15 +392,52 @@ class PrefLibParser {
     let tie = fastTie;
     if (count !== SLOW && ((tie && this.strict) || (ranked < m && this.complete) || count > Number.MAX_SAFE_INTEGER)) count = SLOW;
     if (count === SLOW) {
-      const raw = decode(b, s, e).trim();
-      if (raw === "") return;
+      // Rows past the last ballot stay filled with -1 (fastLines counts on it).
       const row = ranks.subarray(base, base + m);
       row.fill(-1);
+      const raw = decode(b, s, e).trim();
+      if (raw === "") return;
       const r = this.slowOrder(raw, row);
       count = r.count;
       ranked = r.ranked;
       tie = r.tie;
     }
+    this.addBallot(count, ranked, tie);
+  }
+
+  /**
+   * Order lines from bytes[s, end), each `COUNT: ORDER` read by fastOrder straight into the next
+   * row, until a line it does not read (anything unusual: an empty line, a malformed order, a tie
+   * the type forbids, a line cut by the end of the buffer). Returns where that line starts, for
+   * `line` to read.
+   */
+  private fastLines(b: Uint8Array, s: number, end: number): number {
+    const m = this.m;
+    const strict = this.strict;
+    const complete = this.complete;
+    for (;;) {
+      // A full table is grown by `orderLine`, for a line that is there.
+      if (s >= end || this.size === this.capacity) return s;
+      const ranks = this.ranks;
+      const base = this.size * m;
+      // The row comes filled with -1 (startData, grow); it is left so when the line is not read here.
+      const count = fastOrder(b, s, end, m, ranks, base);
+      // The line must end at a LF inside the buffer.
+      if (count === SLOW || fastEnd === end || (fastTie && strict) || (fastRanked < m && complete) || count > Number.MAX_SAFE_INTEGER) {
+        ranks.fill(-1, base, base + m);
+        return s;
+      }
+      this.lineNo++;
+      this.addBallot(count, fastRanked, fastTie);
+      s = fastEnd + 1;
+    }
+  }
+
+  /** Counts the order line just read into the next row of ranks as a ballot. */
+  private addBallot(count: number, ranked: number, tie: boolean): void {
+    const m = this.m;
+    const ranks = this.ranks;
+    const base = this.size * m;
     this.orderLines++;
     if (tie) this.hasTie = true;
     if (ranked < m) this.hasIncomplete = true;
@@ -417,6 +459,7 @@ class PrefLibParser {
     const capacity = this.capacity * 2;
     const ranks = new Int32Array(capacity * this.m);
     ranks.set(this.ranks);
+    ranks.fill(-1, this.ranks.length);
     this.ranks = ranks;
     const counts = new Float64Array(capacity);
     counts.set(this.counts);
@@ -432,51 +475,63 @@ class PrefLibParser {
 
   /**
    * Merges orders given on several lines (PrefLib lists each order once, so there are rarely
-   * any): the lines sorted by hash (two 16-bit radix passes, sequential in memory), equal
-   * neighbours compared, and every later copy's count added to the first line's, with a warning
-   * per copy in line order.
+   * any): every later copy's count is added to the first line's, with a warning per copy in line
+   * order. Two passes over the lines' hashes, no sort: the first marks each hash in a bit set of
+   * about 32 bits per line and notes the hashes met before (a copy's hash always is, as is about
+   * one line in 64 by chance); the second compares, through a map from hash to lines, only the
+   * lines whose hash was noted.
    */
   private merge(): void {
     const n = this.size;
     const m = this.m;
     if (n < 2) return;
     const hashes = this.hashes;
-    let order = new Int32Array(n);
-    let next = new Int32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    const bucket = new Int32Array(65537);
-    for (const shift of [0, 16]) {
-      bucket.fill(0);
-      for (let i = 0; i < n; i++) bucket[((hashes[i]! >>> shift) & 0xffff) + 1]!++;
-      for (let k = 1; k <= 65536; k++) bucket[k]! += bucket[k - 1]!;
-      for (let i = 0; i < n; i++) {
-        const b = order[i]!;
-        next[bucket[(hashes[b]! >>> shift) & 0xffff]!++] = b;
+    let bits = 16;
+    while (bits < 30 && 1 << bits < n * 32) bits++;
+    const seenMask = (1 << bits) - 1;
+    const seen = new Int32Array(1 << (bits - 5));
+    const noted = new Int32Array(NOTED_WORDS);
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      const h = hashes[i]!;
+      const k = h & seenMask;
+      const bit = 1 << (k & 31);
+      const w = seen[k >>> 5]!;
+      if ((w & bit) === 0) seen[k >>> 5] = w | bit;
+      else {
+        const q = (h >>> 7) & NOTED_MASK;
+        noted[q >>> 5]! |= 1 << (q & 31);
+        any = true;
       }
-      [order, next] = [next, order];
     }
+    if (!any) return;
     // into[b]: the first line's ballot that b is a copy of, or -1.
     let into: Int32Array | undefined;
     const ranks = this.ranks;
-    for (let i = 0; i < n; ) {
-      let j = i + 1;
-      while (j < n && hashes[order[j]!] === hashes[order[i]!]) j++;
-      // order[i..j) share a hash (stable: ascending ballot, i.e. line, order).
-      for (let x = i + 1; x < j; x++) {
-        const b = order[x]!;
-        for (let y = i; y < x; y++) {
-          const a = order[y]!;
-          if (into?.[a] !== undefined && into[a] !== -1) continue;
-          let same = true;
-          for (let t = 0; t < m && same; t++) if (ranks[a * m + t] !== ranks[b * m + t]) same = false;
-          if (same) {
-            into ??= new Int32Array(n).fill(-1);
-            into[b] = a;
-            break;
-          }
+    const groups = new Map<number, number[]>();
+    for (let b = 0; b < n; b++) {
+      const h = hashes[b]!;
+      const q = (h >>> 7) & NOTED_MASK;
+      if ((noted[q >>> 5]! & (1 << (q & 31))) === 0) continue;
+      const group = groups.get(h);
+      if (group === undefined) {
+        groups.set(h, [b]);
+        continue;
+      }
+      let copyOf = -1;
+      for (const a of group) {
+        let same = true;
+        for (let t = 0; t < m && same; t++) if (ranks[a * m + t] !== ranks[b * m + t]) same = false;
+        if (same) {
+          copyOf = a;
+          break;
         }
       }
-      i = j;
+      if (copyOf < 0) group.push(b);
+      else {
+        into ??= new Int32Array(n).fill(-1);
+        into[b] = copyOf;
+      }
     }
     if (into === undefined) return;
     let kept = 0;
@@ -564,6 +619,10 @@ class PrefLibParser {
   }
 }
 
+/** The bit set of the hashes `merge` compares: 2^20 bits, a 128 KiB table. */
+const NOTED_MASK = (1 << 20) - 1;
+const NOTED_WORDS = 1 << 15;
+
 /** The most alternatives a PrefLib file may declare (a row of tiers per unique ballot is kept). */
 const MAX_ALTERNATIVES = 1_000_000;
 
@@ -575,15 +634,19 @@ function decode(b: Uint8Array, s: number, e: number): string {
 // What fastOrder found besides the count (module variables: no object per line).
 let fastRanked = 0;
 let fastTie = false;
+/** Where fastOrder stopped: the line's LF, or e. */
+let fastEnd = 0;
 
 /**
  * The fast path of an order line: `COUNT: ORDER` in plain ASCII with spaces or tabs, from the
- * first non-blank byte p to e. Fills row[base, base + m) (which must come filled with -1) and returns the count,
- * with the alternatives ranked in fastRanked and whether there is a tie in fastTie; SLOW (-1) for
- * anything else (a malformed line, an alternative out of range or repeated, other bytes), which
- * the caller then reads as text.
+ * first byte p to the first LF or e, whichever comes first (fastEnd says where it stopped). Fills
+ * row[base, base + m) (which must come filled with -1) and returns the count, with the
+ * alternatives ranked in fastRanked and whether there is a tie in fastTie; SLOW (-1) for anything
+ * else (a malformed line, an alternative out of range or repeated, other bytes), which the caller
+ * then reads as text.
  */
 function fastOrder(b: Uint8Array, p: number, e: number, m: number, row: Int32Array, base: number): number {
+  if (p >= e) return SLOW;
   let c = b[p]!;
   if (c < ZERO || c > NINE) return SLOW;
   let count = 0;
@@ -598,7 +661,7 @@ function fastOrder(b: Uint8Array, p: number, e: number, m: number, row: Int32Arr
   let ranked = 0;
   let tiers = 0;
   let tie = false;
-  if (p < e) {
+  if (p < e && b[p] !== LF) {
     for (;;) {
       c = b[p]!;
       if (c === OPEN) {
@@ -638,15 +701,16 @@ function fastOrder(b: Uint8Array, p: number, e: number, m: number, row: Int32Arr
       }
       tiers++;
       while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
-      if (p === e) break;
-      if (b[p] !== COMMA) return SLOW;
+      if (p === e || (c = b[p]!) === LF) break;
+      if (c !== COMMA) return SLOW;
       p++;
       while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
-      if (p === e) return SLOW; // a trailing comma
+      if (p === e || b[p] === LF) return SLOW; // a trailing comma
     }
   }
   fastRanked = ranked;
   fastTie = tie;
+  fastEnd = p;
   return count;
 }
 
