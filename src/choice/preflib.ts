@@ -508,18 +508,19 @@ class PrefLibParser {
     // into[b]: the first line's ballot that b is a copy of, or -1.
     let into: Int32Array | undefined;
     const ranks = this.ranks;
-    const groups = new Map<number, number[]>();
+    // A hash's first line, or (two different orders with one hash: rare) its lines that are no copies.
+    const groups = new Map<number, number | number[]>();
     for (let b = 0; b < n; b++) {
       const h = hashes[b]!;
       const q = (h >>> 7) & NOTED_MASK;
       if ((noted[q >>> 5]! & (1 << (q & 31))) === 0) continue;
       const group = groups.get(h);
       if (group === undefined) {
-        groups.set(h, [b]);
+        groups.set(h, b);
         continue;
       }
       let copyOf = -1;
-      for (const a of group) {
+      for (const a of typeof group === "number" ? [group] : group) {
         let same = true;
         for (let t = 0; t < m && same; t++) if (ranks[a * m + t] !== ranks[b * m + t]) same = false;
         if (same) {
@@ -527,8 +528,10 @@ class PrefLibParser {
           break;
         }
       }
-      if (copyOf < 0) group.push(b);
-      else {
+      if (copyOf < 0) {
+        if (typeof group === "number") groups.set(h, [group, b]);
+        else group.push(b);
+      } else {
         into ??= new Int32Array(n).fill(-1);
         into[b] = copyOf;
       }
@@ -700,10 +703,22 @@ function fastOrder(b: Uint8Array, p: number, e: number, m: number, row: Int32Arr
         ranked++;
       }
       tiers++;
-      while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
-      if (p === e || (c = b[p]!) === LF) break;
-      if (c !== COMMA) return SLOW;
-      p++;
+      if (p === e) break;
+      c = b[p]!;
+      if (c === COMMA) {
+        p++;
+        // The usual case: the next alternative right after the comma.
+        if (p < e && (c = b[p]!) >= ZERO && c <= NINE) continue;
+      } else {
+        // Spaces or tabs, then the end of the line or a comma.
+        while (c === SPACE || c === TAB) {
+          if (++p === e) break;
+          c = b[p]!;
+        }
+        if (p === e || c === LF) break;
+        if (c !== COMMA) return SLOW;
+        p++;
+      }
       while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
       if (p === e || b[p] === LF) return SLOW; // a trailing comma
     }
