@@ -177,11 +177,12 @@ const SLOW = -1;
 
 /**
  * The PrefLib parser, fed bytes. Header lines (a few dozen) are decoded and read as text. Order
- * lines are parsed from the bytes: the count and the alternatives as numbers, the ballot into a
- * row of tiers that is looked up in a hash table of the unique ballots (open addressing over the
- * rows themselves): no string, array or object per line. A line the fast path does not read as a
- * well-formed order of plain ASCII (anything unusual: other whitespace, a malformed order, a tie
- * where the type forbids one) is decoded and read by `slowOrder`, which gives the error messages.
+ * lines are parsed from the bytes as they are found (`fastLines`, no separate search for line
+ * ends): the count and the alternatives as numbers, the ballot straight into the next row of
+ * tiers, with its hash kept for `merge`, which adds up orders given twice at the end: no string,
+ * array or object per line. A line the fast path does not read as a well-formed order of plain
+ * ASCII ending in LF (anything unusual: other whitespace, CR, a malformed order, a tie where the
+ * type forbids one) is decoded and read by `slowOrder`, which gives the error messages.
  */
 class PrefLibParser {
   private lineNo = 0;
