@@ -692,14 +692,20 @@ function fastOrder(b: Uint8Array, p: number, e: number, m: number, row: Int32Arr
         }
         if (size > 1) tie = true;
       } else {
-        let a = 0;
-        let digits = 0;
-        while (p < e && (c = b[p]!) >= ZERO && c <= NINE) {
-          a = a * 10 + (c - ZERO);
-          p++;
-          digits++;
+        // c = b[p]: the alternative's first digit; one digit is the usual case.
+        let a = c - ZERO;
+        if (a < 0 || a > 9) return SLOW;
+        p++;
+        if (p < e && (c = b[p]!) >= ZERO && c <= NINE) {
+          let digits = 1;
+          do {
+            a = a * 10 + (c - ZERO);
+            p++;
+            digits++;
+          } while (p < e && (c = b[p]!) >= ZERO && c <= NINE);
+          if (digits > 9) return SLOW;
         }
-        if (digits === 0 || digits > 9 || a < 1 || a > m || row[base + a - 1] !== -1) return SLOW;
+        if (a < 1 || a > m || row[base + a - 1] !== -1) return SLOW;
         row[base + a - 1] = tiers;
         ranked++;
       }
