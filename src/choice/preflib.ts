@@ -201,6 +201,8 @@ class PrefLibParser {
   private size = 0;
   private capacity = 256;
   private ranks = new Int32Array(0);
+  /** Where fastOrder reads an order line's ballot: m entries, -1 between lines (hot in cache, unlike the next row of ranks). */
+  private row = new Int32Array(0);
   private counts = new Float64Array(256);
   private lines = new Int32Array(256);
   /** Each order line's hash (see `add`): duplicates are found at the end by sorting these, not by a lookup per line. */
@@ -370,8 +372,8 @@ class PrefLibParser {
     // Room for as many ballots as the header announces (within reason), so that nothing is copied while reading.
     const announced = header.get("NUMBER UNIQUE ORDERS")?.value;
     if (announced !== undefined && WHOLE.test(announced)) this.capacity = Math.max(this.capacity, Math.min(Number(announced), 1 << 22));
-    // Rows come filled with -1 (unranked), as the parsers expect them.
-    this.ranks = new Int32Array(this.capacity * m).fill(-1);
+    this.ranks = new Int32Array(this.capacity * m);
+    this.row = new Int32Array(m).fill(-1);
     this.counts = new Float64Array(this.capacity);
     this.lines = new Int32Array(this.capacity);
     this.hashes = new Int32Array(this.capacity);
@@ -383,27 +385,35 @@ class PrefLibParser {
     let p = s;
     while (p < e && (b[p] === SPACE || b[p] === TAB)) p++;
     if (p === e) return; // an empty line
-    // The ballot is parsed straight into the next row of ranks.
     if (this.size === this.capacity) this.grow();
-    const ranks = this.ranks;
-    const base = this.size * m;
-    for (let a = base; a < base + m; a++) ranks[a] = -1;
-    let count = fastOrder(b, p, e, m, ranks, base);
-    let ranked = fastRanked;
-    let tie = fastTie;
-    if (count !== SLOW && ((tie && this.strict) || (ranked < m && this.complete) || count > Number.MAX_SAFE_INTEGER)) count = SLOW;
-    if (count === SLOW) {
-      // Rows past the last ballot stay filled with -1 (fastLines counts on it).
-      const row = ranks.subarray(base, base + m);
-      row.fill(-1);
-      const raw = decode(b, s, e).trim();
-      if (raw === "") return;
-      const r = this.slowOrder(raw, row);
-      count = r.count;
-      ranked = r.ranked;
-      tie = r.tie;
+    const count = fastOrder(b, p, e, m, this.row, 0);
+    if (count !== SLOW && !((fastTie && this.strict) || (fastRanked < m && this.complete) || count > Number.MAX_SAFE_INTEGER)) {
+      this.addBallot(count, fastRanked, fastTie, this.takeRow());
+      return;
     }
-    this.addBallot(count, ranked, tie);
+    this.row.fill(-1);
+    // Read as text, straight into the next row of ranks.
+    const base = this.size * m;
+    const row = this.ranks.subarray(base, base + m);
+    row.fill(-1);
+    const raw = decode(b, s, e).trim();
+    if (raw === "") return;
+    const r = this.slowOrder(raw, row);
+    this.addBallot(r.count, r.ranked, r.tie, hashOf(row));
+  }
+
+  /** Copies `row` into the next row of ranks, fills it with -1 again, and returns the ballot's hash (as hashOf). */
+  private takeRow(): number {
+    const { row, ranks, m } = this;
+    const base = this.size * m;
+    let h = HASH_SEED;
+    for (let a = 0; a < m; a++) {
+      const t = row[a]!;
+      ranks[base + a] = t;
+      row[a] = -1;
+      h = Math.imul(h ^ (t + 2), HASH_PRIME);
+    }
+    return h;
   }
 
   /**
@@ -419,26 +429,22 @@ class PrefLibParser {
     for (;;) {
       // A full table is grown by `orderLine`, for a line that is there.
       if (s >= end || this.size === this.capacity) return s;
-      const ranks = this.ranks;
-      const base = this.size * m;
-      // The row comes filled with -1 (startData, grow); it is left so when the line is not read here.
-      const count = fastOrder(b, s, end, m, ranks, base);
+      const row = this.row;
+      const count = fastOrder(b, s, end, m, row, 0);
       // The line must end at a LF inside the buffer.
       if (count === SLOW || fastEnd === end || (fastTie && strict) || (fastRanked < m && complete) || count > Number.MAX_SAFE_INTEGER) {
-        ranks.fill(-1, base, base + m);
+        row.fill(-1);
         return s;
       }
       this.lineNo++;
-      this.addBallot(count, fastRanked, fastTie);
+      this.addBallot(count, fastRanked, fastTie, this.takeRow());
       s = fastEnd + 1;
     }
   }
 
-  /** Counts the order line just read into the next row of ranks as a ballot. */
-  private addBallot(count: number, ranked: number, tie: boolean): void {
+  /** Counts the order line just read into the next row of ranks (hash h, see hashOf) as a ballot. */
+  private addBallot(count: number, ranked: number, tie: boolean, h: number): void {
     const m = this.m;
-    const ranks = this.ranks;
-    const base = this.size * m;
     this.orderLines++;
     if (tie) this.hasTie = true;
     if (ranked < m) this.hasIncomplete = true;
@@ -447,8 +453,6 @@ class PrefLibParser {
       throw new CivitasError("input", `${this.at(this.lineNo)}: the counts so far add up to ${this.voters}, more than ${Number.MAX_SAFE_INTEGER} (2^53 - 1), the most voters civitas adds exactly`);
     }
     // Every line is kept as a ballot; `merge` finds the orders given twice at the end.
-    let h = 0x811c9dc5;
-    for (let a = base; a < base + m; a++) h = Math.imul(h ^ (ranks[a]! + 2), 0x01000193);
     const ballot = this.size;
     this.counts[ballot] = count;
     this.lines[ballot] = this.lineNo;
@@ -460,7 +464,6 @@ class PrefLibParser {
     const capacity = this.capacity * 2;
     const ranks = new Int32Array(capacity * this.m);
     ranks.set(this.ranks);
-    ranks.fill(-1, this.ranks.length);
     this.ranks = ranks;
     const counts = new Float64Array(capacity);
     counts.set(this.counts);
@@ -629,6 +632,15 @@ const NOTED_WORDS = 1 << 15;
 
 /** The most alternatives a PrefLib file may declare (a row of tiers per unique ballot is kept). */
 const MAX_ALTERNATIVES = 1_000_000;
+
+/** FNV-1a over a ballot's tiers: the hash `merge` groups lines by. */
+const HASH_SEED = 0x811c9dc5;
+const HASH_PRIME = 0x01000193;
+function hashOf(row: Int32Array): number {
+  let h = HASH_SEED;
+  for (let a = 0; a < row.length; a++) h = Math.imul(h ^ (row[a]! + 2), HASH_PRIME);
+  return h;
+}
 
 const decoder = new TextDecoder("utf-8");
 function decode(b: Uint8Array, s: number, e: number): string {
