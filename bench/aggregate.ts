@@ -26,11 +26,18 @@
  *   npx tsx bench/aggregate.ts                       # 1,000,000 voters, 100,000 orders, 5 rounds
  *   npx tsx bench/aggregate.ts --short               # the same, 3 rounds (well under a minute)
  *   npx tsx bench/aggregate.ts --voters 200000 --orders 20000 --rounds 3 --seed 7
+ *   npx tsx bench/aggregate.ts --short --baseline 9eed593   # (c)'s parse beside src/choice/preflib.ts of that commit
+ *
+ * `--baseline REV` times the PrefLib parser of another commit (`git show REV:src/choice/preflib.ts`,
+ * run from a temporary copy) and this one in alternation, on the same file in the same process,
+ * and prints both and their ratio: on a shared machine, absolute figures drift from minute to
+ * minute, the ratio much less. Wall time and CPU time (user + system, the process's) are both shown.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { seededRng, type Rng } from "../src/metrics/rng.js";
@@ -46,6 +53,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string" },
     seed: { type: "string", default: "0" },
     short: { type: "boolean", default: false },
+    baseline: { type: "string" },
   },
 });
 // --short: the same profiles, 3 rounds instead of 5 (about 20 s on a busy 2-core machine).
@@ -319,19 +327,34 @@ function wholeProcess(file: string): Promise<{ ms: number; maxRssMb: number; cod
     writeFileSync(many, writePrefLib({ ...merged.value, counts: merged.value.counts.map((c) => c * 1000) }));
     const mb = statSync(file).size / 1e6;
     console.log(`\n(c) the PrefLib file of (a): ${mb.toFixed(1)} MB, ${merged.value.size.toLocaleString("en")} order lines`);
-    const parse: number[] = [];
-    const cpu: number[] = [];
+    type Reader = typeof readPrefLibWithWarnings;
+    const readers: { name: string; read: Reader; wall: number[]; cpu: number[] }[] = [{ name: "readPrefLibWithWarnings (parse)", read: readPrefLibWithWarnings, wall: [], cpu: [] }];
+    if (flags.baseline !== undefined) readers.push({ name: `  the same, src/choice/preflib.ts of ${flags.baseline}`, read: await baselineReader(flags.baseline, dir), wall: [], cpu: [] });
     for (let r = 0; r < ROUNDS; r++) {
-      const c0 = process.cpuUsage();
-      const t = performance.now();
-      const parsed = await readPrefLibWithWarnings(file);
-      parse.push(performance.now() - t);
-      const c = process.cpuUsage(c0);
-      cpu.push((c.user + c.system) / 1000);
-      if (parsed.profile.size !== merged.value.size) throw new Error(`parsed ${parsed.profile.size} ballots, wrote ${merged.value.size}`);
+      // In alternation, each first in every other round.
+      for (const reader of r % 2 === 0 ? readers : [...readers].reverse()) {
+        const c0 = process.cpuUsage();
+        const t = performance.now();
+        const parsed = await reader.read(file);
+        reader.wall.push(performance.now() - t);
+        const c = process.cpuUsage(c0);
+        reader.cpu.push((c.user + c.system) / 1000);
+        if (parsed.profile.size !== merged.value.size) throw new Error(`${reader.name}: parsed ${parsed.profile.size} ballots, wrote ${merged.value.size}`);
+      }
     }
-    const pm = median(parse);
-    row("readPrefLibWithWarnings (parse)", pm, `${(mb / (pm / 1000)).toFixed(0)} MB/s${mb / (pm / 1000) >= 100 ? "" : "  UNDER 100 MB/s"} · CPU ${fmt(median(cpu))} (${(mb / (median(cpu) / 1000)).toFixed(0)} MB/s)`);
+    for (const reader of readers) {
+      const pm = median(reader.wall);
+      const cm = median(reader.cpu);
+      row(reader.name, pm, `${(mb / (pm / 1000)).toFixed(0)} MB/s${mb / (pm / 1000) >= 100 ? "" : "  UNDER 100 MB/s"} · CPU ${fmt(cm)} (${(mb / (cm / 1000)).toFixed(0)} MB/s)`);
+    }
+    if (readers.length === 2) {
+      const [now, base] = readers as [(typeof readers)[0], (typeof readers)[0]];
+      const ratios = now.wall.map((w, r) => base.wall[r]! / w);
+      console.log(
+        `  speed of this commit's parser / ${flags.baseline}'s: ${(median(base.wall) / median(now.wall)).toFixed(2)} (wall medians), ` +
+          `${median(ratios).toFixed(2)} (median of the rounds' ratios), ${(median(base.cpu) / median(now.cpu)).toFixed(2)} (CPU medians)`,
+      );
+    }
     if (!existsSync(path.join(import.meta.dirname, "../dist/cli/main.js"))) {
       console.log("  whole process: dist/cli/main.js is missing (npm run build)");
     } else {
@@ -355,6 +378,21 @@ function wholeProcess(file: string): Promise<{ ms: number; maxRssMb: number; cod
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * readPrefLibWithWarnings of src/choice/preflib.ts at commit `rev`: the file copied into `dir`,
+ * its two imports pointed at this checkout's src/errors.ts and src/choice/profile.ts.
+ */
+async function baselineReader(rev: string, dir: string): Promise<typeof readPrefLibWithWarnings> {
+  const root = path.join(import.meta.dirname, "..");
+  const text = execFileSync("git", ["show", `${rev}:src/choice/preflib.ts`], { cwd: root, encoding: "utf8" });
+  const at = (p: string) => JSON.stringify(pathToFileURL(path.join(root, p)).href);
+  const patched = text.replace(/"\.\.\/errors\.js"/u, at("src/errors.ts")).replace(/"\.\/profile\.js"/u, at("src/choice/profile.ts"));
+  const copy = path.join(dir, "preflib-baseline.mts");
+  writeFileSync(copy, patched);
+  const mod = (await import(pathToFileURL(copy).href)) as { readPrefLibWithWarnings: typeof readPrefLibWithWarnings };
+  return mod.readPrefLibWithWarnings;
 }
 
 function totalOf(p: Profile): number {

@@ -47,8 +47,12 @@ function redactParams(params: string): string {
 // scheme :// authority path ?query #fragment, up to whitespace or a quote.
 const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"'<>]*)([^\s?#"'<>]*)(\?[^\s#"'<>]*)?(#[^\s"'<>]*)?/giu;
 
+/** A comma that starts another URL (`--base-url http://a/v1,http://u:k@b/v1`): each URL is redacted on its own. */
+const COMMA_BEFORE_URL = /,(?=[a-z][a-z0-9+.-]*:\/\/)/iu;
+
 /** The text with the credentials of every URL in it replaced by "***". */
 export function redactUrls(text: string): string {
+  if (COMMA_BEFORE_URL.test(text)) return text.split(COMMA_BEFORE_URL).map(redactUrls).join(",");
   return text.replace(URL_IN_TEXT, (_m, scheme: string, authority: string, rest: string, query: string | undefined, fragment: string | undefined) => {
     const at = authority.lastIndexOf("@");
     const host = at >= 0 ? `${MASK}@${authority.slice(at + 1)}` : authority;

@@ -113,12 +113,13 @@ export async function readPrefLibWithWarnings(file: string, options: { readonly 
   }
   try {
     const parser = new PrefLibParser(file);
-    let buffer = new Uint8Array(options.chunkSize ?? CHUNK);
+    // A Buffer: its indexOf is a native byte search.
+    let buffer = Buffer.alloc(options.chunkSize ?? CHUNK);
     let kept = 0;
     for (;;) {
       if (kept === buffer.length) {
         // One line longer than the buffer: grow it.
-        const bigger = new Uint8Array(buffer.length * 2);
+        const bigger = Buffer.alloc(buffer.length * 2);
         bigger.set(buffer);
         buffer = bigger;
       }
@@ -176,11 +177,12 @@ const SLOW = -1;
 
 /**
  * The PrefLib parser, fed bytes. Header lines (a few dozen) are decoded and read as text. Order
- * lines are parsed from the bytes: the count and the alternatives as numbers, the ballot into a
- * row of tiers that is looked up in a hash table of the unique ballots (open addressing over the
- * rows themselves): no string, array or object per line. A line the fast path does not read as a
- * well-formed order of plain ASCII (anything unusual: other whitespace, a malformed order, a tie
- * where the type forbids one) is decoded and read by `slowOrder`, which gives the error messages.
+ * lines are parsed from the bytes as they are found (`fastLines`, no separate search for line
+ * ends): the count and the alternatives as numbers, the ballot straight into the next row of
+ * tiers, with its hash kept for `merge`, which adds up orders given twice at the end: no string,
+ * array or object per line. A line the fast path does not read as a well-formed order of plain
+ * ASCII ending in LF (anything unusual: other whitespace, CR, a malformed order, a tie where the
+ * type forbids one) is decoded and read by `slowOrder`, which gives the error messages.
  */
 class PrefLibParser {
   private lineNo = 0;
@@ -199,6 +201,8 @@ class PrefLibParser {
   private size = 0;
   private capacity = 256;
   private ranks = new Int32Array(0);
+  /** Where fastOrder reads an order line's ballot: m entries, -1 between lines (hot in cache, unlike the next row of ranks). */
+  private row = new Int32Array(0);
   private counts = new Float64Array(256);
   private lines = new Int32Array(256);
   /** Each order line's hash (see `add`): duplicates are found at the end by sorting these, not by a lookup per line. */
@@ -226,9 +230,12 @@ class PrefLibParser {
       if (bytes[s] === LF) s++;
       this.skipLf = false;
     }
-    if (bytes.indexOf(CR, s) < 0 || bytes.indexOf(CR, s) >= end) {
-      // No CR: lines end at LF (native search).
+    const cr = bytes.indexOf(CR, s);
+    if (cr < 0 || cr >= end) {
+      // No CR: lines end at LF. Order lines are read by `fastLines` as they are found; a line it
+      // does not read (or the header's) is found by a native search and read by `line`.
       for (;;) {
+        if (this.inData) s = this.fastLines(bytes, s, end);
         const p = bytes.indexOf(LF, s);
         if (p < 0 || p >= end) break;
         this.line(bytes, s, p);
@@ -366,6 +373,7 @@ class PrefLibParser {
     const announced = header.get("NUMBER UNIQUE ORDERS")?.value;
     if (announced !== undefined && WHOLE.test(announced)) this.capacity = Math.max(this.capacity, Math.min(Number(announced), 1 << 22));
     this.ranks = new Int32Array(this.capacity * m);
+    this.row = new Int32Array(m).fill(-1);
     this.counts = new Float64Array(this.capacity);
     this.lines = new Int32Array(this.capacity);
     this.hashes = new Int32Array(this.capacity);
@@ -377,25 +385,66 @@ class PrefLibParser {
     let p = s;
     while (p < e && (b[p] === SPACE || b[p] === TAB)) p++;
     if (p === e) return; // an empty line
-    // The ballot is parsed straight into the next row of ranks.
     if (this.size === this.capacity) this.grow();
-    const ranks = this.ranks;
-    const base = this.size * m;
-    for (let a = base; a < base + m; a++) ranks[a] = -1;
-    let count = fastOrder(b, p, e, m, ranks, base);
-    let ranked = fastRanked;
-    let tie = fastTie;
-    if (count !== SLOW && ((tie && this.strict) || (ranked < m && this.complete) || count > Number.MAX_SAFE_INTEGER)) count = SLOW;
-    if (count === SLOW) {
-      const raw = decode(b, s, e).trim();
-      if (raw === "") return;
-      const row = ranks.subarray(base, base + m);
-      row.fill(-1);
-      const r = this.slowOrder(raw, row);
-      count = r.count;
-      ranked = r.ranked;
-      tie = r.tie;
+    const count = fastOrder(b, p, e, m, this.row, 0);
+    if (count !== SLOW && !((fastTie && this.strict) || (fastRanked < m && this.complete) || count > Number.MAX_SAFE_INTEGER)) {
+      this.addBallot(count, fastRanked, fastTie, this.takeRow());
+      return;
     }
+    this.row.fill(-1);
+    // Read as text, straight into the next row of ranks.
+    const base = this.size * m;
+    const row = this.ranks.subarray(base, base + m);
+    row.fill(-1);
+    const raw = decode(b, s, e).trim();
+    if (raw === "") return;
+    const r = this.slowOrder(raw, row);
+    this.addBallot(r.count, r.ranked, r.tie, hashOf(row));
+  }
+
+  /** Copies `row` into the next row of ranks, fills it with -1 again, and returns the ballot's hash (as hashOf). */
+  private takeRow(): number {
+    const { row, ranks, m } = this;
+    const base = this.size * m;
+    let h = HASH_SEED;
+    for (let a = 0; a < m; a++) {
+      const t = row[a]!;
+      ranks[base + a] = t;
+      row[a] = -1;
+      h = Math.imul(h ^ (t + 2), HASH_PRIME);
+    }
+    return h;
+  }
+
+  /**
+   * Order lines from bytes[s, end), each `COUNT: ORDER` read by fastOrder straight into the next
+   * row, until a line it does not read (anything unusual: an empty line, a malformed order, a tie
+   * the type forbids, a line cut by the end of the buffer). Returns where that line starts, for
+   * `line` to read.
+   */
+  private fastLines(b: Uint8Array, s: number, end: number): number {
+    const m = this.m;
+    const strict = this.strict;
+    const complete = this.complete;
+    for (;;) {
+      // A full table is grown by `orderLine`, for a line that is there.
+      if (s >= end || this.size === this.capacity) return s;
+      const row = this.row;
+      const count = fastOrder(b, s, end, m, row, 0);
+      // The line must end at a LF inside the buffer.
+      if (count === SLOW || fastEnd === end || (fastTie && strict) || (fastRanked < m && complete) || count > Number.MAX_SAFE_INTEGER) {
+        row.fill(-1);
+        return s;
+      }
+      this.lineNo++;
+      this.addBallot(count, fastRanked, fastTie, this.takeRow());
+      s = fastEnd + 1;
+    }
+  }
+
+  /** Counts the order line just read into the next row of ranks (hash h, see hashOf) as a ballot. */
+  private addBallot(count: number, ranked: number, tie: boolean, h: number): void {
+    const m = this.m;
     this.orderLines++;
     if (tie) this.hasTie = true;
     if (ranked < m) this.hasIncomplete = true;
@@ -404,8 +453,6 @@ class PrefLibParser {
       throw new CivitasError("input", `${this.at(this.lineNo)}: the counts so far add up to ${this.voters}, more than ${Number.MAX_SAFE_INTEGER} (2^53 - 1), the most voters civitas adds exactly`);
     }
     // Every line is kept as a ballot; `merge` finds the orders given twice at the end.
-    let h = 0x811c9dc5;
-    for (let a = base; a < base + m; a++) h = Math.imul(h ^ (ranks[a]! + 2), 0x01000193);
     const ballot = this.size;
     this.counts[ballot] = count;
     this.lines[ballot] = this.lineNo;
@@ -432,51 +479,66 @@ class PrefLibParser {
 
   /**
    * Merges orders given on several lines (PrefLib lists each order once, so there are rarely
-   * any): the lines sorted by hash (two 16-bit radix passes, sequential in memory), equal
-   * neighbours compared, and every later copy's count added to the first line's, with a warning
-   * per copy in line order.
+   * any): every later copy's count is added to the first line's, with a warning per copy in line
+   * order. Two passes over the lines' hashes, no sort: the first marks each hash in a bit set of
+   * about 32 bits per line and notes the hashes met before (a copy's hash always is, as is about
+   * one line in 64 by chance); the second compares, through a map from hash to lines, only the
+   * lines whose hash was noted.
    */
   private merge(): void {
     const n = this.size;
     const m = this.m;
     if (n < 2) return;
     const hashes = this.hashes;
-    let order = new Int32Array(n);
-    let next = new Int32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    const bucket = new Int32Array(65537);
-    for (const shift of [0, 16]) {
-      bucket.fill(0);
-      for (let i = 0; i < n; i++) bucket[((hashes[i]! >>> shift) & 0xffff) + 1]!++;
-      for (let k = 1; k <= 65536; k++) bucket[k]! += bucket[k - 1]!;
-      for (let i = 0; i < n; i++) {
-        const b = order[i]!;
-        next[bucket[(hashes[b]! >>> shift) & 0xffff]!++] = b;
+    let bits = 16;
+    while (bits < 30 && 1 << bits < n * 32) bits++;
+    const seenMask = (1 << bits) - 1;
+    const seen = new Int32Array(1 << (bits - 5));
+    const noted = new Int32Array(NOTED_WORDS);
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      const h = hashes[i]!;
+      const k = h & seenMask;
+      const bit = 1 << (k & 31);
+      const w = seen[k >>> 5]!;
+      if ((w & bit) === 0) seen[k >>> 5] = w | bit;
+      else {
+        const q = (h >>> 7) & NOTED_MASK;
+        noted[q >>> 5]! |= 1 << (q & 31);
+        any = true;
       }
-      [order, next] = [next, order];
     }
+    if (!any) return;
     // into[b]: the first line's ballot that b is a copy of, or -1.
     let into: Int32Array | undefined;
     const ranks = this.ranks;
-    for (let i = 0; i < n; ) {
-      let j = i + 1;
-      while (j < n && hashes[order[j]!] === hashes[order[i]!]) j++;
-      // order[i..j) share a hash (stable: ascending ballot, i.e. line, order).
-      for (let x = i + 1; x < j; x++) {
-        const b = order[x]!;
-        for (let y = i; y < x; y++) {
-          const a = order[y]!;
-          if (into?.[a] !== undefined && into[a] !== -1) continue;
-          let same = true;
-          for (let t = 0; t < m && same; t++) if (ranks[a * m + t] !== ranks[b * m + t]) same = false;
-          if (same) {
-            into ??= new Int32Array(n).fill(-1);
-            into[b] = a;
-            break;
-          }
+    // A hash's first line, or (two different orders with one hash: rare) its lines that are no copies.
+    const groups = new Map<number, number | number[]>();
+    for (let b = 0; b < n; b++) {
+      const h = hashes[b]!;
+      const q = (h >>> 7) & NOTED_MASK;
+      if ((noted[q >>> 5]! & (1 << (q & 31))) === 0) continue;
+      const group = groups.get(h);
+      if (group === undefined) {
+        groups.set(h, b);
+        continue;
+      }
+      let copyOf = -1;
+      for (const a of typeof group === "number" ? [group] : group) {
+        let same = true;
+        for (let t = 0; t < m && same; t++) if (ranks[a * m + t] !== ranks[b * m + t]) same = false;
+        if (same) {
+          copyOf = a;
+          break;
         }
       }
-      i = j;
+      if (copyOf < 0) {
+        if (typeof group === "number") groups.set(h, [group, b]);
+        else group.push(b);
+      } else {
+        into ??= new Int32Array(n).fill(-1);
+        into[b] = copyOf;
+      }
     }
     if (into === undefined) return;
     let kept = 0;
@@ -564,8 +626,21 @@ class PrefLibParser {
   }
 }
 
+/** The bit set of the hashes `merge` compares: 2^20 bits, a 128 KiB table. */
+const NOTED_MASK = (1 << 20) - 1;
+const NOTED_WORDS = 1 << 15;
+
 /** The most alternatives a PrefLib file may declare (a row of tiers per unique ballot is kept). */
 const MAX_ALTERNATIVES = 1_000_000;
+
+/** FNV-1a over a ballot's tiers: the hash `merge` groups lines by. */
+const HASH_SEED = 0x811c9dc5;
+const HASH_PRIME = 0x01000193;
+function hashOf(row: Int32Array): number {
+  let h = HASH_SEED;
+  for (let a = 0; a < row.length; a++) h = Math.imul(h ^ (row[a]! + 2), HASH_PRIME);
+  return h;
+}
 
 const decoder = new TextDecoder("utf-8");
 function decode(b: Uint8Array, s: number, e: number): string {
@@ -575,15 +650,19 @@ function decode(b: Uint8Array, s: number, e: number): string {
 // What fastOrder found besides the count (module variables: no object per line).
 let fastRanked = 0;
 let fastTie = false;
+/** Where fastOrder stopped: the line's LF, or e. */
+let fastEnd = 0;
 
 /**
  * The fast path of an order line: `COUNT: ORDER` in plain ASCII with spaces or tabs, from the
- * first non-blank byte p to e. Fills row[base, base + m) (which must come filled with -1) and returns the count,
- * with the alternatives ranked in fastRanked and whether there is a tie in fastTie; SLOW (-1) for
- * anything else (a malformed line, an alternative out of range or repeated, other bytes), which
- * the caller then reads as text.
+ * first byte p to the first LF or e, whichever comes first (fastEnd says where it stopped). Fills
+ * row[base, base + m) (which must come filled with -1) and returns the count, with the
+ * alternatives ranked in fastRanked and whether there is a tie in fastTie; SLOW (-1) for anything
+ * else (a malformed line, an alternative out of range or repeated, other bytes), which the caller
+ * then reads as text.
  */
 function fastOrder(b: Uint8Array, p: number, e: number, m: number, row: Int32Array, base: number): number {
+  if (p >= e) return SLOW;
   let c = b[p]!;
   if (c < ZERO || c > NINE) return SLOW;
   let count = 0;
@@ -598,7 +677,7 @@ function fastOrder(b: Uint8Array, p: number, e: number, m: number, row: Int32Arr
   let ranked = 0;
   let tiers = 0;
   let tie = false;
-  if (p < e) {
+  if (p < e && b[p] !== LF) {
     for (;;) {
       c = b[p]!;
       if (c === OPEN) {
@@ -625,28 +704,47 @@ function fastOrder(b: Uint8Array, p: number, e: number, m: number, row: Int32Arr
         }
         if (size > 1) tie = true;
       } else {
-        let a = 0;
-        let digits = 0;
-        while (p < e && (c = b[p]!) >= ZERO && c <= NINE) {
-          a = a * 10 + (c - ZERO);
-          p++;
-          digits++;
+        // c = b[p]: the alternative's first digit; one digit is the usual case.
+        let a = c - ZERO;
+        if (a < 0 || a > 9) return SLOW;
+        p++;
+        if (p < e && (c = b[p]!) >= ZERO && c <= NINE) {
+          let digits = 1;
+          do {
+            a = a * 10 + (c - ZERO);
+            p++;
+            digits++;
+          } while (p < e && (c = b[p]!) >= ZERO && c <= NINE);
+          if (digits > 9) return SLOW;
         }
-        if (digits === 0 || digits > 9 || a < 1 || a > m || row[base + a - 1] !== -1) return SLOW;
+        if (a < 1 || a > m || row[base + a - 1] !== -1) return SLOW;
         row[base + a - 1] = tiers;
         ranked++;
       }
       tiers++;
-      while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
       if (p === e) break;
-      if (b[p] !== COMMA) return SLOW;
-      p++;
+      c = b[p]!;
+      if (c === COMMA) {
+        p++;
+        // The usual case: the next alternative right after the comma.
+        if (p < e && (c = b[p]!) >= ZERO && c <= NINE) continue;
+      } else {
+        // Spaces or tabs, then the end of the line or a comma.
+        while (c === SPACE || c === TAB) {
+          if (++p === e) break;
+          c = b[p]!;
+        }
+        if (p === e || c === LF) break;
+        if (c !== COMMA) return SLOW;
+        p++;
+      }
       while (p < e && ((c = b[p]!) === SPACE || c === TAB)) p++;
-      if (p === e) return SLOW; // a trailing comma
+      if (p === e || b[p] === LF) return SLOW; // a trailing comma
     }
   }
   fastRanked = ranked;
   fastTie = tie;
+  fastEnd = p;
   return count;
 }
 

@@ -53,12 +53,12 @@ export function redactedCommand(argv: readonly string[]): string {
     } else if (a.startsWith("--api-key=")) {
       out.push("--api-key=***");
     } else {
-      // A base URL typed without its scheme ("user:key@host/v1") still hides what precedes the "@".
+      // A base URL typed without its scheme ("user:key@host/v1") still hides what precedes the "@"
+      // (each of a list: "--base-url a,b").
+      const hideUser = (v: string) => v.split(",").map((u) => (u.includes("://") ? u : u.replace(/^[^/]*@/u, "***@"))).join(",");
       let value = a;
-      if (!a.includes("://")) {
-        if (argv[i - 1] === "--base-url") value = a.replace(/^[^/]*@/u, "***@");
-        else if (a.startsWith("--base-url=")) value = a.replace(/^(--base-url=)[^/]*@/u, "$1***@");
-      }
+      if (argv[i - 1] === "--base-url") value = hideUser(a);
+      else if (a.startsWith("--base-url=")) value = `--base-url=${hideUser(a.slice("--base-url=".length))}`;
       const safe = redactUrls(value);
       out.push(/\s/u.test(safe) ? JSON.stringify(safe) : safe);
     }

@@ -43,8 +43,13 @@
  * the logprobs method with an error naming the method and the model, and every later logprobs
  * request of the client fails the same way without asking.
  *
+ * Several base URLs (`--base-url a,b,c`: replicas of one model) are balanced by least outstanding
+ * requests: each attempt goes to the server with the fewest attempts in flight that has room
+ * (--concurrency is per URL), ties in turn, a retry elsewhere when another has room; a server
+ * found unreachable is left out after its quick retry, and errors name the servers that failed.
+ *
  * Identity: `openai:<model-id>`, the model id being `modelId` (--model-id), default the model
- * name the server is asked for. The URL is not part of it: the same model behind two replicas or
+ * name the server is asked for. The URLs are not part of it: the same model behind two replicas or
  * a new URL shares the cache. What the server reports running (`model`, `system_fingerprint`) is
  * returned with every answer (`served`) and stored with it.
  */
@@ -105,11 +110,16 @@ export interface OpenAIOptions {
    * refused before asking (they give none). Default false (detected from the server's 400s).
    */
   readonly reasoning?: boolean;
-  /** Default: OPENAI_BASE_URL, else the kind's usual local URL (ollama, vllm) or https://api.openai.com/v1. */
+  /**
+   * Default: OPENAI_BASE_URL, else the kind's usual local URL (ollama, vllm) or
+   * https://api.openai.com/v1. Several URLs separated by commas are servers of the same model:
+   * each attempt goes to the one with the fewest requests outstanding, and the identity does not
+   * change with the set.
+   */
   readonly baseURL?: string;
   /** Default: OPENAI_API_KEY. Needed only for api.openai.com. */
   readonly apiKey?: string;
-  /** Parallel requests the engine may send. Default 4. */
+  /** Parallel requests per base URL (the engine may send this times the number of URLs). Default 4. */
   readonly concurrency?: number;
   /** Per attempt, until the whole response has arrived. Default 60 000 ms. */
   readonly timeoutMs?: number;
@@ -170,32 +180,59 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
     });
   }
   const rawBase = nonEmpty(opts.baseURL) ?? nonEmpty(env["OPENAI_BASE_URL"]) ?? DEFAULT_BASE_URLS[kind];
-  let base: URL;
-  try {
-    base = new URL(rawBase);
-  } catch {
-    throw new CivitasError("usage", `base URL "${scrub(rawBase)}" is not a URL`, {
-      hint: `give a full URL ending in /v1, e.g. ${DEFAULT_BASE_URLS[kind]} (--base-url or OPENAI_BASE_URL)`,
+  const parts = rawBase.split(",").map((p) => p.trim());
+  if (parts.some((p) => p === "")) {
+    throw new CivitasError("usage", `base URLs "${scrub(rawBase)}": an empty URL in the list`, {
+      hint: `separate full URLs with commas, e.g. http://gpu-1:8000/v1,http://gpu-2:8000/v1 (--base-url or OPENAI_BASE_URL)`,
     });
   }
-  if (base.protocol !== "http:" && base.protocol !== "https:") {
-    throw new CivitasError("usage", `base URL "${scrub(publicBaseURL(base))}" is not an http(s) URL`, {
-      hint: `e.g. ${DEFAULT_BASE_URLS[kind]}`,
-    });
+  const bases = parts.map((raw): URL => {
+    let base: URL;
+    try {
+      base = new URL(raw);
+    } catch {
+      throw new CivitasError("usage", `base URL "${scrub(raw)}" is not a URL`, {
+        hint: `give a full URL ending in /v1, e.g. ${DEFAULT_BASE_URLS[kind]} (--base-url or OPENAI_BASE_URL; several separated by commas)`,
+      });
+    }
+    if (base.protocol !== "http:" && base.protocol !== "https:") {
+      throw new CivitasError("usage", `base URL "${scrub(publicBaseURL(base))}" is not an http(s) URL`, {
+        hint: `e.g. ${DEFAULT_BASE_URLS[kind]}`,
+      });
+    }
+    return base;
+  });
+  const secrets = [apiKey, ...bases.flatMap((b) => urlSecrets(b))];
+  const safe = scrubber(secrets);
+  const endpoints = bases.map(
+    (base): EndpointSettings => ({
+      baseURL: publicBaseURL(base),
+      query: Object.fromEntries(base.searchParams),
+      basicAuth: base.username === "" && base.password === "" ? undefined : `${safeDecode(base.username)}:${safeDecode(base.password)}`,
+      url: safe(publicBaseURL(base)),
+    }),
+  );
+  const seen = new Set<string>();
+  for (const [i, b] of bases.entries()) {
+    const where = `${publicBaseURL(b)}${b.search}`;
+    if (seen.has(where)) {
+      throw new CivitasError("usage", `base URL ${endpoints[i]!.url} is given twice`, {
+        hint: "give each server once; --concurrency is the number of requests each URL is sent at once",
+      });
+    }
+    seen.add(where);
   }
-  const secrets = [apiKey, ...urlSecrets(base)];
-  const url = scrubber(secrets)(publicBaseURL(base));
-  if (apiKey === undefined && base.hostname === "api.openai.com") {
-    throw new CivitasError("usage", `no API key for ${url}: set OPENAI_API_KEY`, {
+  const url = endpoints.map((e) => e.url).join(", ");
+  const openaiHost = endpoints.find((_, i) => bases[i]!.hostname === "api.openai.com");
+  if (apiKey === undefined && openaiHost !== undefined) {
+    throw new CivitasError("usage", `no API key for ${openaiHost.url}: set OPENAI_API_KEY`, {
       hint: "export OPENAI_API_KEY=<your key> (or pass --api-key); for a local server give its --base-url",
     });
   }
   const concurrency = positiveInt(opts.concurrency, OPENAI_DEFAULTS.concurrency, "concurrency");
   const settings: Omit<ClientSettings, "api" | "reasoning" | "display"> = {
     model,
-    baseURL: publicBaseURL(base),
-    query: Object.fromEntries(base.searchParams),
-    basicAuth: base.username === "" && base.password === "" ? undefined : `${safeDecode(base.username)}:${safeDecode(base.password)}`,
+    endpoints,
     url,
     apiKey: apiKey ?? PLACEHOLDER_KEY,
     secrets,
@@ -234,12 +271,8 @@ export function openaiSpec(kind: OpenAIKind, model: string, opts: OpenAIOptions 
   };
 }
 
-interface ClientSettings {
-  readonly model: string;
-  readonly api: OpenAIApi;
-  readonly reasoning: boolean;
-  /** How the user named the model: "vllm:<model>". */
-  readonly display: string;
+/** One server of a client: where requests go and how they authenticate. */
+interface EndpointSettings {
   /** Without credentials, query or fragment (fetch refuses URLs with credentials; the SDK appends paths). */
   readonly baseURL: string;
   /** The base URL's query parameters (`?api-version=...`, `?key=...`), sent with every request. */
@@ -247,6 +280,18 @@ interface ClientSettings {
   /** "user:password" from the base URL, sent as HTTP Basic authorization (as curl does), in place of the bearer key. */
   readonly basicAuth: string | undefined;
   /** Safe to show. */
+  readonly url: string;
+}
+
+interface ClientSettings {
+  readonly model: string;
+  readonly api: OpenAIApi;
+  readonly reasoning: boolean;
+  /** How the user named the model: "vllm:<model>". */
+  readonly display: string;
+  /** The servers (one or more --base-url), balanced by least outstanding requests. */
+  readonly endpoints: readonly EndpointSettings[];
+  /** Every server's URL, safe to show, separated by ", ". */
   readonly url: string;
   readonly apiKey: string;
   readonly secrets: readonly (string | undefined)[];
@@ -392,17 +437,39 @@ class AttemptFailure extends Error {
     super(reason);
     this.name = "AttemptFailure";
   }
+  /** The server (safe URL) the attempt went to. */
+  url: string | undefined;
+}
+
+/** A server of a client, as it stands: requests outstanding, and whether it is known to be unreachable. */
+interface Endpoint {
+  readonly url: string;
+  readonly sdk: OpenAI;
+  /** Attempts outstanding (sent, not yet answered). */
+  active: number;
+  /** The quick retry after it was found unreachable, resolving to its failure (or undefined: it answered). */
+  outage: Promise<AttemptFailure | undefined> | undefined;
+  /** Set when the quick retry failed too: no attempt goes to it any more. */
+  down: AttemptFailure | undefined;
+}
+
+/** What one request (with its retries) has met: where its attempts failed, for the error and for the next attempt. */
+interface RequestTrail {
+  /** The server of the last failed attempt: the next attempt goes elsewhere when another has room. */
+  lastFailed: Endpoint | undefined;
+  /** The servers attempts failed at, in order. */
+  readonly failedAt: string[];
 }
 
 export class OpenAIClient implements ModelClient {
   readonly backend = "openai" as const;
   readonly concurrency: number;
-  private readonly sdk: OpenAI;
+  private readonly endpoints: readonly Endpoint[];
+  /** Woken when a server frees a slot or its outage settles. */
+  private readonly waiters = new Set<() => void>();
+  /** Where the search for the least loaded server starts: ties go round the servers. */
+  private rotation = 0;
   private readonly scrub: (s: string) => string;
-  /** The quick retry after the server was found unreachable, resolving to its failure (or undefined: the server answered). */
-  private outage: Promise<AttemptFailure | undefined> | undefined;
-  /** Set when the quick retry failed too: every request fails with it at once. */
-  private down: AttemptFailure | undefined;
   /** The token field the model takes; switched (once per request) when the server names the other. */
   private tokenField: TokenField;
   /** Set once the server gave no log-probabilities (or no echoed prompt ones): later requests fail at once with it. */
@@ -413,23 +480,35 @@ export class OpenAIClient implements ModelClient {
     readonly identity: string,
     private readonly s: ClientSettings,
   ) {
-    this.concurrency = s.concurrency;
+    // --concurrency applies per server; the engine may keep all of them busy.
+    this.concurrency = s.concurrency * s.endpoints.length;
     this.tokenField = s.reasoning ? "max_completion_tokens" : "max_tokens";
     const scrubSecrets = scrubber(s.secrets);
     this.scrub = (text) => redactUrls(scrubSecrets(text));
-    this.sdk = new OpenAI({
-      apiKey: s.apiKey,
-      baseURL: s.baseURL,
-      ...(Object.keys(s.query).length === 0 ? {} : { defaultQuery: s.query }),
-      ...(s.basicAuth === undefined ? {} : { defaultHeaders: { authorization: `Basic ${Buffer.from(s.basicAuth, "utf8").toString("base64")}` } }),
-      maxRetries: 0,
-      timeout: s.timeoutMs,
-      // Never let the SDK pick up a different organisation/project from the environment silently.
-      organization: null,
-      project: null,
-      // The library never prints; and the SDK's debug log would show server text that may echo the key.
-      logLevel: "off",
-    });
+    this.endpoints = s.endpoints.map((e) => ({
+      url: e.url,
+      sdk: new OpenAI({
+        apiKey: s.apiKey,
+        baseURL: e.baseURL,
+        ...(Object.keys(e.query).length === 0 ? {} : { defaultQuery: e.query }),
+        ...(e.basicAuth === undefined ? {} : { defaultHeaders: { authorization: `Basic ${Buffer.from(e.basicAuth, "utf8").toString("base64")}` } }),
+        maxRetries: 0,
+        timeout: s.timeoutMs,
+        // Never let the SDK pick up a different organisation/project from the environment silently.
+        organization: null,
+        project: null,
+        // The library never prints; and the SDK's debug log would show server text that may echo the key.
+        logLevel: "off",
+      }),
+      active: 0,
+      outage: undefined,
+      down: undefined,
+    }));
+  }
+
+  /** Requests outstanding at each server, by URL (for tests and progress displays). */
+  outstanding(): Record<string, number> {
+    return Object.fromEntries(this.endpoints.map((e) => [e.url, e.active]));
   }
 
   /**
@@ -570,11 +649,12 @@ export class OpenAIClient implements ModelClient {
       const field = this.tokenField;
       const params = body(field);
       let attempts = 0;
+      const trail: RequestTrail = { lastFailed: undefined, failedAt: [] };
       try {
         return await withRetry(
           (attempt) => {
             attempts = attempt + 1;
-            return this.attemptUnlessDown(endpoint, params, parse, signal);
+            return this.attemptUnlessDown(endpoint, params, parse, signal, trail);
           },
           {
             retries: s.retries,
@@ -589,7 +669,7 @@ export class OpenAIClient implements ModelClient {
                 attempt,
                 maxAttempts: s.retries + 1,
                 delayMs,
-                url: s.url,
+                url: f?.url ?? s.url,
                 reason: f?.reason ?? "unknown failure",
                 status: f?.status,
               });
@@ -605,7 +685,7 @@ export class OpenAIClient implements ModelClient {
           if (this.tokenField === field) this.tokenField = field === "max_tokens" ? "max_completion_tokens" : "max_tokens";
           continue;
         }
-        const error = this.finalError(e, attempts, purpose);
+        const error = this.finalError(e, attempts, purpose, trail);
         if (e.category === "nologprobs" || (purpose.kind === "logprobs" && e.status === 400 && /logprob/iu.test(e.reason))) this.noLogprobs ??= error;
         if (e.category === "noecho") this.noEcho ??= error;
         throw error;
@@ -614,45 +694,158 @@ export class OpenAIClient implements ModelClient {
   }
 
   /**
-   * One attempt, unless the server is known to be unreachable. A refused connection or a host
-   * name that does not resolve is not worth six retries per request: the first request to meet
-   * one retries once after QUICK_RETRY_MS, the other requests in flight wait for that retry
-   * instead of retrying (and reporting) on their own, and if it fails too, every request fails
-   * with the same error, now and later (open a new client to try again).
+   * One attempt, at the server with the fewest attempts outstanding among those with room
+   * (fewer than --concurrency outstanding) and not known to be unreachable; ties go round the
+   * servers, and an attempt after a failure goes to another server when one has room. When none
+   * has room, it waits for one.
+   *
+   * A refused connection or a host name that does not resolve is not worth six retries per
+   * request: the first request to meet one at a server retries it there once after
+   * QUICK_RETRY_MS (reported through onRetry), and the other requests keep away from that server
+   * meanwhile (those that met the failure too wait for that retry). If it fails too, the server
+   * is down for the client's life (open a new client to try again): its requests go to the other
+   * servers, without counting as retries; when every server is down, every request fails with one
+   * error naming them.
    */
-  private async attemptUnlessDown<T>(endpoint: "chat" | "completions", params: Record<string, unknown>, parse: (body: unknown) => T, signal: AbortSignal | undefined): Promise<T> {
-    if (this.down) throw this.down;
-    try {
-      return await this.attempt(endpoint, params, parse, signal);
-    } catch (e) {
-      if (!(e instanceof AttemptFailure) || e.category !== "unreachable") throw e;
-      if (this.down) throw this.down;
+  private async attemptUnlessDown<T>(
+    endpoint: "chat" | "completions",
+    params: Record<string, unknown>,
+    parse: (body: unknown) => T,
+    signal: AbortSignal | undefined,
+    trail: RequestTrail,
+  ): Promise<T> {
+    for (;;) {
+      const ep = await this.acquire(signal, trail.lastFailed);
+      let failure: AttemptFailure;
+      try {
+        return await this.attempt(ep, endpoint, params, parse, signal);
+      } catch (e) {
+        if (!(e instanceof AttemptFailure)) throw e;
+        failure = e;
+      } finally {
+        this.release(ep);
+      }
+      trail.lastFailed = ep;
+      trail.failedAt.push(ep.url);
+      if (failure.category !== "unreachable") throw failure;
+      if (ep.down) continue;
       if (this.s.retries === 0) {
-        this.down = e;
-        throw e;
+        this.markDown(ep, failure);
+        continue;
       }
-      if (this.outage === undefined) {
-        this.s.onRetry?.({ attempt: 0, maxAttempts: 2, delayMs: QUICK_RETRY_MS, url: this.s.url, reason: e.reason, status: undefined });
-        const retry = sleepWithSignal(QUICK_RETRY_MS, signal).then(() => this.attempt(endpoint, params, parse, signal));
-        const outage = retry.then(
-          () => undefined,
-          (e2: unknown) => (e2 instanceof AttemptFailure && e2.category === "unreachable" ? e2 : undefined),
-        );
-        this.outage = outage;
-        void outage.then((down) => {
-          if (down) this.down = down;
-          this.outage = undefined;
-        });
-        return await retry;
+      if (ep.outage !== undefined) {
+        // Another request is retrying it; wait for the verdict, then ask again (elsewhere if it is down).
+        await ep.outage;
+        continue;
       }
-      const down = await this.outage;
-      if (down) throw down;
-      return this.attempt(endpoint, params, parse, signal);
+      const others = this.endpoints.some((o) => o !== ep && !o.down);
+      this.s.onRetry?.({
+        attempt: 0,
+        maxAttempts: 2,
+        delayMs: QUICK_RETRY_MS,
+        url: ep.url,
+        reason: others ? `${failure.reason}; the other servers take its requests meanwhile` : failure.reason,
+        status: undefined,
+      });
+      let verdict: AttemptFailure | undefined;
+      let settle!: (down: AttemptFailure | undefined) => void;
+      ep.outage = new Promise((resolve) => (settle = resolve));
+      try {
+        await sleepWithSignal(QUICK_RETRY_MS, signal);
+        ep.active++;
+        try {
+          return await this.attempt(ep, endpoint, params, parse, signal);
+        } finally {
+          ep.active--;
+        }
+      } catch (e2) {
+        if (e2 instanceof AttemptFailure) {
+          e2.url = ep.url;
+          trail.failedAt.push(ep.url);
+        }
+        if (!(e2 instanceof AttemptFailure) || e2.category !== "unreachable") throw e2;
+        verdict = e2;
+      } finally {
+        if (verdict) ep.down = verdict;
+        ep.outage = undefined;
+        settle(verdict);
+        this.wake();
+      }
     }
   }
 
+  private markDown(ep: Endpoint, f: AttemptFailure): void {
+    ep.down ??= f;
+    this.wake();
+  }
+
+  /**
+   * A slot at the server with the fewest attempts outstanding (see attemptUnlessDown), waiting
+   * for one when every usable server is full or being retried. Throws the unreachable failure
+   * when every server is down.
+   */
+  private async acquire(signal: AbortSignal | undefined, avoid: Endpoint | undefined): Promise<Endpoint> {
+    for (;;) {
+      if (signal?.aborted) throw signal.reason ?? new DOMException("This operation was aborted", "AbortError");
+      const n = this.endpoints.length;
+      let best: Endpoint | undefined;
+      let bestAt = -1;
+      let avoided: Endpoint | undefined;
+      for (let k = 0; k < n; k++) {
+        const at = (this.rotation + k) % n;
+        const ep = this.endpoints[at]!;
+        if (ep.down || ep.outage !== undefined || ep.active >= this.s.concurrency) continue;
+        if (ep === avoid && n > 1) {
+          avoided = ep;
+          continue;
+        }
+        if (best === undefined || ep.active < best.active) {
+          best = ep;
+          bestAt = at;
+        }
+      }
+      if (best === undefined && avoided !== undefined) {
+        best = avoided;
+        bestAt = this.endpoints.indexOf(avoided);
+      }
+      if (best !== undefined) {
+        best.active++;
+        this.rotation = (bestAt + 1) % n;
+        return best;
+      }
+      if (this.endpoints.every((e) => e.down)) throw this.endpoints[0]!.down!;
+      await this.waitForChange(signal);
+    }
+  }
+
+  private release(ep: Endpoint): void {
+    ep.active--;
+    this.wake();
+  }
+
+  private wake(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+
+  private waitForChange(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        this.waiters.delete(done);
+        reject(signal!.reason ?? new DOMException("This operation was aborted", "AbortError"));
+      };
+      const done = (): void => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      this.waiters.add(done);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
   /** One request, with a deadline on the whole response (the SDK's own timeout stops at the headers). */
-  private async attempt<T>(endpoint: "chat" | "completions", params: Record<string, unknown>, parse: (body: unknown) => T, signal: AbortSignal | undefined): Promise<T> {
+  private async attempt<T>(ep: Endpoint, endpoint: "chat" | "completions", params: Record<string, unknown>, parse: (body: unknown) => T, signal: AbortSignal | undefined): Promise<T> {
     const s = this.s;
     const ctl = new AbortController();
     let timedOut = false;
@@ -668,16 +861,23 @@ export class OpenAIClient implements ModelClient {
       const options = { signal: ctl.signal, timeout: s.timeoutMs, maxRetries: 0 };
       body =
         endpoint === "chat"
-          ? await this.sdk.chat.completions.create(params as unknown as ChatParams, options)
-          : await this.sdk.completions.create(params as unknown as CompletionCreateParamsNonStreaming, options);
+          ? await ep.sdk.chat.completions.create(params as unknown as ChatParams, options)
+          : await ep.sdk.completions.create(params as unknown as CompletionCreateParamsNonStreaming, options);
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? e;
-      throw this.classify(e, timedOut);
+      const f = this.classify(e, timedOut);
+      f.url = ep.url;
+      throw f;
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     }
-    return parse(body);
+    try {
+      return parse(body);
+    } catch (e) {
+      if (e instanceof AttemptFailure) e.url = ep.url;
+      throw e;
+    }
   }
 
   private classify(e: unknown, timedOut: boolean): AttemptFailure {
@@ -823,15 +1023,20 @@ export class OpenAIClient implements ModelClient {
   }
 
   /** The error a user sees, after retries (or at once for what retrying cannot fix). */
-  private finalError(f: AttemptFailure, attempts: number, purpose: Purpose): CivitasError {
+  private finalError(f: AttemptFailure, attempts: number, purpose: Purpose, trail: RequestTrail): CivitasError {
     const s = this.s;
     if (f.category === "unreachable") {
+      const hint = `the server URL comes from --base-url, else OPENAI_BASE_URL${s.url === DEFAULT_BASE_URLS.ollama || s.url === DEFAULT_BASE_URLS.vllm ? ", else the backend's usual local address" : ""}`;
+      if (this.endpoints.length > 1) {
+        const each = this.endpoints.map((e) => `${e.url} (${UNREACHABLE[e.down?.code ?? f.code ?? "ECONNREFUSED"].what})`);
+        return new CivitasError("network", `cannot connect to any of the ${this.endpoints.length} servers: ${each.join(", ")}; are they running, on those hosts and ports?`, { hint });
+      }
       const u = UNREACHABLE[f.code ?? "ECONNREFUSED"];
-      return new CivitasError("network", `cannot connect to ${s.url}: ${u.what}; ${u.hint}`, {
-        hint: `the server URL comes from --base-url, else OPENAI_BASE_URL${s.url === DEFAULT_BASE_URLS.ollama || s.url === DEFAULT_BASE_URLS.vllm ? ", else the backend's usual local address" : ""}`,
-      });
+      return new CivitasError("network", `cannot connect to ${s.url}: ${u.what}; ${u.hint}`, { hint });
     }
-    const where = `model "${s.model}" at ${s.url}`;
+    // The servers the attempts failed at (one, unless several --base-url took turns).
+    const failedAt = [...new Set(trail.failedAt)];
+    const where = `model "${s.model}" at ${failedAt.length > 0 ? failedAt.join(", ") : (f.url ?? s.url)}`;
     const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
     if (f.retryable) {
       const hint =

@@ -223,6 +223,71 @@ describe("parsePrefLib: format details", () => {
     ]);
   });
 
+  it("a line the byte reader gives up on partway is read as text, and the ballots around it are intact", async () => {
+    // "\u00a0" (a no-break space) is whitespace to the text reader, not to the byte reader, which
+    // has written 2 and 1 into the row before it meets it; "\v" likewise at the end of a line.
+    const orders = ["1: 1,2,3", "2: 2,1,\u00a03", "4: 3,1,2", "8: 1,3,2\u000b", "16: 3,2,1", "", "32: 2,3,1"];
+    const t = text("soc", 3, 63, 6, orders);
+    const dir = tempDir("preflib-partway");
+    const f = path.join(dir, "p.soc");
+    writeFileSync(f, t);
+    const expected = [
+      [0, 1, 2],
+      [1, 0, 2],
+      [1, 2, 0],
+      [0, 2, 1],
+      [2, 1, 0],
+      [2, 0, 1],
+    ];
+    for (const r of [parsePrefLibWithWarnings(t, "p.soc"), ...(await Promise.all([1, 4, 9, 16, 4096].map((chunkSize) => readPrefLibWithWarnings(f, { chunkSize }))))]) {
+      assert.equal(r.profile.size, 6);
+      assert.deepEqual(Array.from(r.profile.counts), [1, 2, 4, 8, 16, 32]);
+      // ranks: the tier (0 = first) of each alternative, ballot by ballot.
+      assert.deepEqual(Array.from(r.profile.ranks), expected.flat());
+      assert.deepEqual(Array.from(r.profile.origin!.lines), [16, 17, 18, 19, 20, 22]);
+      assert.deepEqual(r.warnings, []);
+    }
+  });
+
+  it("thousands of orders, some given twice far apart: each copy merged into its first line, and no other", () => {
+    // Every strict order of 7 alternatives once (5,040 lines, count 1), in lexicographic order; then
+    // the orders numbered 0, 7, 4999 and 2521 again (counts 10, 20, 30, 40), and order 7 a third time (50).
+    const perms: number[][] = [];
+    const build = (prefix: number[]): void => {
+      if (prefix.length === 7) perms.push(prefix);
+      for (let a = 1; a <= 7; a++) if (!prefix.includes(a)) build([...prefix, a]);
+    };
+    build([]);
+    assert.equal(perms.length, 5040);
+    const again: [number, number][] = [
+      [0, 10],
+      [7, 20],
+      [4999, 30],
+      [2521, 40],
+      [7, 50],
+    ];
+    const lines = [...perms.map((p) => `1: ${p.join(",")}`), ...again.map(([k, c]) => `${c}: ${perms[k]!.join(",")}`)];
+    const voters = 5040 + 10 + 20 + 30 + 40 + 50;
+    const r = parsePrefLibWithWarnings(text("soc", 7, voters, lines.length, lines), "many.soc");
+    assert.equal(r.profile.size, 5040);
+    const counts = Array.from(r.profile.counts);
+    const expected = perms.map(() => 1);
+    for (const [k, c] of again) expected[k]! += c;
+    assert.deepEqual(counts, expected);
+    for (const [b, p] of perms.entries()) {
+      // Ballot b is order b: alternative p[t] in tier t.
+      for (const [t, a] of p.entries()) assert.equal(r.profile.ranks[b * 7 + a - 1], t);
+    }
+    // 19 header lines for 7 alternatives: order k on line 20 + k; the copies on lines 5060 to 5064.
+    assert.deepEqual(r.warnings.filter((w) => w.includes("the same order")), [
+      "many.soc line 5060: the same order as line 20; counts added (PrefLib lists each order once)",
+      "many.soc line 5061: the same order as line 27; counts added (PrefLib lists each order once)",
+      "many.soc line 5062: the same order as line 5019; counts added (PrefLib lists each order once)",
+      "many.soc line 5063: the same order as line 2541; counts added (PrefLib lists each order once)",
+      "many.soc line 5064: the same order as line 27; counts added (PrefLib lists each order once)",
+    ]);
+  });
+
   it("counts too large to add exactly are errors naming the line", () => {
     throwsInput(() => parsePrefLib(text("soc", 2, 1, 1, ["99999999999999999999: 1,2"]), "big.soc"), "big.soc line 15", "99999999999999999999", "9007199254740991");
     const half = 2 ** 52;
