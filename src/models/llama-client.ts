@@ -127,14 +127,20 @@ export class LlamaClient implements ModelClient {
   /**
    * A new context on this client's model with the client's settings (threads, context size,
    * flash attention, LoRA adapter) and `sequences` sequences of its own, for decoding loops that
-   * read token-level probabilities (src/steer/decode.ts). The caller disposes it (before close()).
+   * read token-level probabilities (src/steer/decode.ts). `lora` replaces the client's adapter
+   * (null: none; a path: that adapter GGUF, made for this model). The caller disposes it (before
+   * close()).
    */
-  async createContext(sequences: number): Promise<LlamaContext> {
+  async createContext(sequences: number, lora?: { readonly path: string; readonly scale?: number } | null): Promise<LlamaContext> {
+    const { lora: own, ...settings } = this.contextSettings;
+    const adapter =
+      lora === undefined ? (own === undefined ? {} : { lora: own }) : lora === null ? {} : { lora: { adapters: [{ filePath: lora.path, scale: lora.scale ?? 1 }] } };
     try {
-      return await this.model.createContext({ ...this.contextSettings, sequences });
+      return await this.model.createContext({ ...settings, ...adapter, sequences });
     } catch (e) {
-      throw new CivitasError("model", `could not create a context of ${sequences} sequences on ${this.identity}: ${e instanceof Error ? e.message : String(e)}`, {
-        hint: "lower --context-size",
+      const what = lora ? ` with LoRA adapter ${lora.path}` : "";
+      throw new CivitasError("model", `could not create a context of ${sequences} sequences${what} on ${this.identity}: ${e instanceof Error ? e.message : String(e)}`, {
+        hint: lora ? "is it a LoRA adapter GGUF made for this model (same architecture and tensor shapes)?" : "lower --context-size",
         cause: e,
       });
     }

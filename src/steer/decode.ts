@@ -236,10 +236,24 @@ export class MixtureDecoder {
     readonly vocabularySize: number,
   ) {}
 
-  /** @internal Use openLinearDecoder / openRealignDecoder. */
-  static async create(a: LlamaClient, b: LlamaClient): Promise<MixtureDecoder> {
+  /**
+   * @internal Use openLinearDecoder / openRealignDecoder / openLoraRealignDecoder. `lora`: side A
+   * is client `a`'s model with this adapter and side B the same model without one (a === b).
+   */
+  static async create(a: LlamaClient, b: LlamaClient, lora?: { readonly path: string; readonly scale?: number }): Promise<MixtureDecoder> {
     const size = vocabularySize(a.llamaModel);
     if (a !== b) checkSameVocabulary(a, b, size);
+    if (lora !== undefined) {
+      const ca = await a.createContext(1, lora);
+      let cb: LlamaContext;
+      try {
+        cb = await a.createContext(1, null);
+      } catch (e) {
+        await ca.dispose();
+        throw e;
+      }
+      return new MixtureDecoder({ client: a, seq: ca.getSequence() }, { client: a, seq: cb.getSequence() }, [ca, cb], size);
+    }
     if (a === b) {
       // Both sequences in one context: node-llama-cpp evaluates a step's two tokens in one batch.
       const context = await a.createContext(2);
@@ -463,6 +477,16 @@ export function openLinearDecoder(client: LlamaClient): Promise<MixtureDecoder> 
  */
 export function openRealignDecoder(aligned: LlamaClient, ref: LlamaClient): Promise<MixtureDecoder> {
   return MixtureDecoder.create(aligned, ref);
+}
+
+/**
+ * A Decoding-time Realignment decoder on one model with and without a LoRA adapter (node-llama-cpp
+ * applies adapters per context): side A is a new context of the client's model with the adapter
+ * (a GGUF LoRA adapter made for this model, at `scale`, default 1), side B a new context without
+ * any. The model is loaded once. Use weight realignWeight(l).
+ */
+export function openLoraRealignDecoder(base: LlamaClient, lora: { readonly path: string; readonly scale?: number }): Promise<MixtureDecoder> {
+  return MixtureDecoder.create(base, base, lora);
 }
 
 /** Linear Alignment completions: q ∝ p_persona^(1+a) * p_plain^(-a). */
