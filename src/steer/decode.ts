@@ -152,22 +152,22 @@ export function combineDistributions(pA: ReadonlyMap<Token, number>, pB: Readonl
 }
 
 /**
- * The same combination over two label distributions (masses per option, not normalised):
- * normalise(mA^w * mB^(1-w)). Options with mass 0 on a side with positive weight get 0. null when
- * nothing is left (every option has mass 0 on a side).
+ * The same combination over two label distributions (masses per option, normalised or not):
+ * normalise(mA^w * mB^(1-w)), a mass of 0 counting as PROBABILITY_FLOOR as in
+ * combineDistributions. null when a side with a weight other than 0 has no mass at all.
  */
 export function combineMasses(massA: readonly number[], massB: readonly number[], weight: number): number[] | null {
   checkWeight(weight);
   if (massA.length !== massB.length) throw new CivitasError("usage", `the two label distributions have ${massA.length} and ${massB.length} options`);
+  const total = (m: readonly number[]): number => m.reduce((x, y) => x + y, 0);
+  if ((weight !== 0 && !(total(massA) > 0)) || (weight !== 1 && !(total(massB) > 0))) return null;
   const logs = massA.map((a, k) => {
-    const b = massB[k]!;
     let v = 0;
-    if (weight !== 0) v += weight * Math.log(a);
-    if (weight !== 1) v += (1 - weight) * Math.log(b);
-    return Number.isNaN(v) ? -Infinity : v;
+    if (weight !== 0) v += weight * Math.log(Math.max(a, PROBABILITY_FLOOR));
+    if (weight !== 1) v += (1 - weight) * Math.log(Math.max(massB[k]!, PROBABILITY_FLOOR));
+    return v;
   });
   const max = Math.max(...logs);
-  if (!Number.isFinite(max)) return null;
   const e = logs.map((v) => Math.exp(v - max));
   const sum = e.reduce((x, y) => x + y, 0);
   return e.map((x) => x / sum);
@@ -285,7 +285,7 @@ export class MixtureDecoder {
   }
 
   /** n completions of the combined distribution (see the file comment). */
-  complete(query: MixtureCompletionQuery, options: { signal?: AbortSignal; onStep?: (step: MixtureStep) => void } = {}): Promise<MixtureCompletionAnswer> {
+  async complete(query: MixtureCompletionQuery, options: { signal?: AbortSignal; onStep?: (step: MixtureStep) => void } = {}): Promise<MixtureCompletionAnswer> {
     checkCompletionQuery({ ...query, prompt: query.prompt });
     checkWeight(query.weight);
     return this.serial(() => this.completeNow(query, options.signal, options.onStep));
@@ -330,7 +330,7 @@ export class MixtureDecoder {
   }
 
   /** Option probabilities under the combined next-token distribution (MixtureOptionQuery). */
-  optionProbabilities(query: MixtureOptionQuery, signal?: AbortSignal): Promise<MixtureOptionAnswer> {
+  async optionProbabilities(query: MixtureOptionQuery, signal?: AbortSignal): Promise<MixtureOptionAnswer> {
     checkWeight(query.weight);
     return this.serial(async () => {
       signal?.throwIfAborted();
