@@ -180,7 +180,15 @@ function argmax(q: Float64Array): number {
   return best;
 }
 
-/** A draw from q^(1/temperature), normalised, with a uniform u in [0, 1). */
+/**
+ * The token drawn from q at `temperature` with a uniform u in [0, 1): the most likely one (the
+ * lowest id among ties) at 0, else the first token whose cumulative weight, in id order, of
+ * q^(1/temperature) (normalised) exceeds u.
+ */
+export function sampleToken(q: Float64Array, temperature: number, u: number): number {
+  return temperature === 0 ? argmax(q) : drawToken(q, temperature, u);
+}
+
 function drawToken(q: Float64Array, temperature: number, u: number): number {
   if (temperature === 1) return inverseCdf(q, 1, u);
   const max = q[argmax(q)]!;
@@ -315,7 +323,7 @@ export class MixtureDecoder {
       ]);
       for (let index = 0; ; index++) {
         const q = combineDistributions(pA, pB, query.weight, this.vocabularySize);
-        const token = (query.temperature === 0 ? argmax(q) : drawToken(q, query.temperature, rng.float())) as Token;
+        const token = sampleToken(q, query.temperature, query.temperature === 0 ? 0 : rng.float()) as Token;
         onStep?.({ completion: k, index, combined: q, a: pA, b: pB, token });
         if (model.isEogToken(token)) break;
         out.push(token);

@@ -38,6 +38,7 @@ import {
   openRealignDecoder,
   PROBABILITY_FLOOR,
   realignWeight,
+  sampleToken,
   type MixtureDecoder,
   type MixtureStep,
 } from "../../src/steer/decode.js";
@@ -166,6 +167,18 @@ describe("the combination, by hand", () => {
     assert.equal(PROBABILITY_FLOOR, 1.401298464324817e-45);
   });
 
+  it("samples from q^(1/T): the token where the cumulative weight in id order passes u", () => {
+    const q = Float64Array.from([0.5, 0.3, 0.2]);
+    // T = 1: cumulative 0.5, 0.8, 1.
+    assert.deepEqual([0, 0.49, 0.6, 0.79, 0.81, 0.999].map((u) => sampleToken(q, 1, u)), [0, 0, 1, 1, 2, 2]);
+    // T = 0.5: q^2 = 0.25, 0.09, 0.04 over 0.38: cumulative 0.6579, 0.8947, 1.
+    assert.deepEqual([0.6, 0.66, 0.89, 0.9].map((u) => sampleToken(q, 0.5, u)), [0, 1, 1, 2]);
+    // T = 2: sqrt(q) = 0.7071, 0.5477, 0.4472 over 1.7020: cumulative 0.4155, 0.7373, 1.
+    assert.deepEqual([0.41, 0.42, 0.73, 0.74].map((u) => sampleToken(q, 2, u)), [0, 1, 1, 2]);
+    // T = 0: the most likely, the lowest id among ties.
+    assert.equal(sampleToken(Float64Array.from([0.2, 0.4, 0.4]), 0, 0.99), 1);
+  });
+
   it("combines two label distributions the same way (combineMasses)", () => {
     // a = 0.5 (w = 1.5): 0.6^1.5 0.2^-0.5 and 0.4^1.5 0.8^-0.5.
     const x = 0.6 ** 1.5 / Math.sqrt(0.2);
@@ -251,6 +264,9 @@ describe("Linear Alignment on stories260K", () => {
     assert.ok(new Set(first.texts).size >= 3, JSON.stringify(first.texts));
     assert.deepEqual((await linearComplete(decoder, { ...q, n: 2 })).texts, first.texts.slice(0, 2));
     assert.notDeepEqual((await linearComplete(decoder, { ...q, seed: 43 })).texts, first.texts);
+    // The temperature reaches the sampler: near 0, every completion is the greedy one.
+    const greedy = (await linearComplete(decoder, { ...q, n: 1, temperature: 0 })).texts[0];
+    assert.deepEqual((await linearComplete(decoder, { ...q, temperature: 1e-3 })).texts, [greedy, greedy, greedy, greedy]);
     // The same seed on a new decoder (new context): the same texts.
     const other = await openLinearDecoder(client);
     try {
