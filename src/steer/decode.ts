@@ -77,6 +77,11 @@ export interface MixtureCompletionAnswer extends CompletionAnswer {
   readonly refPromptTokens: number;
   /** Tokens llama.cpp evaluated for this query, both sides. */
   readonly evaluatedTokens: number;
+  /**
+   * Decoding steps over all completions: distributions combined, one per generated token plus one
+   * for each end-of-generation drawn. Each costs one evaluation per side.
+   */
+  readonly steps: number;
 }
 
 /** What `onStep` sees at each step of a completion (tests, tracing). */
@@ -313,6 +318,7 @@ export class MixtureDecoder {
     ]);
     const texts: string[] = [];
     const generated: Token[][] = [];
+    let steps = 0;
     for (let k = 0; k < query.n; k++) {
       signal?.throwIfAborted();
       const rng = seededRng(completionSeed(query.seed, k));
@@ -323,6 +329,7 @@ export class MixtureDecoder {
       ]);
       for (let index = 0; ; index++) {
         const q = combineDistributions(pA, pB, query.weight, this.vocabularySize);
+        steps++;
         const token = sampleToken(q, query.temperature, query.temperature === 0 ? 0 : rng.float()) as Token;
         onStep?.({ completion: k, index, combined: q, a: pA, b: pB, token });
         if (model.isEogToken(token)) break;
@@ -334,7 +341,7 @@ export class MixtureDecoder {
       generated.push(out);
       texts.push(model.detokenize(out, false, tokensA));
     }
-    return { texts, mode: "none", promptTokens: tokensA.length, refPromptTokens: tokensB.length, tokens: generated, evaluatedTokens: this.evaluatedTokens - before };
+    return { texts, mode: "none", promptTokens: tokensA.length, refPromptTokens: tokensB.length, tokens: generated, evaluatedTokens: this.evaluatedTokens - before, steps };
   }
 
   /** Option probabilities under the combined next-token distribution (MixtureOptionQuery). */

@@ -231,6 +231,9 @@ describe("Linear Alignment on stories260K", () => {
       const generated = r.tokens[0]!;
       // One step per generated token, and one more when it ended at end-of-generation.
       assert.ok(steps.length === generated.length || steps.length === generated.length + 1, `${steps.length} steps, ${generated.length} tokens`);
+      assert.equal(r.steps, steps.length);
+      // Every step evaluates one token per side: the prompts but their last token, then the steps.
+      assert.equal(r.evaluatedTokens, r.promptTokens! - 1 + r.refPromptTokens - 1 + 2 * r.steps);
       // The same batches as the decoder: the hand formula on them, exactly.
       const [pairA, pairB] = await referencePair(client, PERSONA, PLAIN, generated);
       for (let i = 0; i < steps.length; i++) {
