@@ -41,7 +41,27 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { CivitasError } from "../errors.js";
 import { seededRng } from "../metrics/index.js";
-import { checkCompletionQuery, completionSeed, labelOfToken, type CompletionAnswer, type LlamaClient, type OptionAnswer, type TokenProb } from "../models/index.js";
+import {
+  checkCompletionQuery,
+  completionSeed,
+  labelOfToken,
+  LlamaClient,
+  type CompletionAnswer,
+  type ModelClient,
+  type OptionAnswer,
+  type TokenProb,
+} from "../models/index.js";
+
+/**
+ * The in-process llama client behind a model, for the decoding-time methods; a clear error for
+ * any other backend (`what` names the model's role, e.g. "--ref-model").
+ */
+export function asLlamaClient(client: ModelClient, what = "the model"): LlamaClient {
+  if (client instanceof LlamaClient) return client;
+  throw new CivitasError("usage", `decoding-time steering (linear over generated text, realign) needs the in-process llama backend, but ${what} (${client.identity}) runs on the ${client.backend} backend`, {
+    hint: "give it as llama:<file.gguf> or llama:hf:<org>/<repo>/<file.gguf>",
+  });
+}
 
 /** The weight of side A for Linear Alignment's strength a: w = 1 + a (q ∝ pA^(1+a) pB^(-a)). */
 export function linearWeight(a: number): number {
@@ -346,27 +366,40 @@ export class MixtureDecoder {
 
   /** Option probabilities under the combined next-token distribution (MixtureOptionQuery). */
   async optionProbabilities(query: MixtureOptionQuery, signal?: AbortSignal): Promise<MixtureOptionAnswer> {
-    checkWeight(query.weight);
+    const { weight, ...rest } = query;
+    return (await this.optionProbabilitiesAt(rest, [weight], signal))[0]!;
+  }
+
+  /**
+   * Option probabilities for several weights from one evaluation of the two prompts (tuning a or l
+   * on dev costs no more model calls than one weight): one answer per weight, in order. Each
+   * answer's evaluatedTokens is the whole evaluation's (the answers share it).
+   */
+  async optionProbabilitiesAt(query: Omit<MixtureOptionQuery, "weight">, weights: readonly number[], signal?: AbortSignal): Promise<MixtureOptionAnswer[]> {
+    for (const w of weights) checkWeight(w);
+    const firsts = query.continuations?.map((c, k) => {
+      if (c === "") throw new CivitasError("usage", `continuation ${k + 1} of a query is empty: there is no option text to score`);
+      return this.sideA.client.continuationTokens(query.prompt, c)[0]!;
+    });
     return this.serial(async () => {
       signal?.throwIfAborted();
       const before = this.evaluatedTokens;
       const tokensA = this.promptTokens(this.sideA, query.prompt, "prompt");
       const tokensB = this.promptTokens(this.sideB, query.refPrompt ?? query.prompt, "reference prompt");
       const [pA, pB] = await Promise.all([this.whole(this.sideA.seq, tokensA), this.whole(this.sideB.seq, tokensB)]);
-      const q = combineDistributions(pA, pB, query.weight, this.vocabularySize);
-      let labelMass: number[];
-      if (query.continuations !== undefined) {
-        labelMass = query.continuations.map((c, k) => {
-          if (c === "") throw new CivitasError("usage", `continuation ${k + 1} of a query is empty: there is no option text to score`);
-          const first = this.sideA.client.continuationTokens(query.prompt, c)[0]!;
-          return q[first] ?? 0;
-        });
-      } else {
-        labelMass = query.labels.map(() => 0);
-        for (const { token, label } of this.formsOf(query.labels)) labelMass[label]! += q[token] ?? 0;
-      }
-      const coverage = Math.min(1, labelMass.reduce((x, y) => x + y, 0));
-      return { labelMass, coverage, top: this.topOf(q, query.topK ?? 20), promptTokens: tokensA.length, evaluatedTokens: this.evaluatedTokens - before };
+      const evaluatedTokens = this.evaluatedTokens - before;
+      const forms = firsts === undefined ? this.formsOf(query.labels) : [];
+      return weights.map((weight) => {
+        const q = combineDistributions(pA, pB, weight, this.vocabularySize);
+        let labelMass: number[];
+        if (firsts !== undefined) labelMass = firsts.map((t) => q[t] ?? 0);
+        else {
+          labelMass = query.labels.map(() => 0);
+          for (const { token, label } of forms) labelMass[label]! += q[token] ?? 0;
+        }
+        const coverage = Math.min(1, labelMass.reduce((x, y) => x + y, 0));
+        return { labelMass, coverage, top: this.topOf(q, query.topK ?? 20), promptTokens: tokensA.length, evaluatedTokens };
+      });
     });
   }
 

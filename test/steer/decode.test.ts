@@ -26,8 +26,9 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { LlamaContext, LlamaContextSequence, Token } from "node-llama-cpp";
 import { CivitasError } from "../../src/errors.js";
-import { labelOfToken, llamaSpec, type LlamaClient } from "../../src/models/index.js";
+import { labelOfToken, llamaSpec, openaiSpec, type LlamaClient } from "../../src/models/index.js";
 import {
+  asLlamaClient,
   combineDistributions,
   combineMasses,
   linearComplete,
@@ -309,6 +310,32 @@ describe("Linear Alignment on stories260K", () => {
     const q = handFormula(pA, pB, 2, decoder.vocabularySize);
     const want = conts.map((c) => q[client.continuationTokens(QUESTION, c)[0]!]!);
     assertNear(got.labelMass, want, combinedTolerance(2), "continuations");
+  });
+
+  it("gives the answers for several weights from one evaluation, each as a query of its own would", async () => {
+    const weights = [0, 0.5, 1, 1.5].map(linearWeight);
+    const query = { prompt: QUESTION, refPrompt: PLAIN_QUESTION, labels: LABELS };
+    const before = decoder.evaluatedTokens;
+    const all = await decoder.optionProbabilitiesAt(query, weights);
+    // One evaluation of the two prompts, whole.
+    assert.equal(decoder.evaluatedTokens - before, client.tokenize(QUESTION).length + client.tokenize(PLAIN_QUESTION).length);
+    assert.equal(all.length, weights.length);
+    for (let i = 0; i < weights.length; i++) {
+      const one = await decoder.optionProbabilities({ ...query, weight: weights[i]! });
+      // The same batches each time: the same numbers.
+      assertNear(all[i]!.labelMass, one.labelMass, SAME_BATCHES, `weight ${weights[i]}`);
+    }
+    assert.notDeepEqual(all[0]!.labelMass, all[3]!.labelMass);
+  });
+
+  it("runs only on the in-process llama backend", async () => {
+    assert.equal(asLlamaClient(client), client);
+    const remote = await openaiSpec("vllm", "some-model", { baseURL: "http://127.0.0.1:9/v1", retries: 0, env: {} }).open();
+    try {
+      assert.throws(() => asLlamaClient(remote, "--ref-model"), (e: unknown) => e instanceof CivitasError && /needs the in-process llama backend, but --ref-model \(.*some-model\) runs on the openai backend/.test(e.message));
+    } finally {
+      await remote.close();
+    }
   });
 
   it("rejects what it cannot decode", async () => {
