@@ -157,12 +157,17 @@ export function combineDistributions(pA: ReadonlyMap<Token, number>, pB: Readonl
   checkWeight(weight);
   const wA = weight;
   const wB = 1 - weight;
-  const logq = new Float64Array(size);
+  // Dense copies (absent tokens 0): one pass over each map instead of a lookup per token.
+  const a = new Float64Array(size);
+  const b = new Float64Array(size);
+  for (const [t, p] of pA) if (t < size) a[t] = p;
+  for (const [t, p] of pB) if (t < size) b[t] = p;
+  const logq = a;
   let max = -Infinity;
   for (let t = 0; t < size; t++) {
     let v = 0;
-    if (wA !== 0) v += wA * Math.log(Math.max(pA.get(t as Token) ?? 0, PROBABILITY_FLOOR));
-    if (wB !== 0) v += wB * Math.log(Math.max(pB.get(t as Token) ?? 0, PROBABILITY_FLOOR));
+    if (wA !== 0) v += wA * Math.log(Math.max(a[t]!, PROBABILITY_FLOOR));
+    if (wB !== 0) v += wB * Math.log(Math.max(b[t]!, PROBABILITY_FLOOR));
     logq[t] = v;
     if (v > max) max = v;
   }
