@@ -14,8 +14,9 @@
  * end of generation). Steps are counted exactly: from node-llama-cpp's token meters for plain
  * decoding (the tokens evaluated less the prompt's), from the decoder's own count for the others.
  * It prints steps per second and the CPU time of the process per step, then the cost of each
- * method as plain steps per second / its steps per second (the mean over rounds with the lowest and
- * highest round). Target for linear: at most 2.2.
+ * method as plain steps per second / its steps per second, and its CPU time per step / plain's
+ * (which matters on a machine whose other cores are busy), each the mean over rounds with the
+ * lowest and highest round. Target for linear: at most 2.2 in steps per second.
  *
  *   npx tsx bench/steer.ts              # 60 prompts x 32 tokens, 3 rounds
  *   npx tsx bench/steer.ts --short      # 15 prompts x 24 tokens, 2 rounds
@@ -123,6 +124,8 @@ try {
   await realign.complete({ prompt: personaPrompts[0]!, refPrompt: plainPrompts[0]!, weight: 0.5, n: 1, temperature: 1, maxTokens: 4, seed: 0 });
   const linearCost: number[] = [];
   const realignCost: number[] = [];
+  const linearCpu: number[] = [];
+  const realignCpu: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const m: Partial<Record<"p" | "l" | "r", Measure>> = {};
     const order = (["p", "l", "r"] as const).map((_, i, all) => all[(i + r) % all.length]!);
@@ -132,11 +135,13 @@ try {
     const { p, l, r: re } = m as Required<typeof m>;
     linearCost.push(p.rate / l.rate);
     realignCost.push(p.rate / re.rate);
+    linearCpu.push(l.cpu / p.cpu);
+    realignCpu.push(re.cpu / p.cpu);
     const fmt = (x: Measure): string => `${x.rate.toFixed(0)} steps/s, ${x.cpu.toFixed(2)} ms CPU each (${x.steps} steps)`;
     console.log(`round ${r + 1}: (p) plain ${fmt(p)} | (l) linear ${fmt(l)} | (r) realign, two models ${fmt(re)}`);
   }
-  console.log(`cost of linear alignment, plain / linear steps per second: ${summary(linearCost)} (target <= 2.2)`);
-  console.log(`cost of realignment between two models, plain / realign steps per second: ${summary(realignCost)}`);
+  console.log(`cost of linear alignment, plain / linear steps per second: ${summary(linearCost)} (target <= 2.2); CPU time per step, linear / plain: ${summary(linearCpu)}`);
+  console.log(`cost of realignment between two models, plain / realign steps per second: ${summary(realignCost)}; CPU time per step, realign / plain: ${summary(realignCpu)}`);
 } finally {
   await linear.close();
   await realign.close();

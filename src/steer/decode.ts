@@ -542,6 +542,22 @@ export function openLoraRealignDecoder(base: LlamaClient, lora: { readonly path:
   return MixtureDecoder.create(base, base, lora);
 }
 
+/**
+ * The realignment decoder a command asks for: the model against `ref.model` (--ref-model), or the
+ * model with and without `ref.lora` (--lora); exactly one of the two. Both must be in-process
+ * llama models (asLlamaClient).
+ */
+export async function openRealign(model: ModelClient, ref: { readonly model?: ModelClient; readonly lora?: { readonly path: string; readonly scale?: number } }): Promise<MixtureDecoder> {
+  if ((ref.model === undefined) === (ref.lora === undefined)) {
+    throw new CivitasError("usage", "decoding-time realignment needs exactly one of a reference model (--ref-model) and a LoRA adapter (--lora)", {
+      hint: "--ref-model llama:<base.gguf> compares the model with its base; --lora <adapter.gguf> compares the model with and without the adapter",
+    });
+  }
+  const aligned = asLlamaClient(model);
+  if (ref.lora !== undefined) return openLoraRealignDecoder(aligned, ref.lora);
+  return openRealignDecoder(aligned, asLlamaClient(ref.model!, "--ref-model"));
+}
+
 /** Linear Alignment completions: q ∝ p_persona^(1+a) * p_plain^(-a). */
 export function linearComplete(
   decoder: MixtureDecoder,

@@ -36,6 +36,7 @@ import {
   linearWeight,
   openLinearDecoder,
   openLoraRealignDecoder,
+  openRealign,
   openRealignDecoder,
   PROBABILITY_FLOOR,
   realignWeight,
@@ -437,6 +438,18 @@ describe("Decoding-time Realignment on stories260K", () => {
     } finally {
       await decoder.close();
       await tuned.close();
+      await base.close();
+    }
+  });
+
+  it("openRealign takes exactly one of a reference model and an adapter", async () => {
+    const base = await open();
+    try {
+      await assert.rejects(openRealign(base, {}), /exactly one of a reference model \(--ref-model\) and a LoRA adapter \(--lora\)/);
+      await assert.rejects(openRealign(base, { model: base, lora: { path: MODEL } }), /exactly one/);
+      const d = await openRealign(base, { model: base });
+      await d.close();
+    } finally {
       await base.close();
     }
   });
