@@ -558,6 +558,49 @@ export async function openRealign(model: ModelClient, ref: { readonly model?: Mo
   return openRealignDecoder(aligned, asLlamaClient(ref.model!, "--ref-model"));
 }
 
+/**
+ * A ModelClient whose answers come from a decoder at one weight, so that the run engine's
+ * elicitation methods (logprobs, sample, verbalize, sequence) and the simulation's agents can run
+ * steered: optionProbabilities and complete ask the decoder with the prompt as side A's and
+ * `refPromptOf(prompt)` as side B's (default: the same prompt, as realignment asks). `identity`
+ * must name everything that changes the answers (the model, the method, the weight, how the
+ * reference prompt is made): it is part of every cache key. A completion's constraint cannot be
+ * applied in the loop: its answer says mode "none", as a server without grammars does, and the
+ * parsers read the first answer in the free text. close() closes the decoder, not its clients.
+ */
+export function steeredClient(decoder: MixtureDecoder, options: { readonly identity: string; readonly weight: number; readonly refPromptOf?: (prompt: string) => string }): ModelClient {
+  checkWeight(options.weight);
+  const ref = options.refPromptOf ?? ((p: string) => p);
+  return {
+    backend: "llama",
+    identity: options.identity,
+    concurrency: 1,
+    optionProbabilities: async (query, signal) => {
+      const { labelMass, coverage, top, promptTokens } = await decoder.optionProbabilities(
+        {
+          prompt: query.prompt,
+          refPrompt: ref(query.prompt),
+          weight: options.weight,
+          labels: query.labels,
+          ...(query.continuations === undefined ? {} : { continuations: query.continuations }),
+          ...(query.topK === undefined ? {} : { topK: query.topK }),
+        },
+        signal,
+      );
+      return { labelMass, coverage, top, promptTokens };
+    },
+    complete: async (query, signal) => {
+      checkCompletionQuery(query);
+      const { texts, promptTokens } = await decoder.complete(
+        { prompt: query.prompt, refPrompt: ref(query.prompt), weight: options.weight, n: query.n, temperature: query.temperature, maxTokens: query.maxTokens, seed: query.seed },
+        signal === undefined ? {} : { signal },
+      );
+      return { texts, mode: "none", promptTokens };
+    },
+    close: () => decoder.close(),
+  };
+}
+
 /** Linear Alignment completions: q ∝ p_persona^(1+a) * p_plain^(-a). */
 export function linearComplete(
   decoder: MixtureDecoder,

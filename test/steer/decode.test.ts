@@ -41,6 +41,7 @@ import {
   PROBABILITY_FLOOR,
   realignWeight,
   sampleToken,
+  steeredClient,
   type MixtureDecoder,
   type MixtureStep,
 } from "../../src/steer/decode.js";
@@ -327,6 +328,17 @@ describe("Linear Alignment on stories260K", () => {
       assertNear(all[i]!.labelMass, one.labelMass, SAME_BATCHES, `weight ${weights[i]}`);
     }
     assert.notDeepEqual(all[0]!.labelMass, all[3]!.labelMass);
+  });
+
+  it("answers as a ModelClient (steeredClient) what the decoder answers, and says a constraint was not applied", async () => {
+    const steered = steeredClient(decoder, { identity: `${client.identity}+linear:a=0.5`, weight: linearWeight(0.5), refPromptOf: () => PLAIN_QUESTION });
+    assert.equal(steered.identity, `${client.identity}+linear:a=0.5`);
+    const got = await steered.optionProbabilities({ prompt: QUESTION, labels: LABELS, topK: 3 });
+    const want = await decoder.optionProbabilities({ prompt: QUESTION, refPrompt: PLAIN_QUESTION, weight: 1.5, labels: LABELS, topK: 3 });
+    assert.deepEqual(got, { labelMass: want.labelMass, coverage: want.coverage, top: want.top, promptTokens: want.promptTokens });
+    const c = await steered.complete({ prompt: QUESTION, n: 2, temperature: 1, maxTokens: 8, seed: 5, constrain: { kind: "choice", choices: ["A", "B"] } });
+    assert.equal(c.mode, "none");
+    assert.deepEqual(c.texts, (await decoder.complete({ prompt: QUESTION, refPrompt: PLAIN_QUESTION, weight: 1.5, n: 2, temperature: 1, maxTokens: 8, seed: 5 })).texts);
   });
 
   it("runs only on the in-process llama backend", async () => {
