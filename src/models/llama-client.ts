@@ -13,7 +13,7 @@
  *
  * The client is opened by llamaSpec (llama.ts).
  */
-import type { LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from "node-llama-cpp";
+import type { LlamaContext, LlamaContextOptions, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from "node-llama-cpp";
 import { CivitasError } from "../errors.js";
 import { checkCompletionQuery, completionSeed } from "./completion.js";
 import { buildGrammar, stopTexts } from "./llama-grammar.js";
@@ -98,6 +98,11 @@ export class LlamaClient implements ModelClient {
      * ("<|im_start|>", "<s>") are parsed as the special tokens they name. Raw prompts are plain text.
      */
     private readonly templated = false,
+    /**
+     * The settings its context was created with (threads, context size, flash attention, LoRA
+     * adapter), for the contexts `createContext` makes; by default the context's size alone.
+     */
+    private readonly contextSettings: Omit<LlamaContextOptions, "sequences"> = { contextSize: context.contextSize },
   ) {
     for (let i = 0; i < concurrency; i++) this.slots.push({ seq: context.getSequence(), held: null });
     this.free.push(...this.slots);
@@ -112,6 +117,33 @@ export class LlamaClient implements ModelClient {
     let n = 0;
     for (const { seq } of this.slots) n += seq.tokenMeter.usedInputTokens + seq.tokenMeter.usedOutputTokens;
     return n;
+  }
+
+  /** The loaded model, for decoding loops of their own (src/steer/decode.ts). */
+  get llamaModel(): LlamaModel {
+    return this.model;
+  }
+
+  /**
+   * A new context on this client's model with the client's settings (threads, context size,
+   * flash attention, LoRA adapter) and `sequences` sequences of its own, for decoding loops that
+   * read token-level probabilities (src/steer/decode.ts). `lora` replaces the client's adapter
+   * (null: none; a path: that adapter GGUF, made for this model). The caller disposes it (before
+   * close()).
+   */
+  async createContext(sequences: number, lora?: { readonly path: string; readonly scale?: number } | null): Promise<LlamaContext> {
+    const { lora: own, ...settings } = this.contextSettings;
+    const adapter =
+      lora === undefined ? (own === undefined ? {} : { lora: own }) : lora === null ? {} : { lora: { adapters: [{ filePath: lora.path, scale: lora.scale ?? 1 }] } };
+    try {
+      return await this.model.createContext({ ...settings, ...adapter, sequences });
+    } catch (e) {
+      const what = lora ? ` with LoRA adapter ${lora.path}` : "";
+      throw new CivitasError("model", `could not create a context of ${sequences} sequences${what} on ${this.identity}: ${e instanceof Error ? e.message : String(e)}`, {
+        hint: lora ? "is it a LoRA adapter GGUF made for this model (same architecture and tensor shapes)?" : "lower --context-size",
+        cause: e,
+      });
+    }
   }
 
   /**

@@ -40,6 +40,13 @@ export interface LlamaOptions {
    * template is read from the file.
    */
   readonly chatTemplate?: string;
+  /**
+   * A LoRA adapter (a GGUF file made for this model) applied to every context of the model, at
+   * `scale` (default 1). It changes the model's numbers, so it is part of the identity (its file
+   * name and fingerprint, and the scale). Decoding-time realignment compares a model with and
+   * without its adapter (src/steer/decode.ts).
+   */
+  readonly lora?: { readonly path: string; readonly scale?: number };
 }
 
 /** Where `hf:` models go: <cache>/models, the cache being $CIVITAS_CACHE_DIR, $XDG_CACHE_HOME/civitas or ~/.cache/civitas. */
@@ -144,9 +151,11 @@ export async function llamaSpec(target: string, options: LlamaOptions = {}): Pro
     if (choice.trim().toLowerCase() !== "none") {
       const file = await downloadHf(uri, options);
       const template = await chatTemplateOf(file, choice, `llama:${uri}`);
-      return specOf(`llama:${uri}`, `llama:${uri}`, options, template, (options) => openLlamaClient(file, `llama:${uri}`, options, template !== null));
+      const identity = `llama:${uri}${await loraSuffix(options, false)}`;
+      return specOf(identity, `llama:${uri}${await loraSuffix(options, true)}`, options, template, (options) => openLlamaClient(file, identity, options, template !== null));
     }
-    return specOf(`llama:${uri}`, `llama:${uri}`, options, null, async (options) => openLlamaClient(await downloadHf(uri, options), `llama:${uri}`, options, false));
+    const identity = `llama:${uri}${await loraSuffix(options, false)}`;
+    return specOf(identity, `llama:${uri}${await loraSuffix(options, true)}`, options, null, async (options) => openLlamaClient(await downloadHf(uri, options), identity, options, false));
   }
   const file = path.resolve(target);
   let ok = false;
@@ -160,9 +169,28 @@ export async function llamaSpec(target: string, options: LlamaOptions = {}): Pro
       hint: "give the path of a .gguf file, e.g. --model llama:../shared/models/stories260K.gguf, or llama:hf:<org>/<repo>/<file.gguf> to download one",
     });
   }
-  const identity = `llama:${path.basename(file)}#${await fileFingerprint(file)}`;
+  const identity = `llama:${path.basename(file)}#${await fileFingerprint(file)}${await loraSuffix(options, false)}`;
   const template = await chatTemplateOf(file, options.chatTemplate ?? "auto", target);
-  return specOf(identity, `llama:${path.basename(file)}`, options, template, (options) => openLlamaClient(file, identity, options, template !== null));
+  return specOf(identity, `llama:${path.basename(file)}${await loraSuffix(options, true)}`, options, template, (options) => openLlamaClient(file, identity, options, template !== null));
+}
+
+/**
+ * What a LoRA adapter adds to a model's identity ("+lora:<file>#<fingerprint>@<scale>") or, for
+ * display, its name ("+lora:<file>"); "" without one. The adapter file must exist.
+ */
+async function loraSuffix(options: LlamaOptions, display: boolean): Promise<string> {
+  if (options.lora === undefined) return "";
+  const file = path.resolve(options.lora.path);
+  const scale = options.lora.scale ?? 1;
+  if (!Number.isFinite(scale)) throw new CivitasError("usage", `the scale of LoRA adapter ${options.lora.path} must be a finite number, got ${scale}`);
+  let ok = false;
+  try {
+    ok = (await stat(file)).isFile();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new CivitasError("usage", `LoRA adapter file not found: ${options.lora.path} (resolved to ${file})`);
+  return display ? `+lora:${path.basename(file)}` : `+lora:${path.basename(file)}#${await fileFingerprint(file)}@${scale}`;
 }
 
 /** Downloads an `hf:` model into the models directory (once), giving up when it stalls; its local file. */
@@ -223,6 +251,12 @@ async function openLlamaClient(file: string, identity: string, options: LlamaOpt
   const threads = options.threads ?? defaultThreads(cores);
   const parallel = Math.max(1, options.parallel ?? (llama.gpu === false && cores <= 2 ? 1 : 4));
   const contextSize = options.contextSize ?? Math.min(2048, model.trainContextSize);
+  const settings = {
+    contextSize,
+    threads,
+    ...(options.flashAttention === undefined ? {} : { flashAttention: options.flashAttention }),
+    ...(options.lora === undefined ? {} : { lora: { adapters: [{ filePath: path.resolve(options.lora.path), scale: options.lora.scale ?? 1 }] } }),
+  };
   let context: LlamaContext;
   try {
     // Flash attention as node-llama-cpp decides unless told. On the CPU it is fast (1.6x on
@@ -231,18 +265,19 @@ async function openLlamaClient(file: string, identity: string, options: LlamaOpt
     // parts can differ from the same prompt evaluated whole (up to 2.4% on stories260K with AVX2).
     // The run engine therefore splits a prompt only where its plan shares the prefix, and records
     // the split in the request key (docs/design.md, Reproducibility).
-    context = await model.createContext({
-      contextSize,
-      sequences: parallel,
-      threads,
-      ...(options.flashAttention === undefined ? {} : { flashAttention: options.flashAttention }),
-    });
+    context = await model.createContext({ ...settings, sequences: parallel });
   } catch (e) {
     await model.dispose();
+    if (options.lora !== undefined) {
+      throw new CivitasError("model", `could not create a context with LoRA adapter ${options.lora.path} on ${file}: ${messageOf(e)}`, {
+        hint: "is it a LoRA adapter GGUF made for this model (same architecture and tensor shapes)?",
+        cause: e,
+      });
+    }
     throw new CivitasError("model", `could not create a context of ${contextSize} tokens x ${parallel} sequences: ${messageOf(e)}`, {
       hint: "lower --parallel or --context-size",
       cause: e,
     });
   }
-  return new LlamaClient(identity, model, context, parallel, templated);
+  return new LlamaClient(identity, model, context, parallel, templated, settings);
 }

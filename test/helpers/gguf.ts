@@ -78,3 +78,71 @@ export function ggufWithString(source: string, target: string, key: string, valu
   const pad = Buffer.alloc((alignment - (head.length % alignment)) % alignment);
   writeFileSync(target, Buffer.concat([head, pad, buf.subarray(dataStart)]));
 }
+
+/** A float32 tensor of a GGUF file: its dimensions as GGUF writes them (ne[0] first) and its values. */
+export interface GgufTensor {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly data: Float32Array;
+}
+
+/**
+ * A LoRA adapter GGUF (v3) as llama.cpp's llama_adapter_lora_init reads it: general.type
+ * "adapter", general.architecture the model's, adapter.type "lora", adapter.lora.alpha, and for
+ * each adapted weight W (dims [n0, n1]) the pair `<W>.lora_a` (dims [n0, r]) and `<W>.lora_b`
+ * (dims [r, n1]), float32. llama.cpp adds scale * alpha / r * B(A x) to W x.
+ */
+export function writeLoraGguf(target: string, architecture: string, alpha: number, tensors: readonly GgufTensor[]): void {
+  const ALIGN = 32;
+  const parts: Buffer[] = [];
+  const u32 = (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v);
+    parts.push(b);
+  };
+  const u64 = (v: number) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    parts.push(b);
+  };
+  const str = (s: string) => {
+    const b = Buffer.from(s, "utf8");
+    u64(b.length);
+    parts.push(b);
+  };
+  parts.push(Buffer.from("GGUF", "latin1"));
+  u32(3);
+  u64(tensors.length);
+  u64(4);
+  str("general.type");
+  u32(STRING);
+  str("adapter");
+  str("general.architecture");
+  u32(STRING);
+  str(architecture);
+  str("adapter.type");
+  u32(STRING);
+  str("lora");
+  str("adapter.lora.alpha");
+  u32(6);
+  const f = Buffer.alloc(4);
+  f.writeFloatLE(alpha);
+  parts.push(f);
+  let offset = 0;
+  const offsets: number[] = [];
+  for (const t of tensors) {
+    if (t.data.length !== t.dims.reduce((a, b) => a * b, 1)) throw new Error(`tensor ${t.name}: ${t.data.length} values for dims ${t.dims.join("x")}`);
+    str(t.name);
+    u32(t.dims.length);
+    for (const d of t.dims) u64(d);
+    u32(0); // GGML_TYPE_F32
+    u64(offset);
+    offsets.push(offset);
+    offset += Math.ceil((t.data.length * 4) / ALIGN) * ALIGN;
+  }
+  let head = Buffer.concat(parts);
+  head = Buffer.concat([head, Buffer.alloc((ALIGN - (head.length % ALIGN)) % ALIGN)]);
+  const data = Buffer.alloc(offset);
+  tensors.forEach((t, i) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).copy(data, offsets[i]!));
+  writeFileSync(target, Buffer.concat([head, data]));
+}
