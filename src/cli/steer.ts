@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { readText } from "../files.js";
 import { metrics, parseMetric } from "../metrics/index.js";
-import { CHAT_TEMPLATE_HELP, checkChatTemplateChoice, modelForms, parseModelSpec } from "../models/index.js";
+import { CHAT_TEMPLATE_HELP, checkChatTemplateChoice, modelForms, parseModelSpec, type ModelOptions } from "../models/index.js";
 import { formatSteer } from "../report/index.js";
 import { resultJson } from "../results/index.js";
 import { protocols, resolveProtocol } from "../runs/index.js";
@@ -30,6 +30,7 @@ interface SteerFlags {
   fewshotK?: number[];
   linearA?: number[];
   calibrateStrength?: number[];
+  realignL?: number[];
   refModel?: string;
   lora?: string;
   protocol?: string;
@@ -75,7 +76,8 @@ Methods (docs/steering.md cites each paper):
   fewshot    the population's own answers on the k most similar train questions, in the prompt
   linear     Linear Alignment over labels, p ~ p_persona^(1+a) * p_plain^(-a): no new model calls
   calibrate  the baseline: per-population offsets of each option position, fitted on train
-  realign    Decoding-time Realignment (--ref-model or --lora): needs src/steer/decode.ts
+  realign    Decoding-time Realignment, p ~ p_aligned^l * p_ref^(1-l): the model against --ref-model,
+             or with and without --lora's adapter (llama: models only); both asked with the persona
 
 Examples:
   civitas steer opinionqa --model llama:model.gguf --data ../shared/data/opinionqa \\
@@ -95,6 +97,16 @@ const numberList = (name: string) => (value: string): number[] => {
   if (out.length === 0 || out.some((n) => !Number.isFinite(n))) throw usageError(`${name} must be numbers separated by commas (got "${value}")`);
   return out;
 };
+
+/** --lora FILE[@scale]: the adapter file and its scale (default 1). */
+export function parseLora(value: string): { path: string; scale?: number } {
+  const at = value.lastIndexOf("@");
+  if (at < 0) return { path: value };
+  const file = value.slice(0, at);
+  const scale = Number(value.slice(at + 1));
+  if (file === "" || value.slice(at + 1).trim() === "" || !Number.isFinite(scale)) throw usageError(`--lora must be FILE or FILE@scale with a finite scale, got "${value}"`);
+  return { path: file, scale };
+}
 
 export function steerCommand(): Command {
   return new Command("steer")
@@ -123,8 +135,9 @@ export function steerCommand(): Command {
     .option("--fewshot-k <list>", "fewshot's k values tried on dev (default 1,2,4,8, those the train questions allow)", numberList("--fewshot-k"))
     .option("--linear-a <list>", "linear's a values tried on dev (default 0,0.25,0.5,1,2)", numberList("--linear-a"))
     .option("--calibrate-strength <list>", "calibrate's strength values tried on dev (default 0,0.5,1)", numberList("--calibrate-strength"))
-    .option("--ref-model <model>", "realign: the reference model (the unaligned one)")
-    .option("--lora <file>", "realign: a LoRA adapter; the model with and without it")
+    .option("--realign-l <list>", "realign's l values tried on dev (default 0,0.5,1,1.5,2)", numberList("--realign-l"))
+    .option("--ref-model <model>", "realign: the reference model (the unaligned one; llama: only, the same vocabulary)")
+    .option("--lora <file[@scale]>", "realign: a LoRA adapter GGUF for the model (scale default 1); the model with it against the model without")
     .option("--protocol <name|file>", `a paper's conventions: ${protocols.names.join(", ")}, or a protocol file`)
     .option("--metric <name>", `distance behind the alignment score: ${metrics.names.join(", ")}`)
     .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
@@ -169,12 +182,25 @@ async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<nu
     const metric = flags.metric ? parseMetric(flags.metric) : undefined;
     const personaTemplates = parsePersonaTemplates(flags.personaTemplate);
     const protocol = flags.protocol ? (await resolveProtocol(flags.protocol)).name : undefined;
-    if ((flags.refModel !== undefined || flags.lora !== undefined) && !methods.some((m) => m.name === "realign")) {
+    const realigning = methods.some((m) => m.name === "realign");
+    if ((flags.refModel !== undefined || flags.lora !== undefined) && !realigning) {
       throw usageError(`${flags.refModel !== undefined ? "--ref-model" : "--lora"} is for the realign method, which --methods does not name`);
     }
+    if (flags.realignL !== undefined && !realigning) throw usageError("--realign-l is for the realign method, which --methods does not name");
+    if (realigning && (flags.refModel === undefined) === (flags.lora === undefined)) {
+      throw usageError(
+        flags.refModel === undefined ? "realign needs a reference model (--ref-model) or a LoRA adapter (--lora)" : "realign takes one of --ref-model and --lora, not both",
+        "--ref-model llama:<base.gguf> compares the model with its base; --lora <adapter.gguf>[@scale] the model with and without the adapter",
+      );
+    }
+    if (realigning && !flags.model.startsWith("llama:")) throw usageError(`realign runs on the in-process llama backend: --model must be a llama: model, got ${flags.model.split(":")[0]}:`);
+    if (flags.refModel !== undefined && !flags.refModel.startsWith("llama:")) {
+      throw usageError(`--ref-model must be a llama: model (realign combines the two models' next-token distributions in-process), got ${flags.refModel.split(":")[0]}:`);
+    }
+    const lora = flags.lora === undefined ? undefined : parseLora(flags.lora);
     if (flags.chatTemplate !== undefined) checkChatTemplateChoice(flags.chatTemplate);
     const configs = flags.config === undefined ? undefined : parseSteerConfigs(await readText(flags.config, "--config"), flags.config);
-    const model = await parseModelSpec(flags.model, {
+    const modelOptions: ModelOptions = {
       allowModules: true,
       ...(flags.threads === undefined ? {} : { threads: flags.threads }),
       ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
@@ -191,7 +217,9 @@ async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<nu
       ...(flags.modelId === undefined ? {} : { modelId: flags.modelId }),
       onRetry: (r) => progress.log(`retry ${r.attempt + 1}/${r.maxAttempts - 1} in ${(r.delayMs / 1000).toFixed(1)} s: ${r.reason} (${r.url})`),
       onDownload: (done, total) => progress.log(`downloading model: ${(done / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB`),
-    });
+    };
+    const model = await parseModelSpec(flags.model, modelOptions);
+    const refModel = flags.refModel === undefined ? undefined : await parseModelSpec(flags.refModel, modelOptions);
     const suite = await loadSuiteFor(info.name, flags, (m) => progress.log(m));
     if (!flags.populations?.length) throw usageError("--populations is required: the groups to steer toward", `for example --populations POLPARTY; ${suite.name}'s attributes are listed by \`civitas suites\``);
     const populations = resolvePopulations(suite, flags.populations);
@@ -199,6 +227,7 @@ async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<nu
       ...(flags.fewshotK ? { fewshot: flags.fewshotK } : {}),
       ...(flags.linearA ? { linear: flags.linearA } : {}),
       ...(flags.calibrateStrength ? { calibrate: flags.calibrateStrength } : {}),
+      ...(flags.realignL ? { realign: flags.realignL } : {}),
     };
     store = await openStore(flags.store, { log: (m) => progress.log(m) });
     const result = await runSteer(
@@ -221,7 +250,7 @@ async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<nu
         ...(flags.resamples ? { resamples: flags.resamples } : {}),
         minCoverage: flags.minCoverage,
         grids,
-        ...(flags.refModel !== undefined || flags.lora !== undefined ? { realign: { ...(flags.refModel ? { refModel: flags.refModel } : {}), ...(flags.lora ? { lora: flags.lora } : {}) } } : {}),
+        ...(refModel || lora ? { realign: { ...(refModel ? { refModel } : {}), ...(lora ? { lora } : {}) } } : {}),
         command: redactedCommand(process.argv.slice(2)),
         ...(flags.cache && flags.cacheExpiry === undefined ? {} : { cache: { refresh: !flags.cache, ...(flags.cacheExpiry === undefined ? {} : { expiryMs: flags.cacheExpiry }) } }),
       },

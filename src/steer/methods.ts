@@ -12,15 +12,17 @@
  *   from the stored answers of both prompts: no new model calls; a tuned on dev.
  * - calibrate: one log-offset per population and option position fitted on train, applied to the
  *   unsteered answers (the baseline every method must beat); its strength tuned on dev.
- * - realign: Decoding-time Realignment (Liu et al. 2024), the model-side code of src/steer/decode.ts.
+ * - realign: Decoding-time Realignment (Liu et al. 2024) over the options, both sides asked with the
+ *   persona, through src/steer/decode.ts; l tuned on dev from one evaluation per question.
  */
 import { z } from "zod";
 import { CivitasError } from "../errors.js";
 import { Registry, type Component } from "../registry.js";
-import type { ModelSpec } from "../models/index.js";
+import type { ModelClient, ModelSpec } from "../models/index.js";
 import type { Conventions } from "../runs/index.js";
 import { humanView } from "../runs/index.js";
-import { scoredIndices, type Persona, type Population, type Question, type Suite } from "../surveys/index.js";
+import { scoredIndices, toSurveyOrder, type Persona, type Population, type Question, type Suite } from "../surveys/index.js";
+import { openRealign, realignWeight, type MixtureDecoder } from "./decode.js";
 import { tfIdf, cosine } from "./similarity.js";
 
 /** A steered answer under one variant: its distribution (survey order, every option) and the prompt tokens behind it. */
@@ -56,6 +58,8 @@ export interface AskedPrompt {
   readonly system: string | null;
   readonly labels: readonly string[];
   readonly order: readonly number[];
+  /** "text": the answer keys are the option texts (scored by their first tokens), else labels. */
+  readonly answer?: "label" | "text";
 }
 
 /** What a method is fitted with: the train questions and what it may read. */
@@ -72,7 +76,7 @@ export interface SteerContext {
   /** The knob grid given on the command line for a method (e.g. --fewshot-k), overriding its own. */
   readonly grids: Readonly<Record<string, readonly number[]>>;
   /** For realign: the reference model and adapter named on the command line. */
-  readonly realign?: { readonly refModel?: string; readonly lora?: string };
+  readonly realign?: RealignSides;
   /** The model (methods with a decoding loop of their own open it: realign, src/steer/decode.ts). */
   readonly model?: ModelSpec;
   /** How the run asks a question (see AskedPrompt), for methods that ask the model themselves. */
@@ -323,26 +327,107 @@ export const FEWSHOT: SteerMethod = {
   },
 };
 
+/** realign's default grid of l (1: the aligned model alone, 0: the reference, > 1 extrapolates). */
+export const REALIGN_GRID: readonly number[] = [0, 0.5, 1, 1.5, 2];
+
+/** What realign compares the model with: a reference model (--ref-model) or the model with a LoRA adapter (--lora). */
+export interface RealignSides {
+  readonly refModel?: ModelSpec;
+  readonly lora?: { readonly path: string; readonly scale?: number };
+}
+
+function checkLlama(spec: ModelSpec, what: string): void {
+  if (spec.backend !== "llama") {
+    throw new CivitasError("usage", `realign combines two next-token distributions on the in-process llama backend, but ${what} (${spec.display}) runs on the ${spec.backend} backend`, {
+      hint: "give it as llama:<file.gguf> or llama:hf:<org>/<repo>/<file.gguf>",
+    });
+  }
+}
+
 /**
- * The model-side code of Decoding-time Realignment lives in src/steer/decode.ts (another part of
- * issue 14). Until it is wired here, realign refuses before anything is asked. What it gets to do
- * its work: ctx.model (the model; --ref-model and --lora in ctx.realign), ctx.prompt (each question
- * as the run asks it, with its labels and their survey order), and Steerer.close to release what
- * it opened; its steer(l, target, questions) gives, per question and variant, the option
- * distribution in survey order (toSurveyOrder, renormalise) and the tokens both sides evaluated.
+ * Decoding-time Realignment (Liu et al. 2024) over the options: q ∝ p_aligned^l · p_ref^(1-l)
+ * over the whole vocabulary at the answer's first token (src/steer/decode.ts), read at the option
+ * labels' tokens (or the first token of each option text, answer=text), renormalised and mapped
+ * to survey order. The aligned side is the model with --lora's adapter, or the model itself
+ * against --ref-model. Both sides get the same prompt: the question with the target's persona, as
+ * the run asks it (Liu et al. compare the aligned model with the reference under one prompt), so
+ * l = 1 is the persona answer of the aligned side. One evaluation of the two sides per question,
+ * variant and target gives the answers at every l of the grid (optionProbabilitiesAt): tuning
+ * costs no more evaluations than one l. Tokens: what llama.cpp evaluated on both sides.
  */
 export const REALIGN: SteerMethod = {
   name: "realign",
-  description: "Decoding-time Realignment: p ∝ p_aligned^l · p_ref^(1-l) between two models (--ref-model) or a model with and without a LoRA adapter (--lora), l tuned on dev",
+  description: "Decoding-time Realignment: p ∝ p_aligned^l · p_ref^(1-l) between two models (--ref-model) or a model with and without a LoRA adapter (--lora), both asked with the persona, l tuned on dev",
   args: none,
   paper: "Liu et al. 2024, Decoding-time Realignment of Language Models (ICML 2024)",
-  knob: { name: "l", grid: [0, 0.25, 0.5, 0.75, 1, 1.5] },
+  knob: { name: "l", grid: REALIGN_GRID },
   asks: true,
   usesPersona: false,
-  async fit() {
-    throw new CivitasError("usage", "steering method realign is not available in this build: its decoding code (src/steer/decode.ts, two models or a LoRA adapter on the in-process llama backend) is not part of it", {
-      hint: "drop realign from --methods; persona, fewshot, linear and calibrate work without it",
-    });
+  async fit(ctx) {
+    const { model, prompt } = ctx;
+    if (!model || !prompt) throw new CivitasError("usage", "realign needs the model and how the run asks each question (runSteer gives both)");
+    const sides = ctx.realign;
+    if (!sides || (sides.refModel === undefined) === (sides.lora === undefined)) {
+      throw new CivitasError("usage", "realign needs exactly one of a reference model (--ref-model) and a LoRA adapter (--lora)", {
+        hint: "--ref-model llama:<base.gguf> compares the model with its base; --lora <adapter.gguf>[@scale] compares the model with and without the adapter",
+      });
+    }
+    checkLlama(model, "the model");
+    if (sides.refModel) checkLlama(sides.refModel, "--ref-model");
+    const grid = ctx.grids.realign ?? REALIGN_GRID;
+    const client = await model.open();
+    let refClient: ModelClient | undefined;
+    let decoder: MixtureDecoder;
+    try {
+      refClient = sides.refModel ? await sides.refModel.open() : undefined;
+      decoder = await openRealign(client, refClient ? { model: refClient } : { lora: sides.lora! });
+    } catch (e) {
+      await refClient?.close();
+      await client.close();
+      throw e;
+    }
+    // (target, question, variant) -> the answer at each l evaluated so far, and the tokens of its evaluation.
+    const cache = new Map<string, Map<number, Steered | undefined>>();
+    const answerAt = async (target: Population, q: Question, v: number, l: number): Promise<Steered | undefined> => {
+      const key = `${target.id}\u0000${q.id}\u0000${v}`;
+      let byL = cache.get(key);
+      if (!byL?.has(l)) {
+        const weights = grid.includes(l) ? grid.filter((w) => !byL?.has(w)) : [l];
+        const asked = prompt(q, v, target);
+        const answers = await decoder.optionProbabilitiesAt(
+          { prompt: asked.text, refPrompt: asked.text, labels: asked.labels, ...(asked.answer === "text" ? { continuations: asked.labels } : {}) },
+          weights.map(realignWeight),
+        );
+        byL ??= new Map();
+        weights.forEach((w, k) => {
+          const a = answers[k]!;
+          const dist = normalised(a.labelMass);
+          byL!.set(w, dist ? { dist: toSurveyOrder(dist, asked.order), tokens: a.evaluatedTokens } : undefined);
+        });
+        cache.set(key, byL);
+      }
+      return byL.get(l);
+    };
+    return {
+      grid,
+      steer: async (l, target, questions) => {
+        const out = new Map<string, (Steered | undefined)[]>();
+        for (const q of questions) {
+          const per: (Steered | undefined)[] = [];
+          for (let v = 0; v < ctx.variants.length; v++) per.push(await answerAt(target, q, v, l ?? 1));
+          out.set(q.id, per);
+        }
+        return (q) => out.get(q.id) ?? ctx.variants.map(() => undefined);
+      },
+      close: async () => {
+        try {
+          await decoder.close();
+        } finally {
+          await refClient?.close();
+          await client.close();
+        }
+      },
+    };
   },
 };
 

@@ -17,7 +17,7 @@ import type { SteerResult } from "../results/index.js";
 import type { AnswerRow, Store } from "../store/index.js";
 import { NO_PERSONA, parseVariant, personasFor, renderPrompt, STANDARD_VARIANT, type Persona, type PersonaIn, type Population, type Question, type Suite, type Variant } from "../surveys/index.js";
 import { evaluate, type MethodAnswers } from "./evaluate.js";
-import type { Ask, AskedPrompt, PerVariant, Steered, SteeredAnswers, SteerContext, Steerer, SteerMethod, StoredAnswers } from "./methods.js";
+import type { Ask, AskedPrompt, PerVariant, RealignSides, Steered, SteeredAnswers, SteerContext, Steerer, SteerMethod, StoredAnswers } from "./methods.js";
 import { limitQuestions, splitQuestions, type Split, type SplitKind } from "./split.js";
 
 export interface SteerPlan {
@@ -42,7 +42,8 @@ export interface SteerPlan {
   readonly minCoverage: number;
   /** Knob grids given on the command line, by method name. */
   readonly grids?: Readonly<Record<string, readonly number[]>>;
-  readonly realign?: { readonly refModel?: string; readonly lora?: string };
+  /** For realign: the reference model (--ref-model) or the LoRA adapter (--lora). */
+  readonly realign?: RealignSides;
   readonly command: string;
   readonly cache?: CachePolicy;
 }
@@ -239,7 +240,7 @@ export async function runSteer(store: Store, plan: SteerPlan, events: SteerEvent
       ...(plan.personaIn ? { personaIn: plan.personaIn } : {}),
     });
     const asked = formatPrompt(plan.model, raw.turns);
-    return { text: asked.text, system: asked.system, labels: raw.answer === "text" ? raw.shown : raw.labels, order: raw.order };
+    return { text: asked.text, system: asked.system, labels: raw.answer === "text" ? raw.shown : raw.labels, order: raw.order, answer: raw.answer };
   };
 
   // ---- fit on train, tune on dev, steer test
@@ -302,7 +303,9 @@ export async function runSteer(store: Store, plan: SteerPlan, events: SteerEvent
     grids: plan.grids ?? {},
     split: { kind: split.kind, seed: split.seed, train: split.train.map((q) => q.id), dev: split.dev.map((q) => q.id), test: split.test.map((q) => q.id) },
     configs: plan.configs ?? {},
-    realign: plan.realign ?? null,
+    realign: plan.realign
+      ? { ...(plan.realign.refModel ? { ref_model: plan.realign.refModel.identity } : {}), ...(plan.realign.lora ? { lora: { file: plan.realign.lora.path, scale: plan.realign.lora.scale ?? 1 } } : {}) }
+      : null,
   };
   const id = runIdOf(JSON.stringify(config));
   // The few-shot runs' own coverage warnings repeat the main run's; their other warnings are kept.

@@ -3,7 +3,7 @@
  * presentations, its --json, the stored run (`runs show`, `report`), its help, and its refusals.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { before, describe, it } from "node:test";
 import { checkPrinted } from "../../src/results/index.js";
@@ -66,6 +66,26 @@ describe("civitas steer", () => {
     }
   });
 
+  it("realign against a reference model (a second copy of the file): l tuned on dev from --realign-l, the same answers as the persona", async () => {
+    const copy = path.join(dir, "reference.gguf");
+    copyFileSync(MODEL, copy);
+    const r = await runCli([...base, "--populations", "POLPARTY=Democrat", "--limit", "10", "--methods", "persona,realign", "--ref-model", `llama:${copy}`, "--realign-l", "0,1", "--resamples", "50", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { methods: { method: string; asks: boolean; knob: { name: string; grid: number[]; value: number } | null }[]; overall: { methods: { method: string; alignment: { mean: number } }[] }; cost: { method: string; tokens_per_question: number }[] };
+    checkPrinted("steer", out);
+    const realign = out.methods.find((m) => m.method === "realign")!;
+    assert.equal(realign.asks, true);
+    assert.deepEqual([realign.knob!.name, realign.knob!.grid], ["l", [0, 1]]);
+    // The reference has the model's own weights, so at any l realign answers what the persona
+    // prompt gets from the model: the same alignment (1e-3: test/steer/realign.test.ts's 1e-2
+    // relative on each probability, far less on a mean of distances; measured ~1e-6).
+    const alignment = (m: string) => out.overall.methods.find((x) => x.method === m)!.alignment.mean;
+    assert.ok(Math.abs(alignment("realign") - alignment("persona")) < 1e-3, `${alignment("realign")} vs ${alignment("persona")}`);
+    // Its cost: both sides' prompts, so twice the persona's prompt tokens.
+    const cost = (m: string) => out.cost.find((x) => x.method === m)!.tokens_per_question;
+    assert.ok(Math.abs(cost("realign") - 2 * cost("persona")) <= 0.02 * cost("persona"), `${cost("realign")} vs 2 x ${cost("persona")}`);
+  });
+
   it("--help teaches: the steps, the methods, the split", async () => {
     const help = await runCli(["steer", "--help"]);
     assert.equal(help.code, 0);
@@ -75,10 +95,26 @@ describe("civitas steer", () => {
     assert.match(flat, /--methods <list> steering methods, comma separated: persona, fewshot, linear, calibrate, realign \(default: persona,fewshot,linear,calibrate\)/u);
   });
 
-  it("refuses realign (not in this build), an unknown method, and a bad --config, naming what and where", async () => {
-    const realign = await runCli([...base, "--populations", "POLPARTY", "--limit", "10", "--methods", "persona,realign"]);
-    assert.equal(realign.code, 2, realign.stderr);
-    assert.match(realign.stderr, /realign is not available in this build/u);
+  it("refuses realign without exactly one of --ref-model and --lora, with a model that is not llama:, and an unknown method, naming what and where", async () => {
+    const realign = ["--populations", "POLPARTY", "--limit", "10", "--methods", "persona,realign"];
+    const neither = await runCli([...base, ...realign]);
+    assert.equal(neither.code, 2, neither.stderr);
+    assert.match(neither.stderr, /realign needs a reference model \(--ref-model\) or a LoRA adapter \(--lora\)/u);
+    const both = await runCli([...base, ...realign, "--ref-model", `llama:${MODEL}`, "--lora", MODEL]);
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /realign takes one of --ref-model and --lora, not both/u);
+    const remoteRef = await runCli([...base, ...realign, "--ref-model", "openai:gpt-4o-mini"]);
+    assert.equal(remoteRef.code, 2, remoteRef.stderr);
+    assert.match(remoteRef.stderr, /--ref-model must be a llama: model .*got openai:/u);
+    const remote = await runCli(["steer", "opinionqa", "--model", "openai:gpt-4o-mini", "--data", OPINIONQA, "--store", store, "--progress", "none", ...realign, "--lora", MODEL]);
+    assert.equal(remote.code, 2, remote.stderr);
+    assert.match(remote.stderr, /realign runs on the in-process llama backend: --model must be a llama: model, got openai:/u);
+    const scale = await runCli([...base, ...realign, "--lora", `${MODEL}@strong`]);
+    assert.equal(scale.code, 2, scale.stderr);
+    assert.match(scale.stderr, /--lora must be FILE or FILE@scale with a finite scale, got ".*@strong"/u);
+    const knob = await runCli([...base, "--populations", "POLPARTY", "--realign-l", "0,1"]);
+    assert.equal(knob.code, 2, knob.stderr);
+    assert.match(knob.stderr, /--realign-l is for the realign method/u);
     const unknown = await runCli([...base, "--populations", "POLPARTY", "--methods", "vectors"]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown steering method "vectors"/u);
