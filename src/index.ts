@@ -101,6 +101,20 @@ export { compareCells, loadConfig, pairedDifference, parseConfig, type CellOutco
 export { dryRun, type DryRun } from "./runs/index.js";
 // ---- steering toward a population, judged on held-out questions (docs/steering.md)
 export { runSteer, steerMethods, type SteerMethod, type SteerPlan } from "./steer/index.js";
+// decoding-time steering on the in-process llama backend: Linear Alignment's two-prompt loop and
+// Decoding-time Realignment (two models, or a model with and without a LoRA adapter)
+export {
+  linearWeight,
+  openLinearDecoder,
+  openRealign,
+  realignWeight,
+  steeredClient,
+  type MixtureCompletionAnswer,
+  type MixtureCompletionQuery,
+  type MixtureDecoder,
+  type MixtureOptionAnswer,
+  type MixtureOptionQuery,
+} from "./steer/decode.js";
 export type { SteerResult } from "./results/index.js";
 
 // ---- reports and the viewer
