@@ -18,6 +18,12 @@
  * (which matters on a machine whose other cores are busy), each the mean over rounds with the
  * lowest and highest round. Target for linear: at most 2.2 in steps per second.
  *
+ * Then the model calls of steering methods: a tiny `civitas steer` (runSteer) on stories260K, 10
+ * OpinionQA questions, one target (POLPARTY=Democrat), each method alone in a store of its own (no
+ * cache). A method that post-processes stored answers (persona, linear, calibrate) makes exactly the
+ * calls of the eval run it reads (each question unsteered, and with the persona where it uses
+ * one): it adds none; fewshot (new prompts, k = 1) is shown for contrast.
+ *
  *   npx tsx bench/steer.ts              # 60 prompts x 32 tokens, 3 rounds
  *   npx tsx bench/steer.ts --short      # 15 prompts x 24 tokens, 2 rounds
  *   npx tsx bench/steer.ts --prompts 100 --tokens 48 --rounds 2
@@ -28,7 +34,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { llamaSpec, type LlamaClient } from "../src/models/index.js";
 import { linearWeight, openLinearDecoder, openRealignDecoder, realignWeight, type MixtureDecoder } from "../src/steer/decode.js";
-import { loadOpinionQA, renderPrompt, STANDARD_VARIANT } from "../src/surveys/index.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { runSteer, steerMethods } from "../src/steer/index.js";
+import { Store } from "../src/store/index.js";
+import { loadOpinionQA, renderPrompt, resolvePopulations, STANDARD_VARIANT } from "../src/surveys/index.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SHARED = path.resolve(REPO, "../shared");
@@ -147,4 +156,41 @@ try {
   await realign.close();
   await client.close();
   await second.close();
+}
+
+// ---- model calls of the steering methods (a tiny steer run per method)
+{
+  const QUESTIONS = 10;
+  const spec = await llamaSpec(MODEL, { threads: 1, parallel: 1, gpu: false });
+  const populations = resolvePopulations(suite, ["POLPARTY=Democrat"]);
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-steer-"));
+  console.log(`model calls of each steering method alone: runSteer on ${QUESTIONS} OpinionQA questions, target POLPARTY=Democrat, stories260K, a fresh store each (no cache)`);
+  try {
+    for (const name of ["persona", "linear", "calibrate", "fewshot"]) {
+      const method = steerMethods.get(name);
+      const store = await Store.open(path.join(dir, `${name}.duckdb`));
+      try {
+        const r = await runSteer(store, {
+          suite,
+          model: spec,
+          populations,
+          methods: [method],
+          split: "stratified",
+          seed: 0,
+          limit: QUESTIONS,
+          minCoverage: 0,
+          resamples: 20,
+          grids: { fewshot: [1] },
+          command: `bench/steer ${name}`,
+        });
+        // The eval run it reads: each question unsteered, and with the persona where the method uses one.
+        const read = QUESTIONS * (method.usesPersona ? 2 : 1);
+        console.log(`  ${name.padEnd(9)} ${String(r.answers.model_calls).padStart(4)} model calls = ${read} of the eval run it reads (${QUESTIONS} questions${method.usesPersona ? " x (unsteered, persona)" : ", unsteered"}) + ${r.answers.model_calls - read} of its own`);
+      } finally {
+        await store.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
