@@ -31,6 +31,8 @@ interface SteerFlags {
   linearA?: number[];
   calibrateStrength?: number[];
   realignL?: number[];
+  method: "logprobs" | "sample";
+  samples?: number;
   refModel?: string;
   lora?: string;
   protocol?: string;
@@ -74,7 +76,8 @@ Methods (docs/steering.md cites each paper):
   persona    the population's description (--persona-in user|system; --config FILE for free-text
              CoSA-style configs: a YAML mapping "POLPARTY=Democrat: You are ...")
   fewshot    the population's own answers on the k most similar train questions, in the prompt
-  linear     Linear Alignment over labels, p ~ p_persona^(1+a) * p_plain^(-a): no new model calls
+  linear     Linear Alignment, p ~ p_persona^(1+a) * p_plain^(-a): over the labels from the stored
+             answers (no new model calls); with --method sample, decoded token by token (llama:)
   calibrate  the baseline: per-population offsets of each option position, fitted on train
   realign    Decoding-time Realignment, p ~ p_aligned^l * p_ref^(1-l): the model against --ref-model,
              or with and without --lora's adapter (llama: models only); both asked with the persona
@@ -135,6 +138,12 @@ export function steerCommand(): Command {
     .option("--fewshot-k <list>", "fewshot's k values tried on dev (default 1,2,4,8, those the train questions allow)", numberList("--fewshot-k"))
     .option("--linear-a <list>", "linear's a values tried on dev (default 0,0.25,0.5,1,2)", numberList("--linear-a"))
     .option("--calibrate-strength <list>", "calibrate's strength values tried on dev (default 0,0.5,1)", numberList("--calibrate-strength"))
+    .addOption(
+      new Option("--method <name>", "how answers are elicited: logprobs (next-token probabilities of the labels), or sample (completions counted; linear then decodes persona against plain prompt token by token, llama: models)")
+        .choices(["logprobs", "sample"])
+        .default("logprobs"),
+    )
+    .option("--samples <n>", "completions per question with --method sample (default 30)", intOption("--samples", 1))
     .option("--realign-l <list>", "realign's l values tried on dev (default 0,0.5,1,1.5,2)", numberList("--realign-l"))
     .option("--ref-model <model>", "realign: the reference model (the unaligned one; llama: only, the same vocabulary)")
     .option("--lora <file[@scale]>", "realign: a LoRA adapter GGUF for the model (scale default 1); the model with it against the model without")
@@ -198,6 +207,11 @@ async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<nu
       throw usageError(`--ref-model must be a llama: model (realign combines the two models' next-token distributions in-process), got ${flags.refModel.split(":")[0]}:`);
     }
     const lora = flags.lora === undefined ? undefined : parseLora(flags.lora);
+    if (realigning && flags.method !== "logprobs") throw usageError("realign reads option probabilities: it runs with --method logprobs only");
+    if (flags.samples !== undefined && flags.method !== "sample") throw usageError("--samples is for --method sample");
+    if (flags.method === "sample" && methods.some((m) => m.name === "linear") && !flags.model.startsWith("llama:")) {
+      throw usageError(`linear with --method sample decodes two prompts token by token on the in-process llama backend: --model must be a llama: model, got ${flags.model.split(":")[0]}:`, "or use --method logprobs: linear over the labels, from the stored answers");
+    }
     if (flags.chatTemplate !== undefined) checkChatTemplateChoice(flags.chatTemplate);
     const configs = flags.config === undefined ? undefined : parseSteerConfigs(await readText(flags.config, "--config"), flags.config);
     const modelOptions: ModelOptions = {
@@ -250,6 +264,8 @@ async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<nu
         ...(flags.resamples ? { resamples: flags.resamples } : {}),
         minCoverage: flags.minCoverage,
         grids,
+        ...(flags.method === "logprobs" ? {} : { method: flags.method }),
+        ...(flags.samples === undefined ? {} : { samples: flags.samples }),
         ...(refModel || lora ? { realign: { ...(refModel ? { refModel } : {}), ...(lora ? { lora } : {}) } } : {}),
         command: redactedCommand(process.argv.slice(2)),
         ...(flags.cache && flags.cacheExpiry === undefined ? {} : { cache: { refresh: !flags.cache, ...(flags.cacheExpiry === undefined ? {} : { expiryMs: flags.cacheExpiry }) } }),

@@ -22,7 +22,7 @@ import type { ModelClient, ModelSpec } from "../models/index.js";
 import type { Conventions } from "../runs/index.js";
 import { humanView } from "../runs/index.js";
 import { scoredIndices, toSurveyOrder, type Persona, type Population, type Question, type Suite } from "../surveys/index.js";
-import { openRealign, realignWeight, type MixtureDecoder } from "./decode.js";
+import { asLlamaClient, linearWeight, openLinearDecoder, openRealign, realignWeight, steeredClient, type MixtureDecoder } from "./decode.js";
 import { tfIdf, cosine } from "./similarity.js";
 
 /** A steered answer under one variant: its distribution (survey order, every option) and the prompt tokens behind it. */
@@ -43,8 +43,17 @@ export interface StoredAnswers {
   persona(target: Population, q: Question, variant: number): Steered | undefined;
 }
 
-/** New prompts for a target: each question shown with `text` in place of its own text, asked without a persona. */
-export type Ask = (tag: string, target: Population, items: readonly { readonly question: Question; readonly text: string }[]) => Promise<SteeredAnswers>;
+/**
+ * New prompts for a target: each question shown with `text` in place of its own text, asked
+ * without a persona (or, `persona`, with the target's persona: the answers under it are returned),
+ * by the model of the run or `model`.
+ */
+export type Ask = (
+  tag: string,
+  target: Population,
+  items: readonly { readonly question: Question; readonly text: string }[],
+  options?: { readonly model?: ModelSpec; readonly persona?: boolean },
+) => Promise<SteeredAnswers>;
 
 /**
  * A question as the run asks it under one variant, with a target's persona or none (null): the
@@ -80,7 +89,9 @@ export interface SteerContext {
   /** The model (methods with a decoding loop of their own open it: realign, src/steer/decode.ts). */
   readonly model?: ModelSpec;
   /** How the run asks a question (see AskedPrompt), for methods that ask the model themselves. */
-  readonly prompt?: (q: Question, variant: number, target: Population | null) => AskedPrompt;
+  readonly prompt?: (q: Question, variant: number, target: Population | null, method?: "logprobs" | "sample") => AskedPrompt;
+  /** How the run elicits answers (default logprobs); with sample, linear decodes with its two-sequence loop. */
+  readonly method?: "logprobs" | "sample";
 }
 
 /** A fitted method. */
@@ -208,6 +219,7 @@ export const LINEAR: SteerMethod = {
   asks: false,
   usesPersona: true,
   async fit(ctx) {
+    if (ctx.method === "sample") return fitLinearDecoding(ctx);
     return {
       grid: ctx.grids.linear ?? LINEAR_GRID,
       steer: async (a, target) => (q) =>
@@ -221,6 +233,78 @@ export const LINEAR: SteerMethod = {
     };
   },
 };
+
+/**
+ * Linear Alignment for generated text (--method sample): each value of a is an eval run (the run
+ * engine's sample method, the target's persona prompts) on a model client that answers through the
+ * two-sequence loop of src/steer/decode.ts (steeredClient), side A the persona prompt and side B
+ * the same question's plain prompt, q ∝ p_persona^(1+a) · p_plain^(-a) at every token. The client's
+ * identity names a, so each a's answers are cached apart. Each answer's tokens count both prompts.
+ */
+async function fitLinearDecoding(ctx: SteerContext): Promise<Steerer> {
+  const { model, prompt } = ctx;
+  if (!model || !prompt) throw new CivitasError("usage", "linear over generated text needs the model and how the run asks each question (runSteer gives both)");
+  if (model.backend !== "llama") {
+    throw new CivitasError("usage", `linear over generated text (--method sample) decodes two prompts token by token on the in-process llama backend, but the model (${model.display}) runs on the ${model.backend} backend`, {
+      hint: "give the model as llama:<file.gguf>, or use --method logprobs (linear over the labels, from the stored answers)",
+    });
+  }
+  const client = await model.open();
+  let decoder: MixtureDecoder;
+  try {
+    decoder = await openLinearDecoder(asLlamaClient(client));
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+  const llama = asLlamaClient(client);
+  // Each persona prompt (as the sample method sends it) -> the same question's plain prompt.
+  const plainOf = new Map<string, string>();
+  const refPromptOf = (p: string): string => {
+    const plain = plainOf.get(p);
+    if (plain === undefined) throw new CivitasError("model", "linear: a prompt without its plain counterpart reached the decoding loop (an internal error)");
+    return plain;
+  };
+  return {
+    grid: ctx.grids.linear ?? LINEAR_GRID,
+    steer: async (a, target, questions) => {
+      for (const q of questions) {
+        for (let v = 0; v < ctx.variants.length; v++) {
+          const plain = prompt(q, v, null, "sample").text;
+          plainOf.set(prompt(q, v, target, "sample").text, plain);
+          plainOf.set(plain, plain);
+        }
+      }
+      const identity = `${model.identity}+linear-decoding:a=${a ?? 0}`;
+      const steered = steeredClient(decoder, { identity, weight: linearWeight(a ?? 0), refPromptOf });
+      const spec: ModelSpec = {
+        backend: "llama",
+        identity,
+        display: `${model.display} (linear a=${a ?? 0})`,
+        params: model.params,
+        ...(model.chatTemplate ? { chatTemplate: model.chatTemplate } : {}),
+        open: async () => ({
+          ...steered,
+          // Both prompts are evaluated: count side B's too.
+          complete: async (query, signal) => {
+            const answer = await steered.complete(query, signal);
+            return { ...answer, promptTokens: (answer.promptTokens ?? 0) + llama.tokenize(refPromptOf(query.prompt)).length };
+          },
+          // The decoder serves every a: the eval run's close must not close it.
+          close: async () => undefined,
+        }),
+      };
+      return ctx.ask(`linear-decoding:a=${a ?? 0}`, target, questions.map((q) => ({ question: q, text: q.text })), { model: spec, persona: true });
+    },
+    close: async () => {
+      try {
+        await decoder.close();
+      } finally {
+        await client.close();
+      }
+    },
+  };
+}
 
 export const CALIBRATE: SteerMethod = {
   name: "calibrate",

@@ -46,6 +46,13 @@ export interface SteerPlan {
   readonly realign?: RealignSides;
   readonly command: string;
   readonly cache?: CachePolicy;
+  /**
+   * How every answer is elicited (default logprobs). With sample, linear runs the two-sequence
+   * decoding loop (src/steer/decode.ts) through the run engine's method.
+   */
+  readonly method?: "logprobs" | "sample";
+  /** Completions per question with --method sample (the run engine's default otherwise). */
+  readonly samples?: number;
 }
 
 /** A suite that reads as `suite` except for what is given (its human data and loaders stay the suite's own). */
@@ -179,7 +186,8 @@ export async function runSteer(store: Store, plan: SteerPlan, events: SteerEvent
     ...(plan.protocol ? { protocol: plan.protocol } : {}),
     ...(plan.metric ? { metric: plan.metric } : {}),
     ...(plan.resamples ? { resamples: plan.resamples } : {}),
-    methods: ["logprobs"] as const,
+    methods: [plan.method ?? "logprobs"] as const,
+    ...(plan.samples === undefined ? {} : { samples: plan.samples }),
     ...(plan.variants ? { variants: plan.variants } : {}),
     ...(plan.system === undefined ? {} : { system: plan.system }),
     ...(plan.personaIn ? { personaIn: plan.personaIn } : {}),
@@ -204,7 +212,8 @@ export async function runSteer(store: Store, plan: SteerPlan, events: SteerEvent
     evalEvents,
   );
   runs.push(main);
-  const mainAnswers = await store.answers(main.run, { method: "logprobs" });
+  const method = plan.method ?? "logprobs";
+  const mainAnswers = await store.answers(main.run, { method });
   const variants = variantIds(plan, mainAnswers);
   const mainTokens = await tokensOf(store, mainAnswers);
   let estimated = mainTokens.estimated;
@@ -214,18 +223,33 @@ export async function runSteer(store: Store, plan: SteerPlan, events: SteerEvent
     persona: (t, q, v) => byKey.get(`${personas.get(t.id)?.id ?? t.id}\u0000${q.id}\u0000${v}`),
   };
 
-  const ask: Ask = async (tag, target, items) => {
+  const ask: Ask = async (tag, target, items, options = {}) => {
     const texts = items.map((i) => [i.question.id, i.text] as const);
     const questions = items.map((i) => ({ ...i.question, text: i.text }));
     const asking = suiteWith(suite, { questions, fingerprint: sha256Hex(JSON.stringify([suite.fingerprint, tag, target.id, texts])) });
     events.onStage?.(`asking ${tag} toward ${target.id}: ${items.length} prompts`);
-    const r = await runEval(store, { ...common, suite: asking, questions, populations: [target], persona: false, command: `${plan.command} [${tag} ${target.id}]` }, evalEvents);
+    const persona = options.persona === true;
+    const r = await runEval(
+      store,
+      {
+        ...common,
+        ...(options.model ? { model: options.model } : {}),
+        suite: asking,
+        questions,
+        populations: [target],
+        persona,
+        ...(persona && plan.personaTemplates ? { personaTemplates: plan.personaTemplates } : {}),
+        command: `${plan.command} [${tag} ${target.id}]`,
+      },
+      evalEvents,
+    );
     runs.push(r);
-    const answers = await store.answers(r.run, { method: "logprobs" });
+    const answers = await store.answers(r.run, { method });
     const t = await tokensOf(store, answers);
     estimated ||= t.estimated;
     const idx = indexAnswers(answers, variants, t.tokens);
-    return (q): PerVariant => variants.map((_, v) => idx.get(`none\u0000${q.id}\u0000${v}`));
+    const who = persona ? personas.get(target.id)?.id ?? target.id : "none";
+    return (q): PerVariant => variants.map((_, v) => idx.get(`${who}\u0000${q.id}\u0000${v}`));
   };
 
   // How the eval run asks a question (plan.ts resolvePlan's default variant where none is given).
@@ -234,8 +258,8 @@ export async function runSteer(store: Store, plan: SteerPlan, events: SteerEvent
     plan.variants && plan.variants.length > 0
       ? plan.variants
       : [conventions.optionOrder === "alphabetical" ? parseVariant("order=alphabetical", template) : template === "opinionqa" ? STANDARD_VARIANT : parseVariant("standard", template)];
-  const prompt = (q: Question, v: number, target: Population | null): AskedPrompt => {
-    const raw = renderPrompt(q, variantList[v]!, target ? personas.get(target.id) ?? NO_PERSONA : NO_PERSONA, "logprobs", {
+  const prompt = (q: Question, v: number, target: Population | null, how: "logprobs" | "sample" = "logprobs"): AskedPrompt => {
+    const raw = renderPrompt(q, variantList[v]!, target ? personas.get(target.id) ?? NO_PERSONA : NO_PERSONA, how, {
       ...(plan.system === undefined ? {} : { system: plan.system }),
       ...(plan.personaIn ? { personaIn: plan.personaIn } : {}),
     });
@@ -257,6 +281,7 @@ export async function runSteer(store: Store, plan: SteerPlan, events: SteerEvent
     ...(plan.realign ? { realign: plan.realign } : {}),
     model: plan.model,
     prompt,
+    method,
   };
   const methodRows: SteerResult["methods"] = [];
   const tested: MethodAnswers[] = [];

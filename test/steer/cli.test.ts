@@ -112,6 +112,15 @@ describe("civitas steer", () => {
     const scale = await runCli([...base, ...realign, "--lora", `${MODEL}@strong`]);
     assert.equal(scale.code, 2, scale.stderr);
     assert.match(scale.stderr, /--lora must be FILE or FILE@scale with a finite scale, got ".*@strong"/u);
+    const sampled = await runCli([...base, ...realign, "--lora", MODEL, "--method", "sample"]);
+    assert.equal(sampled.code, 2, sampled.stderr);
+    assert.match(sampled.stderr, /realign reads option probabilities: it runs with --method logprobs only/u);
+    const remoteLinear = await runCli(["steer", "opinionqa", "--model", "openai:gpt-4o-mini", "--data", OPINIONQA, "--store", store, "--progress", "none", "--populations", "POLPARTY", "--methods", "linear", "--method", "sample"]);
+    assert.equal(remoteLinear.code, 2, remoteLinear.stderr);
+    assert.match(remoteLinear.stderr, /linear with --method sample decodes two prompts token by token on the in-process llama backend: --model must be a llama: model, got openai:/u);
+    const samples = await runCli([...base, "--populations", "POLPARTY", "--samples", "4"]);
+    assert.equal(samples.code, 2, samples.stderr);
+    assert.match(samples.stderr, /--samples is for --method sample/u);
     const knob = await runCli([...base, "--populations", "POLPARTY", "--realign-l", "0,1"]);
     assert.equal(knob.code, 2, knob.stderr);
     assert.match(knob.stderr, /--realign-l is for the realign method/u);

@@ -11,7 +11,6 @@ import {
   mostSimilar,
   parseSteerMethods,
   PERSONA,
-  REALIGN,
   steerMethods,
   tfIdf,
   type SteerContext,
@@ -195,10 +194,5 @@ describe("the registry of steering methods", () => {
     assert.deepEqual([...steerMethods.names], ["persona", "fewshot", "linear", "calibrate", "realign"]);
     assert.deepEqual(parseSteerMethods(["Linear,persona", "linear"]).map((m) => m.name), ["linear", "persona"]);
     assert.throws(() => parseSteerMethods(["vectors"]), (e: unknown) => isCivitasError(e) && e.kind === "usage" && /unknown steering method "vectors"/u.test(e.message));
-  });
-
-  it("realign refuses with a clear message until its decoding code is in the build", async () => {
-    const { suite } = suiteOf([], [A, B], {});
-    await assert.rejects(REALIGN.fit(context({ suite, answers: storedOf({}, {}), train: [] })), (e: unknown) => isCivitasError(e) && e.kind === "usage" && /realign is not available in this build/u.test(e.message));
   });
 });
