@@ -31,7 +31,7 @@ interface SteerFlags {
   linearA?: number[];
   calibrateStrength?: number[];
   realignL?: number[];
-  method: "logprobs" | "sample";
+  method: "logprobs" | "sample" | "verbalize" | "sequence";
   samples?: number;
   refModel?: string;
   lora?: string;
@@ -77,7 +77,8 @@ Methods (docs/steering.md cites each paper):
              CoSA-style configs: a YAML mapping "POLPARTY=Democrat: You are ...")
   fewshot    the population's own answers on the k most similar train questions, in the prompt
   linear     Linear Alignment, p ~ p_persona^(1+a) * p_plain^(-a): over the labels from the stored
-             answers (no new model calls); with --method sample, decoded token by token (llama:)
+             answers (no new model calls); with --method sample|verbalize|sequence, decoded
+             token by token (llama:)
   calibrate  the baseline: per-population offsets of each option position, fitted on train
   realign    Decoding-time Realignment, p ~ p_aligned^l * p_ref^(1-l): the model against --ref-model,
              or with and without --lora's adapter (llama: models only); both asked with the persona
@@ -139,11 +140,11 @@ export function steerCommand(): Command {
     .option("--linear-a <list>", "linear's a values tried on dev (default 0,0.25,0.5,1,2)", numberList("--linear-a"))
     .option("--calibrate-strength <list>", "calibrate's strength values tried on dev (default 0,0.5,1)", numberList("--calibrate-strength"))
     .addOption(
-      new Option("--method <name>", "how answers are elicited: logprobs (next-token probabilities of the labels), or sample (completions counted; linear then decodes persona against plain prompt token by token, llama: models)")
-        .choices(["logprobs", "sample"])
+      new Option("--method <name>", "how answers are elicited: logprobs (next-token probabilities of the labels), sample, verbalize or sequence (generated text; linear then decodes persona against plain prompt token by token, llama: models)")
+        .choices(["logprobs", "sample", "verbalize", "sequence"])
         .default("logprobs"),
     )
-    .option("--samples <n>", "completions per question with --method sample (default 30)", intOption("--samples", 1))
+    .option("--samples <n>", "completions per question with --method sample, answers per completion with sequence (default 30)", intOption("--samples", 1))
     .option("--realign-l <list>", "realign's l values tried on dev (default 0,0.5,1,1.5,2)", numberList("--realign-l"))
     .option("--ref-model <model>", "realign: the reference model (the unaligned one; llama: only, the same vocabulary)")
     .option("--lora <file[@scale]>", "realign: a LoRA adapter GGUF for the model (scale default 1); the model with it against the model without")
@@ -208,9 +209,9 @@ async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<nu
     }
     const lora = flags.lora === undefined ? undefined : parseLora(flags.lora);
     if (realigning && flags.method !== "logprobs") throw usageError("realign reads option probabilities: it runs with --method logprobs only");
-    if (flags.samples !== undefined && flags.method !== "sample") throw usageError("--samples is for --method sample");
-    if (flags.method === "sample" && methods.some((m) => m.name === "linear") && !flags.model.startsWith("llama:")) {
-      throw usageError(`linear with --method sample decodes two prompts token by token on the in-process llama backend: --model must be a llama: model, got ${flags.model.split(":")[0]}:`, "or use --method logprobs: linear over the labels, from the stored answers");
+    if (flags.samples !== undefined && flags.method !== "sample" && flags.method !== "sequence") throw usageError("--samples is for --method sample or sequence");
+    if (flags.method !== "logprobs" && methods.some((m) => m.name === "linear") && !flags.model.startsWith("llama:")) {
+      throw usageError(`linear with --method ${flags.method} decodes two prompts token by token on the in-process llama backend: --model must be a llama: model, got ${flags.model.split(":")[0]}:`, "or use --method logprobs: linear over the labels, from the stored answers");
     }
     if (flags.chatTemplate !== undefined) checkChatTemplateChoice(flags.chatTemplate);
     const configs = flags.config === undefined ? undefined : parseSteerConfigs(await readText(flags.config, "--config"), flags.config);

@@ -25,6 +25,7 @@ export {
   type AskedPrompt,
   type PerVariant,
   type RealignSides,
+  type SteerElicitation,
   type Steered,
   type SteeredAnswers,
   type SteerContext,

@@ -71,6 +71,9 @@ export interface AskedPrompt {
   readonly answer?: "label" | "text";
 }
 
+/** How a steering run elicits its answers (the run engine's methods). */
+export type SteerElicitation = "logprobs" | "sample" | "verbalize" | "sequence";
+
 /** What a method is fitted with: the train questions and what it may read. */
 export interface SteerContext {
   readonly suite: Suite;
@@ -89,9 +92,9 @@ export interface SteerContext {
   /** The model (methods with a decoding loop of their own open it: realign, src/steer/decode.ts). */
   readonly model?: ModelSpec;
   /** How the run asks a question (see AskedPrompt), for methods that ask the model themselves. */
-  readonly prompt?: (q: Question, variant: number, target: Population | null, method?: "logprobs" | "sample") => AskedPrompt;
-  /** How the run elicits answers (default logprobs); with sample, linear decodes with its two-sequence loop. */
-  readonly method?: "logprobs" | "sample";
+  readonly prompt?: (q: Question, variant: number, target: Population | null, method?: SteerElicitation) => AskedPrompt;
+  /** How the run elicits answers (default logprobs); with sample, verbalize or sequence, linear decodes with its two-sequence loop. */
+  readonly method?: SteerElicitation;
 }
 
 /** A fitted method. */
@@ -219,7 +222,7 @@ export const LINEAR: SteerMethod = {
   asks: false,
   usesPersona: true,
   async fit(ctx) {
-    if (ctx.method === "sample") return fitLinearDecoding(ctx);
+    if (ctx.method !== undefined && ctx.method !== "logprobs") return fitLinearDecoding(ctx, ctx.method);
     return {
       grid: ctx.grids.linear ?? LINEAR_GRID,
       steer: async (a, target) => (q) =>
@@ -235,17 +238,17 @@ export const LINEAR: SteerMethod = {
 };
 
 /**
- * Linear Alignment for generated text (--method sample): each value of a is an eval run (the run
- * engine's sample method, the target's persona prompts) on a model client that answers through the
+ * Linear Alignment for generated text (--method sample, verbalize or sequence): each value of a is
+ * an eval run (the run engine's method, the target's persona prompts) on a model client that answers through the
  * two-sequence loop of src/steer/decode.ts (steeredClient), side A the persona prompt and side B
  * the same question's plain prompt, q ∝ p_persona^(1+a) · p_plain^(-a) at every token. The client's
  * identity names a, so each a's answers are cached apart. Each answer's tokens count both prompts.
  */
-async function fitLinearDecoding(ctx: SteerContext): Promise<Steerer> {
+async function fitLinearDecoding(ctx: SteerContext, method: Exclude<SteerElicitation, "logprobs">): Promise<Steerer> {
   const { model, prompt } = ctx;
   if (!model || !prompt) throw new CivitasError("usage", "linear over generated text needs the model and how the run asks each question (runSteer gives both)");
   if (model.backend !== "llama") {
-    throw new CivitasError("usage", `linear over generated text (--method sample) decodes two prompts token by token on the in-process llama backend, but the model (${model.display}) runs on the ${model.backend} backend`, {
+    throw new CivitasError("usage", `linear over generated text (--method ${method}) decodes two prompts token by token on the in-process llama backend, but the model (${model.display}) runs on the ${model.backend} backend`, {
       hint: "give the model as llama:<file.gguf>, or use --method logprobs (linear over the labels, from the stored answers)",
     });
   }
@@ -270,8 +273,8 @@ async function fitLinearDecoding(ctx: SteerContext): Promise<Steerer> {
     steer: async (a, target, questions) => {
       for (const q of questions) {
         for (let v = 0; v < ctx.variants.length; v++) {
-          const plain = prompt(q, v, null, "sample").text;
-          plainOf.set(prompt(q, v, target, "sample").text, plain);
+          const plain = prompt(q, v, null, method).text;
+          plainOf.set(prompt(q, v, target, method).text, plain);
           plainOf.set(plain, plain);
         }
       }

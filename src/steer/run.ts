@@ -12,12 +12,12 @@ import { CivitasError } from "../errors.js";
 import { runIdOf, sha256Hex } from "../hash.js";
 import type { MetricName } from "../metrics/index.js";
 import { formatPrompt, type ModelSpec } from "../models/index.js";
-import { distanceTable, resolveConventions, runEval, selectQuestions, type CachePolicy, type Conventions, type EvalEvents, type EvalResult } from "../runs/index.js";
+import { DEFAULT_SAMPLES, distanceTable, resolveConventions, runEval, selectQuestions, type CachePolicy, type Conventions, type EvalEvents, type EvalResult } from "../runs/index.js";
 import type { SteerResult } from "../results/index.js";
 import type { AnswerRow, Store } from "../store/index.js";
 import { NO_PERSONA, parseVariant, personasFor, renderPrompt, STANDARD_VARIANT, type Persona, type PersonaIn, type Population, type Question, type Suite, type Variant } from "../surveys/index.js";
 import { evaluate, type MethodAnswers } from "./evaluate.js";
-import type { Ask, AskedPrompt, PerVariant, RealignSides, Steered, SteeredAnswers, SteerContext, Steerer, SteerMethod, StoredAnswers } from "./methods.js";
+import type { Ask, AskedPrompt, PerVariant, RealignSides, SteerElicitation, Steered, SteeredAnswers, SteerContext, Steerer, SteerMethod, StoredAnswers } from "./methods.js";
 import { limitQuestions, splitQuestions, type Split, type SplitKind } from "./split.js";
 
 export interface SteerPlan {
@@ -47,11 +47,11 @@ export interface SteerPlan {
   readonly command: string;
   readonly cache?: CachePolicy;
   /**
-   * How every answer is elicited (default logprobs). With sample, linear runs the two-sequence
+   * How every answer is elicited (default logprobs). With sample, verbalize or sequence, linear runs the two-sequence
    * decoding loop (src/steer/decode.ts) through the run engine's method.
    */
-  readonly method?: "logprobs" | "sample";
-  /** Completions per question with --method sample (the run engine's default otherwise). */
+  readonly method?: SteerElicitation;
+  /** Completions per question with --method sample, answers per completion with sequence (the run engine's default otherwise). */
   readonly samples?: number;
 }
 
@@ -258,10 +258,12 @@ export async function runSteer(store: Store, plan: SteerPlan, events: SteerEvent
     plan.variants && plan.variants.length > 0
       ? plan.variants
       : [conventions.optionOrder === "alphabetical" ? parseVariant("order=alphabetical", template) : template === "opinionqa" ? STANDARD_VARIANT : parseVariant("standard", template)];
-  const prompt = (q: Question, v: number, target: Population | null, how: "logprobs" | "sample" = "logprobs"): AskedPrompt => {
+  const prompt = (q: Question, v: number, target: Population | null, how: SteerElicitation = "logprobs"): AskedPrompt => {
     const raw = renderPrompt(q, variantList[v]!, target ? personas.get(target.id) ?? NO_PERSONA : NO_PERSONA, how, {
       ...(plan.system === undefined ? {} : { system: plan.system }),
       ...(plan.personaIn ? { personaIn: plan.personaIn } : {}),
+      // As the eval run renders it (plan.ts): sequence's prompt names how many answers to write.
+      answers: plan.samples ?? DEFAULT_SAMPLES,
     });
     const asked = formatPrompt(plan.model, raw.turns);
     return { text: asked.text, system: asked.system, labels: raw.answer === "text" ? raw.shown : raw.labels, order: raw.order, answer: raw.answer };

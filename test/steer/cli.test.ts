@@ -120,7 +120,7 @@ describe("civitas steer", () => {
     assert.match(remoteLinear.stderr, /linear with --method sample decodes two prompts token by token on the in-process llama backend: --model must be a llama: model, got openai:/u);
     const samples = await runCli([...base, "--populations", "POLPARTY", "--samples", "4"]);
     assert.equal(samples.code, 2, samples.stderr);
-    assert.match(samples.stderr, /--samples is for --method sample/u);
+    assert.match(samples.stderr, /--samples is for --method sample or sequence/u);
     const knob = await runCli([...base, "--populations", "POLPARTY", "--realign-l", "0,1"]);
     assert.equal(knob.code, 2, knob.stderr);
     assert.match(knob.stderr, /--realign-l is for the realign method/u);

@@ -20,8 +20,14 @@ import { Store } from "../../src/store/index.js";
 import { loadOpinionQA, resolvePopulations } from "../../src/surveys/index.js";
 import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
 
-describe("linear over generated text (--method sample) on stories260K", () => {
-  it("decodes persona against plain prompt per a (a run each, tuned on dev only); the stored texts are the loop's", async () => {
+/** The texts a stored answer holds: sample's completions, verbalize's and sequence's one text. */
+const textsOf = (raw: unknown): string[] => {
+  const r = raw as { texts?: string[]; text?: string };
+  return r.texts ?? [r.text!];
+};
+
+describe("linear over generated text (--method sample, verbalize, sequence) on stories260K", () => {
+  for (const method of ["sample", "verbalize", "sequence"] as const) it(`${method}: decodes persona against plain prompt per a (a run each, tuned on dev only); the stored texts are the loop's`, async () => {
     const suite = await loadOpinionQA({ data: OPINIONQA });
     const spec = await llamaSpec(MODEL, { threads: 1, flashAttention: false });
     const store = await Store.open(path.join(tempDir(), "s.duckdb"));
@@ -37,7 +43,7 @@ describe("linear over generated text (--method sample) on stories260K", () => {
         minCoverage: 0,
         resamples: 20,
         grids: { linear: [0, 1] },
-        method: "sample",
+        method,
         samples: 4,
         command: "test",
       });
@@ -46,15 +52,15 @@ describe("linear over generated text (--method sample) on stories260K", () => {
       // The unsteered and persona run, then linear: one run per a on dev, one at the chosen a on test.
       assert.equal(result.eval_runs.length, 4);
       const [main, dev0, dev1, test] = result.eval_runs as [string, string, string, string];
-      const questionsOf = async (run: string) => new Set((await store.answers(run, { method: "sample" })).map((a) => a.questionId));
+      const questionsOf = async (run: string) => new Set((await store.answers(run, { method })).map((a) => a.questionId));
       assert.deepEqual([...(await questionsOf(dev0))].sort(), [...result.split.dev].sort());
       assert.deepEqual([...(await questionsOf(dev1))].sort(), [...result.split.dev].sort());
       assert.deepEqual([...(await questionsOf(test))].sort(), [...result.split.test].sort());
 
       // The a = 1 run's persona answers against the loop, given the prompts the store holds.
       const a = 1;
-      const persona = (await store.answers(dev1, { method: "sample" })).filter((x) => x.persona !== "none");
-      const plain = (await store.answers(main, { method: "sample" })).filter((x) => x.persona === "none");
+      const persona = (await store.answers(dev1, { method })).filter((x) => x.persona !== "none");
+      const plain = (await store.answers(main, { method })).filter((x) => x.persona === "none");
       assert.equal(persona.length, result.split.dev.length);
       const requests = await store.lookupRequests([...persona, ...plain].map((x) => x.requestKey));
       const client = (await spec.open()) as LlamaClient;
@@ -68,7 +74,7 @@ describe("linear over generated text (--method sample) on stories260K", () => {
           assert.notEqual(req.prompt, plainReq.prompt);
           const p = req.params as { n: number; temperature: number; max_tokens: number; seed: number };
           const want = await linearComplete(decoder, { personaPrompt: req.prompt, plainPrompt: plainReq.prompt, a, n: p.n, temperature: p.temperature, maxTokens: p.max_tokens, seed: p.seed });
-          assert.deepEqual((req.raw as { texts: string[] }).texts, want.texts, answer.questionId);
+          assert.deepEqual(textsOf(req.raw), want.texts, answer.questionId);
           // The prompt tokens count both sides.
           assert.equal(req.promptTokens, client.tokenize(req.prompt).length + client.tokenize(plainReq.prompt).length);
           // The persona prompt alone samples other texts (else this check could not fail).
