@@ -334,12 +334,16 @@ export class MixtureDecoder {
     const before = this.evaluatedTokens;
     const tokensA = this.promptTokens(this.sideA, query.prompt, "prompt");
     const tokensB = this.promptTokens(this.sideB, query.refPrompt ?? query.prompt, "reference prompt");
+    // One model, no adapter, the same prompt on both sides (a plain prompt under Linear Alignment):
+    // q ∝ p^w · p^(1-w) = p, so side B is not evaluated (half the work; it is p exactly, not p
+    // combined with a second evaluation of itself in another batch shape).
+    const single = this.sideA.client === this.sideB.client && this.contexts.length === 1 && (query.refPrompt ?? query.prompt) === query.prompt;
     const room = Math.min(this.sideA.seq.contextSize - tokensA.length, this.sideB.seq.contextSize - tokensB.length);
     const maxTokens = Math.min(query.maxTokens, room);
     const model = this.sideA.client.llamaModel;
     await Promise.all([
       this.startPrompt(this.sideA.seq, tokensA),
-      this.startPrompt(this.sideB.seq, tokensB),
+      single ? Promise.resolve() : this.startPrompt(this.sideB.seq, tokensB),
     ]);
     const texts: string[] = [];
     const generated: Token[][] = [];
@@ -348,10 +352,9 @@ export class MixtureDecoder {
       signal?.throwIfAborted();
       const rng = seededRng(completionSeed(query.seed, k));
       const out: Token[] = [];
-      let [pA, pB] = await Promise.all([
-        this.stepFrom(this.sideA.seq, tokensA),
-        this.stepFrom(this.sideB.seq, tokensB),
-      ]);
+      let [pA, pB] = single
+        ? await this.stepFrom(this.sideA.seq, tokensA).then((p) => [p, p] as const)
+        : await Promise.all([this.stepFrom(this.sideA.seq, tokensA), this.stepFrom(this.sideB.seq, tokensB)]);
       for (let index = 0; ; index++) {
         const q = combineDistributions(pA, pB, query.weight, this.vocabularySize);
         steps++;
@@ -360,7 +363,9 @@ export class MixtureDecoder {
         if (model.isEogToken(token)) break;
         out.push(token);
         if (out.length >= maxTokens || signal?.aborted) break;
-        [pA, pB] = await Promise.all([this.next(this.sideA.seq, token), this.next(this.sideB.seq, token)]);
+        [pA, pB] = single
+          ? await this.next(this.sideA.seq, token).then((p) => [p, p] as const)
+          : await Promise.all([this.next(this.sideA.seq, token), this.next(this.sideB.seq, token)]);
       }
       signal?.throwIfAborted();
       generated.push(out);

@@ -288,10 +288,11 @@ async function fitLinearDecoding(ctx: SteerContext, method: Exclude<SteerElicita
         ...(model.chatTemplate ? { chatTemplate: model.chatTemplate } : {}),
         open: async () => ({
           ...steered,
-          // Both prompts are evaluated: count side B's too.
+          // Both prompts are evaluated: count side B's too (a plain prompt is its own side B, evaluated once).
           complete: async (query, signal) => {
             const answer = await steered.complete(query, signal);
-            return { ...answer, promptTokens: (answer.promptTokens ?? 0) + llama.tokenize(refPromptOf(query.prompt)).length };
+            const ref = refPromptOf(query.prompt);
+            return { ...answer, promptTokens: (answer.promptTokens ?? 0) + (ref === query.prompt ? 0 : llama.tokenize(ref).length) };
           },
           // The decoder serves every a: the eval run's close must not close it.
           close: async () => undefined,

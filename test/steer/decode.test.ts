@@ -259,6 +259,22 @@ describe("Linear Alignment on stories260K", () => {
     }
   });
 
+  it("decodes a prompt combined with itself (a plain prompt under Linear Alignment) on one side only: the plain distribution, half the tokens", async () => {
+    const steps: MixtureStep[] = [];
+    const r = await decoder.complete({ prompt: PLAIN, refPrompt: PLAIN, weight: linearWeight(0.8), n: 1, temperature: 1, maxTokens: 12, seed: 3 }, { onStep: (s) => steps.push(s) });
+    // One side evaluated: the prompt but its last token, then one token per step.
+    assert.equal(r.evaluatedTokens, r.promptTokens! - 1 + r.steps);
+    // q ∝ p^1.8 p^-0.8 = p: each step's q is plain one-sequence decoding's distribution.
+    const ref = await referenceSteps(client, PLAIN, r.tokens[0]!);
+    for (let i = 0; i < steps.length; i++) {
+      const plainDist = Array.from({ length: decoder.vocabularySize }, (_, t) => ref[i]!.get(t as Token) ?? 0);
+      assertNear(steps[i]!.combined, plainDist, PLAIN_TOLERANCE, `step ${i}`);
+    }
+    // The two-sided path still runs when the prompts differ (the shortcut is for equal prompts only).
+    const two = await decoder.complete({ prompt: PERSONA, refPrompt: PLAIN, weight: linearWeight(0.8), n: 1, temperature: 1, maxTokens: 12, seed: 3 });
+    assert.equal(two.evaluatedTokens, two.promptTokens! - 1 + two.refPromptTokens - 1 + 2 * two.steps);
+  });
+
   it("gives the same texts for the same seed; completion k does not depend on n or on what came before", async () => {
     const q = { personaPrompt: PERSONA, plainPrompt: PLAIN, a: 0.5, n: 4, temperature: 1, maxTokens: 16, seed: 42 };
     const first = await linearComplete(decoder, q);
