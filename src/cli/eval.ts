@@ -11,6 +11,7 @@ import { printOut, intOption, loadSuiteFor, numberOption, openStore, redactedCom
 import { parseDuration } from "./cache.js";
 import { onInterrupt } from "./interrupt.js";
 import { createProgress, type ProgressMode } from "./progress.js";
+import { queueExecutorFor, queueSecrets } from "./queue.js";
 
 interface EvalFlags {
   model?: string;
@@ -50,6 +51,7 @@ interface EvalFlags {
   reasoning?: boolean;
   cache: boolean;
   cacheExpiry?: number;
+  queue?: string;
 }
 
 const EXAMPLES = `
@@ -148,6 +150,8 @@ export function evalCommand(): Command {
     .addOption(new Option("--api <api>", "the endpoint: chat (/v1/chat/completions) or completions (/v1/completions: the raw prompt, for base models; option texts scored from echoed log-probabilities)").choices(["chat", "completions"]).default("chat"))
     .option("--model-id <id>", "the name the model's answers are cached under, whatever URL serves it (default: the model name)")
     .option("--reasoning", "a reasoning model (o1, o3, gpt-5...): send max_completion_tokens, and refuse --method logprobs before asking (they give no log-probabilities)")
+    .optionsGroup("Past one machine (docs/scale.md):")
+    .option("--queue <url>", "send the model requests to `civitas worker` processes through Redis (redis://host:6379) instead of asking the model here")
     .addHelpText("after", EXAMPLES)
     .action(async (suiteName: string, flags: EvalFlags) => {
       process.exitCode = await runEvalCommand(suiteName, flags);
@@ -155,7 +159,7 @@ export function evalCommand(): Command {
 }
 
 async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<number> {
-  const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? ""];
+  const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? "", ...queueSecrets(flags.queue)];
   const progress = createProgress(flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress);
   const interrupt = onInterrupt((m) => progress.log(m), "finishing the answers in flight and saving");
   let store: Store | undefined;
@@ -244,6 +248,7 @@ async function runEvalCommand(suiteName: string, flags: EvalFlags): Promise<numb
         onModelReady: () => progress.modelReady(),
         onProgress: (p) => progress.update(p),
         onServedChange: (m) => progress.log(`warning: ${m}`),
+        ...(flags.queue === undefined ? {} : { executor: queueExecutorFor(flags.queue, (m) => progress.log(m)) }),
       },
     );
     progress.stop();

@@ -25,6 +25,7 @@ Start here:
   civitas cache list
   civitas report <run> [<run>...] -o report.html --data ./opinionqa
   civitas view
+  civitas worker --queue redis://host:6379 --model llama:model.gguf
 
 \`civitas <command> --help\` explains each command with examples.`,
   );
@@ -42,6 +43,7 @@ const COMMANDS: [string, () => Promise<Command>][] = [
   ["cache", async () => (await import("./cache.js")).cacheCommand()],
   ["report", async () => (await import("./report.js")).reportCommand()],
   ["view", async () => (await import("./view.js")).viewCommand()],
+  ["worker", async () => (await import("./worker.js")).workerCommand()],
 ];
 const named = COMMANDS.find(([name]) => name === process.argv[2]);
 for (const [, make] of named ? [named] : COMMANDS) program.addCommand(await make());
