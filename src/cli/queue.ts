@@ -4,7 +4,7 @@ import { queueExecutor, shownUrl } from "../queue/index.js";
 import { urlSecrets } from "../redact.js";
 import type { Executor } from "../runs/index.js";
 
-/** Tunables for tests and benchmarks (docs/scale.md): requests per job, how often outstanding jobs are checked. */
+/** Tunables for tests and benchmarks (docs/scale.md): requests per job, how often outstanding jobs are checked, how long to wait for Redis at the start. */
 function envInt(name: string): number | undefined {
   const v = process.env[name];
   if (v === undefined || v === "") return undefined;
@@ -20,11 +20,13 @@ export function queueExecutorFor(url: string, log: (message: string) => void): (
     said = true;
     const jobSize = envInt("CIVITAS_QUEUE_JOB_SIZE");
     const sweepMs = envInt("CIVITAS_QUEUE_SWEEP_MS");
+    const connectTimeoutMs = envInt("CIVITAS_QUEUE_CONNECT_MS");
     return queueExecutor(model, {
       url,
       run: point === undefined ? runId : `${runId}/${point}/${seed ?? 0}`,
       ...(jobSize === undefined ? {} : { jobSize }),
       ...(sweepMs === undefined ? {} : { sweepMs }),
+      ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
       onLog: log,
     });
   };

@@ -127,27 +127,26 @@ class QueueExecutor implements Executor {
   private start(): Promise<void> {
     return (this.ready ??= (async () => {
       const timeout = this.options.connectTimeoutMs ?? 10_000;
+      const unreachable = (why: string) =>
+        new CivitasError("model", `cannot reach Redis at ${shownUrl(this.options.url)} (${why})`, {
+          hint: "start redis-server there (docs/scale.md), or check the --queue URL and its password",
+        });
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
           (async () => {
-            await this.redis.connect();
+            // ioredis retries a refused connection: wait for it to be ready, up to the timeout.
+            await this.redis.connect().catch(() => undefined);
             await this.redis.ping();
             await this.queue.waitUntilReady();
             await this.events.waitUntilReady();
           })(),
           new Promise<never>((_r, reject) => {
-            timer = setTimeout(
-              () =>
-                reject(
-                  new CivitasError("model", `cannot reach Redis at ${shownUrl(this.options.url)} (no answer in ${timeout / 1000} s)`, {
-                    hint: "start redis-server there (docs/scale.md), or check the --queue URL",
-                  }),
-                ),
-              timeout,
-            );
+            timer = setTimeout(() => reject(unreachable(`no answer in ${timeout / 1000} s`)), timeout);
           }),
         ]);
+      } catch (e) {
+        throw e instanceof CivitasError ? e : unreachable(messageOf(e));
       } finally {
         clearTimeout(timer);
       }
@@ -427,7 +426,10 @@ class QueueExecutor implements Executor {
     } catch (e) {
       this.options.onLog?.(`could not clean the collected jobs out of Redis: ${messageOf(e)}`);
     } finally {
-      await Promise.allSettled([this.events.close(), this.queue.close()]);
+      // A connection that never came up (or went away) would make BullMQ's close wait for it.
+      const connected = this.ready !== null && (await this.ready.then(() => true, () => false)) && this.redis.status === "ready";
+      if (connected) await Promise.race([Promise.allSettled([this.events.close(), this.queue.close()]), new Promise((r) => setTimeout(r, 5000).unref())]);
+      await Promise.race([Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]), new Promise((r) => setTimeout(r, 1000).unref())]);
       this.redis.disconnect();
     }
   }
