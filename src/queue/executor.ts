@@ -67,9 +67,10 @@ export function queueExecutor(spec: ModelSpec, options: QueueExecutorOptions): E
 
 class QueueExecutor implements Executor {
   private readonly name: string;
-  private readonly queue: Queue<JobData>;
-  private readonly events: QueueEvents;
-  private readonly redis: Redis;
+  // Connections are made on the first request: a run with nothing to ask opens none.
+  private queueOrNull: Queue<JobData> | null = null;
+  private eventsOrNull: QueueEvents | null = null;
+  private redisOrNull: Redis | null = null;
   private readonly mapKey: string;
   private readonly runTag: string;
   private readonly params: string;
@@ -102,19 +103,33 @@ class QueueExecutor implements Executor {
     private readonly spec: ModelSpec,
     private readonly options: QueueExecutorOptions,
   ) {
-    const connection = connectionOf(options.url);
+    connectionOf(options.url); // checks the URL
     this.name = queueName(spec.identity);
-    this.queue = new Queue<JobData>(this.name, { connection, prefix: PREFIX });
-    this.events = new QueueEvents(this.name, { connection, prefix: PREFIX });
-    this.redis = new Redis(options.url, { maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(1000, 50 * times), lazyConnect: true });
-    // Errors while Redis is away are retried by ioredis; they must not crash the process.
-    for (const emitter of [this.queue, this.events, this.redis]) (emitter as { on(e: string, f: (e: unknown) => void): unknown }).on("error", () => {});
     this.runTag = sha256Hex(`${spec.identity}\n${options.run}`).slice(0, 16);
     this.mapKey = `${PREFIX}:${this.name}:run:${this.runTag}`;
     this.params = JSON.stringify(spec.params);
     this.jobSize = options.jobSize ?? 200;
     this.keepSeconds = options.keepSeconds ?? 7 * 24 * 3600;
     if (!(Number.isInteger(this.jobSize) && this.jobSize >= 1)) throw new CivitasError("usage", `the queue's job size must be a whole number >= 1, got ${this.jobSize}`);
+  }
+
+  private get queue(): Queue<JobData> {
+    return this.queueOrNull!;
+  }
+  private get events(): QueueEvents {
+    return this.eventsOrNull!;
+  }
+  private get redis(): Redis {
+    return this.redisOrNull!;
+  }
+
+  private connect(): void {
+    const connection = connectionOf(this.options.url);
+    this.queueOrNull = new Queue<JobData>(this.name, { connection, prefix: PREFIX });
+    this.eventsOrNull = new QueueEvents(this.name, { connection, prefix: PREFIX });
+    this.redisOrNull = new Redis(this.options.url, { maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(1000, 50 * times), lazyConnect: true });
+    // Errors while Redis is away are retried by ioredis; they must not crash the process.
+    for (const emitter of [this.queue, this.events, this.redis]) (emitter as { on(e: string, f: (e: unknown) => void): unknown }).on("error", () => {});
     this.events.on("completed", ({ jobId }) => void this.check([jobId]));
     this.events.on("failed", ({ jobId }) => void this.check([jobId]));
   }
@@ -126,6 +141,7 @@ class QueueExecutor implements Executor {
   /** Connects (once): Redis must answer within connectTimeoutMs. */
   private start(): Promise<void> {
     return (this.ready ??= (async () => {
+      this.connect();
       const timeout = this.options.connectTimeoutMs ?? 10_000;
       const unreachable = (why: string) =>
         new CivitasError("model", `cannot reach Redis at ${shownUrl(this.options.url)} (${why})`, {
@@ -416,8 +432,9 @@ class QueueExecutor implements Executor {
     if (this.closed) return;
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.ready === null) return; // never connected: nothing to close
     try {
-      if (this.ready && this.collected.length > 0) {
+      if (this.collected.length > 0) {
         // The caller has written what was collected: those jobs and their keys leave Redis.
         await Promise.all(this.collected.map(({ id }) => this.queue.remove(id).catch(() => 0)));
         const fields = this.collected.flatMap((c) => c.keys);
@@ -427,7 +444,7 @@ class QueueExecutor implements Executor {
       this.options.onLog?.(`could not clean the collected jobs out of Redis: ${messageOf(e)}`);
     } finally {
       // A connection that never came up (or went away) would make BullMQ's close wait for it.
-      const connected = this.ready !== null && (await this.ready.then(() => true, () => false)) && this.redis.status === "ready";
+      const connected = (await this.ready.then(() => true, () => false)) && this.redis.status === "ready";
       if (connected) await Promise.race([Promise.allSettled([this.events.close(), this.queue.close()]), new Promise((r) => setTimeout(r, 5000).unref())]);
       await Promise.race([Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]), new Promise((r) => setTimeout(r, 1000).unref())]);
       this.redis.disconnect();
