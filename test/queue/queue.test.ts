@@ -75,6 +75,16 @@ async function until(ok: () => boolean | Promise<boolean>, what: string, limitMs
   }
 }
 
+/** A process's end, or a failure after `limitMs` (a guard against hanging forever, not a timing assertion). */
+async function ended(p: Proc, what: string, limitMs = 120_000): Promise<CliResult> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p.done, new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`gave up waiting for ${what}: ${p.err()}`)), limitMs)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface Proc {
   readonly out: () => string;
   readonly err: () => string;
@@ -159,7 +169,7 @@ describe("civitas eval --queue with civitas worker", () => {
     await until(async () => (await counts(r)).active! >= 1, "a job to be active");
     await w1.kill9();
     const w2 = await startWorker(r.url);
-    const res = await coordinator.done;
+    const res = await ended(coordinator, "the coordinator");
     step("coordinator done");
     const result = parsed(res);
     assert.equal(result.answers.total, LIMIT);
@@ -228,7 +238,7 @@ describe("civitas eval --queue with civitas worker", () => {
     const c = start(evalArgs(store, `llama:${MODEL}`, ["--queue", r.url]));
     await until(() => w.answered() >= 10, "a first job to be answered");
     await r.restart();
-    const res = await c.done;
+    const res = await ended(c, "the coordinator");
     const result = parsed(res);
     assert.match(res.stderr, /no longer in the queue/u);
     assert.equal(result.answers.total, LIMIT);
