@@ -263,4 +263,36 @@ describe("civitas eval --queue with civitas worker", () => {
     assert.deepEqual(await counts(r, name), { wait: 4, active: 0, completed: 0, failed: 0, delayed: 0 });
     await c.kill9();
   });
+
+  it("a simulation's model calls go through the same queue, with the single-process numbers", async () => {
+    const r = await redis();
+    const scenario = path.join(dir, "opinion.yaml");
+    writeFileSync(
+      scenario,
+      [
+        "name: opinion-queue",
+        "dynamics: opinion",
+        "params: { agents: 24, graph: er:k=4, steps: 2, init: human, llm_share: 1 }",
+        `model: { spec: ${JSON.stringify(`llama:${MODEL}`)}, threads: 1, parallel: 1 }`,
+        `survey: { suite: opinionqa, data: ${JSON.stringify(OPINIONQA)}, question: SAFECRIME_W26, attribute: POLPARTY }`,
+        "seeds: 1",
+        "",
+      ].join("\n"),
+    );
+    const simulate = (store: string, extra: string[] = []) => ["simulate", scenario, "--store", store, "--json", "--progress", "none", ...extra];
+    const single = path.join(dir, "sim-single.duckdb");
+    const one = await runCli(simulate(single));
+    assert.equal(one.code, 0, one.stderr);
+    const w = await startWorker(r.url);
+    const queued = path.join(dir, "sim-queue.duckdb");
+    const two = await runCli(simulate(queued, ["--queue", r.url]), { env: ENV });
+    assert.equal(two.code, 0, two.stderr);
+    await w.kill9();
+    assert.ok(w.answered() > 0, "the worker answered the agents");
+    const points = (t: string) => (JSON.parse(t) as { points: unknown }).points;
+    assert.deepEqual(points(two.stdout), points(one.stdout));
+    const want = await requestsOf(single);
+    assert.ok(want.size > 0);
+    assertSameAnswers(await requestsOf(queued), want);
+  });
 });
