@@ -4,8 +4,7 @@
  * The model is a fake OpenAI-compatible server over real HTTP on 127.0.0.1 that answers every
  * chat completion after a fixed latency (50 ms) and serves at most 4 requests at once (the rest
  * wait in its own queue), so the servers, not this machine, are the bottleneck: one server gives
- * at most 4 / 0.05 s = 80 requests/s. The requests are OpinionQA questions x the 8 rnr8
- * presentations, planned and stored by civitas's engine (runEval) in this process; workers are the
+ * at most 4 / 0.05 s = 80 requests/s. The requests are OpinionQA questions x 4 presentations, planned and stored by civitas's engine (runEval) in this process; workers are the
  * built CLI (`civitas worker`, dist/: `npm run build` first), each with its own server. It prints:
  *   - in-process on one server: the baseline;
  *   - the queue with 1, 2 and 4 workers: requests/s, and the ratio to 1 worker (target >= 0.8 x workers);
@@ -41,7 +40,8 @@ const { values: flags } = parseArgs({ options: { short: { type: "boolean" }, req
 const N = Number(flags.requests ?? (flags.short ? 400 : 2000));
 const LATENCY_MS = 50;
 const SERVER_LIMIT = 4;
-const VARIANTS = parseVariants("rnr8", "opinionqa");
+// Four presentations of each question (letters or numbers, survey or reversed order), all asked for the label.
+const VARIANTS = parseVariants("labels=letters;labels=letters,order=reversed;labels=numbers;labels=numbers,order=reversed", "opinionqa");
 if (!Number.isInteger(N) || N < VARIANTS.length || N % VARIANTS.length !== 0) throw new Error(`--requests must be a multiple of ${VARIANTS.length}`);
 
 // ---- fake servers ------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ interface FakeServer {
 async function fakeServer(latency: number, limit: number): Promise<FakeServer> {
   let running = 0;
   const waiting: (() => void)[] = [];
-  const top = ["A", "B", "C", "D", "E", "F", "G", "H"].map((t, i) => ({ token: t, logprob: Math.log((8 - i) / 36), bytes: [t.charCodeAt(0)] }));
+  const top = ["A", "B", "C", "D", "1", "2", "3", "4"].map((t, i) => ({ token: t, logprob: Math.log((8 - i) / 36), bytes: [t.charCodeAt(0)] }));
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (d: Buffer) => (body += d.toString()));

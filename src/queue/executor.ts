@@ -298,20 +298,26 @@ class QueueExecutor implements Executor {
         await this.check([...found.keys()], { retryFailed: true });
       }
     } else fresh.push(...live);
+    // In bulk: the map first (a coordinator killed between the two finds the jobs missing and
+    // enqueues again), then the jobs, a few hundred per round trip.
+    const jobs: { name: string; data: JobData; opts: { jobId: string; attempts: number; removeOnComplete: { age: number }; removeOnFail: { age: number } } }[] = [];
+    const fields: Record<string, string> = {};
     for (let i = 0; i < fresh.length; i += this.jobSize) {
       const chunk = fresh.slice(i, i + this.jobSize);
       const keys = chunk.map((r) => r.key);
       const id = `${this.runTag}-${sha256Hex(keys.join("\n")).slice(0, 24)}`;
-      // The map first: a coordinator killed between the two finds the job missing and enqueues again.
-      await this.redis.hset(this.mapKey, Object.fromEntries(keys.map((k) => [k, id])));
+      for (const k of keys) fields[k] = id;
       this.track(id, keys);
-      await this.queue.add(
-        "ask",
-        { model: this.spec.identity, params: this.params, requests: encode(chunk) },
-        { jobId: id, attempts: 1, removeOnComplete: { age: this.keepSeconds }, removeOnFail: { age: this.keepSeconds } },
-      );
-      this.enqueued += chunk.length;
+      jobs.push({
+        name: "ask",
+        data: { model: this.spec.identity, params: this.params, requests: encode(chunk) },
+        opts: { jobId: id, attempts: 1, removeOnComplete: { age: this.keepSeconds }, removeOnFail: { age: this.keepSeconds } },
+      });
     }
+    const entries = Object.entries(fields);
+    for (let i = 0; i < entries.length; i += 5000) await this.redis.hset(this.mapKey, Object.fromEntries(entries.slice(i, i + 5000)));
+    for (let i = 0; i < jobs.length; i += 100) await this.queue.addBulk(jobs.slice(i, i + 100));
+    this.enqueued += fresh.length;
   }
 
   private async hmget(keys: readonly string[]): Promise<(string | null)[]> {
