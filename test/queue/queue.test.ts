@@ -8,6 +8,7 @@
  * thread, so llama.cpp runs the same kernels on the same inputs in the same order of operations.
  */
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import { copyFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -93,8 +94,11 @@ interface Proc {
   /** Requests this worker answered (its "job ...: N requests" lines). */
   answered(): number;
 }
+/** Every process a test starts, killed at the end (a failed test leaves none behind). */
+const children: ChildProcess[] = [];
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
   const child = spawnCli(args, { env: { ...ENV, ...env } });
+  children.push(child);
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -154,6 +158,7 @@ before(async () => {
   assert.equal(baseline.size, LIMIT);
 });
 after(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   await Promise.all(queues.map((q) => q.close()));
   await Promise.all(redises.map((r) => r.stop()));
 });
@@ -256,7 +261,7 @@ describe("civitas eval --queue with civitas worker", () => {
     const c = start(evalArgs(path.join(dir, "broken.duckdb"), model, ["--chat-template", "none", "--queue", r.url]));
     const name = queueName((await parseModelSpec(model, { chatTemplate: "none" })).identity);
     await until(async () => (await counts(r, name)).wait === 4, "the jobs to be enqueued");
-    const w = await runCli(["worker", "--queue", r.url, "--model", model, "--chat-template", "none", ...LLAMA], { env: ENV });
+    const w = await ended(start(["worker", "--queue", r.url, "--model", model, "--chat-template", "none", ...LLAMA]), "the worker to refuse", 30_000);
     assert.equal(w.code, 1);
     assert.match(w.stderr, /cannot load llama:broken\.gguf, so this worker takes no jobs/u);
     assert.doesNotMatch(w.stderr, /serving/u);
