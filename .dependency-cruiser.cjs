@@ -9,13 +9,14 @@
  *   choice                     -> the base, metrics, store (aggregations are stored runs)
  *   runs                       -> the base, metrics, models, store, surveys
  *   sim                        -> the base, metrics, models, runs, store, surveys
+ *   queue                      -> the base, models, runs, store (BullMQ executor and worker)
  *   report                     -> all of the above
  *   view                       -> all of the above, report
  *   cli                        -> everything; nothing imports cli
  *
  * A folder is reached from another only through its index.ts (its public API); no cycles.
  */
-const FOLDERS = ["metrics", "models", "store", "surveys", "choice", "runs", "sim", "report", "view", "cli"];
+const FOLDERS = ["metrics", "models", "store", "surveys", "choice", "runs", "sim", "queue", "report", "view", "cli"];
 /** What each folder may import, besides itself and the base. */
 const ALLOWED = {
   metrics: [],
@@ -25,6 +26,7 @@ const ALLOWED = {
   choice: ["metrics", "store"],
   runs: ["metrics", "models", "store", "surveys"],
   sim: ["metrics", "models", "runs", "store", "surveys"],
+  queue: ["models", "runs", "store"],
   report: ["metrics", "models", "store", "surveys", "choice", "runs", "sim"],
   view: ["metrics", "models", "store", "surveys", "choice", "runs", "sim", "report"],
   cli: FOLDERS.filter((f) => f !== "cli"),

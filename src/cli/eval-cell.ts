@@ -10,6 +10,7 @@ import { parseMethods, resolveProtocol, type EvalEvents, type EvalPlan } from ".
 import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, type Population, type Suite } from "../surveys/index.js";
 import { loadSuiteFor, redactedCommand, usageError } from "./common.js";
 import type { Progress, ProgressMode } from "./progress.js";
+import { queueExecutorFor } from "./queue.js";
 
 export interface EvalFlags {
   /** Every --model given (one run per model and suite). */
@@ -50,6 +51,7 @@ export interface EvalFlags {
   reasoning?: boolean;
   cache: boolean;
   cacheExpiry?: number;
+  queue?: string;
   config?: string;
   dryRun?: boolean;
   html?: string;
@@ -184,9 +186,11 @@ export async function prepareCell(
 }
 
 /** The events of a run: progress on stderr, the interrupt's signal. */
-export function cellEvents(progress: Progress, signal: AbortSignal): EvalEvents {
+/** The events of one cell's run; with `queue`, its model requests go through Redis to `civitas worker` processes. */
+export function cellEvents(progress: Progress, signal: AbortSignal, queue?: string): EvalEvents {
   return {
     signal,
+    ...(queue === undefined ? {} : { executor: queueExecutorFor(queue, (m) => progress.log(m)) }),
     onPlan: (p) => {
       if (p.stored > 0) progress.log(`resuming run ${p.runId}: ${p.stored} of ${p.total} answers already stored`);
       if (p.cached > 0) progress.log(`${p.cached} answers from the request cache`);

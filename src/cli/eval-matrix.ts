@@ -27,6 +27,7 @@ import { cellEvents, prepareCell, type CellFlags, type EvalFlags, type Populatio
 import { onInterrupt } from "./interrupt.js";
 import { checkOutputFile } from "./output.js";
 import { createProgress, type Progress, type ProgressMode } from "./progress.js";
+import { queueSecrets } from "./queue.js";
 
 /** Whether the command is a comparison (several models or suites, a config, a dry run, an HTML file) rather than one run. */
 export function isMatrix(suiteArg: string | undefined, flags: EvalFlags): boolean {
@@ -250,7 +251,7 @@ async function dryRunCells(cells: readonly Cell[], storeFlag: string | undefined
 export async function runMatrix(suiteArg: string | undefined, flags: EvalFlags, command: Pick<Command, "getOptionValueSource">): Promise<number> {
   const mode: ProgressMode = flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress;
   const log = mode === "none" ? () => undefined : (m: string) => printErr(`${m}\n`);
-  const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? ""];
+  const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? "", ...queueSecrets(flags.queue)];
   const scrub = (s: string) => redactUrls(secrets.reduce((acc, k) => (k ? acc.split(k).join("***") : acc), s));
   const interrupt = onInterrupt(log, "finishing the answers in flight and saving");
   let store: Store | undefined;
@@ -315,7 +316,7 @@ export async function runMatrix(suiteArg: string | undefined, flags: EvalFlags, 
       const progress = sideBySide ? createProgress(mode === "none" ? "none" : "lines", taggedStream(name)) : createProgress(mode);
       log(`run ${cell.index + 1} of ${cells.length}: ${name}`);
       try {
-        const result = await runEval(opened, p.plan, cellEvents(progress, interrupt.signal));
+        const result = await runEval(opened, p.plan, cellEvents(progress, interrupt.signal, flags.queue));
         progress.stop();
         return { ...base, status: "done", run: result.run, result };
       } catch (e) {

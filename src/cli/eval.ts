@@ -13,6 +13,7 @@ import { cellEvents, prepareCell, type EvalFlags } from "./eval-cell.js";
 import { isMatrix, runMatrix } from "./eval-matrix.js";
 import { onInterrupt } from "./interrupt.js";
 import { createProgress } from "./progress.js";
+import { queueSecrets } from "./queue.js";
 
 const EXAMPLES = `
 Examples:
@@ -119,6 +120,8 @@ export function evalCommand(): Command {
     .addOption(new Option("--api <api>", "the endpoint: chat (/v1/chat/completions) or completions (/v1/completions: the raw prompt, for base models; option texts scored from echoed log-probabilities)").choices(["chat", "completions"]).default("chat"))
     .option("--model-id <id>", "the name the model's answers are cached under, whatever URL serves it (default: the model name)")
     .option("--reasoning", "a reasoning model (o1, o3, gpt-5...): send max_completion_tokens, and refuse --method logprobs before asking (they give no log-probabilities)")
+    .optionsGroup("Past one machine (docs/scale.md):")
+    .option("--queue <url>", "send the model requests to `civitas worker` processes through Redis (redis://host:6379) instead of asking the model here")
     .addHelpText("after", EXAMPLES)
     .action(async (suiteArg: string | undefined, flags: EvalFlags, command: Command) => {
       process.exitCode = isMatrix(suiteArg, flags) ? await runMatrix(suiteArg, flags, command) : await runEvalCommand(suiteArg, flags);
@@ -127,7 +130,7 @@ export function evalCommand(): Command {
 
 /** One model on one suite, as `civitas eval` always ran it: the run's own result on stdout. */
 async function runEvalCommand(suiteName: string | undefined, flags: EvalFlags): Promise<number> {
-  const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? ""];
+  const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? "", ...queueSecrets(flags.queue)];
   const progress = createProgress(flags.json && flags.progress === "auto" && !process.stderr.isTTY ? "none" : flags.progress);
   const interrupt = onInterrupt((m) => progress.log(m), "finishing the answers in flight and saving");
   let store: Store | undefined;
@@ -135,7 +138,7 @@ async function runEvalCommand(suiteName: string | undefined, flags: EvalFlags): 
     if (!suiteName) throw usageError("name the survey to ask, e.g. civitas eval opinionqa --model ...", `or give an evaluation file with --config civitas.yaml (civitas init writes one); suites: ${suites.names.join(", ")}`);
     const { plan, suite } = await prepareCell(suiteName, { ...flags, model: flags.model?.[0] ?? "" }, { log: (m) => progress.log(m), progress });
     store = await openStore(flags.store, { log: (m) => progress.log(m) });
-    const result = await runEval(store, plan, cellEvents(progress, interrupt.signal));
+    const result = await runEval(store, plan, cellEvents(progress, interrupt.signal, flags.queue));
     progress.stop();
     if (flags.json) printOut(`${toJson(resultJson("eval", result))}\n`);
     else printOut(`${formatEvalResult(result, suite.title)}\n`);

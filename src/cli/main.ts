@@ -26,6 +26,7 @@ Start here:
   civitas cache list
   civitas report <run> [<run>...] -o report.html --data ./opinionqa
   civitas view
+  civitas worker --queue redis://host:6379 --model llama:model.gguf
 
 \`civitas <command> --help\` explains each command with examples.`,
   );
@@ -45,6 +46,7 @@ const COMMANDS: [string, () => Promise<Command>][] = [
   ["report", async () => (await import("./report.js")).reportCommand()],
   ["view", async () => (await import("./view.js")).viewCommand()],
   ["init", async () => (await import("./init.js")).initCommand()],
+  ["worker", async () => (await import("./worker.js")).workerCommand()],
 ];
 const named = COMMANDS.find(([name]) => name === process.argv[2]);
 for (const [, make] of named ? [named] : COMMANDS) program.addCommand(await make());

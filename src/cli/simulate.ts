@@ -6,6 +6,7 @@ import type { Store } from "../store/index.js";
 import { applyOverrides, COMMON_PARAMS, DYNAMICS, DYNAMICS_NAMES, loadScenario, runScenario } from "../sim/index.js";
 import { onInterrupt } from "./interrupt.js";
 import { createProgress, type ProgressMode } from "./progress.js";
+import { queueExecutorFor, queueSecrets } from "./queue.js";
 import { parseSetFlags } from "./set.js";
 import { printErr, printOut, intOption, openStore, redactedCommand, reportError, STORE_HELP, toJson } from "./common.js";
 
@@ -19,6 +20,7 @@ interface SimulateFlags {
   maxTokens?: number;
   model?: string;
   progress: ProgressMode;
+  queue?: string;
 }
 
 function dynamicsHelp(): string {
@@ -76,6 +78,7 @@ export function simulateCommand(): Command {
     .option("--max-tokens <n>", "stop cleanly after n prompt tokens", intOption("--max-tokens", 0))
     .option("--json", "print the result as JSON")
     .option("--store <file>", STORE_HELP)
+    .option("--queue <url>", "send model-driven agents' calls to `civitas worker` processes through Redis (redis://host:6379; docs/scale.md)")
     .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
     .addHelpText("after", HELP)
     .action(async (file: string, flags: SimulateFlags) => {
@@ -105,6 +108,7 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
       store,
       command: redactedCommand(process.argv.slice(2)),
       ...(flags.replay === undefined ? {} : { replay: flags.replay }),
+      ...(flags.queue === undefined ? {} : { executor: queueExecutorFor(flags.queue, (m) => progress.log(m)) }),
       signal: interrupt.signal,
       onLog: (m) => progress.log(m),
       onPlan: (p) => {
@@ -141,7 +145,7 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
     return 0;
   } catch (e) {
     progress.stop();
-    return reportError(e, [], interrupt.interrupted ? 130 : undefined);
+    return reportError(e, queueSecrets(flags.queue), interrupt.interrupted ? 130 : undefined);
   } finally {
     interrupt.dispose();
     await store?.close();

@@ -34,7 +34,7 @@ export interface EvalEvents extends ExecutorEvents {
   /** Stops asking the model; what is answered is kept and the run can be resumed. */
   readonly signal?: AbortSignal;
   /** Who asks the model (default: in this process). */
-  readonly executor?: (run: { readonly model: EvalPlan["model"] }) => Executor;
+  readonly executor?: (run: { readonly model: EvalPlan["model"]; readonly runId: string }) => Executor;
   /** The model a server reports running (or its system_fingerprint) changed within the run; also in the result's warnings. */
   onServedChange?(message: string): void;
 }
@@ -141,7 +141,7 @@ export async function runEval(store: Store, plan: EvalPlan, events: EvalEvents =
 
   // ---- execute
   const executor =
-    events.executor?.({ model }) ??
+    events.executor?.({ model, runId: id }) ??
     inProcessExecutor(model, {
       ...(events.onModelLoading ? { onModelLoading: events.onModelLoading } : {}),
       ...(events.onModelReady ? { onModelReady: events.onModelReady } : {}),

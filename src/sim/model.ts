@@ -64,6 +64,8 @@ export interface SimModelOptions {
   readonly replay?: { readonly runId: string };
   /** Aborts the model calls in flight (interrupt). */
   readonly signal?: AbortSignal;
+  /** Who asks the model (default: this process, inProcessExecutor); closed with the SimModel. */
+  readonly executor?: Executor;
 }
 
 export interface SimModelRunStats extends SimModelStats {
@@ -173,7 +175,7 @@ class StoreSimModel implements RecordingSimModel {
   ) {
     this.replayRun = options.replay?.runId;
     this.writer = new BatchWriter(store, { runId: options.runId });
-    this.executor = inProcessExecutor(spec, {
+    this.executor = options.executor ?? inProcessExecutor(spec, {
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       onModelReady: (info) => (this.limitConcurrency = info.concurrency),
     });

@@ -27,6 +27,7 @@ import { runIdOf } from "../hash.js";
 import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import { seededRng } from "../metrics/index.js";
 import { borrowClient, parseModelSpec, type ModelClient, type ModelOptions, type ModelSpec } from "../models/index.js";
+import type { Executor } from "../runs/index.js";
 import type { Store } from "../store/index.js";
 import { findSuite, type Suite } from "../surveys/index.js";
 import { simulate, type Metrics } from "./engine.js";
@@ -64,6 +65,8 @@ export interface RunScenarioOptions {
   onProgress?(p: SimProgress): void;
   /** Notes for the user (loading the survey, the model). */
   onLog?(message: string): void;
+  /** Who asks the model for each simulation (default: this process); not used by a replay. */
+  readonly executor?: (sim: { readonly model: ModelSpec; readonly runId: string; readonly point: number; readonly seed: number }) => Executor;
 }
 
 export interface PointReport {
@@ -363,6 +366,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
             seed,
             ...(signal === undefined ? {} : { signal }),
             ...(replay === undefined ? {} : { replay: { runId: replay.run } }),
+            ...(replay === undefined && options.executor ? { executor: options.executor({ model: spec, runId, point: p, seed }) } : {}),
             ...(budget === undefined || replay !== undefined
               ? {}
               : {

@@ -1,0 +1,126 @@
+/** `civitas worker`: answers the model requests of queued runs (`--queue` on eval and simulate) for one model. */
+import { Command, Option } from "commander";
+import { CivitasError } from "../errors.js";
+import { CHAT_TEMPLATE_HELP, modelForms, parseModelSpec } from "../models/index.js";
+import { serveQueue, shownUrl } from "../queue/index.js";
+import { urlSecrets } from "../redact.js";
+import { intOption, numberOption, printErr, reportError, usageError } from "./common.js";
+import { onInterrupt } from "./interrupt.js";
+
+interface WorkerFlags {
+  queue?: string;
+  model?: string;
+  concurrency?: number;
+  jobs: number;
+  lockSeconds: number;
+  quiet?: boolean;
+  cacheDir?: string;
+  threads?: number;
+  parallel?: number;
+  contextSize?: number;
+  gpu: boolean;
+  chatTemplate?: string;
+  baseUrl?: string;
+  apiKey?: string;
+  timeout?: number;
+  retries?: number;
+  api: "chat" | "completions";
+  modelId?: string;
+  reasoning?: boolean;
+}
+
+const EXAMPLES = `
+Examples:
+  # on each machine with a GPU (the model is loaded before any job is taken)
+  civitas worker --queue redis://10.0.0.5:6379 --model llama:model.gguf
+  # in front of a vLLM server, 32 requests in flight
+  civitas worker --queue redis://10.0.0.5:6379 --model vllm:qwen --base-url http://localhost:8000/v1 --concurrency 32
+  # then, anywhere, the coordinator (the same --model, so the same model identity and queue)
+  civitas eval opinionqa --model llama:model.gguf --queue redis://10.0.0.5:6379
+
+A worker serves one model identity's queue (the model file's fingerprint, or a server model's name),
+takes jobs until stopped (Ctrl-C finishes the jobs it holds), and can join or leave at any time: a
+job held by a worker that dies is taken over by another once its lock expires (--lock-seconds).
+Its answers are computed exactly as \`civitas eval\` computes them in-process. See docs/scale.md.`;
+
+export function workerCommand(): Command {
+  return new Command("worker")
+    .description("answer the model requests of runs started with --queue, for one model (BullMQ on Redis)")
+    .option("--queue <url>", "the Redis the coordinators enqueue into: redis://[:password@]host:6379")
+    .option("-m, --model <model>", `the model served: ${modelForms().join(" | ")}`)
+    .option("--concurrency <n>", "requests in flight at most (default: llama --parallel; servers 4)", intOption("--concurrency", 1))
+    .option("--jobs <n>", "jobs (of up to 200 requests) held at once", intOption("--jobs", 1), 2)
+    .option("--lock-seconds <s>", "a job's lock lasts this long unrenewed: a dead worker's job is taken over after about this long", numberOption("--lock-seconds", 0.5, 3600), 30)
+    .option("--quiet", "print nothing per job")
+    .option("--cache-dir <dir>", "where downloaded models are kept (default: $CIVITAS_CACHE_DIR or ~/.cache/civitas)")
+    .optionsGroup("llama.cpp (llama:...) options:")
+    .option("--threads <n>", "CPU threads", intOption("--threads", 1))
+    .option("--parallel <n>", "prompts evaluated in parallel, as context sequences", intOption("--parallel", 1))
+    .option("--context-size <n>", "tokens per sequence", intOption("--context-size", 16))
+    .option("--no-gpu", "run on the CPU even if a GPU is available")
+    .option("--chat-template <name>", `how prompts become the model's text: ${CHAT_TEMPLATE_HELP} (default auto)`)
+    .optionsGroup("OpenAI-compatible server (openai:, ollama:, vllm:) options:")
+    .option("--base-url <url>", "server URL (default: $OPENAI_BASE_URL)")
+    .option("--api-key <key>", "API key (default: $OPENAI_API_KEY)")
+    .option("--timeout <seconds>", "give up on a request after this long and retry (default 60)", numberOption("--timeout", 0.1, 3600))
+    .option("--retries <n>", "retries on 429, 5xx, timeouts and malformed answers (default 6)", intOption("--retries", 0))
+    .addOption(new Option("--api <api>", "the endpoint: chat or completions").choices(["chat", "completions"]).default("chat"))
+    .option("--model-id <id>", "the name the model's answers are cached under (must match the coordinator's)")
+    .option("--reasoning", "a reasoning model (as on civitas eval)")
+    .addHelpText("after", EXAMPLES)
+    .action(async (flags: WorkerFlags) => {
+      process.exitCode = await runWorker(flags);
+    });
+}
+
+async function runWorker(flags: WorkerFlags): Promise<number> {
+  const secrets = [flags.apiKey ?? "", process.env.OPENAI_API_KEY ?? ""];
+  const log = (m: string) => printErr(`${m}\n`);
+  const interrupt = onInterrupt(log, "finishing the jobs in hand");
+  try {
+    if (!flags.queue) throw usageError("--queue is required", "for example --queue redis://localhost:6379");
+    try {
+      secrets.push(...urlSecrets(new URL(flags.queue)));
+    } catch {
+      // not a URL: serveQueue says so
+    }
+    if (!flags.model) throw usageError("--model is required", `the model this worker serves: ${modelForms().join(", ")}`);
+    const spec = await parseModelSpec(flags.model, {
+      allowModules: true,
+      ...(flags.threads === undefined ? {} : { threads: flags.threads }),
+      ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
+      ...(flags.contextSize === undefined ? {} : { contextSize: flags.contextSize }),
+      gpu: flags.gpu ? "auto" : false,
+      ...(flags.chatTemplate === undefined ? {} : { chatTemplate: flags.chatTemplate }),
+      ...(flags.cacheDir === undefined ? {} : { modelsDir: `${flags.cacheDir}/models` }),
+      ...(flags.baseUrl === undefined ? {} : { baseURL: flags.baseUrl }),
+      ...(flags.apiKey === undefined ? {} : { apiKey: flags.apiKey }),
+      ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
+      ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }),
+      ...(flags.retries === undefined ? {} : { retries: flags.retries }),
+      api: flags.api,
+      ...(flags.modelId === undefined ? {} : { modelId: flags.modelId }),
+      ...(flags.reasoning ? { reasoning: true } : {}),
+      onRetry: (r) => log(`retry ${r.attempt + 1}/${r.maxAttempts - 1} in ${(r.delayMs / 1000).toFixed(1)} s: ${r.reason} (${r.url})`),
+    });
+    log(`loading ${spec.display}`);
+    const worker = await serveQueue(spec, {
+      url: flags.queue,
+      ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
+      jobs: flags.jobs,
+      lockMs: Math.round(flags.lockSeconds * 1000),
+      onLog: log,
+      ...(flags.quiet ? {} : { onJob: (j: { id: string; requests: number; seconds: number }) => log(`job ${j.id}: ${j.requests} requests in ${j.seconds.toFixed(2)} s`) }),
+    });
+    // Tests and scripts wait for this line: the worker is taking jobs.
+    log(`serving ${spec.display} (${spec.identity}) on queue ${worker.queue} at ${shownUrl(flags.queue)}`);
+    await new Promise<void>((resolve) => interrupt.signal.addEventListener("abort", () => resolve(), { once: true }));
+    await worker.close();
+    log(`stopped after ${worker.answered} answers`);
+    return 0;
+  } catch (e) {
+    return reportError(e instanceof CivitasError || !(e instanceof Error) ? e : new CivitasError("model", e.message, { cause: e }), secrets);
+  } finally {
+    interrupt.dispose();
+  }
+}
