@@ -58,10 +58,15 @@ before(() => {
   dir = tempDir("civitas-simsteer-");
 });
 
+// target: next, answer: mode: the prompts depend only on each agent's most likely option (B, with
+// about 0.03 against at most 0.008 for the others), which the rounding seen (|ln ratio| up to 0.35
+// per side) does not reorder; with target: lowest they would hang on the order of the least likely
+// options (0.00506 and 0.00511 for one prompt), which it can reorder (seen: the same seed then
+// asked other prompts).
 const conformity = (steer: string, extra = "") => `
 name: steer-tiny
 dynamics: conformity
-params: { agents: 4, steps: 2, max_peers: 2, answer: mode, llm_share: 1 }
+params: { agents: 4, steps: 2, max_peers: 2, answer: mode, target: next, llm_share: 1 }
 model: { spec: "llama:${MODEL}", threads: 1 }
 survey: { suite: opinionqa, data: "${OPINIONQA}", question: SAFECRIME_W26, attribute: POLPARTY }
 seeds: 3
