@@ -27,18 +27,15 @@ import { loadOpinionQA, personasFor, resolvePopulations, splitPopulationList } f
 import { MODEL, OPINIONQA, REPO, tempDir } from "../helpers/paths.js";
 
 /**
- * Why not exact equality: the decoder (src/steer/decode.ts) evaluates the two prompts of a query
- * as two concurrent evaluations on two sequences of one context, so whether node-llama-cpp puts
- * them in one batch or two (and where each lands in the KV cache) depends on timing, and flash
- * attention rounds differently for each placement (src/models/llama.ts notes up to 2.4% on
- * stories260K for split evaluations). The same query on the same decoder then gives one of a few
- * answers: measured here, a persona prompt's label masses (about 0.001 to 0.03, the tiny model's
- * mass on labels is small) moved by up to |ln ratio| = 0.35 (0.00087 vs 0.00123) between runs,
- * all else equal; alone, without a sim, 1e-6. BATCH_PLACEMENT bounds |ln ratio| of one side's
- * probabilities; Linear Alignment's q ∝ pA^(1+a) pB^(-a) (then renormalised over the vocabulary,
- * which moves every log by the same amount) scales it by (1 + a) + a on each label. Only masses
- * above MASS_FLOOR are compared (below it the log is dominated by the rounding of the float32
- * softmax). The exact decoder formula is test/steer/decode.test.ts's.
+ * Exact where the same computation is repeated: the decoder evaluates side A, then side B, each
+ * from a cleared sequence, so a steered run asked again with the same seed, and the decoder asked
+ * directly on a stored prompt, give the same bits (before this order was fixed they did not: two
+ * evaluations issued together were batched as timing fell). Within a tolerance where two code paths
+ * compute the same distribution: a = 0 against the unsteered run, whose prompt is evaluated by the
+ * run engine's client, not the decoder (batch shapes differ: docs/design.md, Reproducibility).
+ * BATCH_PLACEMENT bounds |ln ratio| of a label mass between the two paths (stories260K's label
+ * masses are about 0.001 to 0.03; measured up to 0.35 between placements); only masses above
+ * MASS_FLOOR are compared (below it the log is dominated by the float32 softmax's rounding).
  */
 const BATCH_PLACEMENT = 0.5;
 const MASS_FLOOR = 1e-4;
@@ -140,7 +137,6 @@ describe("steer: linear in a scenario", () => {
 
   it("a = 0.8: every stored answer is the decoder's on the agent's persona and plain prompts; same seed, same numbers", async () => {
     const a = 0.8;
-    const tol = BATCH_PLACEMENT * (1 + 2 * a);
     const got = await run(conformity(`steer: { method: linear, a: ${a} }`), "a08.duckdb");
     assert.deepEqual(got.report.steer, { method: "linear", a });
     assert.deepEqual((got.config as { steer?: unknown }).steer, { method: "linear", a });
@@ -156,7 +152,7 @@ describe("steer: linear in a scenario", () => {
         seen.add(row.key);
         const plain = plainOf(row.prompt);
         const want = await decoder.optionProbabilities({ prompt: row.prompt, refPrompt: plain, weight: linearWeight(a), labels: row.labels });
-        assertLogClose(row.labelMass, want.labelMass, tol, row.prompt.slice(0, 100));
+        assert.deepEqual(row.labelMass, want.labelMass, row.prompt.slice(0, 100));
         assert.equal(row.promptTokens, llama.tokenize(row.prompt).length + llama.tokenize(plain).length, "both sides' prompt tokens are counted");
         const alone = await decoder.optionProbabilities({ prompt: row.prompt, weight: 1, labels: row.labels });
         if (alone.labelMass.some((m, j) => Math.abs(m - row.labelMass[j]!) > 1e-3)) differs++;
@@ -173,7 +169,7 @@ describe("steer: linear in a scenario", () => {
     assert.deepEqual(replayed.steer, { method: "linear", a });
     const again = await run(conformity(`steer: { method: linear, a: ${a} }`), "a08-again.duckdb");
     assert.deepEqual(again.rows.map((r) => r.prompt), got.rows.map((r) => r.prompt), "the same seed asks the same prompts");
-    again.rows.forEach((r, k) => assertLogClose(r.labelMass, got.rows[k]!.labelMass, tol, `again, call ${k}`));
+    again.rows.forEach((r, k) => assert.deepEqual(r.labelMass, got.rows[k]!.labelMass, `again, call ${k}`));
   });
 
   // Greedy (temperature 0): a text changes under BATCH_PLACEMENT only where two tokens nearly tie.
