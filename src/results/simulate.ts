@@ -31,6 +31,8 @@ export const simulationResult = z.object({
   dynamics: z.string(),
   /** The model's display name, or "none". */
   model: z.string(),
+  /** How the model-driven agents were steered (the scenario's `steer`: Linear Alignment's a), when they were. Optional: absent when not steered. */
+  steer: z.object({ method: z.literal("linear"), a: z.number() }).optional(),
   /** Swept parameters, in grid order (the first varies slowest). */
   sweep: z.array(z.string()),
   seeds: z.array(z.number()),

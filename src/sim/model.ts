@@ -66,6 +66,11 @@ export interface SimModelOptions {
   readonly signal?: AbortSignal;
   /** Who asks the model (default: this process, inProcessExecutor); closed with the SimModel. */
   readonly executor?: Executor;
+  /**
+   * A steered model (src/sim/steer.ts): told each call's plain prompt (SimQuery.plain) before the
+   * call is asked; a call without one is refused.
+   */
+  readonly steering?: { registerPlain(prompt: string, plain: string): void };
 }
 
 export interface SimModelRunStats extends SimModelStats {
@@ -278,6 +283,10 @@ class StoreSimModel implements RecordingSimModel {
     const { key } = request;
     if (this.closed) throw new CivitasError("usage", "this simulation's model is closed");
     if (this.writer.error !== null) throw this.writer.error;
+    if (this.options.steering !== undefined && this.replayRun === undefined) {
+      if (query.plain === undefined) throw new CivitasError("usage", `steer: agent ${query.agent} (step ${query.step}) asked without a plain prompt; this dynamics cannot be steered`);
+      this.options.steering.registerPlain(request.prompt, query.plain);
+    }
     const index = this.nextCall++;
     if (this.isExhausted) throw this.exhaustedError();
     if (this.replayRun !== undefined) return this.replayCall(index, key, query);

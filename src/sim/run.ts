@@ -34,6 +34,7 @@ import { simulate, type Metrics } from "./engine.js";
 import { graphFromSpec } from "./graph.js";
 import { createSimModel, isBudgetExhausted, type RecordingSimModel } from "./model.js";
 import { DYNAMICS, type DynamicsEntry, type ModelSection, type Scenario } from "./scenario.js";
+import { steerSpec, type SteeredSpec, type SteerSection } from "./steer.js";
 import { expandGrid, pointLabel, summarizeMetrics, type MetricSummary, type ParamValue } from "./sweep.js";
 import type { Dynamics, DynamicsDeps, DynamicsFactory, Graph, Params, StepContext } from "./types.js";
 
@@ -79,8 +80,10 @@ export interface SimulationReport {
   readonly run: string;
   readonly scenario: string;
   readonly dynamics: string;
-  /** The model's display name, or "none". */
+  /** The model's display name, or "none" (a steered model's names the steering: "... (linear a=0.5)"). */
   readonly model: string;
+  /** How the model-driven agents were steered (scenario key `steer`), when they were. */
+  readonly steer?: SteerSection;
   /** Swept parameters, in grid order (the first varies slowest). */
   readonly sweep: string[];
   readonly seeds: number[];
@@ -119,6 +122,8 @@ export interface SimRunConfig {
   readonly model: { identity: string; display: string; backend: ModelSpec["backend"]; params: Readonly<Record<string, string | number | boolean>> } | null;
   readonly survey: { suite: string; fingerprint: string; question: string | null; attribute: string | null; populations: string[] | null } | null;
   readonly replay: string | null;
+  /** The steering of the model-driven agents (present only when steered, so unsteered runs keep their ids). */
+  readonly steer?: SteerSection;
 }
 
 /** JSON with object keys sorted, for hashing. */
@@ -203,6 +208,8 @@ async function storedFinals(store: Store, runId: string): Promise<Map<string, Me
 interface ScenarioPlan {
   readonly entry: DynamicsEntry;
   readonly spec: ModelSpec | undefined;
+  /** The steered model (the same object as `spec`), told each call's plain prompt. */
+  readonly steering: SteeredSpec | undefined;
   readonly replay: { run: string; points: string[]; seeds: Set<number> } | undefined;
   readonly suite: Suite | undefined;
   readonly surveyParams: Readonly<Record<string, string>>;
@@ -224,6 +231,8 @@ async function planScenario(scenario: Scenario, options: RunScenarioOptions): Pr
   let spec: ModelSpec | undefined;
   let replay: { run: string; points: string[]; seeds: Set<number> } | undefined;
   let modelInfo: SimRunConfig["model"] = null;
+  let steering: SteeredSpec | undefined;
+  let steer: SteerSection | undefined;
   if (options.replay !== undefined) {
     if (entry.kind === "rule") throw new CivitasError("usage", `--replay: ${scenario.dynamics} is rule-based; only runs of model-driven scenarios are recorded`);
     const source = await store.findRun(options.replay);
@@ -235,11 +244,16 @@ async function planScenario(scenario: Scenario, options: RunScenarioOptions): Pr
       throw new CivitasError("usage", `--replay ${options.replay}: run ${source.id} ran ${cfg.dynamics}, but ${scenario.source} runs ${scenario.dynamics}`);
     }
     modelInfo = cfg.model;
+    if (cfg.steer !== undefined) steer = cfg.steer;
     spec = recordedSpec(cfg.model, source.id);
     replay = { run: source.id, points: cfg.points.map(canonical), seeds: new Set(cfg.seeds ?? []) };
   } else if (entry.kind === "model" && scenario.model !== undefined) {
     // without a model, model-driven scenarios run their rule-based agents only (llm_share 0)
     spec = await parseModelSpec(scenario.model.spec, modelOptions(scenario.model));
+    if (scenario.steer !== undefined) {
+      steer = scenario.steer;
+      spec = steering = steerSpec(spec, scenario.steer, scenario.source);
+    }
     modelInfo = { identity: spec.identity, display: spec.display, backend: spec.backend, params: spec.params };
   }
 
@@ -282,11 +296,12 @@ async function planScenario(scenario: Scenario, options: RunScenarioOptions): Pr
             populations: scenario.survey.populations === undefined ? null : [...scenario.survey.populations],
           },
     replay: replay?.run ?? null,
+    ...(steer === undefined ? {} : { steer }),
   };
   const runId = simRunId(config);
   const display = modelInfo === null ? "none" : replay !== undefined ? `${modelInfo.display} (replay of ${replay.run})` : modelInfo.display;
 
-  return { entry, spec, replay, suite, surveyParams, points, seeds, config, runId, display };
+  return { entry, spec, steering, replay, suite, surveyParams, points, seeds, config, runId, display };
 }
 
 /** Runs (or resumes, or re-reports) a scenario, storing it; see the module comment. */
@@ -294,7 +309,12 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   const { store, signal } = options;
   // ---- plan
   const plan = await planScenario(scenario, options);
-  const { entry, spec, replay, suite, surveyParams, points, seeds, config, runId, display } = plan;
+  const { entry, spec, steering, replay, suite, surveyParams, points, seeds, config, runId, display } = plan;
+  if (steering !== undefined && replay === undefined && options.executor) {
+    throw new CivitasError("usage", `${scenario.source}: steer decodes two prompts token by token in this process; it cannot go through --queue (a worker serves one plain model)`, {
+      hint: "run the steered scenario without --queue",
+    });
+  }
 
   const previous = await store.getRun(runId);
   const stoppedBefore = previous?.kind === "simulate" ? (previous.summary?.simulations.stopped ?? []) : [];
@@ -367,6 +387,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
             ...(signal === undefined ? {} : { signal }),
             ...(replay === undefined ? {} : { replay: { runId: replay.run } }),
             ...(replay === undefined && options.executor ? { executor: options.executor({ model: spec, runId, point: p, seed }) } : {}),
+            ...(steering === undefined ? {} : { steering }),
             ...(budget === undefined || replay !== undefined
               ? {}
               : {
@@ -502,6 +523,7 @@ async function scoreScenario(
     scenario: scenario.name,
     dynamics: scenario.dynamics,
     model: display,
+    ...(plan.config.steer === undefined ? {} : { steer: plan.config.steer }),
     sweep: scenario.sweep.map(([n]) => n),
     seeds: [...seeds],
     points: points.map((params, p) => {

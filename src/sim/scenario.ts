@@ -14,6 +14,7 @@
  * model: { spec: "llama:model.gguf", threads: 1 }      # model-driven dynamics only
  * survey: { suite: opinionqa, data: ../opinionqa, question: ..., attribute: ... }
  * budget: { max_calls: 5000, max_tokens: 2000000 }
+ * steer: { method: linear, a: 0.5 }                  # llama: models only (src/sim/steer.ts)
  * ```
  *
  * Parameters common to every dynamics: `agents` (N; required unless the graph is an edge-list
@@ -30,6 +31,7 @@ import { readText } from "../files.js";
 import { SUITES } from "../surveys/index.js";
 import { dynamicsByName } from "./dynamics/index.js";
 import { parseSeeds, type ParamValue, type Sweep } from "./sweep.js";
+import type { SteerSection } from "./steer.js";
 import type { DynamicsFactory, Params } from "./types.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -265,11 +267,13 @@ export interface Scenario {
   readonly model?: ModelSection;
   readonly survey?: SurveySection;
   readonly budget?: Budget;
+  /** Steers the model-driven agents (Linear Alignment, persona prompt against plain prompt; src/sim/steer.ts). */
+  readonly steer?: SteerSection;
   /** Where each parameter was last set ("params.epsilon", "sweep.epsilon", "--set epsilon"), for errors found at run time. */
   readonly origin: Readonly<Record<string, string>>;
 }
 
-const TOP_KEYS = ["name", "description", "dynamics", "params", "sweep", "seeds", "every", "model", "survey", "budget"] as const;
+const TOP_KEYS = ["name", "description", "dynamics", "params", "sweep", "seeds", "every", "model", "survey", "budget", "steer"] as const;
 
 const scalar = z.union([z.number(), z.string(), z.boolean()], { error: "expected a number, a string or true/false" });
 const posInt = (what = "an integer >= 1") => z.int({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
@@ -300,6 +304,14 @@ const SURVEY_SCHEMA = z.strictObject({
   populations: z.union([z.string(), z.array(z.string())], { error: "expected a population or a list of them" }).optional(),
 });
 
+const STEER_SCHEMA = z.strictObject(
+  {
+    method: z.literal("linear", { error: 'expected "linear" (Linear Alignment: the persona prompt decoded against the plain prompt)' }),
+    a: z.number({ error: "expected a number a >= 0 (Linear Alignment's strength; 0 is the persona prompt alone)" }).min(0, { error: "expected a number a >= 0 (0 is the persona prompt alone)" }).finite({ error: "expected a finite number" }),
+  },
+  { error: "expected a mapping such as { method: linear, a: 0.5 }" },
+);
+
 const TOP_SCHEMA = z.strictObject({
   name: z.string({ error: "expected a name" }).trim().min(1, { error: "expected a name" }),
   description: z.string({ error: "expected text" }).optional(),
@@ -315,6 +327,7 @@ const TOP_SCHEMA = z.strictObject({
   model: MODEL_SCHEMA.optional(),
   survey: SURVEY_SCHEMA.optional(),
   budget: z.strictObject({ max_calls: nonNegInt.optional(), max_tokens: nonNegInt.optional() }, { error: "expected a mapping with max_calls and/or max_tokens" }).optional(),
+  steer: STEER_SCHEMA.optional(),
 });
 
 const VALID_KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -322,6 +335,7 @@ const VALID_KEYS: Readonly<Record<string, readonly string[]>> = {
   model: Object.keys(MODEL_SCHEMA.shape).filter((k) => k !== "api_key"),
   survey: Object.keys(SURVEY_SCHEMA.shape),
   budget: ["max_calls", "max_tokens"],
+  steer: Object.keys(STEER_SCHEMA.shape),
 };
 
 /** "params.epsilon", "sweep.mu[1]", "" for the top level. */
@@ -490,10 +504,11 @@ export function parseScenario(text: string, source: string): Scenario {
 
   const required = checkRequired({ dynamics, params, sweep });
   if (entry.kind === "rule") {
-    for (const field of ["model", "survey", "budget"] as const) {
+    for (const field of ["model", "survey", "budget", "steer"] as const) {
       if (top[field] !== undefined) required.push(`${field}: ${dynamics} is rule-based and asks no model (the model-driven dynamics are ${modelDriven().join(", ")})`);
     }
   }
+  if (entry.kind === "model" && top.steer !== undefined && top.model === undefined) required.push("steer: steering needs a model (model: { spec: llama:<file.gguf> })");
   if (top.model?.api_key !== undefined) required.push("model.api_key: keys do not belong in a scenario file (it is stored with the run); set OPENAI_API_KEY");
   if (required.length > 0) throw problems(source, required);
 
@@ -530,6 +545,7 @@ export function parseScenario(text: string, source: string): Scenario {
     ...(top.model === undefined ? {} : { model: model as ModelSection }),
     ...(survey === undefined ? {} : { survey }),
     ...(top.budget === undefined ? {} : { budget: top.budget }),
+    ...(top.steer === undefined ? {} : { steer: top.steer }),
     origin,
   };
 }

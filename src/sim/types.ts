@@ -79,6 +79,13 @@ export interface SimQuery {
    * one `civitas eval` stores for the same prompt and the two share the request cache.
    */
   readonly prompt: string;
+  /**
+   * The same prompt without the agent's persona (its persona paragraph, or its strategy), the
+   * plain prompt a steered scenario (`steer`, src/sim/steer.ts) decodes the prompt against; the
+   * prompt itself when the agent has no persona. Not part of the request key (the steered model's
+   * identity names the steering).
+   */
+  readonly plain?: string;
   /** Who asks when: recorded with the call. */
   readonly step: number;
   readonly agent: number;

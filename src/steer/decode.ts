@@ -17,9 +17,12 @@
  *   l = 0 the reference, l > 1 extrapolates.
  *
  * Both sides are llama.cpp contexts opened on the clients' models (LlamaClient.createContext); the
- * client's own sequences are not used. Linear alignment puts its two sequences in one context, so
- * node-llama-cpp evaluates the two tokens of a step in one batch; realignment has one context per
- * model (two evaluations per step). The next-token distributions are node-llama-cpp's full
+ * client's own sequences are not used. Linear alignment puts its two sequences in one context;
+ * realignment has one context per model. Side A is evaluated, then side B, never both at once: had
+ * the two evaluations been issued together, node-llama-cpp would put them in one batch or two as
+ * timing falls, the two placements round differently, and the same query with the same seed gave
+ * other numbers from run to run (seen in test/sim/steer.test.ts; up to a factor 12 on a label mass
+ * of 1e-3). One after the other, a query is always the same computation: bit-identical numbers. The next-token distributions are node-llama-cpp's full
  * vocabulary maps (`probabilities: true`, softmax of the raw logits in float32), combined in
  * float64. A probability the float32 softmax rounded to 0 counts as 2^-149 (the smallest float32),
  * so that a token the reference side rules out does not get an infinite weight when w > 1.
@@ -293,7 +296,7 @@ export class MixtureDecoder {
       return new MixtureDecoder({ client: a, seq: ca.getSequence() }, { client: a, seq: cb.getSequence() }, [ca, cb], size);
     }
     if (a === b) {
-      // Both sequences in one context: node-llama-cpp evaluates a step's two tokens in one batch.
+      // Both sequences in one context (evaluated one after the other: see the file comment).
       const context = await a.createContext(2);
       return new MixtureDecoder({ client: a, seq: context.getSequence() }, { client: a, seq: context.getSequence() }, [context], size);
     }
@@ -343,8 +346,8 @@ export class MixtureDecoder {
     const model = this.sideA.client.llamaModel;
     await Promise.all([
       this.startPrompt(this.sideA.seq, tokensA),
-      single ? Promise.resolve() : this.startPrompt(this.sideB.seq, tokensB),
     ]);
+    if (!single) await this.startPrompt(this.sideB.seq, tokensB);
     const texts: string[] = [];
     const generated: Token[][] = [];
     let steps = 0;
@@ -354,7 +357,7 @@ export class MixtureDecoder {
       const out: Token[] = [];
       let [pA, pB] = single
         ? await this.stepFrom(this.sideA.seq, tokensA).then((p) => [p, p] as const)
-        : await Promise.all([this.stepFrom(this.sideA.seq, tokensA), this.stepFrom(this.sideB.seq, tokensB)]);
+        : [await this.stepFrom(this.sideA.seq, tokensA), await this.stepFrom(this.sideB.seq, tokensB)];
       for (let index = 0; ; index++) {
         const q = combineDistributions(pA, pB, query.weight, this.vocabularySize);
         steps++;
@@ -365,7 +368,7 @@ export class MixtureDecoder {
         if (out.length >= maxTokens || signal?.aborted) break;
         [pA, pB] = single
           ? await this.next(this.sideA.seq, token).then((p) => [p, p] as const)
-          : await Promise.all([this.next(this.sideA.seq, token), this.next(this.sideB.seq, token)]);
+          : [await this.next(this.sideA.seq, token), await this.next(this.sideB.seq, token)];
       }
       signal?.throwIfAborted();
       generated.push(out);
@@ -396,7 +399,8 @@ export class MixtureDecoder {
       const before = this.evaluatedTokens;
       const tokensA = this.promptTokens(this.sideA, query.prompt, "prompt");
       const tokensB = this.promptTokens(this.sideB, query.refPrompt ?? query.prompt, "reference prompt");
-      const [pA, pB] = await Promise.all([this.whole(this.sideA.seq, tokensA), this.whole(this.sideB.seq, tokensB)]);
+      const pA = await this.whole(this.sideA.seq, tokensA);
+      const pB = await this.whole(this.sideB.seq, tokensB);
       const evaluatedTokens = this.evaluatedTokens - before;
       const forms = firsts === undefined ? this.formsOf(query.labels) : [];
       return weights.map((weight) => {

@@ -36,3 +36,5 @@ export {
 export { evaluate, pairedGain, type EvaluateInput, type Evaluation, type MethodAnswers } from "./evaluate.js";
 export { alignmentOn, runSteer, tuneMethod, type SteerEvents, type SteerPlan, type Tuned } from "./run.js";
 export { parseSteerConfigs } from "./config.js";
+// The two-sequence decoding loop, for the simulation's steered agents (src/sim/steer.ts).
+export { asLlamaClient, linearWeight, openLinearDecoder, steeredClient, type MixtureDecoder } from "./decode.js";

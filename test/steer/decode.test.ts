@@ -126,13 +126,14 @@ async function referencePair(client: LlamaClient, promptA: string, promptB: stri
   try {
     const seqs = [context.getSequence(), context.getSequence()];
     const tokens = [client.tokenize(promptA), client.tokenize(promptB)];
-    await Promise.all(seqs.map((seq, i) => seq.controlledEvaluate(tokens[i]!.slice(0, -1))));
+    // One side after the other, as the decoder evaluates them (src/steer/decode.ts, file comment).
+    for (let i = 0; i < 2; i++) await seqs[i]!.controlledEvaluate(tokens[i]!.slice(0, -1));
     const out: [Map<Token, number>[], Map<Token, number>[]] = [[], []];
     for (let j = 0; j <= generated.length; j++) {
-      const r = await Promise.all(
-        seqs.map((seq, i) => seq.controlledEvaluate([[j === 0 ? tokens[i]![tokens[i]!.length - 1]! : generated[j - 1]!, { generateNext: { probabilities: true } }]])),
-      );
-      r.forEach((x, i) => out[i]!.push(x[0]!.next.probabilities!));
+      for (let i = 0; i < 2; i++) {
+        const x = await seqs[i]!.controlledEvaluate([[j === 0 ? tokens[i]![tokens[i]!.length - 1]! : generated[j - 1]!, { generateNext: { probabilities: true } }]]);
+        out[i]!.push(x[0]!.next.probabilities!);
+      }
     }
     return out;
   } finally {

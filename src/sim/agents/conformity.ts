@@ -49,7 +49,8 @@ import {
   drawIndex,
   llmShareParam,
   peersSentence,
-  pressuredPrompt,
+  pressuredPrompts,
+  type AgentPrompt,
   scoredDistribution,
   surveySetup,
   type SurveySetup,
@@ -100,14 +101,14 @@ export function createConformity(params: Params, deps: DynamicsDeps): Conformity
     for (let k = 0; k < m; k++) if (k !== own && (low < 0 || d[k]! < d[low]!)) low = k;
     return low;
   };
-  const prompts = new Map<string, string>();
+  const prompts = new Map<string, AgentPrompt>();
   const promptFor = (g: number, peer: number, k: number) => {
     const key = `${g}:${peer}:${k}`;
     let p = prompts.get(key);
     if (p === undefined) {
       const counts = new Int32Array(m);
       counts[peer] = k;
-      p = pressuredPrompt(setup.groups[g]!, peersSentence(counts, setup.options));
+      p = pressuredPrompts(setup.groups[g]!, peersSentence(counts, setup.options));
       prompts.set(key, p);
     }
     return p;
@@ -157,7 +158,7 @@ export function createConformity(params: Params, deps: DynamicsDeps): Conformity
           if (!st.llm[i]) continue;
           for (let k = 1; k <= K; k++) {
             const p = promptFor(st.group[i]!, st.peer[i]!, k);
-            calls.push(model.optionDistribution({ prompt: p, labels, step: step + 1, agent: i }));
+            calls.push(model.optionDistribution({ prompt: p.prompt, plain: p.plain, labels, step: step + 1, agent: i }));
           }
         }
       }

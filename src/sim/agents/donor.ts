@@ -100,10 +100,11 @@ export function parseShare(text: string): number | null {
 
 const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
 
-export function donorPrompt(multiplier: number, strategy: string, resources: number, reputation: number): string {
+export function donorPrompt(multiplier: number, strategy: string | null, resources: number, reputation: number): string {
+  // strategy null: the plain prompt a steered scenario decodes against (the strategy line left out)
   const rules =
     "You are playing a game with other people. In each round every player is paired with another player and decides what share of their resources to give them; " +
-    `the other player receives ${multiplier} times what is given. Your goal is to have as many resources as possible at the end of the game.\n${strategy}\n\n`;
+    `the other player receives ${multiplier} times what is given. Your goal is to have as many resources as possible at the end of the game.\n${strategy === null ? "" : `${strategy}\n`}\n`;
   const rep = Number.isNaN(reputation)
     ? "The other player has not played a round yet."
     : `The other player gave ${Math.round(100 * reputation)}% of their resources in their last round.`;
@@ -186,7 +187,8 @@ export function createDonor(params: Params, deps: DynamicsDeps): DonorDynamics {
             const j = recipient[i]!;
             if (j < 0 || !st.llm[i]) continue;
             const p = donorPrompt(multiplier, DONOR_STRATEGIES[st.strategy[i]!]!, resources[i]!, reputation[j]!);
-            calls.push(model.complete({ prompt: p, maxTokens, temperature, seed: seeds[i]!, step: step + 1, agent: i }));
+            const plain = donorPrompt(multiplier, null, resources[i]!, reputation[j]!);
+            calls.push(model.complete({ prompt: p, plain, maxTokens, temperature, seed: seeds[i]!, step: step + 1, agent: i }));
           }
         }
         const texts = await Promise.all(calls);

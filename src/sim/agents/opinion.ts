@@ -92,6 +92,11 @@ export interface AgentGroup {
   readonly personaPart: string;
   /** The prompt after the persona paragraph. */
   readonly rest: string;
+  /**
+   * The same standard prompt rendered without the persona (NO_PERSONA): the plain prompt a steered
+   * scenario decodes the group's prompt against (src/sim/steer.ts).
+   */
+  readonly plain: string;
 }
 
 /** A survey question made ready for agents. */
@@ -177,7 +182,8 @@ export function surveySetup(scenario: string, params: Params, suite: Suite | und
   const make = (population: Population | null, persona: Persona, weight: number): AgentGroup => {
     const prompt = renderPrompt(question, variant, persona, "logprobs");
     const personaPart = persona.text ? `${persona.text.trim()}\n\n` : "";
-    return { population, persona, weight, human: humanOf(population), prompt, personaPart, rest: prompt.text.slice(personaPart.length) };
+    const plain = renderPrompt(question, variant, NO_PERSONA, "logprobs").text;
+    return { population, persona, weight, human: humanOf(population), prompt, personaPart, rest: prompt.text.slice(personaPart.length), plain };
   };
 
   let groups: AgentGroup[];
@@ -314,8 +320,8 @@ export async function askPersonas(
   const calls: Promise<void>[] = [];
   for (let i = 0; i < group.length; i++) {
     if (!llm[i]) continue;
-    const p = setup.groups[group[i]!]!.prompt;
-    calls.push(model.optionDistribution({ prompt: p.text, labels, step, agent: i }).then((r) => void (out[i] = scoredDistribution(setup, r.distribution))));
+    const g = setup.groups[group[i]!]!;
+    calls.push(model.optionDistribution({ prompt: g.prompt.text, plain: g.plain, labels, step, agent: i }).then((r) => void (out[i] = scoredDistribution(setup, r.distribution))));
   }
   await Promise.all(calls);
   return out;
@@ -334,6 +340,23 @@ export function peersSentence(counts: ArrayLike<number>, options: readonly strin
 export function pressuredPrompt(group: AgentGroup, sentence: string): string {
   if (sentence === "") return group.prompt.text;
   return `${group.personaPart}${sentence}\n\n${group.rest}`;
+}
+
+/** The same prompt without the persona paragraph: the sentence, then the plain standard prompt. */
+export function plainPressuredPrompt(group: AgentGroup, sentence: string): string {
+  if (sentence === "") return group.plain;
+  return `${sentence}\n\n${group.plain}`;
+}
+
+/** A prompt an agent asks and its plain counterpart (SimQuery.plain). */
+export interface AgentPrompt {
+  readonly prompt: string;
+  readonly plain: string;
+}
+
+/** pressuredPrompt and plainPressuredPrompt together. */
+export function pressuredPrompts(group: AgentGroup, sentence: string): AgentPrompt {
+  return { prompt: pressuredPrompt(group, sentence), plain: plainPressuredPrompt(group, sentence) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,7 +436,7 @@ export interface OpinionState {
   /** Agents whose answer changed in the last step (0 after init). */
   changed: number;
   /** Prompts by group and neighbour counts, built once. */
-  readonly prompts: Map<string, string>;
+  readonly prompts: Map<string, AgentPrompt>;
 }
 
 export interface OpinionDynamics extends Dynamics<OpinionState> {
@@ -440,11 +463,11 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
   const m = setup.scored.length;
   const labels = setup.labels;
 
-  const promptFor = (st: OpinionState, g: number, counts: Int32Array): string => {
+  const promptFor = (st: OpinionState, g: number, counts: Int32Array): AgentPrompt => {
     const key = `${g}:${counts.join(",")}`;
     let p = st.prompts.get(key);
     if (p === undefined) {
-      p = pressuredPrompt(setup.groups[g]!, peersSentence(counts, setup.options));
+      p = pressuredPrompts(setup.groups[g]!, peersSentence(counts, setup.options));
       st.prompts.set(key, p);
     }
     return p;
@@ -527,7 +550,7 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
         for (let k = 0; k < nb.length; k++) counts[prev[nb[k]!]!]!++;
       }
       const p = promptFor(st, st.group[i]!, counts);
-      calls.push(model.optionDistribution({ prompt: p, labels, step: step + 1, agent: i }));
+      calls.push(model.optionDistribution({ prompt: p.prompt, plain: p.plain, labels, step: step + 1, agent: i }));
     }
     return Promise.all(calls);
   }
