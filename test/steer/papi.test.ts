@@ -89,11 +89,18 @@ describe("civitas steer on papi: two people as targets", () => {
     assert.ok(second.answers.model_calls > 0, "the second run asked the model");
     assert.deepEqual(strip(second), strip(first));
   });
+});
 
-  it("asks each person's persona as one prefix shared by all their questions (evaluated once, not per item)", () => {
-    const questions = suite.questions.filter((q) => first.split.test.includes(q.id) || first.split.dev.includes(q.id));
-    const run = planEval({ suite, model: plan.model, questions, populations: plan.populations, persona: true, minCoverage: 0, seed: 3, command: "plan" });
-    for (const pop of plan.populations) {
+describe("the plan of a steering run on papi", () => {
+  it("asks each person's persona as one prefix shared by all their questions (evaluated once, not per item)", async () => {
+    // No model is asked: the plan only.
+    const suite = await loadPapi({ data: path.join(SHARED, "data/papi") });
+    const model = await parseModelSpec(`llama:${MODEL}`, { threads: 1, parallel: 1, contextSize: 8192 });
+    const populations = resolvePopulations(suite, PEOPLE);
+    const held = new Set(papiDataOf(suite)!.test.map(itemId));
+    const questions = suite.questions.filter((q) => held.has(q.id)).slice(0, 4);
+    const run = planEval({ suite, model, questions, populations, persona: true, minCoverage: 0, seed: 3, command: "plan" });
+    for (const pop of populations) {
       const persona = suite.personaFor!(pop)!;
       const items = run.items.filter((i) => i.persona.text === persona);
       assert.ok(items.length >= 2, `${pop.id} is asked several items`);
