@@ -202,13 +202,15 @@ function planRequests(plan: EvalPlan, r: Omit<Resolved, "model" | "items">): { m
   // Only the presentation variants of a question share its prefix by design; two questions that
   // happen to share their text (a few OpinionQA questions do) are not worth another llama setting.
   const shared = r.variants.length >= 2 ? sharedPrefixes(planned) : new Set<string>();
-  const model = shared.size > 0 && plan.model.forSharedPrefixes ? plan.model.forSharedPrefixes() : plan.model;
+  const long = longPersonaPrefixes(planned);
+  const model = (shared.size > 0 || long.size > 0) && plan.model.forSharedPrefixes ? plan.model.forSharedPrefixes() : plan.model;
   const items = planned.map((it) => {
-    const split = shared.has(it.rendered.prefix);
-    const prompt = split ? it.rendered : { ...it.rendered, prefix: "" };
+    const prefix = long.get(it) ?? (shared.has(it.rendered.prefix) ? it.rendered.prefix : "");
+    const split = prefix !== "";
+    const prompt = { ...it.rendered, prefix };
     const params = {
       ...methodParams(it.method, r.settings, it.variant.answer),
-      ...(split ? { prefix_chars: it.rendered.prefix.length } : {}),
+      ...(split ? { prefix_chars: prefix.length } : {}),
       // A backend that takes chat messages is asked the user's turn as the prompt; its system message is part of the request.
       ...(it.rendered.system !== null ? { system: it.rendered.system } : {}),
     };
@@ -284,6 +286,36 @@ function sharedPrefixes(items: readonly { method: Method; rendered: RenderedProm
     else promptsByPrefix.set(it.rendered.prefix, new Set([it.rendered.text]));
   }
   return new Set([...promptsByPrefix].filter(([, prompts]) => prompts.size >= 2).map(([prefix]) => prefix));
+}
+
+/** A persona at least this long (characters) is evaluated once for all the questions it is asked (longPersonaPrefixes). */
+export const LONG_PERSONA_CHARS = 2000;
+
+/**
+ * The prompts whose long persona (LONG_PERSONA_CHARS or more: PAPI's profile of a person is some
+ * 20,000 characters, 4,800 tokens of stories260K) is their prefix: the prompt up to the end of the
+ * persona, where at least two logprobs prompts of the plan share it. Evaluating such a persona
+ * whole with every question costs its length squared each time (a minute a prompt on stories260K
+ * at 4,800 tokens); as a shared prefix it is evaluated once per sequence, then each question's
+ * rest. Short personas (OpinionQA's groups) keep the rule of sharedPrefixes, so their runs and
+ * request keys are unchanged. Like sharedPrefixes, the choice depends only on the plan.
+ */
+function longPersonaPrefixes<T extends { method: Method; persona: Persona; rendered: RenderedPrompt }>(items: readonly T[]): Map<T, string> {
+  const candidates = new Map<T, string>();
+  const prompts = new Map<string, Set<string>>();
+  for (const it of items) {
+    const text = it.persona.text.trim();
+    if (it.method !== "logprobs" || text.length < LONG_PERSONA_CHARS) continue;
+    const at = it.rendered.prefix.indexOf(text);
+    if (at < 0) continue;
+    const prefix = it.rendered.prefix.slice(0, at + text.length);
+    if (!it.rendered.text.startsWith(prefix) || prefix === it.rendered.text) continue;
+    candidates.set(it, prefix);
+    const set = prompts.get(prefix);
+    if (set) set.add(it.rendered.text);
+    else prompts.set(prefix, new Set([it.rendered.text]));
+  }
+  return new Map([...candidates].filter(([, prefix]) => prompts.get(prefix)!.size >= 2));
 }
 
 /**
