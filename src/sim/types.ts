@@ -54,6 +54,42 @@ export interface Dynamics<S> {
   step(state: S, ctx: StepContext): boolean | Promise<boolean>;
   /** Metrics of the current state (every dynamics reports at least consensus, clusters; the engine adds steps). */
   metrics(state: S, ctx: StepContext): Readonly<Record<string, number>>;
+  /**
+   * Who each agent is now, in node order, for a scenario's `measure:` (persona fidelity and
+   * drift, src/sim/measure.ts): the runner asks every model-driven agent the survey questions with
+   * its persona and its memory. Dynamics without it cannot be measured (a clear error).
+   * Must not change the state or draw random numbers.
+   */
+  agents?(state: S): readonly MeasuredAgent[];
+}
+
+/** One agent as a survey respondent: drawn by `population:` (src/sim/population.ts) or given by its scenario. */
+export interface AgentProfile {
+  /** Its attributes by survey attribute name, e.g. { POLPARTY: "Democrat", SEX: "Female" }; {} for none. */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** The persona paragraph its prompts start with ("" for none). */
+  readonly persona: string;
+}
+
+/** An agent at a measured step (`Dynamics.agents`). */
+export interface MeasuredAgent extends AgentProfile {
+  /** True when the agent asks the model (only those are measured; rule-based agents have no answers to give). */
+  readonly llm: boolean;
+  /**
+   * What the agent has read and said so far, as its prompts show it (its bounded memory), put
+   * between the persona and the survey question when it is measured; "" for none.
+   */
+  readonly memory: string;
+}
+
+/** Agents drawn from a survey's population (scenario key `population:`, src/sim/population.ts). */
+export interface AgentPopulation {
+  /** Where the draws come from, said in reports (e.g. "opinionqa W92, POLPARTY x SEX cell counts"). */
+  readonly source: string;
+  /** The attributes every agent has, in the order personas name them. */
+  readonly attributes: readonly string[];
+  /** One profile per agent, in node order (length = the number of agents). */
+  readonly agents: readonly AgentProfile[];
 }
 
 /**
@@ -107,6 +143,11 @@ export interface DynamicsDeps {
   readonly model?: SimModel;
   /** Present when the scenario names a survey (model-driven scenarios). */
   readonly suite?: import("../surveys/index.js").Suite;
+  /**
+   * Present when the scenario has `population:`: the agents' attributes and personas, drawn by the
+   * runner with the simulation's seed. A scenario that takes personas uses these instead of its own.
+   */
+  readonly population?: AgentPopulation;
 }
 
 /** Builds a scenario's dynamics from its validated parameters. */
