@@ -6,34 +6,11 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { CivitasError, messageOf } from "../errors.js";
+import { fieldOf, issueLines, parseYamlLines } from "../yaml-lines.js";
 import { configSchema, ENV_NAME, type EvalConfig } from "./schema.js";
 
 export const CONFIG_HINT = "`civitas init` writes a commented example civitas.yaml; docs/config.md describes every key";
-
-const MAX_ALIASES = 100;
-
-const fieldOf = (p: readonly PropertyKey[]): string => p.map((s) => (typeof s === "number" ? `[${s}]` : `.${String(s)}`)).join("").replace(/^\./u, "");
-
-/** "line N, " of the deepest node on a path that the document has (a missing field: its parent's). */
-function lineOf(doc: Document.Parsed, lines: LineCounter, p: readonly PropertyKey[]): string {
-  let node: unknown = doc.contents;
-  let at: number | undefined = (node as { range?: [number, number, number] } | null)?.range?.[0];
-  for (const step of p) {
-    if (isMap(node)) {
-      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(step));
-      if (!pair) break;
-      if (isScalar(pair.key) && pair.key.range) at = pair.key.range[0];
-      node = pair.value;
-    } else if (isSeq(node) && typeof step === "number" && node.items[step] !== undefined) {
-      node = node.items[step];
-      const range = (node as { range?: [number, number, number] }).range;
-      if (range) at = range[0];
-    } else break;
-  }
-  return at === undefined ? "" : `line ${lines.linePos(at).line}, `;
-}
 
 /** Values that look like an API key or a token (the usual prefixes, or a bearer header). */
 const KEY_LIKE = /^(?:sk-|sk_|pk-|rk-|hf_|gsk_|xai-|AIza|ghp_|github_pat_|glpat-|Bearer\s)[A-Za-z0-9_\-.]{8,}/u;
@@ -79,62 +56,16 @@ function configError(source: string, problems: readonly string[]): CivitasError 
 
 /** A config from its text; `source` names the file in errors. Paths are returned as written (see resolveConfigPaths). */
 export function parseConfig(text: string, source: string): EvalConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: true, lineCounter: lines });
-  if (doc.errors.length > 0) {
-    throw configError(
-      source,
-      doc.errors.slice(0, 5).map((e) => {
-        const pos = e.linePos?.[0];
-        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ""}${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/u, "")}`;
-      }),
-    );
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: MAX_ALIASES });
-  } catch (e) {
-    throw configError(source, [`not readable as YAML (${messageOf(e).split("\n")[0]!})`]);
-  }
+  const y = parseYamlLines(text, (problems) => configError(source, problems));
+  const raw = y.raw;
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw configError(source, ["expected a mapping with models and suites (and populations, methods, ...)"]);
   }
   // Secrets first: a key in the file is the worst mistake, whatever else is wrong.
   const secrets = secretProblems(raw);
-  if (secrets.length > 0) throw configError(source, secrets.map((s) => `${lineOf(doc, lines, s.path)}${fieldOf(s.path)}: ${s.message}`));
+  if (secrets.length > 0) throw configError(source, secrets.map((s) => `${y.lineOf(s.path)}${fieldOf(s.path)}: ${s.message}`));
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const seen = new Set<string>();
-    const problems: string[] = [];
-    for (const i of parsed.error.issues) {
-      let line: string;
-      if (i.code === "unrecognized_keys") {
-        const at = fieldOf(i.path);
-        line = `${lineOf(doc, lines, [...i.path, i.keys[0]!])}${i.keys.map((k) => (at ? `${at}.${k}` : k)).join(", ")}: unknown field${i.keys.length > 1 ? "s" : ""}`;
-      } else if (i.code === "invalid_union") {
-        // A union (a name, or a mapping): report the mapping's problems, which say most.
-        const inner = i.errors.flat().filter((e) => e.code !== "invalid_type" || e.path.length > 0);
-        const pick = inner[0];
-        if (pick) {
-          const p = [...i.path, ...pick.path];
-          line =
-            pick.code === "unrecognized_keys"
-              ? `${lineOf(doc, lines, [...p, pick.keys[0]!])}${pick.keys.map((k) => `${fieldOf(p) ? `${fieldOf(p)}.` : ""}${k}`).join(", ")}: unknown field${pick.keys.length > 1 ? "s" : ""}`
-              : `${lineOf(doc, lines, p)}${fieldOf(p)}: ${doc.hasIn(p as unknown[]) ? pick.message : "required"}`;
-        } else {
-          line = `${lineOf(doc, lines, i.path)}${fieldOf(i.path)}: ${i.message}`;
-        }
-      } else {
-        const present = doc.hasIn(i.path as unknown[]);
-        line = `${lineOf(doc, lines, i.path)}${fieldOf(i.path) || "(top level)"}: ${present ? i.message : "required"}`;
-      }
-      if (!seen.has(line)) {
-        seen.add(line);
-        problems.push(line);
-      }
-    }
-    throw configError(source, problems);
-  }
+  if (!parsed.success) throw configError(source, issueLines(y, parsed.error.issues));
   return parsed.data;
 }
 

@@ -8,10 +8,10 @@
  * recorded in a run like a built-in.
  */
 import { isDeepStrictEqual } from "node:util";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
-import { CivitasError, messageOf } from "../errors.js";
+import { CivitasError } from "../errors.js";
 import { readText } from "../files.js";
+import { issueLines, parseYamlLines } from "../yaml-lines.js";
 import { findMetric, metrics, type MetricName } from "../metrics/index.js";
 import { NO_ARGS, Registry, type Component } from "../registry.js";
 import type { Suite } from "../surveys/index.js";
@@ -209,67 +209,19 @@ function fileError(source: string, lines: readonly string[]): CivitasError {
   return new CivitasError("input", lines.map((l) => `${source}: ${l}`).join("\n"), { hint: HINT });
 }
 
-const fieldOf = (path: readonly PropertyKey[]): string => path.map(String).join(".");
-
-/** "line N, " of the deepest key on a path that the document has (a missing field: its parent's key). */
-function lineOf(doc: Document.Parsed, lines: LineCounter, path: readonly PropertyKey[]): string {
-  let node: unknown = doc.contents;
-  let at: number | undefined;
-  for (const step of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(step));
-      if (!pair) break;
-      if (isScalar(pair.key) && pair.key.range) at = pair.key.range[0];
-      node = pair.value;
-    } else if (isSeq(node) && typeof step === "number" && node.items[step] !== undefined) {
-      node = node.items[step];
-      const range = (node as { range?: [number, number, number] }).range;
-      if (range) at = range[0];
-    } else break;
-  }
-  return at === undefined ? "" : `line ${lines.linePos(at).line}, `;
-}
-
 /**
  * A protocol from the text of a YAML or JSON file (JSON is YAML); `source` names the file in
  * errors. Every problem is reported, each with its line and field. Not registered: see
  * loadProtocolFile.
  */
 export function parseProtocol(text: string, source: string): Protocol {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: true, lineCounter: lines });
-  if (doc.errors.length > 0) {
-    throw fileError(
-      source,
-      doc.errors.slice(0, 5).map((e) => {
-        const pos = e.linePos?.[0];
-        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ""}${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/u, "")}`;
-      }),
-    );
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw fileError(source, [`not readable as YAML or JSON (${messageOf(e).split("\n")[0]!})`]);
-  }
+  const y = parseYamlLines(text, (problems) => fileError(source, problems), "YAML or JSON");
+  const raw = y.raw;
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw fileError(source, ["expected a mapping with name, title, source and conventions"]);
   }
   const parsed = FILE_SCHEMA.safeParse(raw);
-  if (!parsed.success) {
-    throw fileError(
-      source,
-      parsed.error.issues.map((i) => {
-        if (i.code === "unrecognized_keys") {
-          const at = fieldOf(i.path);
-          return `${lineOf(doc, lines, [...i.path, i.keys[0]!])}${i.keys.map((k) => (at ? `${at}.${k}` : k)).join(", ")}: unknown field${i.keys.length > 1 ? "s" : ""}`;
-        }
-        const present = doc.hasIn(i.path as unknown[]);
-        return `${lineOf(doc, lines, i.path)}${fieldOf(i.path)}: ${present ? i.message : "required"}`;
-      }),
-    );
-  }
+  if (!parsed.success) throw fileError(source, issueLines(y, parsed.error.issues));
   const f = parsed.data;
   const conventions: Conventions = {
     metric: metrics.find(f.conventions.metric)?.name ?? f.conventions.metric,
@@ -283,13 +235,13 @@ export function parseProtocol(text: string, source: string): Protocol {
     ...(f.conventions.average !== undefined ? { average: f.conventions.average } : {}),
   };
   if (f.conventions.top_k !== undefined && f.conventions.label_reading === "forms") {
-    throw fileError(source, [`${lineOf(doc, lines, ["conventions", "top_k"])}conventions.top_k: only with label_reading: top-k or top-k-sum`]);
+    throw fileError(source, [`${y.lineOf(["conventions", "top_k"])}conventions.top_k: only with label_reading: top-k or top-k-sum`]);
   }
   const problems = conventionProblems(conventions);
   if (problems.length > 0) {
     const where = (p: string) => {
       const field = p.slice(0, p.indexOf(":"));
-      return `${lineOf(doc, lines, field.split("."))}${p}`;
+      return `${y.lineOf(field.split("."))}${p}`;
     };
     throw fileError(source, problems.map(where));
   }
