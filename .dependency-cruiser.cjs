@@ -3,32 +3,37 @@
  * (`npm run lint:deps`): dependency-cruiser reads the real import graph of the TypeScript sources.
  *
  *   src/*.ts (errors, cache, files, jsonl, redact, terminal, registry): the base, importing no folder
- *   metrics, models            -> the base
- *   store                      -> the base, models (types)
+ *   metrics, models, results   -> the base (results: the typed result of every kind of run)
+ *   store                      -> the base, models (types), results
  *   surveys                    -> the base, metrics
- *   choice                     -> the base, metrics, store (aggregations are stored runs)
- *   runs                       -> the base, metrics, models, store, surveys
- *   sim                        -> the base, metrics, models, runs, store, surveys
+ *   choice                     -> the base, metrics, results, store (aggregations are stored runs)
+ *   runs                       -> the base, metrics, models, results, store, surveys
+ *   steer                      -> the base, metrics, models, results, runs, store, surveys
+ *   sim                        -> the base, metrics, models, results, runs, steer, store, surveys
+ *   config                     -> the base, metrics, models, results, runs, store, surveys (civitas.yaml)
  *   queue                      -> the base, models, runs, store (BullMQ executor and worker)
- *   report                     -> all of the above
+ *   report                     -> all of the above but queue
  *   view                       -> all of the above, report
  *   cli                        -> everything; nothing imports cli
  *
  * A folder is reached from another only through its index.ts (its public API); no cycles.
  */
-const FOLDERS = ["metrics", "models", "store", "surveys", "choice", "runs", "sim", "queue", "report", "view", "cli"];
+const FOLDERS = ["metrics", "models", "results", "store", "surveys", "choice", "runs", "steer", "sim", "config", "queue", "report", "view", "cli"];
 /** What each folder may import, besides itself and the base. */
 const ALLOWED = {
   metrics: [],
   models: [],
-  store: ["models"],
+  results: [],
+  store: ["models", "results"],
   surveys: ["metrics"],
-  choice: ["metrics", "store"],
-  runs: ["metrics", "models", "store", "surveys"],
-  sim: ["metrics", "models", "runs", "store", "surveys"],
+  choice: ["metrics", "results", "store"],
+  runs: ["metrics", "models", "results", "store", "surveys"],
+  steer: ["metrics", "models", "results", "runs", "store", "surveys"],
+  sim: ["metrics", "models", "results", "runs", "steer", "store", "surveys"],
+  config: ["metrics", "models", "results", "runs", "store", "surveys"],
   queue: ["models", "runs", "store"],
-  report: ["metrics", "models", "store", "surveys", "choice", "runs", "sim"],
-  view: ["metrics", "models", "store", "surveys", "choice", "runs", "sim", "report"],
+  report: ["metrics", "models", "results", "store", "surveys", "choice", "runs", "steer", "sim", "config"],
+  view: ["metrics", "models", "results", "store", "surveys", "choice", "runs", "steer", "sim", "config", "report"],
   cli: FOLDERS.filter((f) => f !== "cli"),
 };
 
