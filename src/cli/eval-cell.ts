@@ -9,6 +9,7 @@ import { checkChatTemplateChoice, modelForms, parseModelSpec, type ModelSpec } f
 import { parseMethods, resolveProtocol, type EvalEvents, type EvalPlan } from "../runs/index.js";
 import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, type Population, type Suite } from "../surveys/index.js";
 import { loadSuiteFor, redactedCommand, usageError } from "./common.js";
+import { modelOptionsOf } from "./model-flags.js";
 import type { Progress, ProgressMode } from "./progress.js";
 import { queueExecutorFor } from "./queue.js";
 
@@ -131,26 +132,7 @@ export async function prepareCell(
   if (o.namedIn !== undefined && flags.model.startsWith("js:")) {
     throw usageError(`${flags.model}: a js: provider runs code, and ${o.namedIn} is a file that may come from someone else`, "name it on the command line instead: --model js:./my-provider.mjs (its other settings still come from the file)");
   }
-  const model = await parseModelSpec(flags.model, {
-    // A js: provider named on the command line is the user's own code.
-    allowModules: true,
-    ...(flags.threads === undefined ? {} : { threads: flags.threads }),
-    ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
-    ...(flags.contextSize === undefined ? {} : { contextSize: flags.contextSize }),
-    gpu: flags.gpu ? "auto" : false,
-    ...(flags.chatTemplate === undefined ? {} : { chatTemplate: flags.chatTemplate }),
-    ...(flags.cacheDir === undefined ? {} : { modelsDir: `${flags.cacheDir}/models` }),
-    ...(flags.baseUrl === undefined ? {} : { baseURL: flags.baseUrl }),
-    ...(flags.apiKey === undefined ? {} : { apiKey: flags.apiKey }),
-    ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
-    ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }),
-    ...(flags.retries === undefined ? {} : { retries: flags.retries }),
-    api: flags.api,
-    ...(flags.modelId === undefined ? {} : { modelId: flags.modelId }),
-    ...(flags.reasoning ? { reasoning: true } : {}),
-    onRetry: (r) => progress.log(`retry ${r.attempt + 1}/${r.maxAttempts - 1} in ${(r.delayMs / 1000).toFixed(1)} s: ${r.reason} (${r.url})`),
-    onDownload: (done, total) => progress.log(`downloading model: ${(done / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB`),
-  });
+  const model = await parseModelSpec(flags.model, modelOptionsOf(flags, (m) => progress.log(m)));
   const key = JSON.stringify([info.name, flags.data ?? null, flags.prompts ?? null, flags.cacheDir ?? null]);
   let loading = o.suites?.get(key);
   if (!loading) {

@@ -1,13 +1,14 @@
 /** `civitas eval <suite>`: ask a model a survey and compare its answers with human populations. */
 import { Command, Option } from "commander";
 import { metrics } from "../metrics/index.js";
-import { CHAT_TEMPLATE_HELP, modelForms } from "../models/index.js";
+import { modelForms } from "../models/index.js";
 import { formatEvalResult } from "../report/index.js";
 import { resultJson } from "../results/index.js";
 import { DEFAULT_SAMPLES, methods as elicitationMethods, protocols, runEval } from "../runs/index.js";
 import type { Store } from "../store/index.js";
 import { splitPopulationList, suites, VARIANT_SETS } from "../surveys/index.js";
 import { printOut, intOption, numberOption, openStore, reportError, STORE_HELP, toJson, usageError } from "./common.js";
+import { addModelOptions } from "./model-flags.js";
 import { parseDuration } from "./cache.js";
 import { cellEvents, prepareCell, type EvalFlags } from "./eval-cell.js";
 import { isMatrix, runMatrix } from "./eval-matrix.js";
@@ -62,64 +63,51 @@ Running the same command again resumes an interrupted run and asks the model not
 already answered; a finished run is answered from the store without loading the model.`;
 
 export function evalCommand(): Command {
-  return new Command("eval")
-    .description("ask a model a survey's questions and measure how closely its answers match human populations")
-    .argument("[suites]", `the survey, or several comma separated: ${suites.names.join(", ")} (or the --config file's)`)
-    .option("-m, --model <model>", `the model: ${modelForms().join(" | ")}; repeat it to compare models`, (v: string, prev: string[] = []) => [...prev, v])
-    .option("--config <file>", "an evaluation file (civitas.yaml: models with their settings, suites, populations, ...; `civitas init` writes one); flags given here override it")
-    .option("--dry-run", "ask nothing: print per run the requests to ask, those already stored or cached, prompt tokens and (with prices in --config) the cost")
-    .option("--html <file>", "also write the comparison as a self-contained HTML report")
-    .option("--force", "with --html: replace the file even if it is another kind of file (never a store)")
-    .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
-    .option("--prompts <file>", "multicultural: the questions in other languages, a CSV question_key,language,question,pro,con (docs/data.md)")
-    .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall, or all the suite has when it has no overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
-    .option("-n, --limit <n>", "ask only the first n questions that a chosen population can be scored on (of each dataset, in suites that have several)", intOption("--limit", 1))
-    .option("--metric <name>", `distance behind the alignment score: ${metrics.names.join(", ")} (default: the protocol's, else the suite's)`)
-    .option("--protocol <name|file>", `a paper's conventions: ${protocols.names.join(", ")}, or a protocol file (.yaml or .json; see docs/protocols.md)`)
-    .addOption(
-      new Option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${elicitationMethods.names.join(", ")}`)
-        .argParser((v: string, prev: string[]) => [...prev, ...v.split(",")])
-        // The value starts empty so that --method appends to nothing; help shows what an empty list means.
-        .default([], "logprobs"),
-    )
-    .option("--samples <k>", "completions per question for --method sample; answers per completion for --method sequence", intOption("--samples", 1), DEFAULT_SAMPLES)
-    .option("--constrain", "constrain decoding so sampled labels and stated JSON are always well-formed (llama.cpp grammars; response_format on servers)")
-    .option(
-      "--variants <set|list>",
-      `presentation variants, and a stability report when there are several: ${VARIANT_SETS.join(", ")}, or variants separated by ";" (e.g. "standard;order=reversed;labels=numbers,answer=text")`,
-    )
-    .option("--persona", "steer the model towards each population (\"Answer ... as someone who ...\") and report steerability")
-    .addOption(
-      new Option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)")
-        .argParser((v: string, prev: string[]) => [...prev, v])
-        .default([], "the suite's, else generic ones"),
-    )
-    .addOption(new Option("--persona-in <turn>", "where a persona goes: the user's turn, before the question, or the system turn").choices(["user", "system"]).default("user"))
-    .option("--system <text>", "a system turn before every prompt (llama: through the chat template; servers: a system message)")
-    .option("--min-coverage <p>", "set aside answers whose share on valid option labels is below p", numberOption("--min-coverage", 0, 1), 0)
-    .option("--seed <n>", "seed of every random choice (bootstrap, sampling)", intOption("--seed", 0), 0)
-    .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
-    .option("--store <file>", STORE_HELP)
-    .option("--json", "print the result as JSON on stdout")
-    .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
-    .option("--cache-dir <dir>", "where downloaded surveys and models are kept (default: $CIVITAS_CACHE_DIR or ~/.cache/civitas)")
-    .option("--no-cache", "ask the model again, even what the store has answered; the new answers replace the stored ones (and the run's result)")
-    .option("--cache-expiry <duration>", "ask again answers stored longer ago than this (7d, 12h, 30m), for hosted models that change behind their name", (v: string) => parseDuration(v, "--cache-expiry"))
-    .optionsGroup("llama.cpp (llama:...) options:")
-    .option("--threads <n>", "CPU threads (default: 1 on machines with 2 cores or fewer, else cores - 1)", intOption("--threads", 1))
-    .option("--parallel <n>", "prompts evaluated in parallel, as context sequences (default: 1 on small CPU-only machines, else 4)", intOption("--parallel", 1))
-    .option("--context-size <n>", "tokens per sequence (default: min(2048, the model's))", intOption("--context-size", 16))
-    .option("--no-gpu", "run on the CPU even if a GPU is available")
-    .option("--chat-template <name>", `how prompts become the model's text: ${CHAT_TEMPLATE_HELP} (default auto)`)
-    .optionsGroup("OpenAI-compatible server (openai:, ollama:, vllm:) options:")
-    .option("--base-url <url>", "server URL, or several separated by commas (replicas of the model; each request goes to the one with the fewest outstanding) (default: $OPENAI_BASE_URL; ollama: http://localhost:11434/v1; vllm: http://localhost:8000/v1)")
-    .option("--api-key <key>", "API key (default: $OPENAI_API_KEY; prefer the variable: flags show in the process list)")
-    .option("--concurrency <n>", "parallel requests per server URL (default 4)", intOption("--concurrency", 1))
-    .option("--timeout <seconds>", "give up on a request after this long and retry (default 60)", numberOption("--timeout", 0.1, 3600))
-    .option("--retries <n>", "retries on 429, 5xx, timeouts and malformed answers (default 6)", intOption("--retries", 0))
-    .addOption(new Option("--api <api>", "the endpoint: chat (/v1/chat/completions) or completions (/v1/completions: the raw prompt, for base models; option texts scored from echoed log-probabilities)").choices(["chat", "completions"]).default("chat"))
-    .option("--model-id <id>", "the name the model's answers are cached under, whatever URL serves it (default: the model name)")
-    .option("--reasoning", "a reasoning model (o1, o3, gpt-5...): send max_completion_tokens, and refuse --method logprobs before asking (they give no log-probabilities)")
+  return addModelOptions(
+    new Command("eval")
+      .description("ask a model a survey's questions and measure how closely its answers match human populations")
+      .argument("[suites]", `the survey, or several comma separated: ${suites.names.join(", ")} (or the --config file's)`)
+      .option("-m, --model <model>", `the model: ${modelForms().join(" | ")}; repeat it to compare models`, (v: string, prev: string[] = []) => [...prev, v])
+      .option("--config <file>", "an evaluation file (civitas.yaml: models with their settings, suites, populations, ...; `civitas init` writes one); flags given here override it")
+      .option("--dry-run", "ask nothing: print per run the requests to ask, those already stored or cached, prompt tokens and (with prices in --config) the cost")
+      .option("--html <file>", "also write the comparison as a self-contained HTML report")
+      .option("--force", "with --html: replace the file even if it is another kind of file (never a store)")
+      .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
+      .option("--prompts <file>", "multicultural: the questions in other languages, a CSV question_key,language,question,pro,con (docs/data.md)")
+      .option("-p, --populations <list>", "attributes or groups to compare with, comma separated (default: overall, or all the suite has when it has no overall)", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
+      .option("-n, --limit <n>", "ask only the first n questions that a chosen population can be scored on (of each dataset, in suites that have several)", intOption("--limit", 1))
+      .option("--metric <name>", `distance behind the alignment score: ${metrics.names.join(", ")} (default: the protocol's, else the suite's)`)
+      .option("--protocol <name|file>", `a paper's conventions: ${protocols.names.join(", ")}, or a protocol file (.yaml or .json; see docs/protocols.md)`)
+      .addOption(
+        new Option("--method <list>", `how answers are elicited, comma separated; the first is the headline: ${elicitationMethods.names.join(", ")}`)
+          .argParser((v: string, prev: string[]) => [...prev, ...v.split(",")])
+          // The value starts empty so that --method appends to nothing; help shows what an empty list means.
+          .default([], "logprobs"),
+      )
+      .option("--samples <k>", "completions per question for --method sample; answers per completion for --method sequence", intOption("--samples", 1), DEFAULT_SAMPLES)
+      .option("--constrain", "constrain decoding so sampled labels and stated JSON are always well-formed (llama.cpp grammars; response_format on servers)")
+      .option(
+        "--variants <set|list>",
+        `presentation variants, and a stability report when there are several: ${VARIANT_SETS.join(", ")}, or variants separated by ";" (e.g. "standard;order=reversed;labels=numbers,answer=text")`,
+      )
+      .option("--persona", "steer the model towards each population (\"Answer ... as someone who ...\") and report steerability")
+      .addOption(
+        new Option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)")
+          .argParser((v: string, prev: string[]) => [...prev, v])
+          .default([], "the suite's, else generic ones"),
+      )
+      .addOption(new Option("--persona-in <turn>", "where a persona goes: the user's turn, before the question, or the system turn").choices(["user", "system"]).default("user"))
+      .option("--system <text>", "a system turn before every prompt (llama: through the chat template; servers: a system message)")
+      .option("--min-coverage <p>", "set aside answers whose share on valid option labels is below p", numberOption("--min-coverage", 0, 1), 0)
+      .option("--seed <n>", "seed of every random choice (bootstrap, sampling)", intOption("--seed", 0), 0)
+      .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
+      .option("--store <file>", STORE_HELP)
+      .option("--json", "print the result as JSON on stdout")
+      .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
+      .option("--cache-dir <dir>", "where downloaded surveys and models are kept (default: $CIVITAS_CACHE_DIR or ~/.cache/civitas)")
+      .option("--no-cache", "ask the model again, even what the store has answered; the new answers replace the stored ones (and the run's result)")
+      .option("--cache-expiry <duration>", "ask again answers stored longer ago than this (7d, 12h, 30m), for hosted models that change behind their name", (v: string) => parseDuration(v, "--cache-expiry")),
+  )
     .optionsGroup("Past one machine (docs/scale.md):")
     .option("--queue <url>", "send the model requests to `civitas worker` processes through Redis (redis://host:6379) instead of asking the model here")
     .addHelpText("after", EXAMPLES)

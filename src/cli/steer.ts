@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { readText } from "../files.js";
 import { metrics, parseMetric } from "../metrics/index.js";
-import { CHAT_TEMPLATE_HELP, checkChatTemplateChoice, modelForms, parseModelSpec, type ModelOptions } from "../models/index.js";
+import { checkChatTemplateChoice, modelForms, parseModelSpec } from "../models/index.js";
 import { formatSteer } from "../report/index.js";
 import { resultJson } from "../results/index.js";
 import { protocols, resolveProtocol } from "../runs/index.js";
@@ -11,6 +11,7 @@ import type { Store } from "../store/index.js";
 import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, suites, VARIANT_SETS } from "../surveys/index.js";
 import { parseDuration } from "./cache.js";
 import { intOption, loadSuiteFor, numberOption, openStore, printOut, redactedCommand, reportError, STORE_HELP, toJson, usageError } from "./common.js";
+import { addModelOptions, modelOptionsOf } from "./model-flags.js";
 import { onInterrupt } from "./interrupt.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
@@ -113,65 +114,54 @@ export function parseLora(value: string): { path: string; scale?: number } {
 }
 
 export function steerCommand(): Command {
-  return new Command("steer")
-    .description("steer a model toward populations with several methods, tune them on dev, and judge them against honest baselines on held-out questions")
-    .argument("<suite>", `the survey: ${suites.names.join(", ")}`)
-    .option("-m, --model <model>", `the model: ${modelForms().join(" | ")}`)
-    .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
-    .option("-p, --populations <list>", "populations to steer toward (those with a persona) and to compare with, comma separated", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
-    .addOption(
-      new Option("--methods <list>", `steering methods, comma separated: ${steerMethods.names.join(", ")}`)
-        .argParser((v: string, prev: string[]) => [...prev, ...v.split(",")])
-        .default([], DEFAULT_STEER_METHODS.join(",")),
-    )
-    .addOption(new Option("--split <kind>", "stratified: 60/20/20 within each survey wave; wave: hold out whole waves (stricter)").choices([...SPLIT_KINDS]).default("stratified"))
-    .option("--seed <n>", "seed of the split and of every random choice", intOption("--seed", 0), 0)
-    .option("-n, --limit <n>", "at most n questions, spread over the waves (chosen with the seed)", intOption("--limit", 5))
-    .option("--variants <set|list>", `presentation variants; with several, whether each gain survives them: ${VARIANT_SETS.join(", ")}, or variants separated by ";"`)
-    .addOption(
-      new Option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)")
-        .argParser((v: string, prev: string[]) => [...prev, v])
-        .default([], "the suite's, else generic ones"),
-    )
-    .addOption(new Option("--persona-in <turn>", "where a persona goes: the user's turn or the system turn").choices(["user", "system"]).default("user"))
-    .option("--system <text>", "a system turn before every prompt")
-    .option("--config <file>", "CoSA-style free-text configs: a YAML mapping from population to the text that steers toward it (replaces its persona)")
-    .option("--fewshot-k <list>", "fewshot's k values tried on dev (default 1,2,4,8, those the train questions allow)", numberList("--fewshot-k"))
-    .option("--linear-a <list>", "linear's a values tried on dev (default 0,0.25,0.5,1,2)", numberList("--linear-a"))
-    .option("--calibrate-strength <list>", "calibrate's strength values tried on dev (default 0,0.5,1)", numberList("--calibrate-strength"))
-    .addOption(
-      new Option("--method <name>", "how answers are elicited: logprobs (next-token probabilities of the labels), sample, verbalize or sequence (generated text; linear then decodes persona against plain prompt token by token, llama: models)")
-        .choices(["logprobs", "sample", "verbalize", "sequence"])
-        .default("logprobs"),
-    )
-    .option("--samples <n>", "completions per question with --method sample, answers per completion with sequence (default 30)", intOption("--samples", 1))
-    .option("--realign-l <list>", "realign's l values tried on dev (default 0,0.5,1,1.5,2)", numberList("--realign-l"))
-    .option("--ref-model <model>", "realign: the reference model (the unaligned one; llama: only, the same vocabulary)")
-    .option("--lora <file[@scale]>", "realign: a LoRA adapter GGUF for the model (scale default 1); the model with it against the model without")
-    .option("--protocol <name|file>", `a paper's conventions: ${protocols.names.join(", ")}, or a protocol file`)
-    .option("--metric <name>", `distance behind the alignment score: ${metrics.names.join(", ")}`)
-    .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
-    .option("--min-coverage <p>", "set aside answers whose share on valid option labels is below p", numberOption("--min-coverage", 0, 1), 0)
-    .option("--store <file>", STORE_HELP)
-    .option("--json", "print the result as JSON on stdout")
-    .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
-    .option("--cache-dir <dir>", "where downloaded surveys and models are kept")
-    .option("--no-cache", "ask the model again, even what the store has answered")
-    .option("--cache-expiry <duration>", "ask again answers stored longer ago than this (7d, 12h, 30m)", (v: string) => parseDuration(v, "--cache-expiry"))
-    .optionsGroup("llama.cpp (llama:...) options:")
-    .option("--threads <n>", "CPU threads", intOption("--threads", 1))
-    .option("--parallel <n>", "prompts evaluated in parallel", intOption("--parallel", 1))
-    .option("--context-size <n>", "tokens per sequence (default: min(2048, the model's)); few-shot prompts are long", intOption("--context-size", 16))
-    .option("--no-gpu", "run on the CPU even if a GPU is available")
-    .option("--chat-template <name>", `how prompts become the model's text: ${CHAT_TEMPLATE_HELP} (default auto)`)
-    .optionsGroup("OpenAI-compatible server (openai:, ollama:, vllm:) options:")
-    .option("--base-url <url>", "server URL (default: $OPENAI_BASE_URL)")
-    .option("--api-key <key>", "API key (default: $OPENAI_API_KEY; prefer the variable)")
-    .option("--concurrency <n>", "parallel requests (default 4)", intOption("--concurrency", 1))
-    .option("--timeout <seconds>", "give up on a request after this long and retry (default 60)", numberOption("--timeout", 0.1, 3600))
-    .option("--retries <n>", "retries on 429, 5xx, timeouts and malformed answers (default 6)", intOption("--retries", 0))
-    .addOption(new Option("--api <api>", "the endpoint: chat or completions").choices(["chat", "completions"]).default("chat"))
-    .option("--model-id <id>", "the name the model's answers are cached under")
+  return addModelOptions(
+    new Command("steer")
+      .description("steer a model toward populations with several methods, tune them on dev, and judge them against honest baselines on held-out questions")
+      .argument("<suite>", `the survey: ${suites.names.join(", ")}`)
+      .option("-m, --model <model>", `the model: ${modelForms().join(" | ")}`)
+      .option("--data <dir>", "a local copy of the survey files (default: download them once into the cache)")
+      .option("-p, --populations <list>", "populations to steer toward (those with a persona) and to compare with, comma separated", (v: string, prev: string[] = []) => [...prev, ...splitPopulationList(v)])
+      .addOption(
+        new Option("--methods <list>", `steering methods, comma separated: ${steerMethods.names.join(", ")}`)
+          .argParser((v: string, prev: string[]) => [...prev, ...v.split(",")])
+          .default([], DEFAULT_STEER_METHODS.join(",")),
+      )
+      .addOption(new Option("--split <kind>", "stratified: 60/20/20 within each survey wave; wave: hold out whole waves (stricter)").choices([...SPLIT_KINDS]).default("stratified"))
+      .option("--seed <n>", "seed of the split and of every random choice", intOption("--seed", 0), 0)
+      .option("-n, --limit <n>", "at most n questions, spread over the waves (chosen with the seed)", intOption("--limit", 5))
+      .option("--variants <set|list>", `presentation variants; with several, whether each gain survives them: ${VARIANT_SETS.join(", ")}, or variants separated by ";"`)
+      .addOption(
+        new Option("--persona-template <attr=text>", "persona template for an attribute, {value} standing for the group (repeatable)")
+          .argParser((v: string, prev: string[]) => [...prev, v])
+          .default([], "the suite's, else generic ones"),
+      )
+      .addOption(new Option("--persona-in <turn>", "where a persona goes: the user's turn or the system turn").choices(["user", "system"]).default("user"))
+      .option("--system <text>", "a system turn before every prompt")
+      .option("--config <file>", "CoSA-style free-text configs: a YAML mapping from population to the text that steers toward it (replaces its persona)")
+      .option("--fewshot-k <list>", "fewshot's k values tried on dev (default 1,2,4,8, those the train questions allow)", numberList("--fewshot-k"))
+      .option("--linear-a <list>", "linear's a values tried on dev (default 0,0.25,0.5,1,2)", numberList("--linear-a"))
+      .option("--calibrate-strength <list>", "calibrate's strength values tried on dev (default 0,0.5,1)", numberList("--calibrate-strength"))
+      .addOption(
+        new Option("--method <name>", "how answers are elicited: logprobs (next-token probabilities of the labels), sample, verbalize or sequence (generated text; linear then decodes persona against plain prompt token by token, llama: models)")
+          .choices(["logprobs", "sample", "verbalize", "sequence"])
+          .default("logprobs"),
+      )
+      .option("--samples <n>", "completions per question with --method sample, answers per completion with sequence (default 30)", intOption("--samples", 1))
+      .option("--realign-l <list>", "realign's l values tried on dev (default 0,0.5,1,1.5,2)", numberList("--realign-l"))
+      .option("--ref-model <model>", "realign: the reference model (the unaligned one; llama: only, the same vocabulary)")
+      .option("--lora <file[@scale]>", "realign: a LoRA adapter GGUF for the model (scale default 1); the model with it against the model without")
+      .option("--protocol <name|file>", `a paper's conventions: ${protocols.names.join(", ")}, or a protocol file`)
+      .option("--metric <name>", `distance behind the alignment score: ${metrics.names.join(", ")}`)
+      .option("--resamples <n>", "bootstrap resamples (default 1000)", intOption("--resamples", 10))
+      .option("--min-coverage <p>", "set aside answers whose share on valid option labels is below p", numberOption("--min-coverage", 0, 1), 0)
+      .option("--store <file>", STORE_HELP)
+      .option("--json", "print the result as JSON on stdout")
+      .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
+      .option("--cache-dir <dir>", "where downloaded surveys and models are kept")
+      .option("--no-cache", "ask the model again, even what the store has answered")
+      .option("--cache-expiry <duration>", "ask again answers stored longer ago than this (7d, 12h, 30m)", (v: string) => parseDuration(v, "--cache-expiry")),
+    { contextSize: "tokens per sequence (default: min(2048, the model's)); few-shot prompts are long" },
+  )
     .addHelpText("after", EXAMPLES)
     .action(async (suiteName: string, flags: SteerFlags) => {
       process.exitCode = await runSteerCommand(suiteName, flags);
@@ -215,24 +205,7 @@ async function runSteerCommand(suiteName: string, flags: SteerFlags): Promise<nu
     }
     if (flags.chatTemplate !== undefined) checkChatTemplateChoice(flags.chatTemplate);
     const configs = flags.config === undefined ? undefined : parseSteerConfigs(await readText(flags.config, "--config"), flags.config);
-    const modelOptions: ModelOptions = {
-      allowModules: true,
-      ...(flags.threads === undefined ? {} : { threads: flags.threads }),
-      ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
-      ...(flags.contextSize === undefined ? {} : { contextSize: flags.contextSize }),
-      gpu: flags.gpu ? "auto" : false,
-      ...(flags.chatTemplate === undefined ? {} : { chatTemplate: flags.chatTemplate }),
-      ...(flags.cacheDir === undefined ? {} : { modelsDir: `${flags.cacheDir}/models` }),
-      ...(flags.baseUrl === undefined ? {} : { baseURL: flags.baseUrl }),
-      ...(flags.apiKey === undefined ? {} : { apiKey: flags.apiKey }),
-      ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
-      ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }),
-      ...(flags.retries === undefined ? {} : { retries: flags.retries }),
-      api: flags.api,
-      ...(flags.modelId === undefined ? {} : { modelId: flags.modelId }),
-      onRetry: (r) => progress.log(`retry ${r.attempt + 1}/${r.maxAttempts - 1} in ${(r.delayMs / 1000).toFixed(1)} s: ${r.reason} (${r.url})`),
-      onDownload: (done, total) => progress.log(`downloading model: ${(done / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB`),
-    };
+    const modelOptions = modelOptionsOf(flags, (m) => progress.log(m));
     const model = await parseModelSpec(flags.model, modelOptions);
     const refModel = flags.refModel === undefined ? undefined : await parseModelSpec(flags.refModel, modelOptions);
     const suite = await loadSuiteFor(info.name, flags, (m) => progress.log(m));

@@ -1,10 +1,11 @@
 /** `civitas worker`: answers the model requests of queued runs (`--queue` on eval and simulate) for one model. */
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { CivitasError } from "../errors.js";
-import { CHAT_TEMPLATE_HELP, modelForms, parseModelSpec } from "../models/index.js";
+import { modelForms, parseModelSpec } from "../models/index.js";
 import { serveQueue, shownUrl } from "../queue/index.js";
 import { urlSecrets } from "../redact.js";
 import { intOption, numberOption, printErr, reportError, usageError } from "./common.js";
+import { addModelOptions, modelOptionsOf } from "./model-flags.js";
 import { onInterrupt } from "./interrupt.js";
 
 interface WorkerFlags {
@@ -44,29 +45,18 @@ job held by a worker that dies is taken over by another once its lock expires (-
 Its answers are computed exactly as \`civitas eval\` computes them in-process. See docs/scale.md.`;
 
 export function workerCommand(): Command {
-  return new Command("worker")
-    .description("answer the model requests of runs started with --queue, for one model (BullMQ on Redis)")
-    .option("--queue <url>", "the Redis the coordinators enqueue into: redis://[:password@]host:6379")
-    .option("-m, --model <model>", `the model served: ${modelForms().join(" | ")}`)
-    .option("--concurrency <n>", "requests in flight at most (default: llama --parallel; servers 4)", intOption("--concurrency", 1))
-    .option("--jobs <n>", "jobs (of up to 200 requests) held at once", intOption("--jobs", 1), 2)
-    .option("--lock-seconds <s>", "a job's lock lasts this long unrenewed: a dead worker's job is taken over after about this long", numberOption("--lock-seconds", 0.5, 3600), 30)
-    .option("--quiet", "print nothing per job")
-    .option("--cache-dir <dir>", "where downloaded models are kept (default: $CIVITAS_CACHE_DIR or ~/.cache/civitas)")
-    .optionsGroup("llama.cpp (llama:...) options:")
-    .option("--threads <n>", "CPU threads", intOption("--threads", 1))
-    .option("--parallel <n>", "prompts evaluated in parallel, as context sequences", intOption("--parallel", 1))
-    .option("--context-size <n>", "tokens per sequence", intOption("--context-size", 16))
-    .option("--no-gpu", "run on the CPU even if a GPU is available")
-    .option("--chat-template <name>", `how prompts become the model's text: ${CHAT_TEMPLATE_HELP} (default auto)`)
-    .optionsGroup("OpenAI-compatible server (openai:, ollama:, vllm:) options:")
-    .option("--base-url <url>", "server URL (default: $OPENAI_BASE_URL)")
-    .option("--api-key <key>", "API key (default: $OPENAI_API_KEY)")
-    .option("--timeout <seconds>", "give up on a request after this long and retry (default 60)", numberOption("--timeout", 0.1, 3600))
-    .option("--retries <n>", "retries on 429, 5xx, timeouts and malformed answers (default 6)", intOption("--retries", 0))
-    .addOption(new Option("--api <api>", "the endpoint: chat or completions").choices(["chat", "completions"]).default("chat"))
-    .option("--model-id <id>", "the name the model's answers are cached under (must match the coordinator's)")
-    .option("--reasoning", "a reasoning model (as on civitas eval)")
+  return addModelOptions(
+    new Command("worker")
+      .description("answer the model requests of runs started with --queue, for one model (BullMQ on Redis)")
+      .option("--queue <url>", "the Redis the coordinators enqueue into: redis://[:password@]host:6379")
+      .option("-m, --model <model>", `the model served: ${modelForms().join(" | ")}`)
+      .option("--concurrency <n>", "requests in flight at most (default: llama --parallel; servers 4)", intOption("--concurrency", 1))
+      .option("--jobs <n>", "jobs (of up to 200 requests) held at once", intOption("--jobs", 1), 2)
+      .option("--lock-seconds <s>", "a job's lock lasts this long unrenewed: a dead worker's job is taken over after about this long", numberOption("--lock-seconds", 0.5, 3600), 30)
+      .option("--quiet", "print nothing per job")
+      .option("--cache-dir <dir>", "where downloaded models are kept (default: $CIVITAS_CACHE_DIR or ~/.cache/civitas)"),
+    { concurrency: null, modelId: "the name the model's answers are cached under (must match the coordinator's)" },
+  )
     .addHelpText("after", EXAMPLES)
     .action(async (flags: WorkerFlags) => {
       process.exitCode = await runWorker(flags);
@@ -85,24 +75,7 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
       // not a URL: serveQueue says so
     }
     if (!flags.model) throw usageError("--model is required", `the model this worker serves: ${modelForms().join(", ")}`);
-    const spec = await parseModelSpec(flags.model, {
-      allowModules: true,
-      ...(flags.threads === undefined ? {} : { threads: flags.threads }),
-      ...(flags.parallel === undefined ? {} : { parallel: flags.parallel }),
-      ...(flags.contextSize === undefined ? {} : { contextSize: flags.contextSize }),
-      gpu: flags.gpu ? "auto" : false,
-      ...(flags.chatTemplate === undefined ? {} : { chatTemplate: flags.chatTemplate }),
-      ...(flags.cacheDir === undefined ? {} : { modelsDir: `${flags.cacheDir}/models` }),
-      ...(flags.baseUrl === undefined ? {} : { baseURL: flags.baseUrl }),
-      ...(flags.apiKey === undefined ? {} : { apiKey: flags.apiKey }),
-      ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
-      ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }),
-      ...(flags.retries === undefined ? {} : { retries: flags.retries }),
-      api: flags.api,
-      ...(flags.modelId === undefined ? {} : { modelId: flags.modelId }),
-      ...(flags.reasoning ? { reasoning: true } : {}),
-      onRetry: (r) => log(`retry ${r.attempt + 1}/${r.maxAttempts - 1} in ${(r.delayMs / 1000).toFixed(1)} s: ${r.reason} (${r.url})`),
-    });
+    const spec = await parseModelSpec(flags.model, modelOptionsOf(flags, log));
     log(`loading ${spec.display}`);
     const worker = await serveQueue(spec, {
       url: flags.queue,

@@ -13,7 +13,7 @@ import { VARIANT_SETS } from "../../src/surveys/prompt.js";
 import { runCli } from "../helpers/cli.js";
 import { MODEL, OPINIONQA, REPO, SHARED, tempDir } from "../helpers/paths.js";
 
-const COMMANDS = ["eval", "score", "suites", "aggregate", "simulate", "runs", "export", "cache", "report", "view"];
+const COMMANDS = ["eval", "score", "suites", "aggregate", "simulate", "steer", "runs", "export", "cache", "report", "view", "init", "worker"];
 
 describe("help", () => {
   it("shows what an empty list option means, never (default: [])", async () => {
@@ -25,6 +25,14 @@ describe("help", () => {
     const e = (await runCli(["eval", "--help"])).stdout.replace(/\s+/gu, " ");
     assert.match(e, /--method <list> how answers are elicited, comma separated; the first is the headline: logprobs, sample, verbalize, sequence \(default: logprobs\)/u);
     assert.match(e, /--persona-template <attr=text> .* \(repeatable\) \(default: the suite's, else generic ones\)/u);
+  });
+
+  it("every command that loads a model takes the same model flags (src/cli/model-flags.ts)", async () => {
+    const flags = ["--threads", "--parallel", "--context-size", "--no-gpu", "--chat-template", "--base-url", "--api-key", "--concurrency", "--timeout", "--retries", "--api", "--model-id", "--reasoning"];
+    for (const c of ["eval", "steer", "worker"]) {
+      const help = (await runCli([c, "--help"])).stdout;
+      for (const f of flags) assert.match(help, new RegExp(`^\\s+${f}\\b`, "mu"), `${c} --help lists ${f}`);
+    }
   });
 });
 
