@@ -20,6 +20,7 @@ import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import { redactUrls } from "../redact.js";
 import { comparePage, formatComparison, formatTable, matrixPage, reportDocument, runPage, type Page } from "../report/index.js";
 import { dryRun, runConfig, runEval, runId } from "../runs/index.js";
+import { checkResult, resultJson } from "../results/index.js";
 import { fileKind, Store } from "../store/index.js";
 import { splitPopulationList, type Question } from "../surveys/index.js";
 import { jsonErrorLine, openStore, printErr, printOut, reportError, storePath, toJson, usageError } from "./common.js";
@@ -335,7 +336,8 @@ export async function runMatrix(suiteArg: string | undefined, flags: EvalFlags, 
       ...(flags.resamples ? { resamples: flags.resamples } : {}),
       questions: (suite) => questions.get(suite),
     });
-    if (flags.json) printOut(`${toJson(comparison)}\n`);
+    checkResult("comparison", comparison);
+    if (flags.json) printOut(`${toJson(resultJson("comparison", comparison))}\n`);
     else printOut(`${formatComparison(comparison)}\n`);
 
     if (flags.html !== undefined) {

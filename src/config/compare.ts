@@ -14,7 +14,7 @@
  */
 import { bootstrapStatistic } from "../metrics/index.js";
 import { stabilityVerdict } from "../runs/index.js";
-import type { EvalResult } from "../results/index.js";
+import type { ComparisonResult, EvalResult, ModelRow, PairedDifference, SuiteComparison } from "../results/index.js";
 import type { Store } from "../store/index.js";
 import type { Question } from "../surveys/index.js";
 
@@ -35,49 +35,9 @@ export interface CellOutcome {
   readonly error?: string;
 }
 
-export interface ModelRow {
-  readonly model: string;
-  readonly run: string;
-  readonly metric: string;
-  readonly method: string;
-  readonly overall: Interval;
-  readonly populations: readonly (Interval & { readonly population: string; readonly n: number })[];
-  /** The population with the highest alignment (ties: the first), or null when none was scored. */
-  readonly closest: { readonly population: string; readonly alignment: number } | null;
-  /** With several presentation variants: who the model is closest to and whether that holds. */
-  readonly stability: { readonly top: string; readonly stable: boolean; readonly verdict: string } | null;
-  readonly questions: number;
-  readonly uniform: number;
-  /** Requests this command sent the model for the run (0: answered from the store or the cache). */
-  readonly model_calls: number;
-}
-
-export interface PairedDifference {
-  /** Alignment of `a` minus alignment of `b`. */
-  readonly a: string;
-  readonly b: string;
-  /** Questions both scored (for at least one population). */
-  readonly questions: number;
-  /** Mean over populations of the per-population mean differences. */
-  readonly overall: Interval;
-  readonly populations: readonly (Interval & { readonly population: string; readonly n: number })[];
-}
-
-export interface SuiteComparison {
-  readonly suite: string;
-  readonly populations: readonly string[];
-  readonly models: readonly ModelRow[];
-  /** Every pair of models (in the order given), when they share a metric. */
-  readonly differences: readonly PairedDifference[];
-  readonly notes: readonly string[];
-}
-
-export interface Comparison {
-  readonly kind: "comparison";
-  readonly cells: readonly { readonly suite: string; readonly model: string; readonly seed: number; readonly status: "done" | "failed"; readonly run: string | null; readonly error: string | null }[];
-  readonly suites: readonly SuiteComparison[];
-  readonly failed: readonly string[];
-}
+/** The comparison and its parts: typed by their schema in src/results/comparison.ts. */
+export type { ModelRow, PairedDifference, SuiteComparison } from "../results/index.js";
+export type Comparison = ComparisonResult;
 
 /** Per-question distances of one run: population -> question id -> distance. */
 export type DistanceMap = ReadonlyMap<string, ReadonlyMap<string, number>>;
@@ -223,7 +183,6 @@ export async function compareCells(
   }
   const failed = cells.filter((c) => c.status === "failed").map((c) => `${c.model} x ${c.suite}`);
   return {
-    kind: "comparison",
     cells: cells.map((c) => ({ suite: c.suite, model: c.model, seed: c.seed, status: c.status, run: c.run ?? null, error: c.error ?? null })),
     suites,
     failed,

@@ -15,11 +15,13 @@ import { z } from "zod";
 import { CivitasError } from "../errors.js";
 import { aggregateJson, aggregateJsonOne, aggregateResult, type AggregateReport, type AggregateResult } from "./aggregate.js";
 import { issuesText, unknownFields } from "./common.js";
+import { comparisonResult, type ComparisonResult } from "./comparison.js";
 import { evalResult, evalV1ToV2, evalV2ToV3, scoreResult, scoreV1ToV2, scoreV2ToV3, type EvalResult, type ScoreResult } from "./eval.js";
 import { simulateOutput, simulationResult, type SimulationResult } from "./simulate.js";
 import { steerResult, type SteerResult } from "./steer.js";
 
 export * from "./aggregate.js";
+export * from "./comparison.js";
 export * from "./eval.js";
 export * from "./simulate.js";
 export * from "./steer.js";
@@ -29,8 +31,8 @@ export { unknownFields } from "./common.js";
 export const RUN_KINDS = ["eval", "simulate", "aggregate", "steer"] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
-/** Kinds of result: the runs' and `civitas score`'s (printed, never stored). */
-export type ResultKind = RunKind | "score";
+/** Kinds of result: the runs', and those printed but never stored: `civitas score`'s and a multi-model eval's comparison. */
+export type ResultKind = RunKind | "score" | "comparison";
 
 /** The result of each kind, as the code that makes and reads it has it. */
 export interface ResultOf {
@@ -39,13 +41,14 @@ export interface ResultOf {
   aggregate: AggregateResult;
   steer: SteerResult;
   score: ScoreResult;
+  comparison: ComparisonResult;
 }
 
 /** A run's result with its kind. */
 export type RunResult = { readonly [K in RunKind]: { readonly kind: K; readonly result: ResultOf[K] } }[RunKind];
 
 /** The version each kind's result is written in now. */
-export const RESULT_VERSIONS: Readonly<Record<ResultKind, number>> = { eval: 3, simulate: 2, aggregate: 1, steer: 1, score: 3 };
+export const RESULT_VERSIONS: Readonly<Record<ResultKind, number>> = { eval: 3, simulate: 2, aggregate: 1, steer: 1, score: 3, comparison: 1 };
 
 const SCHEMAS: { readonly [K in ResultKind]: z.ZodType<ResultOf[K], unknown> } = {
   eval: evalResult,
@@ -53,6 +56,7 @@ const SCHEMAS: { readonly [K in ResultKind]: z.ZodType<ResultOf[K], unknown> } =
   aggregate: aggregateResult,
   steer: steerResult,
   score: scoreResult,
+  comparison: comparisonResult,
 };
 
 type Json = Record<string, unknown>;
@@ -64,6 +68,7 @@ const MIGRATIONS: { readonly [K in ResultKind]: readonly ((r: Json) => Json)[] }
   aggregate: [],
   steer: [],
   score: [scoreV1ToV2, scoreV2ToV3],
+  comparison: [],
 };
 
 /** A result as JSON: its kind and version first, then its fields. */

@@ -12,6 +12,7 @@ import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/index.js";
+import { checkPrinted } from "../../src/results/index.js";
 import { runCli } from "../helpers/cli.js";
 import { startLlamaOpenAIServer, type LlamaOpenAIServer } from "../helpers/llama-openai-server.js";
 import { MODEL, OPINIONQA, REPO, tempDir } from "../helpers/paths.js";
@@ -143,6 +144,9 @@ store: runs.duckdb
     });
     assert.ok(server.requests.length >= 3, "the http cell asked the server");
     first = JSON.parse(r.stdout) as Comparison;
+    // The comparison is a typed, versioned result (src/results/comparison.ts), as every --json.
+    checkPrinted("comparison", first);
+    assert.equal((first as unknown as { version: number }).version, 1);
     assert.deepEqual(first.failed, ["down x opinionqa", "in-process x custom", "http x custom", "down x custom"]);
     const oqa = first.suites.find((s) => s.suite === "opinionqa")!;
     assert.deepEqual(oqa.models.map((m) => m.model), ["in-process", "http"]);
