@@ -9,11 +9,11 @@ import { checkChatTemplateChoice, modelForms, parseModelSpec, type ModelSpec } f
 import { parseMethods, resolveProtocol, type EvalEvents, type EvalPlan } from "../runs/index.js";
 import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, type Population, type Suite } from "../surveys/index.js";
 import { loadSuiteFor, redactedCommand, usageError } from "./common.js";
-import { modelOptionsOf } from "./model-flags.js";
+import { modelOptionsOf, type ModelFlags } from "./model-flags.js";
 import type { Progress, ProgressMode } from "./progress.js";
 import { queueExecutorFor } from "./queue.js";
 
-export interface EvalFlags {
+export interface EvalFlags extends ModelFlags {
   /** Every --model given (one run per model and suite). */
   model?: string[];
   data?: string;
@@ -29,7 +29,6 @@ export interface EvalFlags {
   personaTemplate: string[];
   personaIn: "system" | "user";
   system?: string;
-  chatTemplate?: string;
   variants?: string;
   minCoverage: number;
   seed: number;
@@ -37,19 +36,6 @@ export interface EvalFlags {
   store?: string;
   json?: boolean;
   progress: ProgressMode;
-  cacheDir?: string;
-  threads?: number;
-  parallel?: number;
-  contextSize?: number;
-  gpu: boolean;
-  baseUrl?: string;
-  apiKey?: string;
-  concurrency?: number;
-  timeout?: number;
-  retries?: number;
-  api: "chat" | "completions";
-  modelId?: string;
-  reasoning?: boolean;
   cache: boolean;
   cacheExpiry?: number;
   queue?: string;

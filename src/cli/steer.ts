@@ -11,11 +11,11 @@ import type { Store } from "../store/index.js";
 import { findSuite, parsePersonaTemplates, parseVariants, resolvePopulations, splitPopulationList, suites, VARIANT_SETS } from "../surveys/index.js";
 import { parseDuration } from "./cache.js";
 import { intOption, loadSuiteFor, numberOption, openStore, printOut, redactedCommand, reportError, STORE_HELP, toJson, usageError } from "./common.js";
-import { addModelOptions, modelOptionsOf } from "./model-flags.js";
+import { addModelOptions, modelOptionsOf, type ModelFlags } from "./model-flags.js";
 import { onInterrupt } from "./interrupt.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 
-interface SteerFlags {
+interface SteerFlags extends ModelFlags {
   model?: string;
   data?: string;
   populations?: string[];
@@ -43,21 +43,8 @@ interface SteerFlags {
   store?: string;
   json?: boolean;
   progress: ProgressMode;
-  cacheDir?: string;
   cache: boolean;
   cacheExpiry?: number;
-  threads?: number;
-  parallel?: number;
-  contextSize?: number;
-  gpu: boolean;
-  chatTemplate?: string;
-  baseUrl?: string;
-  apiKey?: string;
-  concurrency?: number;
-  timeout?: number;
-  retries?: number;
-  api: "chat" | "completions";
-  modelId?: string;
 }
 
 const EXAMPLES = `

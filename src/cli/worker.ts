@@ -5,29 +5,15 @@ import { modelForms, parseModelSpec } from "../models/index.js";
 import { serveQueue, shownUrl } from "../queue/index.js";
 import { urlSecrets } from "../redact.js";
 import { intOption, numberOption, printErr, reportError, usageError } from "./common.js";
-import { addModelOptions, modelOptionsOf } from "./model-flags.js";
+import { addModelOptions, modelOptionsOf, type ModelFlags } from "./model-flags.js";
 import { onInterrupt } from "./interrupt.js";
 
-interface WorkerFlags {
+interface WorkerFlags extends ModelFlags {
   queue?: string;
   model?: string;
-  concurrency?: number;
   jobs: number;
   lockSeconds: number;
   quiet?: boolean;
-  cacheDir?: string;
-  threads?: number;
-  parallel?: number;
-  contextSize?: number;
-  gpu: boolean;
-  chatTemplate?: string;
-  baseUrl?: string;
-  apiKey?: string;
-  timeout?: number;
-  retries?: number;
-  api: "chat" | "completions";
-  modelId?: string;
-  reasoning?: boolean;
 }
 
 const EXAMPLES = `
