@@ -16,6 +16,7 @@ import { inProcessExecutor, type Executor, type ModelRequest } from "../runs/ind
 import { decode, encode } from "./codec.js";
 import type { JobData } from "./executor.js";
 import { connectionOf, PREFIX, queueName } from "./names.js";
+import { serveSimulations } from "./simulations.js";
 
 export interface WorkerOptions {
   readonly url: string;
@@ -30,6 +31,10 @@ export interface WorkerOptions {
   onLog?(message: string): void;
   /** After each job: its requests and how long it took. */
   onJob?(info: { id: string; requests: number; seconds: number }): void;
+  /** Where the model-driven simulation jobs' calls are recorded and cached (simulations.ts; default a temporary file). */
+  readonly store?: string;
+  /** After each simulation job (simulations.ts): which simulation, how long it took. */
+  onSimulation?(info: { id: string; point: number; seed: number; seconds: number }): void;
 }
 
 export interface QueueWorker {
@@ -37,6 +42,8 @@ export interface QueueWorker {
   readonly queue: string;
   /** Requests answered so far. */
   readonly answered: number;
+  /** Model-driven simulations of this model run so far (simulation jobs, simulations.ts). */
+  readonly simulations: number;
   /** Stops taking jobs, waits for those running, closes the model. */
   close(): Promise<void>;
 }
@@ -103,13 +110,28 @@ export async function serveQueue(spec: ModelSpec, options: WorkerOptions): Promi
   });
   worker.on("failed", (job, e) => options.onLog?.(`job ${job?.id ?? "?"} failed: ${messageOf(e)}`));
   await worker.waitUntilReady();
+  // The model-driven simulations of this model, as whole jobs (`civitas simulate --queue --distribute simulations`).
+  const sims = await serveSimulations({
+    url: options.url,
+    model: { spec, client },
+    jobs: options.jobs ?? 2,
+    lockMs,
+    ...(options.maxStalled === undefined ? {} : { maxStalled: options.maxStalled }),
+    ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.onLog === undefined ? {} : { onLog: options.onLog }),
+    ...(options.onSimulation === undefined ? {} : { onSimulation: options.onSimulation }),
+  });
 
   return {
     queue: queueName(spec.identity),
     get answered() {
       return answered;
     },
+    get simulations() {
+      return sims.simulations;
+    },
     async close() {
+      await sims.close();
       await worker.close();
       for (const e of executors.values()) await e.executor?.close();
       await client.close();
