@@ -173,5 +173,10 @@ function distributionOf(scenario: Scenario, flags: SimulateFlags): "calls" | "si
     throw usageError(`--distribute calls: ${scenario.dynamics} is rule-based and makes no model calls`, "leave --distribute out: its simulations run as jobs");
   }
   if (flags.replay !== undefined) return undefined; // a replay asks no model: it runs here
-  return flags.distribute ?? (rule ? "simulations" : "calls");
+  const distribute = flags.distribute ?? (rule ? "simulations" : "calls");
+  if (distribute === "simulations" && !rule && scenario.budget !== undefined) {
+    // (runScenario refuses it too; here before the survey is loaded)
+    throw usageError(`${scenario.source}: budget bounds the sweep's model calls in order, but simulation jobs run at once on many workers`, "remove budget, or send only the model calls through the queue (--distribute calls)");
+  }
+  return distribute;
 }

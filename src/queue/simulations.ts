@@ -19,7 +19,9 @@
  *   coordinator stores, so `--replay` of the run works as after an in-process run.
  * - Completeness is the store's: the coordinator enqueues only what its store lacks, and stores
  *   each result as it arrives (the record, then the metrics); a job lost or run twice costs
- *   compute, never a wrong or missing number. Collected jobs leave Redis when the runner closes.
+ *   compute, never a wrong or missing number. A job leaves Redis once its result is stored (a
+ *   coordinator killed between the two leaves that finished job behind; it expires after
+ *   `keepSeconds`).
  */
 import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from "bullmq";
 import { rm } from "node:fs/promises";
@@ -146,11 +148,12 @@ class SimulationQueue implements SimulationJobs {
       const sim = pending.get(id);
       if (sim === undefined) return;
       pending.delete(id);
-      this.collected.push(id);
       writing = writing
         .then(async () => {
           if (failure !== null) return;
           await onResult(sim, decode<SimulationJobResult>(String(job.returnvalue), `the result of job ${id}`));
+          // Stored: the job leaves Redis (if that fails, close() tries again).
+          await job.remove().catch(() => this.collected.push(id));
         })
         .catch((e: unknown) => {
           failure ??= e;
