@@ -165,10 +165,12 @@ class SimulationQueue implements SimulationJobs {
       if (!pending.has(id) || checking.has(id)) return "busy";
       checking.add(id);
       try {
+        // The state first, then the job: a job read before it completes has no return value yet.
+        const state = await this.queue.getJobState(id);
+        if (state === "unknown") return "lost";
         const job = await this.queue.getJob(id);
         if (!pending.has(id)) return "busy";
         if (job === undefined) return "lost";
-        const state = await job.getState();
         if (state === "completed") collect(id, job);
         else if (state === "failed") {
           if (first) await job.retry("failed");
@@ -179,7 +181,7 @@ class SimulationQueue implements SimulationJobs {
             });
             wake();
           }
-        } else if (state === "unknown") return "lost";
+        }
         return "found";
       } finally {
         checking.delete(id);
