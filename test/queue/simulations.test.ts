@@ -25,6 +25,8 @@ import { startRedis, type TestRedis } from "./redis.js";
 const dir = tempDir("civitas-simjobs-test-");
 const ENV = { CIVITAS_QUEUE_SWEEP_MS: "300", CIVITAS_QUEUE_CONNECT_MS: "2000" };
 const LLAMA = ["--threads", "1", "--parallel", "1"];
+/** No worker is killed in the model-driven test: locks long enough for a loaded machine (a 1 s lock missed would run a simulation again, costing time, not correctness). */
+const LOCK = ["--lock-seconds", "15"];
 
 /** Rule-based: 2 points x 3 seeds of Deffuant on 6000 agents, each simulation a fraction of a second (so a worker can be killed in the middle of one). */
 const RULE = path.join(dir, "deffuant.yaml");
@@ -215,13 +217,14 @@ describe("civitas simulate --queue: simulations as jobs", () => {
     const other = path.join(dir, "other.gguf");
     copyFileSync(MODEL, other);
     // The other model's worker first, so it would be the one to take a job it could see.
-    const [one, wOther] = await Promise.all([runCli(simulate(scenario, single)), startWorker(r.url, ["--model", `llama:${other}`, ...LLAMA])]);
+    const [one, wOther] = await Promise.all([runCli(simulate(scenario, single)), startWorker(r.url, ["--model", `llama:${other}`, ...LLAMA, ...LOCK])]);
     const want = parsed(one);
     const store = path.join(dir, "opinion-queue.duckdb");
     const c = start(simulate(scenario, store, ["--queue", r.url, "--distribute", "simulations"]));
     const name = simulationQueueName((await parseModelSpec(`llama:${MODEL}`)).identity);
-    await until(async () => (await queueOf(r, name).getJobCountByTypes("wait")) === 2, "the 2 simulations to wait");
-    const w = await startWorker(r.url, ["--model", `llama:${MODEL}`, ...LLAMA]);
+    await until(async () => (await queueOf(r, name).getJobCountByTypes("wait")) === 2 || /simulation job/u.test(wOther.err()), "the 2 simulations to wait");
+    assert.doesNotMatch(wOther.err(), /simulation job/u, "the other model's worker never takes a job of this model");
+    const w = await startWorker(r.url, ["--model", `llama:${MODEL}`, ...LLAMA, ...LOCK]);
     const got = parsed(await ended(c, "the coordinator"));
     assert.equal(got.run, want.run);
     assert.deepEqual(got.points, want.points);
