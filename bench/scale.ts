@@ -31,7 +31,7 @@ import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
 import { parseModelSpec, type ModelSpec } from "../src/models/index.js";
 import { queueExecutor, queueName, simulationJobs } from "../src/queue/index.js";
-import { applyOverrides, parseScenario, runScenario, type SimulationJobsRun } from "../src/sim/index.js";
+import { applyOverrides, parseScenario, runScenario, type SimulationJobResult, type SimulationJobsRun } from "../src/sim/index.js";
 import { runEval, type Executor } from "../src/runs/index.js";
 import { Store } from "../src/store/index.js";
 import { loadOpinionQA, parseVariants, resolvePopulations } from "../src/surveys/index.js";
@@ -145,7 +145,7 @@ async function simulationsBench(url: string): Promise<void> {
       const r = await runScenario(scenario, {
         store,
         onPlan: () => (first = performance.now()),
-        ...(workers === 0 ? {} : { simulations: (run: SimulationJobsRun) => simulationJobs(run, { url, sweepMs: 1000 }) }),
+        ...(workers === 0 ? {} : { simulations: (run: SimulationJobsRun) => simulationJobs<SimulationJobResult>(run, { url, sweepMs: 1000 }) }),
       });
       if (r.simulations.run !== n) throw new Error(`ran ${r.simulations.run} of ${n}`);
       return n / ((performance.now() - first) / 1000);

@@ -1,7 +1,7 @@
 /** `--queue URL` on eval and simulate: the model requests go to `civitas worker` processes (docs/scale.md). */
 import type { ModelSpec } from "../models/index.js";
 import { queueExecutor, shownUrl, simulationJobs } from "../queue/index.js";
-import type { SimulationJobs, SimulationJobsRun } from "../sim/index.js";
+import type { SimulationJobResult, SimulationJobs, SimulationJobsRun } from "../sim/index.js";
 import { urlSecrets } from "../redact.js";
 import type { Executor } from "../runs/index.js";
 
@@ -38,7 +38,7 @@ export function simulationJobsFor(url: string, log: (message: string) => void): 
   return (run) => {
     const sweepMs = envInt("CIVITAS_QUEUE_SWEEP_MS");
     const connectTimeoutMs = envInt("CIVITAS_QUEUE_CONNECT_MS");
-    return simulationJobs(run, {
+    return simulationJobs<SimulationJobResult>(run, {
       url,
       ...(sweepMs === undefined ? {} : { sweepMs }),
       ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),

@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { CivitasError } from "../errors.js";
 import { CHAT_TEMPLATE_HELP, modelForms, parseModelSpec } from "../models/index.js";
 import { serveQueue, serveSimulations, shownUrl } from "../queue/index.js";
+import { simulationJobRunner, type Scenario } from "../sim/index.js";
 import { urlSecrets } from "../redact.js";
 import { intOption, numberOption, printErr, reportError, usageError } from "./common.js";
 import { onInterrupt } from "./interrupt.js";
@@ -93,8 +94,10 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
     const onSimulation = flags.quiet ? undefined : (j: { id: string; point: number; seed: number; seconds: number }) => log(`simulation job ${j.id}: point ${j.point}, seed ${j.seed} in ${j.seconds.toFixed(2)} s`);
     if (!flags.model) {
       // No model: the rule-based simulations of sweeps (`civitas simulate --queue`).
+      const runner = simulationJobRunner({ onLog: log });
       const sims = await serveSimulations({
         url: flags.queue,
+        run: (job) => runner.run({ ...job, scenario: job.scenario as Scenario }),
         jobs: flags.jobs ?? 1,
         lockMs: Math.round(flags.lockSeconds * 1000),
         onLog: log,
@@ -103,6 +106,7 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
       log(`serving rule-based simulations on queue ${sims.queue} at ${shownUrl(flags.queue)}`);
       await new Promise<void>((resolve) => interrupt.signal.addEventListener("abort", () => resolve(), { once: true }));
       await sims.close();
+      await runner.close();
       log(`stopped after ${sims.simulations} simulations`);
       return 0;
     }
@@ -131,7 +135,11 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
       jobs: flags.jobs ?? 2,
       lockMs: Math.round(flags.lockSeconds * 1000),
       onLog: log,
-      ...(flags.store === undefined ? {} : { store: flags.store }),
+      // This model's model-driven simulations (`civitas simulate --queue --distribute simulations`).
+      simulations: (client) => {
+        const runner = simulationJobRunner({ model: { spec, client }, ...(flags.store === undefined ? {} : { store: flags.store }), onLog: log });
+        return { run: (job) => runner.run({ ...job, scenario: job.scenario as Scenario }), close: () => runner.close() };
+      },
       ...(onSimulation === undefined ? {} : { onSimulation }),
       ...(flags.quiet ? {} : { onJob: (j: { id: string; requests: number; seconds: number }) => log(`job ${j.id}: ${j.requests} requests in ${j.seconds.toFixed(2)} s`) }),
     });

@@ -12,9 +12,10 @@
  *   BullMQ adds nothing for an id it holds, so nothing is enqueued twice.
  * - A job carries the scenario as it runs (overrides applied; without its model section, budget
  *   and steering: run.ts jobScenario), the point and seed, the model identity and request
- *   parameters for model-driven agents, and the survey data's fingerprint. The worker plans the
- *   scenario itself (loading the survey from the same path, refusing when its data differs),
- *   runs the simulation with run.ts simulateOne, and returns the series; for model-driven agents
+ *   parameters for model-driven agents, and the survey data's fingerprint. The worker's runner
+ *   (src/sim/jobs.ts, given to serveSimulations by the CLI: this module only carries jobs) plans
+ *   the scenario itself (loading the survey from the same path, refusing when its data differs),
+ *   runs the simulation with the in-process code, and returns the series; for model-driven agents
  *   also the simulation's recorded calls and the cache entries they answered from, which the
  *   coordinator stores, so `--replay` of the run works as after an in-process run.
  * - Completeness is the store's: the coordinator enqueues only what its store lacks, and stores
@@ -24,17 +25,8 @@
  *   `keepSeconds`).
  */
 import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from "bullmq";
-import { rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import { mkdtempSync } from "node:fs";
 import { CivitasError, messageOf } from "../errors.js";
-import { borrowClient, type ModelClient, type ModelSpec } from "../models/index.js";
-import { createSimModel, type RecordingSimModel } from "../sim/model.js";
-import { planScenario, simulateOne, type ScenarioPlan, type SimulationJobResult, type SimulationJobs, type SimulationJobsRun } from "../sim/run.js";
-import type { Scenario } from "../sim/scenario.js";
-import type { DynamicsFactory, Graph } from "../sim/types.js";
-import { Store } from "../store/index.js";
+import type { ModelSpec } from "../models/index.js";
 import { decode, encode } from "./codec.js";
 import { connectionOf, PREFIX, shownUrl, simulationQueueName } from "./names.js";
 
@@ -63,12 +55,28 @@ export interface SimulationJobsOptions {
   onLog?(message: string): void;
 }
 
-/** The coordinator's runner of simulation jobs for one run (see the module comment). */
-export function simulationJobs(run: SimulationJobsRun, options: SimulationJobsOptions): SimulationJobs {
-  return new SimulationQueue(run, options);
+/** The run whose simulations go as jobs (src/sim/run.ts SimulationJobsRun has this shape). */
+export interface SimulationJobsRun {
+  readonly runId: string;
+  /** The scenario as the workers are to run it (encoded with codec.ts). */
+  readonly scenario: unknown;
+  /** The model of model-driven agents: its jobs go to its identity's simulation queue. */
+  readonly model?: ModelSpec;
+  readonly suiteFingerprint?: string;
 }
 
-class SimulationQueue implements SimulationJobs {
+/** The coordinator's side: runs a sweep's simulations as jobs, handing each result (R, as a worker returned it) to `onResult`. */
+export interface SimulationJobsRunner<R> {
+  run(todo: readonly { point: number; seed: number }[], onResult: (sim: { point: number; seed: number }, result: R) => Promise<void>, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The coordinator's runner of simulation jobs for one run (see the module comment). */
+export function simulationJobs<R>(run: SimulationJobsRun, options: SimulationJobsOptions): SimulationJobsRunner<R> {
+  return new SimulationQueue<R>(run, options);
+}
+
+class SimulationQueue<R> implements SimulationJobsRunner<R> {
   private readonly name: string;
   private queueOrNull: Queue<SimJobData> | null = null;
   private eventsOrNull: QueueEvents | null = null;
@@ -132,7 +140,7 @@ class SimulationQueue implements SimulationJobs {
     }
   }
 
-  async run(todo: readonly { point: number; seed: number }[], onResult: (sim: { point: number; seed: number }, result: SimulationJobResult) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  async run(todo: readonly { point: number; seed: number }[], onResult: (sim: { point: number; seed: number }, result: R) => Promise<void>, signal?: AbortSignal): Promise<void> {
     if (todo.length === 0) return;
     await this.start();
     const log = (m: string) => this.options.onLog?.(m);
@@ -151,7 +159,7 @@ class SimulationQueue implements SimulationJobs {
       writing = writing
         .then(async () => {
           if (failure !== null) return;
-          await onResult(sim, decode<SimulationJobResult>(String(job.returnvalue), `the result of job ${id}`));
+          await onResult(sim, decode<R>(String(job.returnvalue), `the result of job ${id}`));
           // Stored: the job leaves Redis (if that fails, close() tries again).
           await job.remove().catch(() => this.collected.push(id));
         })
@@ -242,16 +250,26 @@ class SimulationQueue implements SimulationJobs {
 
 // ---- the worker's side ------------------------------------------------------------------------
 
+/** A simulation job as the worker's runner gets it (the scenario decoded). */
+export interface SimulationJobPayload {
+  readonly id: string;
+  readonly run: string;
+  readonly point: number;
+  readonly seed: number;
+  readonly scenario: unknown;
+  readonly suite: string | null;
+}
+
 export interface SimulationWorkerOptions {
   readonly url: string;
-  /** The model this worker serves (model-driven simulations of its identity), opened by the caller; none: rule-based simulations. */
-  readonly model?: { readonly spec: ModelSpec; readonly client: ModelClient };
+  /** The model this worker serves (its identity's model-driven simulations); none: rule-based simulations. */
+  readonly model?: { readonly identity: string; readonly params: string; readonly display: string };
+  /** Runs one simulation (src/sim/jobs.ts) and gives its result, returned to the coordinator. */
+  run(job: SimulationJobPayload): Promise<unknown>;
   /** Simulations run at once (default 1: a rule-based simulation keeps one core busy). */
   readonly jobs?: number;
   readonly lockMs?: number;
   readonly maxStalled?: number;
-  /** Where model-driven simulations' calls are recorded and cached on this worker (default: a temporary file, removed on close). */
-  readonly store?: string;
   onLog?(message: string): void;
   onSimulation?(info: { id: string; point: number; seed: number; seconds: number }): void;
 }
@@ -260,86 +278,32 @@ export interface SimulationWorker {
   readonly queue: string;
   /** Simulations run so far. */
   readonly simulations: number;
+  /** Stops taking jobs and waits for those running. */
   close(): Promise<void>;
-}
-
-interface Prepared {
-  readonly scenario: Scenario;
-  readonly plan: ScenarioPlan;
-  readonly factory: DynamicsFactory;
-  readonly graphs: Map<string, Graph>;
 }
 
 /** Takes simulation jobs: rule-based ones without a model, model-driven ones of its model's identity with one. */
 export async function serveSimulations(options: SimulationWorkerOptions): Promise<SimulationWorker> {
   const connection = connectionOf(options.url);
   const model = options.model;
-  const own = model === undefined ? null : JSON.stringify(model.spec.params);
-  const spec: ModelSpec | undefined = model === undefined ? undefined : { ...model.spec, open: () => Promise.resolve(borrowClient(model.client)) };
-  // Scenarios planned here, the last few (a sweep's jobs share one): the survey is loaded once.
-  const prepared = new Map<string, Promise<Prepared>>();
-  const prepare = (text: string, what: string): Promise<Prepared> => {
-    let p = prepared.get(text);
-    if (p === undefined) {
-      p = (async () => {
-        const scenario = decode<Scenario>(text, what);
-        const plan = await planScenario(scenario, { onLog: (m) => options.onLog?.(m) });
-        return { scenario, plan, factory: await plan.entry.factory(), graphs: new Map() };
-      })();
-      p.catch(() => prepared.delete(text));
-      prepared.set(text, p);
-      if (prepared.size > 4) prepared.delete(prepared.keys().next().value!);
-    }
-    return p;
-  };
-  let temp: string | undefined;
-  let store: Promise<Store> | undefined;
-  const storeOf = () =>
-    (store ??= (() => {
-      let file = options.store;
-      if (file === undefined) {
-        temp = mkdtempSync(path.join(os.tmpdir(), "civitas-worker-"));
-        file = path.join(temp, "worker.duckdb");
-      }
-      return Store.open(file);
-    })());
-
   let simulations = 0;
   const processor = async (job: Job<SimJobData>): Promise<string> => {
     const d = job.data;
-    if (d.model !== (spec?.identity ?? null)) {
+    if (d.model !== (model?.identity ?? null)) {
       // Cannot happen through civitas (a queue per identity), but a simulation must never run on another model.
-      throw new UnrecoverableError(`job ${job.id} is for ${d.model ?? "no model"}; this worker runs ${spec?.identity ?? "no model"}`);
+      throw new UnrecoverableError(`job ${job.id} is for ${d.model ?? "no model"}; this worker runs ${model?.identity ?? "no model"}`);
     }
-    if (d.params !== own) throw new UnrecoverableError(`job ${job.id} asks ${spec?.display} with parameters ${d.params}; this worker runs it with ${own}`);
+    if (d.params !== (model?.params ?? null)) throw new UnrecoverableError(`job ${job.id} asks ${model?.display} with parameters ${d.params}; this worker runs it with ${model?.params}`);
     const t0 = performance.now();
-    const { scenario, plan, factory, graphs } = await prepare(d.scenario, `the scenario of job ${job.id}`);
-    if ((plan.suite?.fingerprint ?? null) !== d.suite) {
-      throw new UnrecoverableError(`job ${job.id}: the survey data this worker loaded (${plan.suite?.fingerprint ?? "none"}) is not the coordinator's (${d.suite ?? "none"}); give the workers the same data at the same path`);
-    }
-    let sim: RecordingSimModel | undefined;
-    const local = spec === undefined ? undefined : await storeOf();
-    const one = await simulateOne(scenario, plan, d.point, d.seed, {
-      factory,
-      graphs,
-      ...(spec === undefined || local === undefined ? {} : { model: () => (sim = createSimModel(local, spec, { runId: d.run, point: d.point, seed: d.seed })) }),
-    });
-    if (one.outcome !== "complete") throw new Error(`simulation ${job.id} stopped (${one.outcome})`);
-    let result: SimulationJobResult = { series: one.series };
-    if (sim !== undefined && local !== undefined) {
-      // The record and the cache entries it answered from, for the coordinator's store (--replay).
-      const calls = await local.simCalls(d.run, d.point, d.seed);
-      const rows = await local.lookupRequests([...new Set(calls.map((c) => c.requestKey))]);
-      const s = sim.stats;
-      result = { ...result, calls, requests: [...rows.values()], modelCalls: s.modelCalls, cacheHits: s.cacheHits, promptTokens: s.promptTokens };
-    }
+    const scenario = decode<unknown>(d.scenario, `the scenario of job ${job.id}`);
+    const result = await options.run({ id: String(job.id), run: d.run, point: d.point, seed: d.seed, scenario, suite: d.suite });
     simulations++;
     options.onSimulation?.({ id: String(job.id), point: d.point, seed: d.seed, seconds: (performance.now() - t0) / 1000 });
     return encode(result);
   };
 
   const lockMs = options.lockMs ?? 30_000;
-  const name = simulationQueueName(spec?.identity);
+  const name = simulationQueueName(model?.identity);
   const worker = new Worker<SimJobData, string>(name, processor, {
     connection,
     prefix: PREFIX,
@@ -366,10 +330,6 @@ export async function serveSimulations(options: SimulationWorkerOptions): Promis
     get simulations() {
       return simulations;
     },
-    async close() {
-      await worker.close();
-      if (store !== undefined) await (await store).close();
-      if (temp !== undefined) await rm(temp, { recursive: true, force: true });
-    },
+    close: () => worker.close(),
   };
 }
