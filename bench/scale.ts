@@ -15,8 +15,12 @@
  * Each figure is one timing of one run (from the first request asked to the last answer stored,
  * model start-up excluded), on whatever else the machine is doing: read them as rough.
  *
- *   npx tsx bench/scale.ts            # 2,000 requests (about two minutes)
- *   npx tsx bench/scale.ts --short    # 400 requests (under a minute)
+ *   - a rule-based sweep (Deffuant, 16 simulations) as simulation jobs: simulations/s in-process,
+ *     with 1 and 2 workers (`civitas worker` without a model), and the ratio of 2 workers to 1.
+ *
+ *   npx tsx bench/scale.ts                # 2,000 requests (about two minutes)
+ *   npx tsx bench/scale.ts --short        # 400 requests (under a minute)
+ *   npx tsx bench/scale.ts --simulations  # the sweep only
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
@@ -26,7 +30,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
 import { parseModelSpec, type ModelSpec } from "../src/models/index.js";
-import { queueExecutor, queueName } from "../src/queue/index.js";
+import { queueExecutor, queueName, simulationJobs } from "../src/queue/index.js";
+import { applyOverrides, parseScenario, runScenario, type SimulationJobResult, type SimulationJobsRun } from "../src/sim/index.js";
 import { runEval, type Executor } from "../src/runs/index.js";
 import { Store } from "../src/store/index.js";
 import { loadOpinionQA, parseVariants, resolvePopulations } from "../src/surveys/index.js";
@@ -36,7 +41,7 @@ import { startRedis } from "../test/queue/redis.js";
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DATA = path.resolve(REPO, "../shared/data/opinionqa");
 const CLI = path.join(REPO, "dist/cli/main.js");
-const { values: flags } = parseArgs({ options: { short: { type: "boolean" }, requests: { type: "string" } } });
+const { values: flags } = parseArgs({ options: { short: { type: "boolean" }, requests: { type: "string" }, simulations: { type: "boolean" } } });
 const N = Number(flags.requests ?? (flags.short ? 400 : 2000));
 const LATENCY_MS = 50;
 const SERVER_LIMIT = 4;
@@ -110,11 +115,69 @@ async function startWorker(redis: string, server: FakeServer, concurrency: numbe
   };
 }
 
+// ---- simulations as jobs -----------------------------------------------------------------------
+
+/** A rule-based sweep in-process, then as simulation jobs on 1 and 2 workers without a model; simulations/s from the plan to the last stored. */
+async function simulationsBench(url: string): Promise<void> {
+  const text = ["name: bench-sweep", "dynamics: deffuant", "params: { agents: 2000, graph: complete, mu: 0.5, steps: 5000 }", "sweep: { epsilon: [0.02, 0.03] }", "seeds: 1..8", ""].join("\n");
+  const n = 16;
+  let k = 0;
+  const sweep = async (workers: number): Promise<number> => {
+    // Other seeds each time: another run, so nothing comes from the store or the queue.
+    const scenario = applyOverrides(parseScenario(text, "bench-sweep.yaml"), { seeds: `${k * 100 + 1}..${k * 100 + 8}` });
+    k++;
+    const ws: ChildProcess[] = [];
+    for (let i = 0; i < workers; i++) {
+      const child = spawn(process.execPath, [CLI, "worker", "--queue", url, "--quiet"], { stdio: ["ignore", "ignore", "pipe"] });
+      ws.push(child);
+      let err = "";
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on("data", (d: Buffer) => {
+          err += d.toString();
+          if (/^serving /mu.test(err)) resolve();
+        });
+        child.on("exit", () => reject(new Error(`the worker exited: ${err}`)));
+      });
+    }
+    const store = await Store.open(path.join(dir, `sweep-${k}.duckdb`));
+    let first = 0;
+    try {
+      const r = await runScenario(scenario, {
+        store,
+        onPlan: () => (first = performance.now()),
+        ...(workers === 0 ? {} : { simulations: (run: SimulationJobsRun) => simulationJobs<SimulationJobResult>(run, { url, sweepMs: 1000 }) }),
+      });
+      if (r.simulations.run !== n) throw new Error(`ran ${r.simulations.run} of ${n}`);
+      return n / ((performance.now() - first) / 1000);
+    } finally {
+      await store.close();
+      for (const c of ws) {
+        c.removeAllListeners("exit");
+        await new Promise<void>((r) => (c.on("exit", () => r()), c.kill("SIGTERM")));
+      }
+    }
+  };
+  const inProcess = await sweep(0);
+  const one = await sweep(1);
+  const two = await sweep(2);
+  const f = (r: number) => `${r.toFixed(2)} simulations/s`;
+  console.log(`rule-based sweep (Deffuant, 2000 agents, ${n} simulations) as simulation jobs: in-process ${f(inProcess)}; queue, 1 worker ${f(one)}; 2 workers ${f(two)}, ratio to 1 worker ${(two / one).toFixed(2)}`);
+}
+
 // ---- runs --------------------------------------------------------------------------------------
 
+const dir = tempDir("civitas-bench-scale-");
+if (flags.simulations) {
+  const redis = await startRedis();
+  try {
+    await simulationsBench(redis.url);
+  } finally {
+    await redis.stop();
+  }
+  process.exit(0);
+}
 const suite = await loadOpinionQA({ data: DATA });
 const questions = suite.questions.slice(0, N / VARIANTS.length);
-const dir = tempDir("civitas-bench-scale-");
 const modelFor = (server: FakeServer): Promise<ModelSpec> => parseModelSpec("openai:fake", { baseURL: server.url, apiKey: "none", concurrency: SERVER_LIMIT, modelId: "fake" });
 let seed = 0;
 
@@ -196,6 +259,7 @@ try {
   const collect = await run(model, (m) => queueExecutor(m.model, { url: redis.url, run: m.runId }));
   await q.close();
   console.log(`coordinator with instant servers: enqueues ${fmt(enqueueRate)}, collects ${fmt(collect.rate)} (${collect.calls} answers, no worker running; target >= 5000 requests/s each)`);
+  await simulationsBench(redis.url);
 } finally {
   await Promise.all(servers.map((s) => s.close()));
   await redis.stop();

@@ -1,6 +1,7 @@
 /** `--queue URL` on eval and simulate: the model requests go to `civitas worker` processes (docs/scale.md). */
 import type { ModelSpec } from "../models/index.js";
-import { queueExecutor, shownUrl } from "../queue/index.js";
+import { queueExecutor, shownUrl, simulationJobs } from "../queue/index.js";
+import type { SimulationJobResult, SimulationJobs, SimulationJobsRun } from "../sim/index.js";
 import { urlSecrets } from "../redact.js";
 import type { Executor } from "../runs/index.js";
 
@@ -25,6 +26,20 @@ export function queueExecutorFor(url: string, log: (message: string) => void): (
       url,
       run: point === undefined ? runId : `${runId}/${point}/${seed ?? 0}`,
       ...(jobSize === undefined ? {} : { jobSize }),
+      ...(sweepMs === undefined ? {} : { sweepMs }),
+      ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
+      onLog: log,
+    });
+  };
+}
+
+/** The runner of a sweep's simulations as jobs through the queue at `url` (civitas simulate --queue). */
+export function simulationJobsFor(url: string, log: (message: string) => void): (run: SimulationJobsRun) => SimulationJobs {
+  return (run) => {
+    const sweepMs = envInt("CIVITAS_QUEUE_SWEEP_MS");
+    const connectTimeoutMs = envInt("CIVITAS_QUEUE_CONNECT_MS");
+    return simulationJobs<SimulationJobResult>(run, {
+      url,
       ...(sweepMs === undefined ? {} : { sweepMs }),
       ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
       onLog: log,

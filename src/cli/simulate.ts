@@ -3,12 +3,12 @@ import { Command, Option } from "commander";
 import { formatSimulation } from "../report/index.js";
 import { resultJson, type SimulationResult } from "../results/index.js";
 import type { Store } from "../store/index.js";
-import { applyOverrides, COMMON_PARAMS, DYNAMICS, DYNAMICS_NAMES, loadScenario, runScenario } from "../sim/index.js";
+import { applyOverrides, COMMON_PARAMS, DYNAMICS, DYNAMICS_NAMES, loadScenario, runScenario, type Scenario } from "../sim/index.js";
 import { onInterrupt } from "./interrupt.js";
 import { createProgress, type ProgressMode } from "./progress.js";
-import { queueExecutorFor, queueSecrets } from "./queue.js";
+import { queueExecutorFor, queueSecrets, simulationJobsFor } from "./queue.js";
 import { parseSetFlags } from "./set.js";
-import { printErr, printOut, intOption, openStore, redactedCommand, reportError, STORE_HELP, toJson } from "./common.js";
+import { printErr, printOut, intOption, openStore, redactedCommand, reportError, STORE_HELP, toJson, usageError } from "./common.js";
 
 interface SimulateFlags {
   seeds?: string;
@@ -21,6 +21,7 @@ interface SimulateFlags {
   model?: string;
   progress: ProgressMode;
   queue?: string;
+  distribute?: "calls" | "simulations";
 }
 
 function dynamicsHelp(): string {
@@ -62,6 +63,8 @@ Examples:
   civitas simulate examples/donor.yaml --set multiplier=[1,3]
   civitas simulate examples/opinion.yaml --model llama:model.gguf --max-calls 2000
   civitas simulate examples/opinion.yaml --replay 1a2b3c     # rerun a recorded run, no model
+  civitas simulate examples/hk.yaml --queue redis://10.0.0.5:6379   # each (point, seed) a job for \`civitas worker\`
+  civitas simulate examples/opinion.yaml --queue redis://10.0.0.5:6379 --distribute simulations
 
 docs/simulate.md describes the format, the dynamics, their metrics and the published results
 they are checked against.`;
@@ -78,7 +81,8 @@ export function simulateCommand(): Command {
     .option("--max-tokens <n>", "stop cleanly after n prompt tokens", intOption("--max-tokens", 0))
     .option("--json", "print the result as JSON")
     .option("--store <file>", STORE_HELP)
-    .option("--queue <url>", "send model-driven agents' calls to `civitas worker` processes through Redis (redis://host:6379; docs/scale.md)")
+    .option("--queue <url>", "run on `civitas worker` processes through Redis (redis://host:6379; docs/scale.md): the simulations of rule-based scenarios, the model calls of model-driven ones")
+    .addOption(new Option("--distribute <what>", "with --queue, what workers run: whole simulations (rule-based default), or model calls only (model-driven default)").choices(["calls", "simulations"]))
     .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["auto", "bar", "lines", "none"]).default("auto"))
     .addHelpText("after", HELP)
     .action(async (file: string, flags: SimulateFlags) => {
@@ -99,6 +103,7 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
       ...(flags.maxCalls === undefined ? {} : { maxCalls: flags.maxCalls }),
       ...(flags.maxTokens === undefined ? {} : { maxTokens: flags.maxTokens }),
     });
+    const distribute = distributionOf(scenario, flags);
     store = await openStore(flags.store, { log: (m) => progress.log(m) });
     // Progress only for runs that take a while: short sweeps print nothing on stderr.
     let started = false;
@@ -108,7 +113,8 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
       store,
       command: redactedCommand(process.argv.slice(2)),
       ...(flags.replay === undefined ? {} : { replay: flags.replay }),
-      ...(flags.queue === undefined ? {} : { executor: queueExecutorFor(flags.queue, (m) => progress.log(m)) }),
+      ...(flags.queue === undefined || distribute !== "calls" ? {} : { executor: queueExecutorFor(flags.queue, (m) => progress.log(m)) }),
+      ...(flags.queue === undefined || distribute !== "simulations" ? {} : { simulations: simulationJobsFor(flags.queue, (m) => progress.log(m)) }),
       signal: interrupt.signal,
       onLog: (m) => progress.log(m),
       onPlan: (p) => {
@@ -150,4 +156,27 @@ async function runSimulateCommand(file: string, flags: SimulateFlags): Promise<n
     interrupt.dispose();
     await store?.close();
   }
+}
+
+/**
+ * What `--queue` sends to the workers (docs/scale.md): a rule-based scenario makes no model calls,
+ * so its simulations go, each (point, seed) a job; a model-driven one sends its agents' calls
+ * (a step's calls in one job, recorded and cached here) unless --distribute simulations.
+ */
+function distributionOf(scenario: Scenario, flags: SimulateFlags): "calls" | "simulations" | undefined {
+  const rule = DYNAMICS[scenario.dynamics].kind === "rule";
+  if (flags.queue === undefined) {
+    if (flags.distribute !== undefined) throw usageError("--distribute needs --queue", "for example --queue redis://localhost:6379 --distribute simulations");
+    return undefined;
+  }
+  if (flags.distribute === "calls" && rule) {
+    throw usageError(`--distribute calls: ${scenario.dynamics} is rule-based and makes no model calls`, "leave --distribute out: its simulations run as jobs");
+  }
+  if (flags.replay !== undefined) return undefined; // a replay asks no model: it runs here
+  const distribute = flags.distribute ?? (rule ? "simulations" : "calls");
+  if (distribute === "simulations" && !rule && scenario.budget !== undefined) {
+    // (runScenario refuses it too; here before the survey is loaded)
+    throw usageError(`${scenario.source}: budget bounds the sweep's model calls in order, but simulation jobs run at once on many workers`, "remove budget, or send only the model calls through the queue (--distribute calls)");
+  }
+  return distribute;
 }

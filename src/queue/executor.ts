@@ -355,6 +355,8 @@ class QueueExecutor implements Executor {
           return;
         }
         const state = await job.getState().catch(() => "unknown");
+        // A job read just before it completed has no return value yet: read it again.
+        if (state === "completed" && (job.returnvalue === null || job.returnvalue === undefined)) job = (await this.queue.getJob(id).catch(() => undefined)) ?? job;
         if (state === "completed") this.collect(id, job);
         else if (state === "failed") {
           if (o.retryFailed) await job.retry("failed").catch(() => lost.push(id));

@@ -35,3 +35,12 @@ export function connectionOf(url: string): ConnectionOptions {
   // failing; ioredis reconnects on its own, retrying every second at most.
   return { url, maxRetriesPerRequest: null, retryStrategy: (times: number) => Math.min(1000, 50 * times) };
 }
+
+/**
+ * The queue of whole simulations (`civitas simulate --queue`, src/queue/simulations.ts): one for
+ * rule-based simulations, which any worker without a model takes; one per model identity for
+ * model-driven ones, which only a worker serving that model takes.
+ */
+export function simulationQueueName(identity?: string): string {
+  return identity === undefined ? "sim-rule" : `sim-${sha256Hex(identity).slice(0, 24)}`;
+}

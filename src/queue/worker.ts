@@ -16,6 +16,7 @@ import { inProcessExecutor, type Executor, type ModelRequest } from "../runs/ind
 import { decode, encode } from "./codec.js";
 import type { JobData } from "./executor.js";
 import { connectionOf, PREFIX, queueName } from "./names.js";
+import { serveSimulations, type SimulationJobPayload } from "./simulations.js";
 
 export interface WorkerOptions {
   readonly url: string;
@@ -30,6 +31,10 @@ export interface WorkerOptions {
   onLog?(message: string): void;
   /** After each job: its requests and how long it took. */
   onJob?(info: { id: string; requests: number; seconds: number }): void;
+  /** Runs this model's model-driven simulation jobs (src/sim/jobs.ts, given by the CLI) once the model is open; none: it takes no simulation jobs. */
+  simulations?(client: ModelClient): { run(job: SimulationJobPayload): Promise<unknown>; close(): Promise<void> };
+  /** After each simulation job (simulations.ts): which simulation, how long it took. */
+  onSimulation?(info: { id: string; point: number; seed: number; seconds: number }): void;
 }
 
 export interface QueueWorker {
@@ -37,6 +42,8 @@ export interface QueueWorker {
   readonly queue: string;
   /** Requests answered so far. */
   readonly answered: number;
+  /** Model-driven simulations of this model run so far (simulation jobs, simulations.ts). */
+  readonly simulations: number;
   /** Stops taking jobs, waits for those running, closes the model. */
   close(): Promise<void>;
 }
@@ -103,13 +110,33 @@ export async function serveQueue(spec: ModelSpec, options: WorkerOptions): Promi
   });
   worker.on("failed", (job, e) => options.onLog?.(`job ${job?.id ?? "?"} failed: ${messageOf(e)}`));
   await worker.waitUntilReady();
+  // The model-driven simulations of this model, as whole jobs (`civitas simulate --queue --distribute simulations`).
+  const runner = options.simulations?.(client);
+  const sims =
+    runner === undefined
+      ? undefined
+      : await serveSimulations({
+          url: options.url,
+          model: { identity: spec.identity, params: own, display: spec.display },
+          run: (job) => runner.run(job),
+          jobs: options.jobs ?? 2,
+          lockMs,
+          ...(options.maxStalled === undefined ? {} : { maxStalled: options.maxStalled }),
+          ...(options.onLog === undefined ? {} : { onLog: options.onLog }),
+          ...(options.onSimulation === undefined ? {} : { onSimulation: options.onSimulation }),
+        });
 
   return {
     queue: queueName(spec.identity),
     get answered() {
       return answered;
     },
+    get simulations() {
+      return sims?.simulations ?? 0;
+    },
     async close() {
+      await sims?.close();
+      await runner?.close();
       await worker.close();
       for (const e of executors.values()) await e.executor?.close();
       await client.close();

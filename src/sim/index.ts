@@ -8,3 +8,4 @@ export * from "./run.js";
 export { BudgetExhaustedError, createSimModel, isBudgetExhausted, type RecordingSimModel, type SimModelOptions } from "./model.js";
 export { AGENT_SCENARIOS, surveySetup } from "./agents/index.js";
 export * from "./metric-kinds.js";
+export { simulationJobRunner, type SimulationJob, type SimulationJobRunner } from "./jobs.js";

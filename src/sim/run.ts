@@ -28,7 +28,7 @@ import { CivitasError, isCivitasError, messageOf } from "../errors.js";
 import { seededRng } from "../metrics/index.js";
 import { borrowClient, parseModelSpec, type ModelClient, type ModelOptions, type ModelSpec } from "../models/index.js";
 import type { Executor } from "../runs/index.js";
-import type { Store } from "../store/index.js";
+import type { RequestRow, Store } from "../store/index.js";
 import { findSuite, type Suite } from "../surveys/index.js";
 import { simulate, type Metrics } from "./engine.js";
 import { graphFromSpec } from "./graph.js";
@@ -68,6 +68,39 @@ export interface RunScenarioOptions {
   onLog?(message: string): void;
   /** Who asks the model for each simulation (default: this process); not used by a replay. */
   readonly executor?: (sim: { readonly model: ModelSpec; readonly runId: string; readonly point: number; readonly seed: number }) => Executor;
+  /**
+   * Runs the sweep's simulations elsewhere, each (point, seed) a job (src/queue/simulations.ts),
+   * instead of one after another in this process; not used by a replay. Each result is stored as
+   * it arrives, as an in-process simulation's is.
+   */
+  readonly simulations?: (run: SimulationJobsRun) => SimulationJobs;
+}
+
+/** What the runner of simulation jobs is told about the run (its jobs carry it to the workers). */
+export interface SimulationJobsRun {
+  readonly runId: string;
+  /** The scenario as it runs (overrides applied), without its model section, budget and steering (see jobScenario). */
+  readonly scenario: Scenario;
+  /** The model of model-driven agents: a job runs only on a worker serving this identity. */
+  readonly model?: ModelSpec;
+  /** The survey's data fingerprint: a worker whose data differs refuses the job. */
+  readonly suiteFingerprint?: string;
+}
+
+/** What a simulation job returns: its series, and for model-driven agents their recorded calls and the cache entries those calls answered from. */
+export interface SimulationJobResult {
+  readonly series: { step: number; metrics: Metrics }[];
+  readonly calls?: readonly { call: number; step: number; agent: number; requestKey: string }[];
+  readonly requests?: readonly RequestRow[];
+  readonly modelCalls?: number;
+  readonly cacheHits?: number;
+  readonly promptTokens?: number;
+}
+
+export interface SimulationJobs {
+  /** Runs these simulations, calling `onResult` (awaited, one at a time) as each arrives; returns when all have, or when `signal` aborts. */
+  run(todo: readonly { point: number; seed: number }[], onResult: (sim: { point: number; seed: number }, result: SimulationJobResult) => Promise<void>, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface PointReport {
@@ -205,7 +238,7 @@ async function storedFinals(store: Store, runId: string): Promise<Map<string, Me
 }
 
 /** What a scenario run is before anything runs: its model, its survey, its points and seeds, its identity. */
-interface ScenarioPlan {
+export interface ScenarioPlan {
   readonly entry: DynamicsEntry;
   readonly spec: ModelSpec | undefined;
   /** The steered model (the same object as `spec`), told each call's plain prompt. */
@@ -222,7 +255,7 @@ interface ScenarioPlan {
 }
 
 /** The plan stage of a simulation run: no simulation runs, nothing is written. */
-async function planScenario(scenario: Scenario, options: RunScenarioOptions): Promise<ScenarioPlan> {
+export async function planScenario(scenario: Scenario, options: { readonly store?: Store; readonly replay?: string; onLog?(message: string): void }): Promise<ScenarioPlan> {
   const { store } = options;
   const entry = DYNAMICS[scenario.dynamics];
   const log = (m: string) => options.onLog?.(m);
@@ -235,6 +268,7 @@ async function planScenario(scenario: Scenario, options: RunScenarioOptions): Pr
   let steer: SteerSection | undefined;
   if (options.replay !== undefined) {
     if (entry.kind === "rule") throw new CivitasError("usage", `--replay: ${scenario.dynamics} is rule-based; only runs of model-driven scenarios are recorded`);
+    if (store === undefined) throw new CivitasError("usage", "--replay needs the store the run was recorded in");
     const source = await store.findRun(options.replay);
     const cfg = source.config as Partial<SimRunConfig & { points: Params[] }> | null;
     if (cfg?.kind !== "simulate" || cfg.model === null || cfg.model === undefined || !Array.isArray(cfg.points)) {
@@ -309,8 +343,8 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   const { store, signal } = options;
   // ---- plan
   const plan = await planScenario(scenario, options);
-  const { entry, spec, steering, replay, suite, surveyParams, points, seeds, config, runId, display } = plan;
-  if (steering !== undefined && replay === undefined && options.executor) {
+  const { entry, spec, steering, replay, suite, points, seeds, config, runId, display } = plan;
+  if (steering !== undefined && replay === undefined && (options.executor || options.simulations)) {
     throw new CivitasError("usage", `${scenario.source}: steer decodes two prompts token by token in this process; it cannot go through --queue (a worker serves one plain model)`, {
       hint: "run the steered scenario without --queue",
     });
@@ -347,12 +381,43 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   const totals = { modelCalls: 0, cacheHits: 0, tokens: 0 };
   let factory: DynamicsFactory | undefined = options.factory;
   const graphs = new Map<string, Graph>();
-
-  const where = (name: string) => {
-    const origin = scenario.origin[name] ?? `params.${name}`;
-    return origin.startsWith("--") ? origin : `${scenario.source}: ${origin}`;
-  };
+  // Whole simulations as queue jobs (--queue, rule-based or --distribute simulations); a replay runs here.
+  const remote = replay === undefined ? options.simulations : undefined;
+  if (remote !== undefined && spec !== undefined && scenario.budget !== undefined) {
+    throw new CivitasError("usage", `${scenario.source}: budget bounds the sweep's model calls in order, but simulation jobs run at once on many workers`, {
+      hint: "remove budget, or send only the model calls through the queue (--distribute calls)",
+    });
+  }
   try {
+    if (remote !== undefined) {
+      // ---- execute on workers: each missing (point, seed) a queue job (src/queue/simulations.ts)
+      const todo = points.flatMap((_pt, p) => seeds.filter((s) => !finals.has(stoppedKey(p, s))).map((seed) => ({ point: p, seed })));
+      if (todo.length > 0) {
+        const jobs = remote({ runId, scenario: jobScenario(scenario), ...(spec === undefined ? {} : { model: spec }), ...(suite === undefined ? {} : { suiteFingerprint: suite.fingerprint }) });
+        try {
+          await jobs.run(
+            todo,
+            async ({ point: p, seed }, r) => {
+              // The record first, the metrics last: stored metrics mean a complete simulation.
+              if (r.calls !== undefined && r.calls.length > 0) await store.writeSimCalls(runId, r.calls.map((c) => ({ point: p, seed, ...c })), r.requests ?? []);
+              await store.writeSimMetrics(runId, p, seed, r.series);
+              finals.set(stoppedKey(p, seed), r.series[r.series.length - 1]!.metrics);
+              totals.modelCalls += r.modelCalls ?? 0;
+              totals.cacheHits += r.cacheHits ?? 0;
+              totals.tokens += r.promptTokens ?? 0;
+              ran++;
+              done++;
+              store.progress(runId, done, total);
+              options.onProgress?.({ done, total, modelCalls: totals.modelCalls, cacheHits: totals.cacheHits });
+            },
+            signal,
+          );
+        } finally {
+          await jobs.close();
+        }
+        if (signal?.aborted && done < total) stop = "interrupted";
+      }
+    } else
     outer: for (let p = 0; p < points.length; p++) {
       for (const seed of seeds) {
         const key = stoppedKey(p, seed);
@@ -365,11 +430,10 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
         const point = points[p]!;
         const label = `${pointLabel(point, scenario.sweep)}, seed ${seed}`;
         factory ??= await entry.factory();
-        const graph = await graphFor(point, seed, graphs, where);
-        const params: Params = { ...point, ...surveyParams, ...(point.agents === undefined ? { agents: graph.n } : {}) };
 
         let model: RecordingSimModel | undefined;
-        if (spec !== undefined) {
+        const makeModel = (): RecordingSimModel | undefined => {
+          if (spec === undefined) return undefined;
           let replayPoint = p;
           if (replay !== undefined) {
             replayPoint = replay.points.indexOf(canonical(point));
@@ -380,7 +444,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
             }
           }
           const budget = scenario.budget;
-          model = createSimModel(store, shared ?? spec, {
+          return (model = createSimModel(store, shared ?? spec, {
             runId,
             point: replayPoint,
             seed,
@@ -396,21 +460,9 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
                     ...(budget.max_tokens === undefined ? {} : { maxTokens: Math.max(0, budget.max_tokens - totals.tokens) }),
                   },
                 }),
-          });
-        }
-        const deps: DynamicsDeps = { ...(model === undefined ? {} : { model }), ...(suite === undefined ? {} : { suite }) };
-        let dynamics: Dynamics<unknown>;
-        try {
-          dynamics = factory(params, deps);
-        } catch (e) {
-          throw prefixed(e, `${scenario.source} (${label})`);
-        }
-
-        let series: { step: number; metrics: Metrics }[] = [];
-        /** Metrics taken so far (every `every` steps), kept when the budget cuts the run. */
-        const taken: { step: number; metrics: Metrics }[] = [];
-        let last: { step: number; state: unknown } | undefined;
-        let live = model !== undefined; // its calls are not yet in totals
+          }));
+        };
+        let live = spec !== undefined; // the model's calls are not yet in totals
         const report = (step?: number) => {
           const s = live ? model?.stats : undefined;
           options.onProgress?.({
@@ -421,50 +473,25 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
             ...(step === undefined ? {} : { point: p, seed, step }),
           });
         };
-        let outcome: "complete" | "budget" | "unstarted" | "interrupted" = "complete";
-        let budgetKind: "calls" | "tokens" | undefined;
+        let one: OneSimulation;
         try {
-          const r = await simulate(dynamics, {
-            graph,
-            params,
-            seed,
-            ...(scenario.every === undefined ? {} : { every: scenario.every }),
+          one = await simulateOne(scenario, plan, p, seed, {
+            factory,
+            graphs,
+            model: makeModel,
             ...(signal === undefined ? {} : { signal }),
-            onStep: (e) => {
-              last = { step: e.step, state: e.state };
-              if (e.metrics !== undefined) taken.push({ step: e.step, metrics: e.metrics });
-              if (model !== undefined) report(e.step);
-            },
+            ...(spec === undefined ? {} : { onStep: report }),
           });
-          series = r.series;
-          if (r.stop === "aborted") outcome = "interrupted";
-        } catch (e) {
-          if (isBudgetExhausted(e) && last !== undefined) {
-            outcome = "budget";
-            budgetKind = e.budget;
-            // The step that ran out failed as a whole: the state is that of the last complete step.
-            const ctx: StepContext = { graph, params, rng: seededRng(seed), step: last.step, seed };
-            const m: Metrics = { ...dynamics.metrics(last.state, ctx), steps: last.step };
-            series = [...taken.filter((t) => t.step < last!.step), { step: last.step, metrics: m }];
-          } else if (isBudgetExhausted(e)) {
-            // spent while the dynamics set up its agents: nothing to keep
-            outcome = "unstarted";
-            budgetKind = e.budget;
-          } else if (signal?.aborted) {
-            outcome = "interrupted";
-          } else {
-            throw prefixed(e, `${scenario.source} (${label})`);
-          }
         } finally {
+          live = false;
           if (model !== undefined) {
-            await model.close();
-            live = false;
             const s = model.stats;
             totals.modelCalls += s.modelCalls;
             totals.cacheHits += s.cacheHits;
             totals.tokens += s.promptTokens;
           }
         }
+        const { series, outcome, budgetKind } = one;
         if (budgetKind !== undefined) {
           budgetNote =
             budgetKind === "calls"
@@ -481,7 +508,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
         store.progress(runId, done, total);
         if (outcome === "budget") {
           stop = "budget";
-          stopped.push({ point: p, seed, steps: last!.step });
+          stopped.push({ point: p, seed, steps: one.steps! });
         } else {
           finals.set(key, series[series.length - 1]!.metrics);
         }
@@ -566,6 +593,102 @@ function metricOrder(listed: readonly string[], finals: readonly (Metrics | unde
     }
   }
   return out;
+}
+
+/** How one simulation ended (see simulateOne). */
+export interface OneSimulation {
+  /** Metrics every `every` steps and at the end (or, cut by the budget, at the last complete step). */
+  readonly series: { step: number; metrics: Metrics }[];
+  readonly outcome: "complete" | "budget" | "unstarted" | "interrupted";
+  readonly budgetKind?: "calls" | "tokens";
+  /** The last complete step, when the budget cut the simulation. */
+  readonly steps?: number;
+}
+
+/**
+ * One simulation (point p, seed) of a planned scenario, in this process: the body of runScenario's
+ * loop, and what a worker runs for a simulation job (src/queue/simulations.ts). `model` makes the
+ * simulation's SimModel (after the graph is built), closed here when the simulation ends; nothing
+ * is stored here (the caller stores the series).
+ */
+export async function simulateOne(
+  scenario: Scenario,
+  plan: Pick<ScenarioPlan, "suite" | "surveyParams" | "points">,
+  p: number,
+  seed: number,
+  o: {
+    readonly factory: DynamicsFactory;
+    /** Graphs built so far (reused across simulations when they do not depend on the seed). */
+    readonly graphs: Map<string, Graph>;
+    readonly model?: () => RecordingSimModel | undefined;
+    readonly signal?: AbortSignal;
+    /** After each step (model-driven simulations' progress). */
+    onStep?(step: number): void;
+  },
+): Promise<OneSimulation> {
+  const { signal } = o;
+  const point = plan.points[p]!;
+  const label = `${pointLabel(point, scenario.sweep)}, seed ${seed}`;
+  const where = (name: string) => {
+    const origin = scenario.origin[name] ?? `params.${name}`;
+    return origin.startsWith("--") ? origin : `${scenario.source}: ${origin}`;
+  };
+  const graph = await graphFor(point, seed, o.graphs, where);
+  const params: Params = { ...point, ...plan.surveyParams, ...(point.agents === undefined ? { agents: graph.n } : {}) };
+  const model = o.model?.();
+  try {
+    const deps: DynamicsDeps = { ...(model === undefined ? {} : { model }), ...(plan.suite === undefined ? {} : { suite: plan.suite }) };
+    let dynamics: Dynamics<unknown>;
+    try {
+      dynamics = o.factory(params, deps);
+    } catch (e) {
+      throw prefixed(e, `${scenario.source} (${label})`);
+    }
+    /** Metrics taken so far (every `every` steps), kept when the budget cuts the run. */
+    const taken: { step: number; metrics: Metrics }[] = [];
+    let last: { step: number; state: unknown } | undefined;
+    try {
+      const r = await simulate(dynamics, {
+        graph,
+        params,
+        seed,
+        ...(scenario.every === undefined ? {} : { every: scenario.every }),
+        ...(signal === undefined ? {} : { signal }),
+        onStep: (e) => {
+          last = { step: e.step, state: e.state };
+          if (e.metrics !== undefined) taken.push({ step: e.step, metrics: e.metrics });
+          o.onStep?.(e.step);
+        },
+      });
+      return { series: r.series, outcome: r.stop === "aborted" ? "interrupted" : "complete" };
+    } catch (e) {
+      if (isBudgetExhausted(e) && last !== undefined) {
+        // The step that ran out failed as a whole: the state is that of the last complete step.
+        const ctx: StepContext = { graph, params, rng: seededRng(seed), step: last.step, seed };
+        const m: Metrics = { ...dynamics.metrics(last.state, ctx), steps: last.step };
+        const end = last.step;
+        return { series: [...taken.filter((t) => t.step < end), { step: end, metrics: m }], outcome: "budget", budgetKind: e.budget, steps: end };
+      } else if (isBudgetExhausted(e)) {
+        // spent while the dynamics set up its agents: nothing to keep
+        return { series: [], outcome: "unstarted", budgetKind: e.budget };
+      } else if (signal?.aborted) {
+        return { series: [], outcome: "interrupted" };
+      }
+      throw prefixed(e, `${scenario.source} (${label})`);
+    }
+  } finally {
+    await model?.close();
+  }
+}
+
+/**
+ * The scenario a simulation job carries: as it runs here (overrides applied), without what a
+ * worker must not see or cannot use: the model section (its api_key; the worker asks its own
+ * model, of the same identity), the budget and the steering (refused with simulation jobs).
+ */
+function jobScenario(s: Scenario): Scenario {
+  const { model: _model, budget: _budget, steer: _steer, ...rest } = s;
+  return rest;
 }
 
 /** Builds (or reuses) the graph of a simulation; errors name the field that set the graph. */
