@@ -26,10 +26,22 @@
  */
 import type { DynamicsFactory } from "../types.js";
 import { createConformity } from "./conformity.js";
+import { createCooperation } from "./cooperation.js";
 import { createDonor } from "./donor.js";
 import { createOpinion } from "./opinion.js";
 
 export { createConformity, type ConformityDynamics, type ConformityState } from "./conformity.js";
+export {
+  applyAction,
+  createCooperation,
+  parseDecision,
+  parseStrategy,
+  rankAgents,
+  roundPairs,
+  ruleAction,
+  type CooperationDynamics,
+  type CooperationState,
+} from "./cooperation.js";
 export { createDonor, DONOR_STRATEGIES, donorPrompt, parseShare, type DonorDynamics, type DonorState } from "./donor.js";
 export {
   assignGroups,
@@ -45,9 +57,10 @@ export {
   type SurveySetup,
 } from "./opinion.js";
 
-/** The model-driven scenarios by name: opinion, conformity, donor. */
+/** The model-driven scenarios by name: opinion, conformity, donor, cooperation. */
 export const AGENT_SCENARIOS: Readonly<Record<string, DynamicsFactory>> = {
   opinion: createOpinion as DynamicsFactory,
   conformity: createConformity as DynamicsFactory,
   donor: createDonor as DynamicsFactory,
+  cooperation: createCooperation as DynamicsFactory,
 };
