@@ -56,6 +56,9 @@ export const METRIC_KINDS: Readonly<Record<string, MetricKind>> = {
   llm_share: share("share of agents that ask the model"),
   "strategy_<k>": share("donor game: share of agents following strategy k"),
   generosity: share("donor game: mean share given by rule-based agents"),
+  donation: share("cooperation: mean share of resources given per decision"),
+  punish_rate: share("cooperation: share of decisions that punish"),
+  strategy_words: nonNegative("cooperation: mean words of the model-written strategies"),
 };
 
 const REAL: MetricKind = { kind: "real", doc: "no known range" };
