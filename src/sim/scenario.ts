@@ -37,7 +37,7 @@ import type { DynamicsFactory, Params } from "./types.js";
 // ---------------------------------------------------------------------------------------------
 // The dynamics a scenario can name, and their parameters
 
-export const DYNAMICS_NAMES = ["degroot", "hk", "deffuant", "voter", "opinion", "conformity", "donor", "cooperation"] as const;
+export const DYNAMICS_NAMES = ["degroot", "hk", "deffuant", "voter", "opinion", "conformity", "donor", "cooperation", "pressure"] as const;
 export type DynamicsName = (typeof DYNAMICS_NAMES)[number];
 
 export interface ParamSpec {
@@ -232,6 +232,21 @@ export const DYNAMICS: Readonly<Record<DynamicsName, DynamicsEntry>> = {
     },
     metrics: ["donation", "resources", "punish_rate", "unparsed", "strategy_words", "llm_share", "consensus", "clusters", "steps"],
     factory: () => agentFactory("cooperation"),
+  },
+  pressure: {
+    name: "pressure",
+    title: "one agent answers after k peers' answers, unanimous, split or adversarial with reasons (after KAIROS, Song et al. 2025)",
+    kind: "model",
+    params: {
+      llm_share: LLM_SHARE,
+      max_peers: { type: "integer", min: 1, max: 1000, default: 6, doc: "K: agents are asked under k = 1 .. K peers" },
+      mode: { type: "string", choices: ["unanimous", "split", "adversarial"], default: "unanimous", doc: "the peers: all give the target; ceil(k/2) the target and the rest the agent's own answer; all the target, each with a reason" },
+      target: { type: "string", choices: ["lowest", "highest", "next"], default: "lowest", doc: "the peers' answer: the other option the model ranked lowest, highest, or the one after the agent's own" },
+      answer: { type: "string", choices: ["mode", "sample"], default: "mode", doc: "an agent's answer: the model's most likely option, or drawn from its distribution" },
+      rule_threshold: { type: "number", min: 0, default: 3, doc: "rule-based agents switch when this many peers give the target" },
+    },
+    metrics: ["switch_rate", "switch_rate_<k>", "switch_group_<k>", "peer_mass_<k>", "correct_<k>", "consensus", "clusters", "steps"],
+    factory: () => agentFactory("pressure"),
   },
 };
 
