@@ -116,7 +116,7 @@ describe("civitas simulate examples/pressure.yaml with the tiny model", () => {
   };
   const per = (o: Out) => Object.fromEntries(Object.entries(o.points[0]!.metrics).map(([k, v]) => [k, v.per_seed]));
 
-  it("switch rates re-derived from the stored answers; the same seed and --replay give the same numbers", async () => {
+  it("switch rates (the model's most likely answers) re-derived from the stored answers", async () => {
     const a = await run("a.duckdb");
     const setup = surveySetup("pressure", { question: QUESTION, attribute: "POLPARTY" }, suite);
     const s = await Store.open(path.join(dir, "a.duckdb"));
@@ -159,9 +159,25 @@ describe("civitas simulate examples/pressure.yaml with the tiny model", () => {
       }
     }
     assert.deepEqual([1, 2, 3].map((k) => per(a)[`switch_rate_${k}`]![0]), moved.map((m) => m / 4));
-    const b = await run("b.duckdb");
+  });
+
+  it("sampled answers under pressure: some agents switch; the same seed gives the same numbers, and --replay with no model", async () => {
+    // The tiny model's most likely option never changes under these peers (the test above sees
+    // switch rates of 0), so here the answers are drawn from its distribution (answer: sample),
+    // the target being the other option it ranks highest (about 0.28 of the mass: peer_mass_k).
+    const sampled = ["--set", "answer=sample", "--set", "target=highest"];
+    const a = await run("b.duckdb", sampled);
+    const mass = [1, 2, 3].map((k) => per(a)[`peer_mass_${k}`]![0]!);
+    for (const p of mass) assert.ok(p > 0.1 && p < 0.5, `peer_mass ${p}`);
+    // 12 draws (4 agents x 3 k) each hitting the target with p ~ 0.28; none at all has probability
+    // ~ 0.72^12 = 0.02, and the draws are seeded: this seed's run switches (a step that kept every
+    // agent's own answer would show 0)
+    const rates = [1, 2, 3].map((k) => per(a)[`switch_rate_${k}`]![0]!);
+    assert.ok(rates.some((r) => r > 0), `switch rates ${rates.join(", ")}`);
+    for (const r of rates) assert.ok(Number.isInteger(r * 4), "a share of the 4 agents");
+    const b = await run("c.duckdb", sampled);
     assert.deepEqual(per(b), per(a), "a fresh store asks the model again: the same numbers");
-    const c = await run("a.duckdb", ["--replay", a.run]);
+    const c = await run("b.duckdb", [...sampled, "--replay", a.run]);
     assert.match(c.model, /\(replay of [0-9a-f]{12}\)$/u);
     assert.deepEqual(per(c), per(a));
   });
