@@ -173,6 +173,26 @@ describe("cooperation: the rules by hand", () => {
     assert.deepEqual(a.series, b.series, "same seed, same numbers");
   });
 
+  it("agents(): a population's personas and attributes, the strategy as memory", async () => {
+    const agents = [
+      { attributes: { POLPARTY: "Democrat" }, persona: "I am a Democrat." },
+      { attributes: { POLPARTY: "Republican" }, persona: "I am a Republican." },
+    ];
+    const population = { source: "hand-made", attributes: ["POLPARTY"], agents };
+    const params = { llm_share: 0, steps: 1, punishment: false };
+    const d = AGENT_SCENARIOS.cooperation!(params, { population });
+    let st: CooperationState | undefined;
+    await simulate(d, { graph: completeGraph(2), params, seed: 1, onStep: (e) => void (st = e.state as CooperationState) });
+    const measured = d.agents!(st!);
+    assert.deepEqual(measured.map((a) => [a.persona, a.attributes, a.llm]), agents.map((a) => [a.persona, a.attributes, false]));
+    measured.forEach((a, i) => assert.equal(a.memory, `As you will recall, here is the strategy you decided to follow: ${st!.strategy[i]}`));
+    assert.match(measured[0]!.memory, /My strategy will be to give \d+% of my resources/u);
+    assert.throws(
+      () => AGENT_SCENARIOS.cooperation!(params, { population }).init({ graph: completeGraph(4), params: {}, rng: { int: () => 0, float: () => 0 }, seed: 1 }),
+      (e: unknown) => e instanceof CivitasError && /population has 2 agents, the graph 4/u.test(e.message),
+    );
+  });
+
   it("needs an even number of agents", () => {
     const d = AGENT_SCENARIOS.cooperation!({ llm_share: 0 }, {});
     assert.throws(
