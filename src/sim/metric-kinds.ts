@@ -48,6 +48,7 @@ export const METRIC_KINDS: Readonly<Record<string, MetricKind>> = {
   tv_overall: share("total variation from the overall population's answers"),
   switch_rate: share("share of agents who switched to the peers' answer, over k"),
   "switch_rate_<k>": share("share of agents who switched under k unanimous peers"),
+  "switch_group_<k>": share("pressure: share of group k's agents who switched to the peers' answer, over k"),
   "peer_mass_<k>": share("the model's probability of the peers' answer under k peers"),
   "correct_<k>": share("share of agents answering correctly under k peers"),
   cooperation: share("donor game: mean share of resources given"),
@@ -56,6 +57,9 @@ export const METRIC_KINDS: Readonly<Record<string, MetricKind>> = {
   llm_share: share("share of agents that ask the model"),
   "strategy_<k>": share("donor game: share of agents following strategy k"),
   generosity: share("donor game: mean share given by rule-based agents"),
+  donation: share("cooperation: mean share of resources given per decision"),
+  punish_rate: share("cooperation: share of decisions that punish"),
+  strategy_words: nonNegative("cooperation: mean words of the model-written strategies"),
 };
 
 const REAL: MetricKind = { kind: "real", doc: "no known range" };

@@ -6,7 +6,7 @@
  *
  * ```yaml
  * name: hk-consensus                 # required; the run is stored as suite "sim:<name>"
- * dynamics: hk                       # degroot | hk | deffuant | voter | opinion | conformity | donor
+ * dynamics: hk                       # degroot | hk | deffuant | voter | opinion | conformity | donor | cooperation | pressure
  * params: { agents: 1000, graph: complete, steps: 1000, epsilon: 0.2 }
  * sweep: { epsilon: [0.15, 0.19, 0.22, 0.25, 0.3] }   # a grid over parameters (optional)
  * seeds: 1..10                       # "a..b" inclusive, a list, or one seed (default 0)
@@ -37,7 +37,7 @@ import type { DynamicsFactory, Params } from "./types.js";
 // ---------------------------------------------------------------------------------------------
 // The dynamics a scenario can name, and their parameters
 
-export const DYNAMICS_NAMES = ["degroot", "hk", "deffuant", "voter", "opinion", "conformity", "donor"] as const;
+export const DYNAMICS_NAMES = ["degroot", "hk", "deffuant", "voter", "opinion", "conformity", "donor", "cooperation", "pressure"] as const;
 export type DynamicsName = (typeof DYNAMICS_NAMES)[number];
 
 export interface ParamSpec {
@@ -212,6 +212,41 @@ export const DYNAMICS: Readonly<Record<DynamicsName, DynamicsEntry>> = {
     },
     metrics: ["cooperation", "resources", "unparsed", "llm_share", "strategy_<k>", "generosity", "consensus", "clusters", "steps"],
     factory: () => agentFactory("donor"),
+  },
+  cooperation: {
+    name: "cooperation",
+    title: "the donor game over generations with strategies the agents write, and costly punishment (Vallinder and Hughes 2024); a step is a generation",
+    kind: "model",
+    params: {
+      llm_share: LLM_SHARE,
+      rounds: { type: "integer", min: 1, doc: "rounds per game (default: the number of agents, the paper's round robin and its reversal)" },
+      games: { type: "integer", min: 1, max: 2, default: 2, doc: "games per generation; game 2 swaps every pair's roles" },
+      endowment: { type: "number", min: 0, exclusiveMin: true, default: 10, doc: "units of every agent at the start of a game" },
+      multiplier: { type: "number", min: 0, default: 2, doc: "the recipient receives this many times the units given up" },
+      punishment: { type: "boolean", default: false, doc: "costly punishment: a donor may spend x units to take punishment_loss x from the recipient" },
+      punishment_loss: { type: "number", min: 0, default: 2, doc: "units a punished recipient loses per unit the donor spends" },
+      mutation: { type: "number", min: 0, max: 1, default: 0.05, doc: "change of a copied rule-based strategy's numbers" },
+      temperature: { type: "number", min: 0, default: 1, doc: "sampling temperature of the model's strategies and decisions" },
+      max_tokens: { type: "integer", min: 1, default: 200, doc: "tokens the model may write per decision (justification and answer)" },
+      strategy_tokens: { type: "integer", min: 1, default: 300, doc: "tokens the model may write per strategy" },
+    },
+    metrics: ["donation", "resources", "punish_rate", "unparsed", "strategy_words", "llm_share", "consensus", "clusters", "steps"],
+    factory: () => agentFactory("cooperation"),
+  },
+  pressure: {
+    name: "pressure",
+    title: "one agent answers after k peers' answers, unanimous, split or adversarial with reasons (after KAIROS, Song et al. 2025)",
+    kind: "model",
+    params: {
+      llm_share: LLM_SHARE,
+      max_peers: { type: "integer", min: 1, max: 1000, default: 6, doc: "K: agents are asked under k = 1 .. K peers" },
+      mode: { type: "string", choices: ["unanimous", "split", "adversarial"], default: "unanimous", doc: "the peers: all give the target; ceil(k/2) the target and the rest the agent's own answer; all the target, each with a reason" },
+      target: { type: "string", choices: ["lowest", "highest", "next"], default: "lowest", doc: "the peers' answer: the other option the model ranked lowest, highest, or the one after the agent's own" },
+      answer: { type: "string", choices: ["mode", "sample"], default: "mode", doc: "an agent's answer: the model's most likely option, or drawn from its distribution" },
+      rule_threshold: { type: "number", min: 0, default: 3, doc: "rule-based agents switch when this many peers give the target" },
+    },
+    metrics: ["switch_rate", "switch_rate_<k>", "switch_group_<k>", "peer_mass_<k>", "correct_<k>", "consensus", "clusters", "steps"],
+    factory: () => agentFactory("pressure"),
   },
 };
 

@@ -45,6 +45,8 @@
  * strategies every generation; a recipient's reputation is only its last donation share (the
  * paper shows a trace of its recent donations and of its recipients'); resources reset every
  * generation; there is no costly punishment variant; pairing is over the graph's neighbours.
+ * `cooperation` (cooperation.ts) implements the paper's protocol; this scenario stays as it was,
+ * so that its stored runs keep their meaning.
  *
  * Metrics (after each generation; step 0 is before the first): `cooperation` (mean share given
  * over all donations of the generation), `resources` (mean resources at its end, before

@@ -26,11 +26,34 @@
  */
 import type { DynamicsFactory } from "../types.js";
 import { createConformity } from "./conformity.js";
+import { createCooperation } from "./cooperation.js";
 import { createDonor } from "./donor.js";
 import { createOpinion } from "./opinion.js";
+import { createPressure } from "./pressure.js";
 
 export { createConformity, type ConformityDynamics, type ConformityState } from "./conformity.js";
+export {
+  applyAction,
+  createCooperation,
+  parseDecision,
+  parseStrategy,
+  rankAgents,
+  roundPairs,
+  ruleAction,
+  type CooperationDynamics,
+  type CooperationState,
+} from "./cooperation.js";
 export { createDonor, DONOR_STRATEGIES, donorPrompt, parseShare, type DonorDynamics, type DonorState } from "./donor.js";
+export {
+  createPressure,
+  PEER_REASONS,
+  peerComposition,
+  peerText,
+  switchShares,
+  type PressureDynamics,
+  type PressureMode,
+  type PressureState,
+} from "./pressure.js";
 export {
   assignGroups,
   bimodalityCoefficient,
@@ -45,9 +68,11 @@ export {
   type SurveySetup,
 } from "./opinion.js";
 
-/** The model-driven scenarios by name: opinion, conformity, donor. */
+/** The model-driven scenarios by name: opinion, conformity, donor, cooperation, pressure. */
 export const AGENT_SCENARIOS: Readonly<Record<string, DynamicsFactory>> = {
   opinion: createOpinion as DynamicsFactory,
   conformity: createConformity as DynamicsFactory,
   donor: createDonor as DynamicsFactory,
+  cooperation: createCooperation as DynamicsFactory,
+  pressure: createPressure as DynamicsFactory,
 };
