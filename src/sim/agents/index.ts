@@ -26,10 +26,12 @@
  */
 import type { DynamicsFactory } from "../types.js";
 import { createConformity } from "./conformity.js";
+import { createDebate } from "./debate.js";
 import { createDonor } from "./donor.js";
 import { createOpinion } from "./opinion.js";
 
 export { createConformity, type ConformityDynamics, type ConformityState } from "./conformity.js";
+export { assignRooms, boundedConfidence, createDebate, debateMetrics, debatePrompt, discussTail, realRange, type DebateDynamics, type DebateGroup, type DebateState } from "./debate.js";
 export { createDonor, DONOR_STRATEGIES, donorPrompt, parseShare, type DonorDynamics, type DonorState } from "./donor.js";
 export {
   assignGroups,
@@ -45,9 +47,10 @@ export {
   type SurveySetup,
 } from "./opinion.js";
 
-/** The model-driven scenarios by name: opinion, conformity, donor. */
+/** The model-driven scenarios by name: opinion, conformity, donor, debate. */
 export const AGENT_SCENARIOS: Readonly<Record<string, DynamicsFactory>> = {
   opinion: createOpinion as DynamicsFactory,
   conformity: createConformity as DynamicsFactory,
   donor: createDonor as DynamicsFactory,
+  debate: createDebate as DynamicsFactory,
 };
