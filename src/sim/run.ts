@@ -105,6 +105,14 @@ export interface SimulationReport {
   readonly model_calls: number;
   readonly cache_hits: number;
   readonly prompt_tokens: number;
+  /**
+   * Model-driven agent-steps of this invocation (an agent asking the model in a step, however many
+   * calls it makes), and the estimated prompt tokens (ceil(characters / 4)) of all their calls,
+   * cached or not, per agent-step: the context an agent's prompts hold (OASIS reports ~3,400 input
+   * tokens per active agent-step). Absent when no agent asked the model.
+   */
+  readonly agent_steps?: number;
+  readonly prompt_tokens_per_agent_step?: number;
   /** Why the budget stopped the run, when it did. */
   readonly budget_note?: string;
 }
@@ -344,7 +352,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   let done = storedCount;
   let stop: SimulationReport["stop"] = "done";
   let budgetNote: string | undefined;
-  const totals = { modelCalls: 0, cacheHits: 0, tokens: 0 };
+  const totals = { modelCalls: 0, cacheHits: 0, tokens: 0, agentSteps: 0, askedTokens: 0 };
   let factory: DynamicsFactory | undefined = options.factory;
   const graphs = new Map<string, Graph>();
 
@@ -463,6 +471,8 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
             totals.modelCalls += s.modelCalls;
             totals.cacheHits += s.cacheHits;
             totals.tokens += s.promptTokens;
+            totals.agentSteps += s.agentSteps;
+            totals.askedTokens += s.askedTokens;
           }
         }
         if (budgetKind !== undefined) {
@@ -511,7 +521,7 @@ async function scoreScenario(
     readonly ran: number;
     readonly storedCount: number;
     readonly done: number;
-    readonly totals: { readonly modelCalls: number; readonly cacheHits: number; readonly tokens: number };
+    readonly totals: { readonly modelCalls: number; readonly cacheHits: number; readonly tokens: number; readonly agentSteps: number; readonly askedTokens: number };
     readonly budgetNote?: string;
   },
 ): Promise<SimulationReport> {
@@ -535,6 +545,7 @@ async function scoreScenario(
     model_calls: totals.modelCalls,
     cache_hits: totals.cacheHits,
     prompt_tokens: totals.tokens,
+    ...(totals.agentSteps === 0 ? {} : { agent_steps: totals.agentSteps, prompt_tokens_per_agent_step: totals.askedTokens / totals.agentSteps }),
     ...(budgetNote === undefined ? {} : { budget_note: budgetNote }),
   };
   if (stop === "interrupted") {
