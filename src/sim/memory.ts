@@ -33,9 +33,10 @@
  * agent remembers; the first sentence of a short discussion message usually carries its stance
  * (messages are asked for in one or two sentences), it is deterministic, and it costs nothing.
  *
- * Entries that can never be shown again are forgotten: rendering only moves an entry towards
- * "summarised" and "dropped" as newer ones arrive, so a dropped entry stays dropped, and
- * `BoundedMemory.add` removes it. Memory per agent is therefore bounded by the budget too.
+ * Forgetting. `BoundedMemory.add` forgets the entries its rendering drops, so what an agent keeps is
+ * bounded by the budget too, and a dropped entry never comes back, even when newer entries later
+ * turn a long verbatim line into a short summary and leave room for it (a person does not recall
+ * what they have forgotten; `renderMemory` over the whole history would show it again).
  */
 import { CivitasError } from "../errors.js";
 import { CHARS_PER_TOKEN } from "../config/index.js";
