@@ -226,7 +226,7 @@ export const DYNAMICS: Readonly<Record<DynamicsName, DynamicsEntry>> = {
       memory_tokens: { type: "integer", min: 0, default: 400, doc: "token budget of each agent's memory (estimated, 4 characters a token; src/sim/memory.ts)" },
       epsilon: { type: "number", min: 0, default: 0.3, doc: "rule-based agents move towards partners within this distance on the [0, 1] scale" },
       mu: { type: "number", min: 0, max: 1, default: 0.5, doc: "rule-based agents' step towards those partners' mean" },
-      range: { type: "number", min: 0, max: 1, default: 0.8, doc: "central share of a group's real answers that counts as its range (in_range, adherence)" },
+      range: { type: "number", min: 0, max: 1, default: 0.5, doc: "central share of a group's real answers that counts as its range (in_range, adherence); 0.5: the interquartile range" },
     },
     metrics: ["position", "change", "shift_<k>", "tv_start_<k>", "tv_<k>", "tv_population", "in_range", "in_range_<k>", "adherence", "memory_tokens", "steps"],
     factory: () => agentFactory("debate"),

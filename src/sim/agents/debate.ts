@@ -69,8 +69,8 @@
  *   agents against the groups' real distributions mixed in the agents' group shares.
  * - `in_range` and `in_range_<k>`: the share of agents (of group k) whose attitude lies within their
  *   group's real range: [the group's q-quantile position, its (1 - q)-quantile position] with
- *   q = (1 - `range`) / 2 (`range` default 0.8, the central 80% of the group's real answers; the
- *   p-quantile is the smallest position whose cumulative real share reaches p); `adherence`: the
+ *   q = (1 - `range`) / 2 (`range` default 0.5: the group's interquartile range, the central half of
+ *   its real answers; the p-quantile is the smallest position whose cumulative real share reaches p); `adherence`: the
  *   mean over agents of the share of their answers so far (steps 0..t) within that range. This is
  *   Civitas's own measure of role adherence: the DEBATE paper evaluates stance alignment and opinion
  *   convergence, and no "share within the group's range" definition could be traced to it.
@@ -391,7 +391,7 @@ export function createDebate(params: Params, deps: DynamicsDeps): DebateDynamics
   const memoryTokens = numberParam(params, "memory_tokens", { default: 400, min: 0, integer: true });
   const epsilon = numberParam(params, "epsilon", { default: 0.3, min: 0 });
   const mu = numberParam(params, "mu", { default: 0.5, min: 0, max: 1 });
-  const mass = numberParam(params, "range", { default: 0.8, min: 0, max: 1 });
+  const mass = numberParam(params, "range", { default: 0.5, min: 0, max: 1 });
   const m = setup.scored.length;
   const labels = setup.labels;
   const plainQuestion = setup.groups[0]!.plain;
