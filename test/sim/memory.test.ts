@@ -69,6 +69,9 @@ describe("renderMemory", () => {
     const r = renderMemory(entries, { budget: 3, header: "H" });
     assert.deepEqual(r, { text: "", verbatim: 0, summarised: 0, dropped: 3 });
     assert.equal(renderMemory([], { budget: 100 }).text, "");
+    // at the bound: "H\nS: abcd" is 9 characters, one more than 2 tokens x 4, and fits 3 tokens
+    assert.equal(renderMemory([{ speaker: "S", text: "abcd" }], { budget: 2, header: "H" }).text, "");
+    assert.equal(renderMemory([{ speaker: "S", text: "abcd" }], { budget: 3, header: "H" }).text, "H\nS: abcd");
     assert.equal(renderMemory(entries, { budget: 0 }).text, "");
   });
 
