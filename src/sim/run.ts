@@ -108,8 +108,8 @@ export interface SimulationReport {
   /**
    * Model-driven agent-steps of this invocation (an agent asking the model in a step, however many
    * calls it makes), and the estimated prompt tokens (ceil(characters / 4)) of all their calls,
-   * cached or not, per agent-step: the context an agent's prompts hold (OASIS reports ~3,400 input
-   * tokens per active agent-step). Absent when no agent asked the model.
+   * cached or not, per agent-step: the context an agent's prompts hold (issue 16 cites OASIS's
+   * ~3,400 input tokens per active agent-step; docs/simulate.md). Absent when no agent asked the model.
    */
   readonly agent_steps?: number;
   readonly prompt_tokens_per_agent_step?: number;
