@@ -224,7 +224,7 @@ export const DYNAMICS: Readonly<Record<DynamicsName, DynamicsEntry>> = {
       max_tokens: { type: "integer", min: 1, default: 48, doc: "tokens the model may write per message" },
       temperature: { type: "number", min: 0, default: 0.7, doc: "sampling temperature of the messages" },
       memory_tokens: { type: "integer", min: 0, default: 400, doc: "token budget of each agent's memory (estimated, 4 characters a token; src/sim/memory.ts)" },
-      epsilon: { type: "number", min: 0, default: 0.3, doc: "rule-based agents move towards partners within this distance on the [0, 1] scale" },
+      epsilon: { type: "number", min: 0, default: 0.4, doc: "rule-based agents move towards partners within this distance on the [0, 1] scale (0.4: neighbouring options of a 4- or 5-point scale, not farther)" },
       mu: { type: "number", min: 0, max: 1, default: 0.5, doc: "rule-based agents' step towards those partners' mean" },
       range: { type: "number", min: 0, max: 1, default: 0.5, doc: "central share of a group's real answers that counts as its range (in_range, adherence); 0.5: the interquartile range" },
     },

@@ -22,7 +22,7 @@ import {
   type DebateState,
 } from "../../src/sim/agents/index.js";
 import { simulate } from "../../src/sim/engine.js";
-import { completeGraph } from "../../src/sim/graph.js";
+import { completeGraph, lattice2d, neighborsOf } from "../../src/sim/graph.js";
 import type { AgentPopulation, StepContext } from "../../src/sim/types.js";
 import { loadOpinionQA, type Suite } from "../../src/surveys/index.js";
 import { OPINIONQA } from "../helpers/paths.js";
@@ -209,6 +209,25 @@ describe("debate world (no model)", () => {
     const other = await run(6);
     assert.notDeepEqual(other.r.series, r.series);
     assert.ok(d.agents !== undefined);
+  });
+
+  it("with partners: graph, rule-based agents move from their graph neighbours' attitudes", async () => {
+    const graph = lattice2d(4, 4, { torus: true });
+    const d = createDebate({ ...params, partners: "graph", agents: 16 }, { suite });
+    const ctx = { graph, params: { ...params, agents: 16 }, rng: seededRng(4), seed: 4 };
+    const st = await d.init(ctx);
+    let moved = 0;
+    for (let step = 0; step < 3; step++) {
+      const before = [...st.position];
+      await d.step(st, { ...ctx, step });
+      assert.deepEqual(st.rooms, []);
+      for (let i = 0; i < 16; i++) {
+        const want = boundedConfidence(before[i]!, [...neighborsOf(graph, i)].map((j) => before[j]!), 0.4, 0.5);
+        close(st.position[i]!, want, `step ${step}, agent ${i}`);
+        if (st.position[i] !== before[i]) moved++;
+      }
+    }
+    assert.ok(moved > 0, "the default epsilon lets neighbouring options meet");
   });
 
   it("takes its agents from population: when given, grouped by the attribute, with their personas", async () => {

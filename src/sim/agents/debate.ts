@@ -47,7 +47,7 @@
  *    an option distribution over the labels, renormalised over the scored options (an answer with
  *    no mass on them keeps the previous one). A rule-based agent moves by bounded confidence
  *    (Hegselmann and Krause 2002, with a step): a <- a + mu * mean(a_j - a) over its partners j with
- *    |a_j - a| <= epsilon (attitudes at the start of the round; `epsilon` default 0.3, `mu` default
+ *    |a_j - a| <= epsilon (attitudes at the start of the round; `epsilon` default 0.4, `mu` default
  *    0.5; no such partner: it keeps its attitude).
  * All calls of a phase are issued together; the step changes no agent (memories included) until
  * all its calls have answered, so a budget that runs out leaves the last complete round. Never
@@ -389,7 +389,7 @@ export function createDebate(params: Params, deps: DynamicsDeps): DebateDynamics
   const maxTokens = numberParam(params, "max_tokens", { default: 48, min: 1, integer: true });
   const temperature = numberParam(params, "temperature", { default: 0.7, min: 0 });
   const memoryTokens = numberParam(params, "memory_tokens", { default: 400, min: 0, integer: true });
-  const epsilon = numberParam(params, "epsilon", { default: 0.3, min: 0 });
+  const epsilon = numberParam(params, "epsilon", { default: 0.4, min: 0 });
   const mu = numberParam(params, "mu", { default: 0.5, min: 0, max: 1 });
   const mass = numberParam(params, "range", { default: 0.5, min: 0, max: 1 });
   const m = setup.scored.length;
