@@ -18,7 +18,8 @@
  *
  * Step 0 (init): every agent answers before any talk. A model-driven agent asks its persona prompt
  * with an empty memory, which is exactly the prompt of `civitas eval --persona` (so the two share
- * cached answers); a rule-based agent draws an option from its group's real answers (run RNG).
+ * cached answers; an answer with no mass on the scored options counts as uniform over them); a
+ * rule-based agent draws an option from its group's real answers (run RNG).
  *
  * A step is a round (synchronous):
  * 1. Partners. `partners: rooms` (default): the agents are dealt into rooms of at most `room_size`
