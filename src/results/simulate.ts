@@ -60,6 +60,9 @@ export const simulationResult = z.object({
   model_calls: count,
   cache_hits: count,
   prompt_tokens: count,
+  /** Model-driven agent-steps of that invocation, and the estimated prompt tokens of their calls per agent-step. Absent when no agent asked the model (and in runs stored before them). */
+  agent_steps: count.optional(),
+  prompt_tokens_per_agent_step: z.number().optional(),
   /** Why the budget stopped the run, when it did. */
   budget_note: z.string().optional(),
 });

@@ -60,6 +60,15 @@ export const METRIC_KINDS: Readonly<Record<string, MetricKind>> = {
   donation: share("cooperation: mean share of resources given per decision"),
   punish_rate: share("cooperation: share of decisions that punish"),
   strategy_words: nonNegative("cooperation: mean words of the model-written strategies"),
+  position: share("debate: mean attitude, the expected position on the question's scale normalised to [0, 1]"),
+  change: share("debate: mean absolute change of an agent's attitude since step 0"),
+  "shift_<k>": { kind: "bounded", min: -1, max: 1, doc: "debate: mean change of group k's attitudes since step 0" },
+  "tv_start_<k>": share("debate: total variation of group k's answers from its real ones at step 0"),
+  "tv_<k>": share("debate: total variation of group k's answers from its real ones"),
+  in_range: share("debate: share of agents whose attitude lies in their group's real range"),
+  "in_range_<k>": share("debate: share of group k's agents whose attitude lies in its real range"),
+  adherence: share("debate: mean share of an agent's answers so far within its group's real range"),
+  memory_tokens: nonNegative("debate: mean estimated tokens of the model-driven agents' memories"),
 };
 
 const REAL: MetricKind = { kind: "real", doc: "no known range" };

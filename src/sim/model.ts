@@ -44,6 +44,7 @@
  * Completions are `sample` requests with n = 1 (method parameters n, temperature, max_tokens, seed,
  * constrain false); the text returned is the completion's.
  */
+import { CHARS_PER_TOKEN } from "../config/index.js";
 import { CivitasError, messageOf } from "../errors.js";
 import { renormalise, type ModelSpec } from "../models/index.js";
 import { DEFAULT_SAMPLES, inProcessExecutor, requestKey, type Executor, type ModelRequest } from "../runs/index.js";
@@ -78,6 +79,17 @@ export interface SimModelRunStats extends SimModelStats {
   readonly modelCalls: number;
   /** Calls answered from a recorded run (replay). */
   readonly replayed: number;
+  /**
+   * Model-driven agent-steps: distinct (step, agent) pairs of the calls answered (an agent that
+   * writes a message and then answers in one step is one agent-step).
+   */
+  readonly agentSteps: number;
+  /**
+   * Prompt tokens of every call answered, cached, replayed or not, estimated as
+   * ceil(characters / 4) (CHARS_PER_TOKEN, src/config/tokens.ts): what the agents' prompts hold,
+   * the same whoever answers them (unlike promptTokens, what the model evaluated).
+   */
+  readonly askedTokens: number;
 }
 
 /** A SimModel with the run's side: writing the record, the budget, closing the model. */
@@ -140,6 +152,11 @@ class StoreSimModel implements RecordingSimModel {
   private modelCalls = 0;
   private tokens = 0;
   private isExhausted = false;
+  // agent-steps: distinct (step, agent) pairs of answered calls; the sets of the last two steps
+  // seen are kept (a step's calls complete before the next step's start, src/sim/agents contract)
+  private agentStepsDone = 0;
+  private readonly stepAgents = new Map<number, Set<number>>();
+  private asked = 0;
 
   // in flight: time-weighted mean while any is in flight
   private inFlight = 0;
@@ -210,6 +227,8 @@ class StoreSimModel implements RecordingSimModel {
       cacheHits: this.hits,
       modelCalls: this.modelCalls,
       replayed: this.replayedCalls,
+      agentSteps: this.agentStepsDone + [...this.stepAgents.values()].reduce((a, x) => a + x.size, 0),
+      askedTokens: this.asked,
       promptTokens: this.tokens,
       maxInFlight: this.peak,
       meanInFlight: busy > 0 ? area / busy : 0,
@@ -263,6 +282,23 @@ class StoreSimModel implements RecordingSimModel {
     return Array.isArray(texts) && typeof texts[0] === "string" ? texts[0] : "";
   }
 
+  /** Counts an answered call's agent-step and estimated prompt tokens (stats.agentSteps, stats.askedTokens). */
+  private countAsked(prompt: string, query: SimQuery): void {
+    this.asked += Math.ceil(prompt.length / CHARS_PER_TOKEN);
+    let agents = this.stepAgents.get(query.step);
+    if (agents === undefined) {
+      agents = new Set();
+      this.stepAgents.set(query.step, agents);
+      for (const [s, set] of this.stepAgents) {
+        if (s < query.step - 1) {
+          this.agentStepsDone += set.size;
+          this.stepAgents.delete(s);
+        }
+      }
+    }
+    agents.add(query.agent);
+  }
+
   private keyOf(prompt: string, method: string, sig: string, compute: () => string): string {
     let byPrompt = this.keys.get(prompt);
     if (byPrompt === undefined) {
@@ -302,6 +338,7 @@ class StoreSimModel implements RecordingSimModel {
       });
     }
     const { row, fresh } = await p;
+    this.countAsked(request.prompt, query);
     this.answeredCalls++;
     if (joined || !fresh) this.hits++;
     this.writer.add({
@@ -410,6 +447,7 @@ class StoreSimModel implements RecordingSimModel {
         hint: "its cached answers were removed (civitas cache prune or cache clear); a replay needs them: run the scenario without --replay to record it again",
       });
     }
+    this.countAsked(row.prompt, query);
     this.answeredCalls++;
     this.hits++;
     this.replayedCalls++;

@@ -138,6 +138,14 @@ export interface SimulationReport {
   readonly model_calls: number;
   readonly cache_hits: number;
   readonly prompt_tokens: number;
+  /**
+   * Model-driven agent-steps of this invocation (an agent asking the model in a step, however many
+   * calls it makes), and the estimated prompt tokens (ceil(characters / 4)) of all their calls,
+   * cached or not, per agent-step: the context an agent's prompts hold (issue 16 cites OASIS's
+   * ~3,400 input tokens per active agent-step; docs/simulate.md). Absent when no agent asked the model.
+   */
+  readonly agent_steps?: number;
+  readonly prompt_tokens_per_agent_step?: number;
   /** Why the budget stopped the run, when it did. */
   readonly budget_note?: string;
 }
@@ -378,7 +386,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   let done = storedCount;
   let stop: SimulationReport["stop"] = "done";
   let budgetNote: string | undefined;
-  const totals = { modelCalls: 0, cacheHits: 0, tokens: 0 };
+  const totals = { modelCalls: 0, cacheHits: 0, tokens: 0, agentSteps: 0, askedTokens: 0 };
   let factory: DynamicsFactory | undefined = options.factory;
   const graphs = new Map<string, Graph>();
   // Whole simulations as queue jobs (--queue, rule-based or --distribute simulations); a replay runs here.
@@ -489,6 +497,8 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
             totals.modelCalls += s.modelCalls;
             totals.cacheHits += s.cacheHits;
             totals.tokens += s.promptTokens;
+            totals.agentSteps += s.agentSteps;
+            totals.askedTokens += s.askedTokens;
           }
         }
         const { series, outcome, budgetKind } = one;
@@ -538,7 +548,7 @@ async function scoreScenario(
     readonly ran: number;
     readonly storedCount: number;
     readonly done: number;
-    readonly totals: { readonly modelCalls: number; readonly cacheHits: number; readonly tokens: number };
+    readonly totals: { readonly modelCalls: number; readonly cacheHits: number; readonly tokens: number; readonly agentSteps: number; readonly askedTokens: number };
     readonly budgetNote?: string;
   },
 ): Promise<SimulationReport> {
@@ -562,6 +572,7 @@ async function scoreScenario(
     model_calls: totals.modelCalls,
     cache_hits: totals.cacheHits,
     prompt_tokens: totals.tokens,
+    ...(totals.agentSteps === 0 ? {} : { agent_steps: totals.agentSteps, prompt_tokens_per_agent_step: totals.askedTokens / totals.agentSteps }),
     ...(budgetNote === undefined ? {} : { budget_note: budgetNote }),
   };
   if (stop === "interrupted") {

@@ -6,7 +6,7 @@
  *
  * ```yaml
  * name: hk-consensus                 # required; the run is stored as suite "sim:<name>"
- * dynamics: hk                       # degroot | hk | deffuant | voter | opinion | conformity | donor | cooperation | pressure
+ * dynamics: hk                       # degroot | hk | deffuant | voter | opinion | conformity | donor | cooperation | pressure | debate
  * params: { agents: 1000, graph: complete, steps: 1000, epsilon: 0.2 }
  * sweep: { epsilon: [0.15, 0.19, 0.22, 0.25, 0.3] }   # a grid over parameters (optional)
  * seeds: 1..10                       # "a..b" inclusive, a list, or one seed (default 0)
@@ -37,7 +37,7 @@ import type { DynamicsFactory, Params } from "./types.js";
 // ---------------------------------------------------------------------------------------------
 // The dynamics a scenario can name, and their parameters
 
-export const DYNAMICS_NAMES = ["degroot", "hk", "deffuant", "voter", "opinion", "conformity", "donor", "cooperation", "pressure"] as const;
+export const DYNAMICS_NAMES = ["degroot", "hk", "deffuant", "voter", "opinion", "conformity", "donor", "cooperation", "pressure", "debate"] as const;
 export type DynamicsName = (typeof DYNAMICS_NAMES)[number];
 
 export interface ParamSpec {
@@ -247,6 +247,24 @@ export const DYNAMICS: Readonly<Record<DynamicsName, DynamicsEntry>> = {
     },
     metrics: ["switch_rate", "switch_rate_<k>", "switch_group_<k>", "peer_mass_<k>", "correct_<k>", "consensus", "clusters", "steps"],
     factory: () => agentFactory("pressure"),
+  },
+  debate: {
+    name: "debate",
+    title: "groups with opposing personas discuss a survey question in rounds of free text, then answer it (src/sim/agents/debate.ts)",
+    kind: "model",
+    params: {
+      llm_share: LLM_SHARE,
+      partners: { type: "string", choices: ["rooms", "graph"], default: "rooms", doc: "who reads whom each round: rooms drawn across groups, or graph neighbours" },
+      room_size: { type: "integer", min: 2, default: 4, doc: "agents per debate room at most (partners: rooms)" },
+      max_tokens: { type: "integer", min: 1, default: 48, doc: "tokens the model may write per message" },
+      temperature: { type: "number", min: 0, default: 0.7, doc: "sampling temperature of the messages" },
+      memory_tokens: { type: "integer", min: 0, default: 400, doc: "token budget of each agent's memory (estimated, 4 characters a token; src/sim/memory.ts)" },
+      epsilon: { type: "number", min: 0, default: 0.4, doc: "rule-based agents move towards partners within this distance on the [0, 1] scale (0.4: neighbouring options of a 4- or 5-point scale, not farther)" },
+      mu: { type: "number", min: 0, max: 1, default: 0.5, doc: "rule-based agents' step towards those partners' mean" },
+      range: { type: "number", min: 0, max: 1, default: 0.5, doc: "central share of a group's real answers that counts as its range (in_range, adherence); 0.5: the interquartile range" },
+    },
+    metrics: ["position", "change", "shift_<k>", "tv_start_<k>", "tv_<k>", "tv_population", "in_range", "in_range_<k>", "adherence", "memory_tokens", "steps"],
+    factory: () => agentFactory("debate"),
   },
 };
 

@@ -137,6 +137,7 @@ describe("createSimModel", () => {
       assert.equal(recorded.result.stop, "steps", "the recorded run must use every step for this test");
       assert.ok(rec.stats.modelCalls > 0);
       assert.equal(rec.stats.calls, 16 * 5, "one call per agent at init and at each of 4 steps");
+      assert.equal(rec.stats.agentSteps, 16 * 5, "every agent asks at init and at each step: one agent-step each");
       const calls = await store.simCalls("rec", 1, 7);
       assert.equal(calls.length, rec.stats.calls);
       assert.deepEqual(
@@ -153,6 +154,9 @@ describe("createSimModel", () => {
       assert.deepEqual(replayed.result.series, recorded.result.series);
       assert.deepEqual(replayed.result.final, recorded.result.final);
       assert.deepEqual({ calls: rep.stats.calls, replayed: rep.stats.replayed, modelCalls: rep.stats.modelCalls }, { calls: rec.stats.calls, replayed: rec.stats.calls, modelCalls: 0 });
+      // the prompts' size is the same whoever answers them
+      assert.deepEqual([rep.stats.agentSteps, rep.stats.askedTokens], [rec.stats.agentSteps, rec.stats.askedTokens]);
+      assert.ok(rec.stats.askedTokens > 0);
       assert.deepEqual(await store.simCalls("rep", 1, 7), [], "a replay writes no calls of its own");
 
       // a changed scenario (another seed: other neighbours, other prompts) is refused

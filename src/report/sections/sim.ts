@@ -362,6 +362,10 @@ export async function simBody(store: Store, run: RunRow, r: SimulationResult, so
       ["model", r.model === "none" ? null : r.model],
       ["simulations", `${s.total} (${s.run} run by the last invocation, ${s.stored} from the store${s.stopped.length ? `, ${s.stopped.length} stopped early by the budget` : ""}${s.not_run ? `, ${s.not_run} not run` : ""})`],
       ["model calls", r.model === "none" ? null : `${r.model_calls} (${r.cache_hits} from the cache, ${r.prompt_tokens} prompt tokens)`],
+      [
+        "prompt tokens per agent-step",
+        r.agent_steps === undefined || r.prompt_tokens_per_agent_step === undefined ? null : `~${Math.round(r.prompt_tokens_per_agent_step)} (estimated, ${r.agent_steps} agent-steps)`,
+      ],
       ["run", `${run.id} · ${run.status} · created ${run.createdAt.toISOString().slice(0, 19).replace("T", " ")}`],
       ["command", html`<code>${redactCommandLine(run.command)}</code>`],
     ]),

@@ -46,7 +46,11 @@ export function formatSimulation(r: SimulationResult, options: { seconds?: numbe
     if (dropped) out.push(dropped);
   }
   const s = r.simulations;
-  const calls = r.model === "none" ? "" : ` · ${r.model_calls} model calls, ${r.cache_hits} from the cache`;
+  const perStep =
+    r.agent_steps === undefined || r.prompt_tokens_per_agent_step === undefined
+      ? ""
+      : ` · ~${Math.round(r.prompt_tokens_per_agent_step)} prompt tokens per agent-step (estimated, ${r.agent_steps} agent-steps)`;
+  const calls = r.model === "none" ? "" : ` · ${r.model_calls} model calls, ${r.cache_hits} from the cache${perStep}`;
   out.push("");
   out.push(
     `run ${r.run} · ${s.total} simulation${s.total === 1 ? "" : "s"} (${s.run} run, ${s.stored} from the store${s.stopped.length ? `, ${s.stopped.length} stopped early` : ""}${s.not_run ? `, ${s.not_run} not run` : ""})` +

@@ -27,6 +27,7 @@
 import type { DynamicsFactory } from "../types.js";
 import { createConformity } from "./conformity.js";
 import { createCooperation } from "./cooperation.js";
+import { createDebate } from "./debate.js";
 import { createDonor } from "./donor.js";
 import { createOpinion } from "./opinion.js";
 import { createPressure } from "./pressure.js";
@@ -43,6 +44,7 @@ export {
   type CooperationDynamics,
   type CooperationState,
 } from "./cooperation.js";
+export { assignRooms, boundedConfidence, createDebate, debateMetrics, debatePrompt, discussTail, realRange, type DebateDynamics, type DebateGroup, type DebateState } from "./debate.js";
 export { createDonor, DONOR_STRATEGIES, donorPrompt, parseShare, type DonorDynamics, type DonorState } from "./donor.js";
 export {
   createPressure,
@@ -68,11 +70,12 @@ export {
   type SurveySetup,
 } from "./opinion.js";
 
-/** The model-driven scenarios by name: opinion, conformity, donor, cooperation, pressure. */
+/** The model-driven scenarios by name: opinion, conformity, donor, cooperation, pressure, debate. */
 export const AGENT_SCENARIOS: Readonly<Record<string, DynamicsFactory>> = {
   opinion: createOpinion as DynamicsFactory,
   conformity: createConformity as DynamicsFactory,
   donor: createDonor as DynamicsFactory,
   cooperation: createCooperation as DynamicsFactory,
   pressure: createPressure as DynamicsFactory,
+  debate: createDebate as DynamicsFactory,
 };
