@@ -27,9 +27,11 @@
 import type { DynamicsFactory } from "../types.js";
 import { createConformity } from "./conformity.js";
 import { createDonor } from "./donor.js";
+import { createFeed } from "./feed.js";
 import { createOpinion } from "./opinion.js";
 
 export { createConformity, type ConformityDynamics, type ConformityState } from "./conformity.js";
+export { cleanPost, createFeed, feedMetrics, feedParams, initialFollows, type FeedDynamics, type FeedParams, type FeedState } from "./feed.js";
 export { createDonor, DONOR_STRATEGIES, donorPrompt, parseShare, type DonorDynamics, type DonorState } from "./donor.js";
 export {
   assignGroups,
@@ -45,9 +47,10 @@ export {
   type SurveySetup,
 } from "./opinion.js";
 
-/** The model-driven scenarios by name: opinion, conformity, donor. */
+/** The model-driven scenarios by name: opinion, conformity, donor, feed. */
 export const AGENT_SCENARIOS: Readonly<Record<string, DynamicsFactory>> = {
   opinion: createOpinion as DynamicsFactory,
   conformity: createConformity as DynamicsFactory,
   donor: createDonor as DynamicsFactory,
+  feed: createFeed as DynamicsFactory,
 };
