@@ -17,8 +17,8 @@
  * ratio per 10x agents; 10 is linear). Best of --rounds timings for (a), after one untimed
  * warm-up run; one timed cached run for (b). Figures are one machine's on whatever else it is doing: read them as rough.
  *
- *   npx tsx bench/societies.ts            # 10 steps, 3 rounds
- *   npx tsx bench/societies.ts --short    # 4 steps, 2 rounds (about a minute)
+ *   npx tsx bench/societies.ts            # 20 steps, best of 7 rule-based rounds
+ *   npx tsx bench/societies.ts --short    # 10 steps, best of 5 (well under a minute)
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -38,8 +38,8 @@ import { tempDir } from "../test/helpers/paths.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { values: flags } = parseArgs({ options: { short: { type: "boolean", default: false }, steps: { type: "string" }, rounds: { type: "string" } } });
-const STEPS = Number(flags.steps ?? (flags.short ? 4 : 10));
-const ROUNDS = Number(flags.rounds ?? (flags.short ? 2 : 3));
+const STEPS = Number(flags.steps ?? (flags.short ? 10 : 20));
+const ROUNDS = Number(flags.rounds ?? (flags.short ? 5 : 7));
 for (const [name, v] of [["steps", STEPS], ["rounds", ROUNDS]] as const) if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a whole number >= 1`);
 const SEED = 42;
 const SIZES = [10_000, 100_000];
