@@ -35,7 +35,7 @@ describe("feed with the tiny model", () => {
   });
 
   // 8 agents, half of them model-driven, all active, each shown 2 posts and writing a post every step.
-  const params = { question: "SAFECRIME_W26", attribute: "POLPARTY", llm_share: 0.5, active_share: 1, feed_size: 2, post_prob: 1, post_tokens: 8, memory: 4, steps: 2 };
+  const params = { question: "SAFECRIME_W26", attribute: "POLPARTY", llm_share: 0.5, active_share: 1, feed_size: 2, post_prob: 1, post_tokens: 8, memory: 3, steps: 2 };
   const graph = completeGraph(8);
 
   /** The real SimModel, with every query it is asked kept (in the order asked). */
@@ -79,7 +79,7 @@ describe("feed with the tiny model", () => {
     for (const a of d.agents!(st).map((x, i) => ({ ...x, i })).filter((x) => x.llm)) {
       const lines = a.memory.split("\n");
       assert.equal(lines[0], "What you read and wrote lately:");
-      assert.ok(lines.length - 1 <= 4);
+      assert.ok(lines.length - 1 <= 3, "at most `memory` lines");
       assert.equal(lines.filter((l) => /^- user \d+ /u.test(l)).length, 2, `agent ${a.i} read 2 posts`);
     }
     // step 2's measurement shows what the agent wrote at step 1 (if it wrote anything)

@@ -71,6 +71,9 @@ describe("feed ranking on a hand-made network", () => {
   it("mix: w_f F + w_p log10(max(likes, 1)) - w_r age, ties to the newer post", () => {
     // p0: 1 + 0 - 0.5*3 = -0.5; p1: 0 + 1 - 0.5*2 = 0; p2: 0 + 0 - 0.5*1 = -0.5 (tie with p0: p2 is newer)
     assert.deepEqual(feedOf(spec("mix"), log, last, g, 0, now, 3), [1, 2, 0]);
+    assert.equal(postScore(spec("mix"), log, 0, now, true), -0.5);
+    assert.equal(postScore(spec("mix"), log, 1, now, false), 0);
+    assert.equal(postScore(spec("mix"), log, 2, now, false), -0.5);
     // w_f = 2: p0 = 0.5 beats p1 = 0, although p0 is last by the shared score (found through the followees)
     assert.deepEqual(feedOf(spec("mix", { wFollows: 2 }), log, last, g, 0, now, 1), [0]);
     // w_f = 0 is the hot score: log10(max(likes,1)) - w_r age
@@ -236,20 +239,23 @@ describe("feed worlds without a model", () => {
   });
 
   it("bounded confidence: an attitude moves mu of the way to the mean of the posts within epsilon", async () => {
-    // Agent 1 at 0.2 reads p0 (stance 0.3) and p1 (stance 0.9, beyond epsilon 0.3): x1 = 0.2 + 0.5 * (0.3 - 0.2) = 0.25.
-    const graph = completeGraph(3);
-    const params = { ...base, agents: 3, steps: 1, active_share: 1, like_max: 0, post_prob: 0, unfollow_prob: 0, epsilon: 0.3, mu: 0.5, ranking: "recency" };
+    // Attitudes 0.3, 0.2, 0.9, 0.4; posts p0 by 0 (stance 0.3), p1 by 2 (0.9), p2 by 3 (0.4); epsilon 0.3, mu 0.5.
+    // Agent 1 (0.2) reads p0, p1, p2; within epsilon: p0 (+0.1), p2 (+0.2): x1 = 0.2 + 0.5 * 0.15 = 0.275.
+    // Agent 0 (0.3) reads p1 (no), p2 (+0.1): 0.35. Agent 2 (0.9) reads p0, p2: both beyond epsilon: 0.9.
+    // Agent 3 (0.4) reads p0 (-0.1), p1 (no): 0.35.
+    const graph = completeGraph(4);
+    const params = { ...base, agents: 4, steps: 1, active_share: 1, like_max: 0, post_prob: 0, unfollow_prob: 0, epsilon: 0.3, mu: 0.5, ranking: "recency" };
     const d = createFeed(params, { suite });
     const rng = seededRng(5);
     const st = (await d.init(ctx(graph, params, 0, rng))) as FeedState;
-    st.x.set([0.3, 0.2, 0.9]);
+    st.x.set([0.3, 0.2, 0.9, 0.4]);
     addPost(st.posts, st.lastByAuthor, { author: 0, created: 0, stance: 0.3, root: -1, seed: 0 });
     addPost(st.posts, st.lastByAuthor, { author: 2, created: 0, stance: 0.9, root: -1, seed: 0 });
+    addPost(st.posts, st.lastByAuthor, { author: 3, created: 0, stance: 0.4, root: -1, seed: 0 });
     await d.step(st, ctx(graph, params, 0, rng));
-    assert.ok(Math.abs(st.x[1]! - 0.25) < 1e-12); // 0.2 + 0.5 * (0.3 - 0.2) in doubles
-    // agent 0 (0.3) reads only p1 (0.9): beyond epsilon, unchanged; agent 2 (0.9) reads only p0: unchanged
-    assert.equal(st.x[0], 0.3);
-    assert.equal(st.x[2], 0.9);
+    // tolerance: a few additions and one halving of doubles, each off by at most an ulp (~1e-16)
+    const want = [0.35, 0.275, 0.9, 0.35];
+    want.forEach((w, i) => assert.ok(Math.abs(st.x[i]! - w) < 1e-12, `agent ${i}: ${st.x[i]} != ${w}`));
     assert.equal(feedMetrics(st, d.setup, d.params).likes, 0);
   });
 
