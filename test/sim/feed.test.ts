@@ -31,7 +31,7 @@ import {
   type RankingSpec,
 } from "../../src/sim/feed/index.js";
 import { completeGraph, csrFromEdges } from "../../src/sim/graph.js";
-import type { Graph, Params, StepContext } from "../../src/sim/types.js";
+import type { AgentPopulation, Graph, Params, StepContext } from "../../src/sim/types.js";
 import { loadOpinionQA, type Suite } from "../../src/surveys/index.js";
 import { OPINIONQA } from "../helpers/paths.js";
 
@@ -286,7 +286,7 @@ describe("feed worlds without a model", () => {
       assert.equal(a.persona, g.persona.text);
       assert.ok(a.persona.length > 0);
     });
-    const population = {
+    const population: AgentPopulation = {
       source: "hand-made",
       attributes: ["POLPARTY", "SEX"],
       agents: [
