@@ -326,7 +326,6 @@ export function createFeed(params: Params, deps: DynamicsDeps): FeedDynamics {
         attributes = population.agents.map((a) => a.attributes);
       } else {
         group = assignGroups(n, setup.groups.map((g) => g.weight), rng);
-        personas = setup.groups.map((g) => g.persona.text);
         const byGroup = setup.groups.map((g) => (g.population?.attribute ? { [g.population.attribute]: g.population.value } : {}));
         personas = Array.from(group, (g) => setup.groups[g]!.persona.text);
         attributes = Array.from(group, (g) => byGroup[g]!);
