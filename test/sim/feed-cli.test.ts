@@ -25,8 +25,9 @@ describe("civitas simulate examples/feed.yaml", () => {
       assert.equal(r.code, 0, r.stderr);
       return JSON.parse(r.stdout) as SimJson;
     };
-    const a = await run("a.duckdb");
-    const b = await run("b.duckdb");
+    // two fresh stores, side by side (two processes): nothing cached, the same seed
+    const [a, b] = await Promise.all([run("a.duckdb"), run("b.duckdb")]);
+    assert.ok(b.model_calls > 0, "the second run asked the model too (its own store)");
     assert.ok(a.model_calls > 0, "the first run asked the model");
     assert.equal(b.run, a.run);
     assert.deepEqual(b.points, a.points);
