@@ -6,7 +6,7 @@
  *
  * ```yaml
  * name: hk-consensus                 # required; the run is stored as suite "sim:<name>"
- * dynamics: hk                       # degroot | hk | deffuant | voter | opinion | conformity | donor | cooperation | pressure | debate
+ * dynamics: hk                       # degroot | hk | deffuant | voter | opinion | conformity | donor | cooperation | pressure | debate | feed
  * params: { agents: 1000, graph: complete, steps: 1000, epsilon: 0.2 }
  * sweep: { epsilon: [0.15, 0.19, 0.22, 0.25, 0.3] }   # a grid over parameters (optional)
  * seeds: 1..10                       # "a..b" inclusive, a list, or one seed (default 0)
@@ -37,7 +37,7 @@ import type { DynamicsFactory, Params } from "./types.js";
 // ---------------------------------------------------------------------------------------------
 // The dynamics a scenario can name, and their parameters
 
-export const DYNAMICS_NAMES = ["degroot", "hk", "deffuant", "voter", "opinion", "conformity", "donor", "cooperation", "pressure", "debate"] as const;
+export const DYNAMICS_NAMES = ["degroot", "hk", "deffuant", "voter", "opinion", "conformity", "donor", "cooperation", "pressure", "debate", "feed"] as const;
 export type DynamicsName = (typeof DYNAMICS_NAMES)[number];
 
 export interface ParamSpec {
@@ -265,6 +265,42 @@ export const DYNAMICS: Readonly<Record<DynamicsName, DynamicsEntry>> = {
     },
     metrics: ["position", "change", "shift_<k>", "tv_start_<k>", "tv_<k>", "tv_population", "in_range", "in_range_<k>", "adherence", "memory_tokens", "steps"],
     factory: () => agentFactory("debate"),
+  },
+  feed: {
+    name: "feed",
+    title: "a social network feed (OASIS, S^3): agents read ranked posts, like, repost, follow, unfollow, post; attitudes by bounded confidence or the model",
+    kind: "model",
+    params: {
+      llm_share: LLM_SHARE,
+      active_share: { type: "number", min: 0, max: 1, default: 0.1, doc: "share of agents active in a step (each drawn independently)" },
+      feed_size: { type: "integer", min: 1, max: 100, default: 5, doc: "posts an active agent is shown" },
+      ranking: { type: "string", choices: ["recency", "popularity", "follows", "mix"], default: "mix", doc: "how the feed ranks posts (src/sim/feed/ranking.ts)" },
+      w_follows: { type: "number", min: 0, default: 1, doc: "mix: weight of 'the reader follows the author'" },
+      w_popularity: { type: "number", min: 0, default: 1, doc: "mix: weight of log10(max(likes, 1))" },
+      w_recency: { type: "number", min: 0, default: 0.5, doc: "mix: penalty per step of age" },
+      window: { type: "integer", min: 1, default: 5, doc: "posts stay in feeds for this many steps" },
+      post_prob: { type: "number", min: 0, max: 1, default: 0.3, doc: "probability that an active agent writes a post" },
+      like_max: { type: "number", min: 0, max: 1, default: 0.5, doc: "rule-based: like probability of a post of one's own stance" },
+      repost_share: { type: "number", min: 0, max: 1, default: 0.2, doc: "rule-based: probability of reposting a post one liked" },
+      follow_prob: { type: "number", min: 0, max: 1, default: 0.1, doc: "rule-based: probability of following the author of a post one liked" },
+      unfollow_prob: { type: "number", min: 0, max: 1, default: 0.1, doc: "rule-based: probability of unfollowing a distant followee one was shown" },
+      unfollow_distance: { type: "number", min: 0, max: 1, default: 0.5, doc: "rule-based: a followee's post farther than this may be unfollowed" },
+      epsilon: { type: "number", min: 0, max: 1, default: 0.3, doc: "rule-based: confidence bound of the attitude update" },
+      mu: { type: "number", min: 0, max: 1, default: 0.2, doc: "rule-based: how far an attitude moves towards the posts within epsilon" },
+      like_minded: { type: "number", min: 0, max: 1, default: 0.25, doc: "an exposure is like-minded when reader and post are within this on [0, 1]" },
+      herd_likes: { type: "integer", min: 0, default: 5, doc: "initial likes of the posts seeded high (half the originals, at random); the others get 0" },
+      herd: { type: "number", min: 0, default: 0, doc: "rule-based: how much the likes shown raise the like probability" },
+      measure_every: { type: "integer", min: 1, default: 1, doc: "model-driven agents answer the survey question every k steps" },
+      memory: { type: "integer", min: 0, max: 100, default: 6, doc: "lines of what a model-driven agent read and wrote that its prompts show" },
+      post_tokens: { type: "integer", min: 1, max: 512, default: 24, doc: "tokens a model-driven agent's post may have" },
+      temperature: { type: "number", min: 0, default: 1, doc: "sampling temperature of model-written posts" },
+      follow_slack: { type: "integer", min: 0, default: 32, doc: "an agent follows at most its initial count plus this many" },
+    },
+    metrics: [
+      "polarization", "bimodality", "mean_attitude", "echo_chamber", "echo_baseline", "cascade_mean", "cascade_max", "cascade_share2",
+      "herd_high", "herd_low", "herd_effect", "posts", "reposts", "active", "exposures", "likes", "follows", "unfollows", "empty_posts", "followees", "steps",
+    ],
+    factory: () => agentFactory("feed"),
   },
 };
 

@@ -173,7 +173,7 @@ describe("civitas simulate", () => {
     const r = await runCli(["simulate", "--help"]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /Examples:\n {2}civitas simulate examples\/hk\.yaml/u);
-    for (const d of ["degroot", "hk", "deffuant", "voter", "opinion", "conformity", "donor", "cooperation", "pressure", "debate"]) assert.match(r.stdout, new RegExp(`^ {2}${d} `, "mu"));
+    for (const d of ["degroot", "hk", "deffuant", "voter", "opinion", "conformity", "donor", "cooperation", "pressure", "debate", "feed"]) assert.match(r.stdout, new RegExp(`^ {2}${d} `, "mu"));
     assert.match(r.stdout, /--max-calls <n>/u);
     const top = await runCli(["--help"]);
     assert.match(top.stdout, /simulate \[options\] <file>/u);

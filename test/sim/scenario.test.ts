@@ -77,7 +77,7 @@ describe("scenario files", () => {
     fails(`${HK}sweeps: { epsilon: [0.1] }\n`, "sweeps: unknown field (valid: name, description, dynamics, params, sweep, seeds, every, model, survey, budget, steer)");
     fails("name: x\ndynamics: hk\nparams: { agents: 100, steps: 50, epsilon: 0.2, mu: 0.3 }\n", "params.mu: unknown parameter of hk (valid: agents, graph, steps, graph_seed, epsilon, tolerance, threshold)");
     fails(`${HK}sweep: { eps: [0.1] }\n`, "sweep.eps: unknown parameter of hk (valid: agents, graph, steps, graph_seed, epsilon, tolerance, threshold)");
-    fails("name: x\ndynamics: hkk\n", "dynamics: expected one of degroot, hk, deffuant, voter, opinion, conformity, donor, cooperation, pressure, debate, got \"hkk\"");
+    fails("name: x\ndynamics: hkk\n", "dynamics: expected one of degroot, hk, deffuant, voter, opinion, conformity, donor, cooperation, pressure, debate, feed, got \"hkk\"");
     fails(`name: x\ndynamics: opinion\nparams: { agents: 4, steps: 2 }\nmodel: { spec: "llama:m.gguf", thread: 1 }\n`, /^s\.yaml: model\.thread: unknown field \(valid: spec, threads, parallel, context_size, gpu, base_url, concurrency, timeout, retries\)$/u);
     fails(
       "name: x\ndynamics: opinion\nparams: { agents: 4, steps: 2, question: Q1, init: survey }\n",
@@ -100,8 +100,8 @@ describe("scenario files", () => {
   });
 
   it("keeps models, surveys and budgets to model-driven dynamics, and keys out of scenario files", () => {
-    fails(`${HK}model: { spec: "llama:m.gguf" }\n`, "model: hk is rule-based and asks no model (the model-driven dynamics are opinion, conformity, donor, cooperation, pressure, debate)");
-    fails(`${HK}budget: { max_calls: 10 }\n`, "budget: hk is rule-based and asks no model (the model-driven dynamics are opinion, conformity, donor, cooperation, pressure, debate)");
+    fails(`${HK}model: { spec: "llama:m.gguf" }\n`, "model: hk is rule-based and asks no model (the model-driven dynamics are opinion, conformity, donor, cooperation, pressure, debate, feed)");
+    fails(`${HK}budget: { max_calls: 10 }\n`, "budget: hk is rule-based and asks no model (the model-driven dynamics are opinion, conformity, donor, cooperation, pressure, debate, feed)");
     fails(`name: x\ndynamics: opinion\nparams: { agents: 4, steps: 2 }\nmodel: { spec: "openai:gpt-4o-mini", api_key: sk-123 }\n`, /^s\.yaml: model\.api_key: keys do not belong in a scenario file/u);
     const s = parseScenario(
       `name: x\ndynamics: opinion\nparams: { agents: 4, steps: 2, llm_share: 0.5, init: model }\nmodel: { spec: "llama:m.gguf", threads: 1 }\nsurvey: { suite: opinionqa, data: ../opinionqa, attribute: POLPARTY, populations: "POLPARTY=Democrat, POLPARTY=Republican" }\nbudget: { max_calls: 100 }\n`,

@@ -29,6 +29,7 @@ import { createConformity } from "./conformity.js";
 import { createCooperation } from "./cooperation.js";
 import { createDebate } from "./debate.js";
 import { createDonor } from "./donor.js";
+import { createFeed } from "./feed.js";
 import { createOpinion } from "./opinion.js";
 import { createPressure } from "./pressure.js";
 
@@ -45,6 +46,7 @@ export {
   type CooperationState,
 } from "./cooperation.js";
 export { assignRooms, boundedConfidence, createDebate, debateMetrics, debatePrompt, discussTail, realRange, type DebateDynamics, type DebateGroup, type DebateState } from "./debate.js";
+export { cleanPost, createFeed, feedMetrics, feedParams, initialFollows, type FeedDynamics, type FeedParams, type FeedState } from "./feed.js";
 export { createDonor, DONOR_STRATEGIES, donorPrompt, parseShare, type DonorDynamics, type DonorState } from "./donor.js";
 export {
   createPressure,
@@ -70,7 +72,7 @@ export {
   type SurveySetup,
 } from "./opinion.js";
 
-/** The model-driven scenarios by name: opinion, conformity, donor, cooperation, pressure, debate. */
+/** The model-driven scenarios by name: opinion, conformity, donor, cooperation, pressure, debate, feed. */
 export const AGENT_SCENARIOS: Readonly<Record<string, DynamicsFactory>> = {
   opinion: createOpinion as DynamicsFactory,
   conformity: createConformity as DynamicsFactory,
@@ -78,4 +80,5 @@ export const AGENT_SCENARIOS: Readonly<Record<string, DynamicsFactory>> = {
   cooperation: createCooperation as DynamicsFactory,
   pressure: createPressure as DynamicsFactory,
   debate: createDebate as DynamicsFactory,
+  feed: createFeed as DynamicsFactory,
 };
