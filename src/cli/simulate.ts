@@ -25,11 +25,13 @@ interface SimulateFlags {
 }
 
 function dynamicsHelp(): string {
+  // The names' column is as wide as the longest name, plus a space.
+  const width = Math.max(...DYNAMICS_NAMES.map((n) => n.length)) + 1;
   return DYNAMICS_NAMES.map((name) => {
     const d = DYNAMICS[name];
     const own = Object.entries(d.params).map(([p, s]) => `${p}${s.required ? " (required)" : s.default !== undefined ? ` (default ${String(s.default)})` : ""}`);
-    const pad = "".padEnd(13);
-    return `  ${name.padEnd(11)}${d.title}${d.kind === "model" ? " [model-driven]" : ""}\n${pad}parameters: ${own.join(", ") || "none of its own"}\n${pad}metrics: ${d.metrics.join(", ")}`;
+    const pad = "".padEnd(width + 2);
+    return `  ${name.padEnd(width)}${d.title}${d.kind === "model" ? " [model-driven]" : ""}\n${pad}parameters: ${own.join(", ") || "none of its own"}\n${pad}metrics: ${d.metrics.join(", ")}`;
   }).join("\n");
 }
 
