@@ -32,7 +32,9 @@ import type { Store } from "../store/index.js";
 import { findSuite, type Suite } from "../surveys/index.js";
 import { simulate, type Metrics } from "./engine.js";
 import { graphFromSpec } from "./graph.js";
+import { fidelityReport, measureAgents, measurementRows, planMeasure, type FidelityReport, type Measurement, type MeasurePlan } from "./measure.js";
 import { createSimModel, isBudgetExhausted, type RecordingSimModel } from "./model.js";
+import { drawPopulation, planPopulation, type PopulationPlan } from "./population.js";
 import { DYNAMICS, type DynamicsEntry, type ModelSection, type Scenario } from "./scenario.js";
 import { steerSpec, type SteeredSpec, type SteerSection } from "./steer.js";
 import { expandGrid, pointLabel, summarizeMetrics, type MetricSummary, type ParamValue } from "./sweep.js";
@@ -107,6 +109,10 @@ export interface SimulationReport {
   readonly prompt_tokens: number;
   /** Why the budget stopped the run, when it did. */
   readonly budget_note?: string;
+  /** Where the agents were drawn from (scenario key `population`), when they were. */
+  readonly population?: { readonly source: string; readonly attributes: string[]; readonly draw: "quota" | "iid" };
+  /** Persona fidelity and drift (scenario key `measure`, src/sim/measure.ts), when measured. */
+  readonly fidelity?: FidelityReport;
 }
 
 /** The configuration a run's id is the hash of (stored as `runs.config`, with `source` and `points`). */
@@ -124,6 +130,10 @@ export interface SimRunConfig {
   readonly replay: string | null;
   /** The steering of the model-driven agents (present only when steered, so unsteered runs keep their ids). */
   readonly steer?: SteerSection;
+  /** Where the agents are drawn from (present only with `population:`). */
+  readonly population?: { attributes: string[]; wave: string | null; file: string | null; weight: string | null; draw: string; fingerprint: string };
+  /** What is measured (present only with `measure:`). */
+  readonly measure?: { every: number; questions: string[]; by: string; suite: string; fingerprint: string };
 }
 
 /** JSON with object keys sorted, for hashing. */
@@ -219,6 +229,10 @@ interface ScenarioPlan {
   readonly runId: string;
   /** The model as reports name it. */
   readonly display: string;
+  /** The scenario's population, ready to draw from. */
+  readonly population: PopulationPlan | undefined;
+  /** The scenario's measurement, ready to run. */
+  readonly measure: MeasurePlan | undefined;
 }
 
 /** The plan stage of a simulation run: no simulation runs, nothing is written. */
@@ -272,6 +286,20 @@ async function planScenario(scenario: Scenario, options: RunScenarioOptions): Pr
   if (scenario.survey?.attribute !== undefined) surveyParams.attribute = scenario.survey.attribute;
   if (scenario.survey?.populations !== undefined) surveyParams.populations = scenario.survey.populations.join(",");
 
+  // ---- the population and the measurement ----
+  const population = scenario.population === undefined ? undefined : await planPopulation(scenario.population, { suite, where: scenario.source, ...(scenario.survey?.question === undefined ? {} : { question: scenario.survey.question }) });
+  let measure: MeasurePlan | undefined;
+  if (scenario.measure !== undefined) {
+    if (spec === undefined) throw new CivitasError("usage", `${scenario.source}: measure: measuring asks the model-driven agents survey questions; it needs a model (model: { spec: ... })`);
+    let measureSuite = suite;
+    if (scenario.measure.suite !== undefined && (suite === undefined || suite.name !== scenario.measure.suite || scenario.measure.data !== undefined)) {
+      const info = findSuite(scenario.measure.suite);
+      log(`loading ${info.name} (measure)${scenario.measure.data ? ` from ${scenario.measure.data}` : ""}`);
+      measureSuite = await info.load({ ...(scenario.measure.data === undefined ? {} : { data: scenario.measure.data }) });
+    }
+    measure = planMeasure(scenario.measure, measureSuite!, scenario.source);
+  }
+
   // ---- identity ----
   const points = expandGrid(scenario.params, scenario.sweep);
   const seeds = [...scenario.seeds];
@@ -297,11 +325,24 @@ async function planScenario(scenario: Scenario, options: RunScenarioOptions): Pr
           },
     replay: replay?.run ?? null,
     ...(steer === undefined ? {} : { steer }),
+    ...(population === undefined || scenario.population === undefined
+      ? {}
+      : {
+          population: {
+            attributes: [...population.attributes],
+            wave: scenario.population.wave ?? null,
+            file: scenario.population.file === undefined ? null : scenario.population.file.split(/[\\/]/u).pop()!,
+            weight: scenario.population.weight ?? null,
+            draw: population.draw,
+            fingerprint: population.fingerprint,
+          },
+        }),
+    ...(measure === undefined ? {} : { measure: { every: measure.every, questions: measure.questions.map((q) => q.id), by: measure.by, suite: measure.suite.name, fingerprint: measure.suite.fingerprint } }),
   };
   const runId = simRunId(config);
   const display = modelInfo === null ? "none" : replay !== undefined ? `${modelInfo.display} (replay of ${replay.run})` : modelInfo.display;
 
-  return { entry, spec, steering, replay, suite, surveyParams, points, seeds, config, runId, display };
+  return { entry, spec, steering, replay, suite, surveyParams, points, seeds, config, runId, display, population, measure };
 }
 
 /** Runs (or resumes, or re-reports) a scenario, storing it; see the module comment. */
@@ -347,6 +388,8 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   const totals = { modelCalls: 0, cacheHits: 0, tokens: 0 };
   let factory: DynamicsFactory | undefined = options.factory;
   const graphs = new Map<string, Graph>();
+  /** Noise floors of the measurement (they depend on the human data only), shared by the simulations. */
+  const noiseCache = new Map<string, number>();
 
   const where = (name: string) => {
     const origin = scenario.origin[name] ?? `params.${name}`;
@@ -398,13 +441,31 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
                 }),
           });
         }
-        const deps: DynamicsDeps = { ...(model === undefined ? {} : { model }), ...(suite === undefined ? {} : { suite }) };
+        const deps: DynamicsDeps = {
+          ...(model === undefined ? {} : { model }),
+          ...(suite === undefined ? {} : { suite }),
+          ...(plan.population === undefined ? {} : { population: drawPopulation(plan.population, graph.n, seed) }),
+        };
         let dynamics: Dynamics<unknown>;
         try {
           dynamics = factory(params, deps);
         } catch (e) {
           throw prefixed(e, `${scenario.source} (${label})`);
         }
+        // ---- measure: persona fidelity at step 0, every k steps and at the end (src/sim/measure.ts)
+        const measured: Measurement[] = [];
+        const measurePlan = model === undefined ? undefined : plan.measure;
+        if (measurePlan !== undefined && dynamics.agents === undefined) {
+          throw new CivitasError("usage", `${scenario.source}: measure: ${scenario.dynamics} cannot be measured (its agents are not survey respondents)`);
+        }
+        const measureAt = async (step: number, state: unknown): Promise<void> => {
+          if (measurePlan === undefined || model === undefined) return;
+          try {
+            measured.push(await measureAgents(measurePlan, dynamics.agents!(state), model, step, noiseCache));
+          } catch (e) {
+            throw prefixed(e, `${scenario.source} (${label}, step ${step})`);
+          }
+        };
 
         let series: { step: number; metrics: Metrics }[] = [];
         /** Metrics taken so far (every `every` steps), kept when the budget cuts the run. */
@@ -430,14 +491,26 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
             seed,
             ...(scenario.every === undefined ? {} : { every: scenario.every }),
             ...(signal === undefined ? {} : { signal }),
-            onStep: (e) => {
+            onStep: async (e) => {
               last = { step: e.step, state: e.state };
               if (e.metrics !== undefined) taken.push({ step: e.step, metrics: e.metrics });
+              if (measurePlan !== undefined && e.step % measurePlan.every === 0) await measureAt(e.step, e.state);
               if (model !== undefined) report(e.step);
             },
           });
           series = r.series;
           if (r.stop === "aborted") outcome = "interrupted";
+          // the end, when it is not a multiple of `every`
+          else if (measurePlan !== undefined && last !== undefined && measured[measured.length - 1]?.step !== (last as { step: number }).step) {
+            try {
+              await measureAt((last as { step: number }).step, (last as { state: unknown }).state);
+            } catch (e) {
+              // the dynamics finished, its measurement did not: stopped by the budget, run again on resume
+              if (!isBudgetExhausted(e)) throw e;
+              outcome = "budget";
+              budgetKind = e.budget;
+            }
+          }
         } catch (e) {
           if (isBudgetExhausted(e) && last !== undefined) {
             outcome = "budget";
@@ -475,7 +548,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
           stop = outcome === "unstarted" ? "budget" : "interrupted";
           break outer;
         }
-        await store.writeSimMetrics(runId, p, seed, series);
+        await store.writeSimMetrics(runId, p, seed, withMeasurements(series, measured));
         ran++;
         done++;
         store.progress(runId, done, total);
@@ -518,6 +591,10 @@ async function scoreScenario(
   const { entry, points, seeds, runId, display } = plan;
   const { finals, stop, stopped, ran, storedCount, done, totals, budgetNote } = o;
   const total = points.length * seeds.length;
+  const fidelity =
+    plan.measure === undefined
+      ? undefined
+      : fidelityReport(plan.measure, await store.simMetrics(runId), { points: points.length, seeds, left: new Set(stopped.map((s) => stoppedKey(s.point, s.seed))) });
   const report: SimulationReport = {
     run: runId,
     scenario: scenario.name,
@@ -536,6 +613,8 @@ async function scoreScenario(
     cache_hits: totals.cacheHits,
     prompt_tokens: totals.tokens,
     ...(budgetNote === undefined ? {} : { budget_note: budgetNote }),
+    ...(plan.population === undefined ? {} : { population: { source: plan.population.source, attributes: [...plan.population.attributes], draw: plan.population.draw } }),
+    ...(fidelity === undefined ? {} : { fidelity }),
   };
   if (stop === "interrupted") {
     await store.failRun(runId, `interrupted after ${done} of ${total} simulations; run the same command to continue`, "interrupted");
@@ -566,6 +645,14 @@ function metricOrder(listed: readonly string[], finals: readonly (Metrics | unde
     }
   }
   return out;
+}
+
+/** A simulation's series with its measurements' rows (measure.ts) added at their steps. */
+function withMeasurements(series: readonly { step: number; metrics: Metrics }[], measured: readonly Measurement[]): { step: number; metrics: Metrics }[] {
+  if (measured.length === 0) return [...series];
+  const out = new Map(series.map((s) => [s.step, { ...s.metrics }]));
+  for (const m of measured) out.set(m.step, { ...(out.get(m.step) ?? {}), ...measurementRows(m) });
+  return [...out.entries()].sort((a, b) => a[0] - b[0]).map(([step, metrics]) => ({ step, metrics }));
 }
 
 /** Builds (or reuses) the graph of a simulation; errors name the field that set the graph. */
