@@ -12,6 +12,11 @@ import { after, before, describe, it } from "node:test";
 import { CivitasError } from "../../src/errors.js";
 import { parseModelSpec } from "../../src/models/index.js";
 import { runEval } from "../../src/runs/index.js";
+import { AGENT_SCENARIOS, peersSentence, type OpinionDynamics, type OpinionState } from "../../src/sim/agents/index.js";
+import { simulate } from "../../src/sim/engine.js";
+import { completeGraph } from "../../src/sim/graph.js";
+import { createSimModel } from "../../src/sim/model.js";
+import { drawPopulation, planPopulation } from "../../src/sim/population.js";
 import { groupMeans, measurementRows, measurementsFromRows, measurePrompt, planMeasure, scoreGroups } from "../../src/sim/measure.js";
 import { runScenario, type SimulationReport } from "../../src/sim/run.js";
 import { parseScenario } from "../../src/sim/scenario.js";
@@ -197,6 +202,26 @@ describe("measuring a real run (tiny model)", () => {
     const series = async (run: string) => (await measuredStore.simMetrics(run)).filter((x) => !x.metric.startsWith("fidelity."));
     assert.deepEqual(await series(plain.run), await series(measured.run));
     assert.ok((await measuredStore.simMetrics(measured.run)).some((x) => x.metric === "fidelity.v1|*|alignment"));
+  });
+
+  it("an opinion agent's memory is the sentence about its peers it read at its last step", async () => {
+    const plan = await planPopulation({ attributes: ["POLPARTY"], wave: "W26" }, { suite, where: "t.yaml" });
+    const population = drawPopulation(plan, 3, 3);
+    const spec = await parseModelSpec(`llama:${MODEL}`, { threads: 1, parallel: 1 });
+    const model = createSimModel(measuredStore, spec, { runId: "memory", point: 0, seed: 3 });
+    const params = { question: "SAFECRIME_W26", attribute: "POLPARTY", steps: 1 };
+    const d = AGENT_SCENARIOS.opinion!(params, { suite, model, population }) as OpinionDynamics;
+    const seen: { step: number; answers: Int32Array; agents: ReturnType<NonNullable<OpinionDynamics["agents"]>> }[] = [];
+    await simulate(d, { graph: completeGraph(3), params, seed: 3, onStep: (e) => void seen.push({ step: e.step, answers: Int32Array.from((e.state as OpinionState).answer), agents: d.agents!(e.state as OpinionState) }) });
+    await model.close();
+    assert.deepEqual(seen[0]!.agents.map((a) => a.memory), ["", "", ""], "nothing read before the first step");
+    seen[1]!.agents.forEach((a, i) => {
+      const counts = new Int32Array(d.setup.scored.length);
+      seen[0]!.answers.forEach((x, j) => void (j !== i && counts[x]!++));
+      assert.equal(a.memory, peersSentence(counts, d.setup.options), `agent ${i}`);
+      assert.equal(a.persona, population.agents[i]!.persona);
+      assert.equal(a.llm, true);
+    });
   });
 
   it("a budget that runs out mid-measurement stores nothing of it; the same command goes on", async () => {

@@ -6,7 +6,7 @@
  * personas (one attribute: exactly `civitas eval --persona`'s), and clear errors.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { before, describe, it } from "node:test";
 import { CivitasError } from "../../src/errors.js";
@@ -79,18 +79,15 @@ describe("drawing agents", () => {
     assert.deepEqual(pop.agents[0]!.attributes, { party: plan.cells[a[0]!]![0], sex: plan.cells[a[0]!]![1] });
   });
 
-  it("OpinionQA: the POLPARTY x SEX joint is the cells of the wave's most-answered question in POLPARTY_SEX_data.json", async () => {
-    const plan = await planPopulation({ attributes: ["POLPARTY", "SEX"], wave: "W26" }, { suite, where: "test.yaml" });
-    // Independently: every question's respondents (all options) over the cells whose groups are populations.
-    const json = JSON.parse(readFileSync(path.join(WAVE_DIR, "POLPARTY_SEX_data.json"), "utf8")) as Record<string, Record<string, unknown>>;
-    const parties = ["Republican", "Democrat", "Independent", "Other"];
-    const sexes = ["Male", "Female"];
+  /** Independently: every question's respondents (all options) over the cells whose groups are populations; the most-answered question's. */
+  function crossedCells(file: string, outer: readonly string[], inner: readonly string[]) {
+    const json = JSON.parse(readFileSync(path.join(WAVE_DIR, file), "utf8")) as Record<string, Record<string, unknown>>;
     let best = { q: "", total: -1, cells: new Map<string, number>() };
     for (const [q, entry] of Object.entries(json)) {
       const cells = new Map<string, number>();
       let total = 0;
-      for (const p of parties) {
-        for (const s of sexes) {
+      for (const p of outer) {
+        for (const s of inner) {
           const counts = ((entry[p] as Record<string, Record<string, number>> | undefined)?.[s] ?? {}) as Record<string, number>;
           const n = Object.values(counts).reduce((a, b) => a + b, 0);
           cells.set(`${p}/${s}`, n);
@@ -99,6 +96,14 @@ describe("drawing agents", () => {
       }
       if (total > best.total) best = { q, total, cells };
     }
+    return best;
+  }
+  const PARTIES = ["Republican", "Democrat", "Independent", "Other"];
+  const SEXES = ["Male", "Female"];
+
+  it("OpinionQA: the POLPARTY x SEX joint is the cells of the wave's most-answered question in POLPARTY_SEX_data.json", async () => {
+    const plan = await planPopulation({ attributes: ["POLPARTY", "SEX"], wave: "W26" }, { suite, where: "test.yaml" });
+    const best = crossedCells("POLPARTY_SEX_data.json", PARTIES, SEXES);
     assert.equal(best.q, "SAFECRIME_W26");
     // By hand from the file: Democrat/Female answered 27 + 123 + 2 + 523 + 193 = 868 of the 4,140
     // respondents in the eight cells (868 + 624 + 508 + 670 + 160 + 216 + 555 + 539).
@@ -110,6 +115,26 @@ describe("drawing agents", () => {
     }
     assert.equal(plan.cells.length, 8);
     assert.match(plan.source, /^opinionqa W26: POLPARTY x SEX joint \(POLPARTY_SEX_data\.json, respondents of SAFECRIME_W26\)$/u);
+  });
+
+  it("OpinionQA: cell sizes come from the most-answered question (a constructed wave where questions differ)", async () => {
+    // In the released files every question of a wave counts all its respondents (a skipped one as
+    // "Refused"), so any question gives the same sizes; this copy makes them differ.
+    const root = path.join(dir, "constructed");
+    mkdirSync(path.join(root, "American_Trends_Panel_W26"), { recursive: true });
+    const cell = (n: number) => ({ Yes: n - 1, Refused: 1 });
+    writeFileSync(
+      path.join(root, "American_Trends_Panel_W26", "POLPARTY_SEX_data.json"),
+      JSON.stringify({
+        FEW_W26: { MC_options: ["Yes", "Refused"], question_text: "?", Democrat: { Female: cell(5), Male: cell(5) }, Republican: { Female: cell(5), Male: cell(5) } },
+        MANY_W26: { MC_options: ["Yes", "Refused"], question_text: "?", Democrat: { Female: cell(30), Male: cell(10) }, Republican: { Female: cell(20), Male: cell(40) }, Refused: { Male: cell(99) } },
+      }),
+    );
+    const plan = await planPopulation({ attributes: ["POLPARTY", "SEX"], wave: "W26" }, { suite: { ...suite, location: root }, where: "test.yaml" });
+    assert.match(plan.source, /respondents of MANY_W26/u);
+    // 100 respondents in the population cells (POLPARTY "Refused" is not a population): 30, 10, 20, 40
+    const p = new Map(plan.cells.map((c, k) => [c.join("/"), plan.probs[k]!]));
+    assert.deepEqual([p.get("Democrat/Female"), p.get("Democrat/Male"), p.get("Republican/Female"), p.get("Republican/Male")], [0.3, 0.1, 0.2, 0.4]);
   });
 
   it("OpinionQA, three attributes: a later one is drawn given a placed one (crossed file), or independently (marginal), and source says which", async () => {
@@ -125,6 +150,15 @@ describe("drawing agents", () => {
       if (party === "Democrat") femaleDem += chain.probs[c]!;
     });
     assert.ok(Math.abs(femaleDem / female - 868 / 2091) < 1e-12);
+    // and SEX x RACE keeps the RACE_SEX cells' joint (summed over party)
+    const races = ["White", "Black", "Asian", "Hispanic", "Other"];
+    const rs = crossedCells("RACE_SEX_data.json", races, SEXES);
+    for (const r of races) {
+      for (const s of SEXES) {
+        const p = chain.cells.reduce((a, cell, c) => a + (cell[0] === s && cell[1] === r ? chain.probs[c]! : 0), 0);
+        assert.ok(Math.abs(p - rs.cells.get(`${r}/${s}`)! / rs.total) < 1e-12, `${s}/${r}`);
+      }
+    }
 
     const indep = await planPopulation({ attributes: ["POLPARTY", "AGE"], wave: "W26" }, { suite, where: "test.yaml" });
     assert.match(indep.source, /POLPARTY from its marginal \(POLPARTY_data\.json, respondents of \w+\), drawn independently; AGE from its marginal \(AGE_data\.json/u);
