@@ -175,6 +175,8 @@ describe("measuring a real run (tiny model)", () => {
       // the mean of identical numbers (a few ulps), so the alignments agree far below 1e-9
       assert.ok(Math.abs(g.alignment - e.mean) < 1e-9, `${g.population}: ${g.alignment} vs eval ${e.mean}`);
       assert.ok(Math.abs(g.ci[0] - e.ci[0]) < 1e-9 && Math.abs(g.ci[1] - e.ci[1]) < 1e-9);
+      // the baselines are eval's too (the noise floor is simulated with eval's seed)
+      assert.ok(Math.abs(g.uniform - e.uniform) < 1e-12 && g.noise !== null && e.noise !== null && Math.abs(g.noise - e.noise) < 1e-12, `${g.population} baselines`);
     }
   });
 
