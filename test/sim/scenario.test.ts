@@ -74,7 +74,7 @@ describe("scenario files", () => {
   });
 
   it("rejects unknown fields and parameters, listing the valid ones", () => {
-    fails(`${HK}sweeps: { epsilon: [0.1] }\n`, "sweeps: unknown field (valid: name, description, dynamics, params, sweep, seeds, every, model, survey, budget, steer)");
+    fails(`${HK}sweeps: { epsilon: [0.1] }\n`, "sweeps: unknown field (valid: name, description, dynamics, params, sweep, seeds, every, model, survey, budget, steer, population, measure)");
     fails("name: x\ndynamics: hk\nparams: { agents: 100, steps: 50, epsilon: 0.2, mu: 0.3 }\n", "params.mu: unknown parameter of hk (valid: agents, graph, steps, graph_seed, epsilon, tolerance, threshold)");
     fails(`${HK}sweep: { eps: [0.1] }\n`, "sweep.eps: unknown parameter of hk (valid: agents, graph, steps, graph_seed, epsilon, tolerance, threshold)");
     fails("name: x\ndynamics: hkk\n", "dynamics: expected one of degroot, hk, deffuant, voter, opinion, conformity, donor, got \"hkk\"");
