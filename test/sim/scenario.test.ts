@@ -117,7 +117,7 @@ describe("scenario files", () => {
     fails("name: x\nparams: { agents: 1\ndynamics: hk\n", /^s\.yaml: line \d+, column \d+: /u);
     fails("name: x\nname: y\ndynamics: hk\n", "line 2, column 1: Map keys must be unique");
     fails("- a\n- b\n", /^s\.yaml: expected a mapping with name, dynamics, params/u);
-    fails("", "expected a mapping with name, dynamics, params, sweep, seeds, every, model, survey, budget, steer; got an empty file");
+    fails("", "expected a mapping with name, dynamics, params, sweep, seeds, every, model, survey, budget, steer, population, measure; got an empty file");
     // A path that does not exist is a usage error (exit 2), as in every command.
     const e = await rejectsCivitas(loadScenario("/nonexistent/s.yaml"), "usage");
     assert.equal(e.message, "no scenario file /nonexistent/s.yaml");
