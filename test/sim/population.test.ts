@@ -14,10 +14,10 @@ import { AGENT_SCENARIOS, type OpinionDynamics } from "../../src/sim/agents/inde
 import { simulate } from "../../src/sim/engine.js";
 import { completeGraph } from "../../src/sim/graph.js";
 import { drawCells, drawPopulation, joinPersonas, largestRemainder, planPopulation, profilePersona } from "../../src/sim/population.js";
-import { parseScenario } from "../../src/sim/scenario.js";
+import { loadScenario, parseScenario } from "../../src/sim/scenario.js";
 import { loadOpinionQA, personasFor, resolvePopulations, type Suite } from "../../src/surveys/index.js";
 import { loadSubPop } from "../../src/surveys/subpop.js";
-import { OPINIONQA, SHARED, tempDir } from "../helpers/paths.js";
+import { OPINIONQA, REPO, SHARED, tempDir } from "../helpers/paths.js";
 
 const WAVE_DIR = path.join(OPINIONQA, "human_resp", "American_Trends_Panel_W26");
 let suite: Suite;
@@ -249,6 +249,12 @@ describe("errors", () => {
     writeFileSync(file, "party,sex\nDemocrat,Female\nRepublican,\n");
     await assert.rejects(planPopulation({ attributes: ["party", "sex"], file }, { suite: undefined, where: "w.yaml" }), civitasError(/bad\.csv line 3, column sex: empty value/u));
     await assert.rejects(planPopulation({ attributes: ["party", "age"], file }, { suite: undefined, where: "w.yaml" }), civitasError(/^w\.yaml: population\.attributes\[1\]: .*bad\.csv has no column "age" \(its columns: party, sex\)/u));
+  });
+
+  it("examples/fidelity.yaml reads, with its population and measurement", async () => {
+    const s = await loadScenario(path.join(REPO, "examples/fidelity.yaml"));
+    assert.deepEqual(s.population, { attributes: ["POLPARTY", "SEX"], wave: "W26", draw: "quota" });
+    assert.deepEqual(s.measure, { every: 2, questions: ["SAFECRIME_W26", "WORLDDANGER_W26", "WORRYG_W26"], by: "POLPARTY" });
   });
 
   it("the scenario file: population keys are checked and named", () => {
