@@ -463,7 +463,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
           try {
             measured.push(await measureAgents(measurePlan, dynamics.agents!(state), model, step, noiseCache));
           } catch (e) {
-            throw prefixed(e, `${scenario.source} (${label}, step ${step})`);
+            throw prefixed(e, `measure at step ${step}`); // the catch around simulate adds the file and the simulation
           }
         };
 

@@ -17,7 +17,7 @@ import { simulate } from "../../src/sim/engine.js";
 import { completeGraph } from "../../src/sim/graph.js";
 import { createSimModel } from "../../src/sim/model.js";
 import { drawPopulation, planPopulation } from "../../src/sim/population.js";
-import { groupMeans, measurementRows, measurementsFromRows, measurePrompt, planMeasure, scoreGroups } from "../../src/sim/measure.js";
+import { groupMeans, measureAgents, measurementRows, measurementsFromRows, measurePrompt, planMeasure, scoreGroups } from "../../src/sim/measure.js";
 import { runScenario, type SimulationReport } from "../../src/sim/run.js";
 import { parseScenario } from "../../src/sim/scenario.js";
 import { Store } from "../../src/store/index.js";
@@ -113,7 +113,7 @@ describe("aggregating and scoring a measurement", () => {
     assert.equal(p.plain, `${heard}\n\n${renderPrompt(q).text}`);
   });
 
-  it("a count of questions is drawn deterministically among those the groups answered; unknown questions and attributes name the field", () => {
+  it("a count of questions is drawn deterministically among those the groups answered; unknown questions and attributes name the field", async () => {
     const a = planMeasure({ every: 1, questions: 3, by: "POLPARTY" }, suite, "m.yaml");
     const b = planMeasure({ every: 2, questions: 3, by: "POLPARTY" }, suite, "m.yaml");
     assert.equal(a.questions.length, 3);
@@ -121,6 +121,10 @@ describe("aggregating and scoring a measurement", () => {
     assert.throws(() => planMeasure({ every: 1, questions: ["SAFECRIME_W26", "NOPE_W26"], by: "POLPARTY" }, suite, "m.yaml"), civitasError(/^m\.yaml: measure\.questions\[1\]: suite opinionqa has no question "NOPE_W26"/u));
     assert.throws(() => planMeasure({ every: 1, questions: ["SAFECRIME_W26"], by: "PARTY" }, suite, "m.yaml"), civitasError(/^m\.yaml: measure\.by: suite opinionqa has no attribute "PARTY" \(its attributes: CREGION, POLPARTY/u));
     assert.throws(() => parseScenario("name: x\ndynamics: opinion\nparams: { agents: 2, steps: 1 }\nmeasure: { every: 0, questions: 2, by: SEX }\n", "s.yaml"), civitasError(/s\.yaml: measure\.every: expected an integer >= 1/u));
+    // agents without the measured attribute: said before any question is asked (the model is never reached)
+    const agents = [{ attributes: { POLPARTY: "Democrat" }, persona: "", llm: true, memory: "" }];
+    const bySex = planMeasure({ every: 1, questions: ["SAFECRIME_W26"], by: "SEX" }, suite, "m.yaml");
+    await assert.rejects(measureAgents(bySex, agents, undefined as never, 0), civitasError(/^measure\.by: agent 0 has no attribute SEX \(its attributes: POLPARTY\)/u));
     assert.throws(() => parseScenario("name: x\ndynamics: opinion\nparams: { agents: 2, steps: 1 }\nmeasure: { every: 1, questions: 2, by: SEX }\n", "s.yaml"), civitasError(/measure\.suite: required when the scenario has no survey/u));
   });
 });
