@@ -62,7 +62,7 @@ async function fidelitySection(r: SimulationResult, points: readonly string[]): 
       }),
     );
     const cells = p.steps.flatMap((s) =>
-      s.groups.map((g) => [String(s.step), g.population === "*" ? "overall" : g.population, num(g.alignment), ci(g.ci), g.drift === null ? "-" : num(g.drift), num(g.uniform), g.human === null ? "-" : num(g.human), g.noise === null ? "-" : num(g.noise), num(g.agents)]),
+      s.groups.map((g) => [String(s.step), g.population === "*" ? "overall" : g.population, num(g.alignment), ci(g.ci), g.drift === null ? "-" : num(g.drift), num(g.uniform), g.human === null ? "-" : num(g.human), g.noise === null ? "-" : num(g.noise), Number.isInteger(g.agents) ? String(g.agents) : num(g.agents)]),
     );
     body.push(
       sub(name, [
