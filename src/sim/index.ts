@@ -8,3 +8,5 @@ export * from "./run.js";
 export { BudgetExhaustedError, createSimModel, isBudgetExhausted, type RecordingSimModel, type SimModelOptions } from "./model.js";
 export { AGENT_SCENARIOS, surveySetup } from "./agents/index.js";
 export * from "./metric-kinds.js";
+export { isMeasurementRow, measurementsFromRows, type FidelityReport, type MeasureSection, type Measurement } from "./measure.js";
+export { drawPopulation, planPopulation, type PopulationPlan, type PopulationSection } from "./population.js";

@@ -11,8 +11,7 @@
  * as they are from the summaries.
  */
 import type { MetricSummaryResult, SimulationResult } from "../../results/index.js";
-import { DYNAMICS, formatSeeds, loadScenario, metricKind, seedInterval, type Params } from "../../sim/index.js";
-import { isMeasurementRow } from "../../sim/measure.js";
+import { DYNAMICS, formatSeeds, isMeasurementRow, loadScenario, metricKind, seedInterval, type Params } from "../../sim/index.js";
 import { redactCommandLine } from "../../redact.js";
 import type { RunRow, Store } from "../../store/index.js";
 import { chart, COLORS, type ChartSpec } from "../charts.js";
