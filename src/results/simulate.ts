@@ -7,7 +7,7 @@
  * (a t-interval; no seed left out named), which stay optional.
  */
 import { z } from "zod";
-import { ci, count, num } from "./common.js";
+import { ci, count, num, numOrNull } from "./common.js";
 
 /** A metric of a sweep point across seeds: mean, 95% interval of the metric's kind, the seeds' final values. */
 export const metricSummary = z.object({
@@ -65,6 +65,49 @@ export const simulationResult = z.object({
   prompt_tokens_per_agent_step: z.number().optional(),
   /** Why the budget stopped the run, when it did. */
   budget_note: z.string().optional(),
+  /** Where the agents were drawn from (the scenario's `population`), when they were. */
+  population: z.object({ source: z.string(), attributes: z.array(z.string()), draw: z.enum(["quota", "iid"]) }).optional(),
+  /** Persona fidelity and drift (the scenario's `measure`, sim/measure.ts), when measured. */
+  fidelity: z
+    .object({
+      version: z.literal(1),
+      suite: z.string(),
+      by: z.string(),
+      metric: z.string(),
+      questions: z.array(z.string()),
+      every: count,
+      points: z.array(
+        z.object({
+          point: count,
+          steps: z.array(
+            z.object({
+              step: count,
+              /** Seeds measured at this step. */
+              seeds: count,
+              groups: z.array(
+                z.object({
+                  /** The suite's population (e.g. POLPARTY=Democrat), or "*" for the overall (mean over the groups). */
+                  population: z.string(),
+                  /** Mean over the seeds of 1 - mean distance to the real group (eval's alignment). */
+                  alignment: num,
+                  ci,
+                  /** One seed: eval's bootstrap over questions; several: the t-interval across seeds. */
+                  interval: z.enum(["bootstrap", "seeds"]),
+                  /** Change of the alignment since step 0 (mean over seeds). */
+                  drift: numOrNull,
+                  uniform: num,
+                  human: numOrNull,
+                  noise: numOrNull,
+                  agents: num,
+                  questions: count,
+                }),
+              ),
+            }),
+          ),
+        }),
+      ),
+    })
+    .optional(),
 });
 
 /** What `civitas simulate --json` prints: the result and the store it is in. */

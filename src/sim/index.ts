@@ -9,3 +9,5 @@ export { BudgetExhaustedError, createSimModel, isBudgetExhausted, type Recording
 export { AGENT_SCENARIOS, surveySetup } from "./agents/index.js";
 export * from "./metric-kinds.js";
 export { simulationJobRunner, type SimulationJob, type SimulationJobRunner } from "./jobs.js";
+export { isMeasurementRow, measurementsFromRows, type FidelityReport, type MeasureSection, type Measurement } from "./measure.js";
+export { drawPopulation, planPopulation, type PopulationPlan, type PopulationSection } from "./population.js";

@@ -32,7 +32,9 @@ import type { RequestRow, Store } from "../store/index.js";
 import { findSuite, type Suite } from "../surveys/index.js";
 import { simulate, type Metrics } from "./engine.js";
 import { graphFromSpec } from "./graph.js";
+import { fidelityReport, measureAgents, measurementRows, planMeasure, type FidelityReport, type Measurement, type MeasurePlan } from "./measure.js";
 import { createSimModel, isBudgetExhausted, type RecordingSimModel } from "./model.js";
+import { drawPopulation, planPopulation, type PopulationPlan } from "./population.js";
 import { DYNAMICS, type DynamicsEntry, type ModelSection, type Scenario } from "./scenario.js";
 import { steerSpec, type SteeredSpec, type SteerSection } from "./steer.js";
 import { expandGrid, pointLabel, summarizeMetrics, type MetricSummary, type ParamValue } from "./sweep.js";
@@ -148,6 +150,10 @@ export interface SimulationReport {
   readonly prompt_tokens_per_agent_step?: number;
   /** Why the budget stopped the run, when it did. */
   readonly budget_note?: string;
+  /** Where the agents were drawn from (scenario key `population`), when they were. */
+  readonly population?: { readonly source: string; readonly attributes: string[]; readonly draw: "quota" | "iid" };
+  /** Persona fidelity and drift (scenario key `measure`, src/sim/measure.ts), when measured. */
+  readonly fidelity?: FidelityReport;
 }
 
 /** The configuration a run's id is the hash of (stored as `runs.config`, with `source` and `points`). */
@@ -165,6 +171,10 @@ export interface SimRunConfig {
   readonly replay: string | null;
   /** The steering of the model-driven agents (present only when steered, so unsteered runs keep their ids). */
   readonly steer?: SteerSection;
+  /** Where the agents are drawn from (present only with `population:`). */
+  readonly population?: { attributes: string[]; wave: string | null; file: string | null; weight: string | null; draw: string; fingerprint: string };
+  /** What is measured (present only with `measure:`). */
+  readonly measure?: { every: number; questions: string[]; by: string; suite: string; fingerprint: string };
 }
 
 /** JSON with object keys sorted, for hashing. */
@@ -260,6 +270,10 @@ export interface ScenarioPlan {
   readonly runId: string;
   /** The model as reports name it. */
   readonly display: string;
+  /** The scenario's population, ready to draw from. */
+  readonly population: PopulationPlan | undefined;
+  /** The scenario's measurement, ready to run. */
+  readonly measure: MeasurePlan | undefined;
 }
 
 /** The plan stage of a simulation run: no simulation runs, nothing is written. */
@@ -314,6 +328,20 @@ export async function planScenario(scenario: Scenario, options: { readonly store
   if (scenario.survey?.attribute !== undefined) surveyParams.attribute = scenario.survey.attribute;
   if (scenario.survey?.populations !== undefined) surveyParams.populations = scenario.survey.populations.join(",");
 
+  // ---- the population and the measurement ----
+  const population = scenario.population === undefined ? undefined : await planPopulation(scenario.population, { suite, where: scenario.source, ...(scenario.survey?.question === undefined ? {} : { question: scenario.survey.question }) });
+  let measure: MeasurePlan | undefined;
+  if (scenario.measure !== undefined) {
+    if (spec === undefined) throw new CivitasError("usage", `${scenario.source}: measure: measuring asks the model-driven agents survey questions; it needs a model (model: { spec: ... })`);
+    let measureSuite = suite;
+    if (scenario.measure.suite !== undefined && (suite === undefined || suite.name !== scenario.measure.suite || scenario.measure.data !== undefined)) {
+      const info = findSuite(scenario.measure.suite);
+      log(`loading ${info.name} (measure)${scenario.measure.data ? ` from ${scenario.measure.data}` : ""}`);
+      measureSuite = await info.load({ ...(scenario.measure.data === undefined ? {} : { data: scenario.measure.data }) });
+    }
+    measure = planMeasure(scenario.measure, measureSuite!, scenario.source);
+  }
+
   // ---- identity ----
   const points = expandGrid(scenario.params, scenario.sweep);
   const seeds = [...scenario.seeds];
@@ -339,11 +367,24 @@ export async function planScenario(scenario: Scenario, options: { readonly store
           },
     replay: replay?.run ?? null,
     ...(steer === undefined ? {} : { steer }),
+    ...(population === undefined || scenario.population === undefined
+      ? {}
+      : {
+          population: {
+            attributes: [...population.attributes],
+            wave: scenario.population.wave ?? null,
+            file: scenario.population.file === undefined ? null : scenario.population.file.split(/[\\/]/u).pop()!,
+            weight: scenario.population.weight ?? null,
+            draw: population.draw,
+            fingerprint: population.fingerprint,
+          },
+        }),
+    ...(measure === undefined ? {} : { measure: { every: measure.every, questions: measure.questions.map((q) => q.id), by: measure.by, suite: measure.suite.name, fingerprint: measure.suite.fingerprint } }),
   };
   const runId = simRunId(config);
   const display = modelInfo === null ? "none" : replay !== undefined ? `${modelInfo.display} (replay of ${replay.run})` : modelInfo.display;
 
-  return { entry, spec, steering, replay, suite, surveyParams, points, seeds, config, runId, display };
+  return { entry, spec, steering, replay, suite, surveyParams, points, seeds, config, runId, display, population, measure };
 }
 
 /** Runs (or resumes, or re-reports) a scenario, storing it; see the module comment. */
@@ -396,6 +437,8 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
       hint: "remove budget, or send only the model calls through the queue (--distribute calls)",
     });
   }
+  /** Noise floors of the measurement (they depend on the human data only), shared by the simulations. */
+  const noiseCache = new Map<string, number>();
   try {
     if (remote !== undefined) {
       // ---- execute on workers: each missing (point, seed) a queue job (src/queue/simulations.ts)
@@ -488,6 +531,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
             graphs,
             model: makeModel,
             ...(signal === undefined ? {} : { signal }),
+            noiseCache,
             ...(spec === undefined ? {} : { onStep: report }),
           });
         } finally {
@@ -555,6 +599,10 @@ async function scoreScenario(
   const { entry, points, seeds, runId, display } = plan;
   const { finals, stop, stopped, ran, storedCount, done, totals, budgetNote } = o;
   const total = points.length * seeds.length;
+  const fidelity =
+    plan.measure === undefined
+      ? undefined
+      : fidelityReport(plan.measure, await store.simMetrics(runId), { points: points.length, seeds, left: new Set(stopped.map((s) => stoppedKey(s.point, s.seed))) });
   const report: SimulationReport = {
     run: runId,
     scenario: scenario.name,
@@ -574,6 +622,8 @@ async function scoreScenario(
     prompt_tokens: totals.tokens,
     ...(totals.agentSteps === 0 ? {} : { agent_steps: totals.agentSteps, prompt_tokens_per_agent_step: totals.askedTokens / totals.agentSteps }),
     ...(budgetNote === undefined ? {} : { budget_note: budgetNote }),
+    ...(plan.population === undefined ? {} : { population: { source: plan.population.source, attributes: [...plan.population.attributes], draw: plan.population.draw } }),
+    ...(fidelity === undefined ? {} : { fidelity }),
   };
   if (stop === "interrupted") {
     await store.failRun(runId, `interrupted after ${done} of ${total} simulations; run the same command to continue`, "interrupted");
@@ -624,7 +674,7 @@ export interface OneSimulation {
  */
 export async function simulateOne(
   scenario: Scenario,
-  plan: Pick<ScenarioPlan, "suite" | "surveyParams" | "points">,
+  plan: Pick<ScenarioPlan, "suite" | "surveyParams" | "points" | "population" | "measure">,
   p: number,
   seed: number,
   o: {
@@ -633,6 +683,8 @@ export async function simulateOne(
     readonly graphs: Map<string, Graph>;
     readonly model?: () => RecordingSimModel | undefined;
     readonly signal?: AbortSignal;
+    /** Noise floors of the measurement, shared by a run's simulations (measure.ts). */
+    readonly noiseCache?: Map<string, number>;
     /** After each step (model-driven simulations' progress). */
     onStep?(step: number): void;
   },
@@ -648,13 +700,32 @@ export async function simulateOne(
   const params: Params = { ...point, ...plan.surveyParams, ...(point.agents === undefined ? { agents: graph.n } : {}) };
   const model = o.model?.();
   try {
-    const deps: DynamicsDeps = { ...(model === undefined ? {} : { model }), ...(plan.suite === undefined ? {} : { suite: plan.suite }) };
+    const deps: DynamicsDeps = {
+      ...(model === undefined ? {} : { model }),
+      ...(plan.suite === undefined ? {} : { suite: plan.suite }),
+      ...(plan.population === undefined ? {} : { population: drawPopulation(plan.population, graph.n, seed) }),
+    };
     let dynamics: Dynamics<unknown>;
     try {
       dynamics = o.factory(params, deps);
     } catch (e) {
       throw prefixed(e, `${scenario.source} (${label})`);
     }
+    // ---- measure: persona fidelity at step 0, every k steps and at the end (src/sim/measure.ts);
+    // its rows join the series at their steps (withMeasurements), stored with the metrics at once.
+    const measured: Measurement[] = [];
+    const measurePlan = model === undefined ? undefined : plan.measure;
+    if (measurePlan !== undefined && dynamics.agents === undefined) {
+      throw new CivitasError("usage", `${scenario.source}: measure: ${scenario.dynamics} cannot be measured (its agents are not survey respondents)`);
+    }
+    const measureAt = async (step: number, state: unknown): Promise<void> => {
+      if (measurePlan === undefined || model === undefined) return;
+      try {
+        measured.push(await measureAgents(measurePlan, dynamics.agents!(state), model, step, o.noiseCache));
+      } catch (e) {
+        throw prefixed(e, `measure at step ${step}`); // the catch around simulate adds the file and the simulation
+      }
+    };
     /** Metrics taken so far (every `every` steps), kept when the budget cuts the run. */
     const taken: { step: number; metrics: Metrics }[] = [];
     let last: { step: number; state: unknown } | undefined;
@@ -665,20 +736,34 @@ export async function simulateOne(
         seed,
         ...(scenario.every === undefined ? {} : { every: scenario.every }),
         ...(signal === undefined ? {} : { signal }),
-        onStep: (e) => {
+        onStep: async (e) => {
           last = { step: e.step, state: e.state };
           if (e.metrics !== undefined) taken.push({ step: e.step, metrics: e.metrics });
+          if (measurePlan !== undefined && e.step % measurePlan.every === 0) await measureAt(e.step, e.state);
           o.onStep?.(e.step);
         },
       });
-      return { series: r.series, outcome: r.stop === "aborted" ? "interrupted" : "complete" };
+      if (r.stop === "aborted") return { series: r.series, outcome: "interrupted" };
+      // the end, when it is not a multiple of `every`
+      const end = last as { step: number; state: unknown } | undefined;
+      if (measurePlan !== undefined && end !== undefined && measured[measured.length - 1]?.step !== end.step) {
+        try {
+          await measureAt(end.step, end.state);
+        } catch (e) {
+          // the dynamics finished, its measurement did not: stopped by the budget, run again on resume
+          if (!isBudgetExhausted(e)) throw e;
+          return { series: withMeasurements(r.series, measured), outcome: "budget", budgetKind: e.budget, steps: end.step };
+        }
+      }
+      return { series: withMeasurements(r.series, measured), outcome: "complete" };
     } catch (e) {
       if (isBudgetExhausted(e) && last !== undefined) {
         // The step that ran out failed as a whole: the state is that of the last complete step.
         const ctx: StepContext = { graph, params, rng: seededRng(seed), step: last.step, seed };
         const m: Metrics = { ...dynamics.metrics(last.state, ctx), steps: last.step };
         const end = last.step;
-        return { series: [...taken.filter((t) => t.step < end), { step: end, metrics: m }], outcome: "budget", budgetKind: e.budget, steps: end };
+        // Measurements made so far are complete (one cut by the budget was never added).
+        return { series: withMeasurements([...taken.filter((t) => t.step < end), { step: end, metrics: m }], measured), outcome: "budget", budgetKind: e.budget, steps: end };
       } else if (isBudgetExhausted(e)) {
         // spent while the dynamics set up its agents: nothing to keep
         return { series: [], outcome: "unstarted", budgetKind: e.budget };
@@ -700,6 +785,14 @@ export async function simulateOne(
 function jobScenario(s: Scenario): Scenario {
   const { model: _model, budget: _budget, steer: _steer, ...rest } = s;
   return rest;
+}
+
+/** A simulation's series with its measurements' rows (measure.ts) added at their steps. */
+function withMeasurements(series: readonly { step: number; metrics: Metrics }[], measured: readonly Measurement[]): { step: number; metrics: Metrics }[] {
+  if (measured.length === 0) return [...series];
+  const out = new Map(series.map((s) => [s.step, { ...s.metrics }]));
+  for (const m of measured) out.set(m.step, { ...(out.get(m.step) ?? {}), ...measurementRows(m) });
+  return [...out.entries()].sort((a, b) => a[0] - b[0]).map(([step, metrics]) => ({ step, metrics }));
 }
 
 /** Builds (or reuses) the graph of a simulation; errors name the field that set the graph. */

@@ -15,6 +15,8 @@
  * survey: { suite: opinionqa, data: ../opinionqa, question: ..., attribute: ... }
  * budget: { max_calls: 5000, max_tokens: 2000000 }
  * steer: { method: linear, a: 0.5 }                  # llama: models only (src/sim/steer.ts)
+ * population: { attributes: [POLPARTY, SEX], wave: W26 }   # agents drawn from the survey (src/sim/population.ts)
+ * measure: { every: 5, questions: [SAFECRIME_W26], by: POLPARTY }   # persona fidelity and drift (src/sim/measure.ts)
  * ```
  *
  * Parameters common to every dynamics: `agents` (N; required unless the graph is an edge-list
@@ -31,6 +33,8 @@ import { readText } from "../files.js";
 import { SUITES } from "../surveys/index.js";
 import { dynamicsByName } from "./dynamics/index.js";
 import { parseSeeds, type ParamValue, type Sweep } from "./sweep.js";
+import type { MeasureSection } from "./measure.js";
+import type { PopulationSection } from "./population.js";
 import type { SteerSection } from "./steer.js";
 import type { DynamicsFactory, Params } from "./types.js";
 
@@ -358,11 +362,15 @@ export interface Scenario {
   readonly budget?: Budget;
   /** Steers the model-driven agents (Linear Alignment, persona prompt against plain prompt; src/sim/steer.ts). */
   readonly steer?: SteerSection;
+  /** Agents drawn from a survey's joint distribution of attributes (model-driven scenarios; src/sim/population.ts). */
+  readonly population?: PopulationSection;
+  /** Persona fidelity and drift: the model-driven agents answer survey questions at chosen steps (src/sim/measure.ts). */
+  readonly measure?: MeasureSection;
   /** Where each parameter was last set ("params.epsilon", "sweep.epsilon", "--set epsilon"), for errors found at run time. */
   readonly origin: Readonly<Record<string, string>>;
 }
 
-const TOP_KEYS = ["name", "description", "dynamics", "params", "sweep", "seeds", "every", "model", "survey", "budget", "steer"] as const;
+const TOP_KEYS = ["name", "description", "dynamics", "params", "sweep", "seeds", "every", "model", "survey", "budget", "steer", "population", "measure"] as const;
 
 const scalar = z.union([z.number(), z.string(), z.boolean()], { error: "expected a number, a string or true/false" });
 const posInt = (what = "an integer >= 1") => z.int({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
@@ -401,6 +409,31 @@ const STEER_SCHEMA = z.strictObject(
   { error: "expected a mapping such as { method: linear, a: 0.5 }" },
 );
 
+const POPULATION_SCHEMA = z.strictObject(
+  {
+    attributes: z.array(z.string({ error: "expected an attribute name" }).trim().min(1, { error: "expected an attribute name" }), { error: "expected a list of attributes such as [POLPARTY, SEX]" }).min(1, { error: "expected at least one attribute" }),
+    wave: z.string({ error: "expected an OpinionQA wave such as W26" }).optional(),
+    file: z.string({ error: "expected a path to a CSV file of individual records" }).optional(),
+    weight: z.string({ error: "expected the name of the file's weight column" }).optional(),
+    draw: z.enum(["quota", "iid"], { error: "expected quota or iid" }).optional(),
+  },
+  { error: "expected a mapping such as { attributes: [POLPARTY, SEX] }" },
+);
+
+const MEASURE_SCHEMA = z.strictObject(
+  {
+    every: posInt(),
+    questions: z.union([z.array(z.string({ error: "expected a question id" })), posInt("a count >= 1 or a list of question ids")], { error: "expected a list of question ids or a count" }),
+    by: z.string({ error: "expected an attribute name such as POLPARTY" }).trim().min(1, { error: "expected an attribute name such as POLPARTY" }),
+    suite: z.enum(
+      SUITES.map((s) => s.name),
+      { error: `expected one of ${SUITES.map((s) => s.name).join(", ")}` },
+    ).optional(),
+    data: z.string({ error: "expected a path" }).optional(),
+  },
+  { error: "expected a mapping such as { every: 5, questions: [SAFECRIME_W26], by: POLPARTY }" },
+);
+
 const TOP_SCHEMA = z.strictObject({
   name: z.string({ error: "expected a name" }).trim().min(1, { error: "expected a name" }),
   description: z.string({ error: "expected text" }).optional(),
@@ -417,6 +450,8 @@ const TOP_SCHEMA = z.strictObject({
   survey: SURVEY_SCHEMA.optional(),
   budget: z.strictObject({ max_calls: nonNegInt.optional(), max_tokens: nonNegInt.optional() }, { error: "expected a mapping with max_calls and/or max_tokens" }).optional(),
   steer: STEER_SCHEMA.optional(),
+  population: POPULATION_SCHEMA.optional(),
+  measure: MEASURE_SCHEMA.optional(),
 });
 
 const VALID_KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -425,6 +460,8 @@ const VALID_KEYS: Readonly<Record<string, readonly string[]>> = {
   survey: Object.keys(SURVEY_SCHEMA.shape),
   budget: ["max_calls", "max_tokens"],
   steer: Object.keys(STEER_SCHEMA.shape),
+  population: Object.keys(POPULATION_SCHEMA.shape),
+  measure: Object.keys(MEASURE_SCHEMA.shape),
 };
 
 /** "params.epsilon", "sweep.mu[1]", "" for the top level. */
@@ -593,10 +630,11 @@ export function parseScenario(text: string, source: string): Scenario {
 
   const required = checkRequired({ dynamics, params, sweep });
   if (entry.kind === "rule") {
-    for (const field of ["model", "survey", "budget", "steer"] as const) {
+    for (const field of ["model", "survey", "budget", "steer", "population", "measure"] as const) {
       if (top[field] !== undefined) required.push(`${field}: ${dynamics} is rule-based and asks no model (the model-driven dynamics are ${modelDriven().join(", ")})`);
     }
   }
+  if (top.measure !== undefined && top.measure.suite === undefined && top.survey === undefined) required.push("measure.suite: required when the scenario has no survey");
   if (entry.kind === "model" && top.steer !== undefined && top.model === undefined) required.push("steer: steering needs a model (model: { spec: llama:<file.gguf> })");
   if (top.model?.api_key !== undefined) required.push("model.api_key: keys do not belong in a scenario file (it is stored with the run); set OPENAI_API_KEY");
   if (required.length > 0) throw problems(source, required);
@@ -635,6 +673,28 @@ export function parseScenario(text: string, source: string): Scenario {
     ...(survey === undefined ? {} : { survey }),
     ...(top.budget === undefined ? {} : { budget: top.budget }),
     ...(top.steer === undefined ? {} : { steer: top.steer }),
+    ...(top.population === undefined
+      ? {}
+      : {
+          population: {
+            attributes: top.population.attributes,
+            ...(top.population.wave === undefined ? {} : { wave: top.population.wave }),
+            ...(top.population.file === undefined ? {} : { file: path.resolve(base, top.population.file) }),
+            ...(top.population.weight === undefined ? {} : { weight: top.population.weight }),
+            ...(top.population.draw === undefined ? {} : { draw: top.population.draw }),
+          },
+        }),
+    ...(top.measure === undefined
+      ? {}
+      : {
+          measure: {
+            every: top.measure.every,
+            questions: top.measure.questions,
+            by: top.measure.by,
+            ...(top.measure.suite === undefined ? {} : { suite: top.measure.suite }),
+            ...(top.measure.data === undefined ? {} : { data: path.resolve(base, top.measure.data) }),
+          },
+        }),
     origin,
   };
 }

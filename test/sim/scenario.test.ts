@@ -74,7 +74,7 @@ describe("scenario files", () => {
   });
 
   it("rejects unknown fields and parameters, listing the valid ones", () => {
-    fails(`${HK}sweeps: { epsilon: [0.1] }\n`, "sweeps: unknown field (valid: name, description, dynamics, params, sweep, seeds, every, model, survey, budget, steer)");
+    fails(`${HK}sweeps: { epsilon: [0.1] }\n`, "sweeps: unknown field (valid: name, description, dynamics, params, sweep, seeds, every, model, survey, budget, steer, population, measure)");
     fails("name: x\ndynamics: hk\nparams: { agents: 100, steps: 50, epsilon: 0.2, mu: 0.3 }\n", "params.mu: unknown parameter of hk (valid: agents, graph, steps, graph_seed, epsilon, tolerance, threshold)");
     fails(`${HK}sweep: { eps: [0.1] }\n`, "sweep.eps: unknown parameter of hk (valid: agents, graph, steps, graph_seed, epsilon, tolerance, threshold)");
     fails("name: x\ndynamics: hkk\n", "dynamics: expected one of degroot, hk, deffuant, voter, opinion, conformity, donor, cooperation, pressure, debate, feed, got \"hkk\"");
@@ -117,7 +117,7 @@ describe("scenario files", () => {
     fails("name: x\nparams: { agents: 1\ndynamics: hk\n", /^s\.yaml: line \d+, column \d+: /u);
     fails("name: x\nname: y\ndynamics: hk\n", "line 2, column 1: Map keys must be unique");
     fails("- a\n- b\n", /^s\.yaml: expected a mapping with name, dynamics, params/u);
-    fails("", "expected a mapping with name, dynamics, params, sweep, seeds, every, model, survey, budget, steer; got an empty file");
+    fails("", "expected a mapping with name, dynamics, params, sweep, seeds, every, model, survey, budget, steer, population, measure; got an empty file");
     // A path that does not exist is a usage error (exit 2), as in every command.
     const e = await rejectsCivitas(loadScenario("/nonexistent/s.yaml"), "usage");
     assert.equal(e.message, "no scenario file /nonexistent/s.yaml");

@@ -11,7 +11,7 @@
  * as they are from the summaries.
  */
 import type { MetricSummaryResult, SimulationResult } from "../../results/index.js";
-import { DYNAMICS, formatSeeds, loadScenario, metricKind, seedInterval, type Params } from "../../sim/index.js";
+import { DYNAMICS, formatSeeds, isMeasurementRow, loadScenario, metricKind, seedInterval, type Params } from "../../sim/index.js";
 import { redactCommandLine } from "../../redact.js";
 import type { RunRow, Store } from "../../store/index.js";
 import { chart, COLORS, type ChartSpec } from "../charts.js";
@@ -35,6 +35,43 @@ interface SeriesRow {
   readonly lo: number;
   readonly hi: number;
   readonly tip: string;
+}
+
+/**
+ * Persona fidelity and drift (the scenario's `measure`): each group's alignment with its real group
+ * over the measured steps, one chart per sweep point, and the table `civitas simulate` prints.
+ */
+async function fidelitySection(r: SimulationResult, points: readonly string[]): Promise<Raw | null> {
+  const f = r.fidelity;
+  if (f === undefined || f.points.every((p) => p.steps.length === 0)) return null;
+  const body: Raw[] = [
+    note(
+      `Every model-driven agent answered ${f.questions.length} question${f.questions.length === 1 ? "" : "s"} of ${f.suite} (${f.questions.join(", ")}) with its persona and its memory; each group of ${f.by} answers with the mean of its agents' distributions, scored against the real group as civitas eval scores a population: alignment = 1 - mean ${f.metric} distance, with its 95% interval (one seed: bootstrap over questions; several: across seeds). Drift: the change since step 0.`,
+    ),
+  ];
+  for (const p of f.points) {
+    if (p.steps.length === 0) continue;
+    const name = points[p.point] ?? String(p.point);
+    const order: string[] = [];
+    const rows: SeriesRow[] = p.steps.flatMap((s) =>
+      s.groups.map((g) => {
+        const series = g.population === "*" ? "overall" : g.population;
+        if (!order.includes(series)) order.push(series);
+        return { point: name, series, step: s.step, mean: g.alignment, lo: g.ci[0], hi: g.ci[1], tip: `${series} at step ${s.step}: ${num(g.alignment)} [${num(g.ci[0])}, ${num(g.ci[1])}], drift ${g.drift === null ? "-" : num(g.drift)}` };
+      }),
+    );
+    const cells = p.steps.flatMap((s) =>
+      s.groups.map((g) => [String(s.step), g.population === "*" ? "overall" : g.population, num(g.alignment), ci(g.ci), g.drift === null ? "-" : num(g.drift), num(g.uniform), g.human === null ? "-" : num(g.human), g.noise === null ? "-" : num(g.noise), Number.isInteger(g.agents) ? String(g.agents) : num(g.agents)]),
+    );
+    body.push(
+      sub(name, [
+        await chart(bandSpec(rows, "alignment", [name], true, f.by, null, order), `fidelity-${p.point}`),
+        table(["step", "group", "alignment", "95% CI", "drift", "uniform", "human", "noise", "agents"], cells, ["r", "l", "r", "r", "r", "r", "r", "r", "r"]),
+      ]),
+    );
+  }
+  if (r.population !== undefined) body.push(note(`Agents drawn (${r.population.draw === "quota" ? "quotas by the largest remainder" : "i.i.d."}) from ${r.population.source}.`));
+  return section("Persona fidelity and drift", body, "fidelity");
 }
 
 /** The label of a sweep point: its swept values. */
@@ -374,7 +411,8 @@ export async function simBody(store: Store, run: RunRow, r: SimulationResult, so
 
   const metrics = [...new Set(r.points.flatMap((p) => Object.keys(p.metrics)))];
   const skip = new Set(s.stopped.map((x) => `${x.point}:${x.seed}`));
-  const { byMetric, range, hasSeries } = seriesAcrossSeeds(await store.simMetrics(run.id), skip);
+  // measurement rows (sim/measure.ts) are shown in their own section
+  const { byMetric, range, hasSeries } = seriesAcrossSeeds((await store.simMetrics(run.id)).filter((x) => !isMeasurementRow(x.metric)), skip);
   const view = await surveyView(r, config, source);
   const points = r.points.map((_, p) => pointName(r, p));
 
@@ -447,6 +485,9 @@ export async function simBody(store: Store, run: RunRow, r: SimulationResult, so
       ),
     );
   }
+
+  const fidelity = await fidelitySection(r, points);
+  if (fidelity) parts.push(fidelity);
 
   const dist = await distributionSection(r, view);
   if (dist) parts.push(dist);

@@ -22,6 +22,26 @@ export function droppedLine(metrics: Record<string, MetricSummaryResult>): strin
   return parts.length ? `left out, no value: ${parts.join("; ")}` : "";
 }
 
+type Fidelity = NonNullable<SimulationResult["fidelity"]>;
+
+/** Persona fidelity over time: each group's alignment with its real group at each measured step, and its drift since step 0. */
+export function fidelityTable(f: Fidelity, point: Fidelity["points"][number]): string {
+  const rows: string[][] = [];
+  for (const s of point.steps) {
+    for (const g of s.groups) {
+      const ci = Number.isFinite(g.ci[0]) && Number.isFinite(g.ci[1]) ? `[${num(g.ci[0])}, ${num(g.ci[1])}]` : "-";
+      const drift = g.drift === null || Number.isNaN(g.drift) ? "-" : `${g.drift > 0 ? "+" : ""}${num(g.drift)}`;
+      rows.push([String(s.step), g.population === "*" ? "overall" : g.population, num(g.alignment), ci, drift, num(g.uniform), num(g.human), num(g.noise), num(g.agents)]);
+    }
+  }
+  const interval = point.steps.some((s) => s.seeds > 1) ? "95% interval across seeds" : "95% bootstrap interval over questions";
+  return [
+    "",
+    `persona fidelity: alignment of the agents' answers with the real groups of ${f.by} (${f.suite}, ${f.metric}, ${f.questions.length} question${f.questions.length === 1 ? "" : "s"}; 1 - mean distance as civitas eval scores it, ${interval}; drift: change since step 0)`,
+    formatTable(["step", "group", "alignment", "95% CI", "drift", "uniform", "human", "noise", "agents"], rows, ["r", "l", "r", "r", "r", "r", "r", "r", "r"]),
+  ].join("\n");
+}
+
 /**
  * The text result: what ran, then one table per point, then the run and where it is stored. Needs
  * only the result (also stored as the run's), so `runs show` prints a stored run the same way.
@@ -44,7 +64,10 @@ export function formatSimulation(r: SimulationResult, options: { seconds?: numbe
     out.push(formatTable(["metric", "mean", "95% CI", "min", "max", "seeds"], metricRows(p.metrics), ["l", "r", "r", "r", "r", "r"]));
     const dropped = droppedLine(p.metrics);
     if (dropped) out.push(dropped);
+    const fid = r.fidelity?.points.find((f) => f.point === r.points.indexOf(p));
+    if (r.fidelity !== undefined && fid !== undefined && fid.steps.length > 0) out.push(fidelityTable(r.fidelity, fid));
   }
+  if (r.population !== undefined) out.push("", `population: ${r.population.draw === "quota" ? "quotas (largest remainder)" : "i.i.d. draws"} from ${r.population.source}`);
   const s = r.simulations;
   const perStep =
     r.agent_steps === undefined || r.prompt_tokens_per_agent_step === undefined

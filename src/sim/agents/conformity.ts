@@ -36,6 +36,9 @@
  * them); for a knowledge question (`Question.correct`), `correct_<k>`: share of agents whose answer
  * with k peers (0: their own) is correct.
  *
+ * Measured (`measure:`, src/sim/measure.ts): before the step an agent's memory is empty; after it,
+ * the last thing it read: "Of the people you talk to, K answered '<peers' answer>'.".
+ *
  * Params: question, attribute (as opinion), max_peers, target (lowest | next), answer (mode |
  * sample), llm_share (default 1 with a model, else 0), rule_threshold.
  */
@@ -43,7 +46,8 @@ import { numberParam } from "../engine.js";
 import type { Dynamics, DynamicsDeps, Params } from "../types.js";
 import {
   askPersonas,
-  assignGroups,
+  groupsOf,
+  measuredAgents,
   choiceParam,
   chooseModelAgents,
   drawIndex,
@@ -77,7 +81,7 @@ export interface ConformityDynamics extends Dynamics<ConformityState> {
 }
 
 export function createConformity(params: Params, deps: DynamicsDeps): ConformityDynamics {
-  const setup = surveySetup("conformity", params, deps.suite);
+  const setup = surveySetup("conformity", params, deps.suite, deps.population);
   const model = deps.model;
   const llmShare = llmShareParam("conformity", params, model);
   const K = numberParam(params, "max_peers", { default: 5, min: 1, max: 1000, integer: true });
@@ -121,7 +125,7 @@ export function createConformity(params: Params, deps: DynamicsDeps): Conformity
     maxPeers: K,
     async init({ graph, rng }) {
       const n = graph.n;
-      const group = assignGroups(n, setup.groups.map((g) => g.weight), rng);
+      const group = groupsOf(setup, n, rng);
       const llm = chooseModelAgents(n, llmShare, rng);
       const st: ConformityState = {
         n,
@@ -180,6 +184,15 @@ export function createConformity(params: Params, deps: DynamicsDeps): Conformity
       }
       st.done = true;
       return true;
+    },
+    agents(st) {
+      // after the step an agent has read, last, that K peers gave the peers' answer
+      return measuredAgents(setup, st.group, st.llm, (i) => {
+        if (!st.done) return "";
+        const counts = new Int32Array(m);
+        counts[st.peer[i]!] = K;
+        return peersSentence(counts, setup.options);
+      });
     },
     metrics(st) {
       const out: Record<string, number> = {};

@@ -47,6 +47,11 @@
  * et al. 2024's TV); and `tv_overall`, the same from the suite's reference population (`overall`)
  * when it has the question. The value at the last step is the end result.
  *
+ * Population and measurement. With `population:` (deps.population) the agents and their personas
+ * are the drawn ones (see surveySetup). `agents()` gives each agent's attributes, persona, and as
+ * its memory the sentence about its peers' answers it read at its last step ("" before any), so a
+ * measured agent is asked persona, that sentence, then the survey question (src/sim/measure.ts).
+ *
  * Params: question (survey question id, required), attribute (optional; an attribute, or a list
  * of groups or attributes as `--populations` takes them), populations (the same, and preferred to
  * attribute when both are given), init (human | model), llm_share (default 1 with a model, else 0).
@@ -72,7 +77,7 @@ import {
   type RenderedPrompt,
   type Suite,
 } from "../../surveys/index.js";
-import type { Dynamics, DynamicsDeps, Graph, Params, SimModel } from "../types.js";
+import type { AgentPopulation, Dynamics, DynamicsDeps, Graph, MeasuredAgent, Params, SimModel } from "../types.js";
 
 // ---------------------------------------------------------------------------------------------
 // Shared by the survey-driven scenarios (opinion, conformity)
@@ -117,6 +122,13 @@ export interface SurveySetup {
   readonly population: readonly number[] | null;
   /** The suite's reference population's distribution (e.g. overall), when it has one. */
   readonly reference: readonly number[] | null;
+  /**
+   * With a drawn population (`deps.population`): each agent's group (node order), fixed by the
+   * draw; absent otherwise (groups are then placed by `assignGroups`).
+   */
+  readonly agentGroup?: Int32Array;
+  /** Each group's attributes (as MeasuredAgent.attributes show them), by group. */
+  readonly attributes: readonly Readonly<Record<string, string>>[];
 }
 
 /** A string parameter among choices. */
@@ -146,8 +158,16 @@ function stringParam(params: Params, name: string): string | undefined {
   return s === "" ? undefined : s;
 }
 
-/** The question, groups, personas and prompts of a survey-driven scenario. */
-export function surveySetup(scenario: string, params: Params, suite: Suite | undefined): SurveySetup {
+/**
+ * The question, groups, personas and prompts of a survey-driven scenario.
+ *
+ * With a drawn population (`deps.population`, src/sim/population.ts), a group is each distinct
+ * profile (attributes and persona) of the drawn agents, in order of first appearance, with the
+ * agents' own personas; its real answers are those of its value of the grouping attribute
+ * (`survey.attribute` or `survey.populations` naming one attribute, else the population's first
+ * attribute), which must be one of the population's attributes. Its weight is its share of agents.
+ */
+export function surveySetup(scenario: string, params: Params, suite: Suite | undefined, drawn?: AgentPopulation): SurveySetup {
   if (suite === undefined) {
     throw new CivitasError("usage", `scenario ${scenario} needs a survey`, { hint: "add survey: { suite, data, question, attribute } to the scenario" });
   }
@@ -187,9 +207,48 @@ export function surveySetup(scenario: string, params: Params, suite: Suite | und
   };
 
   let groups: AgentGroup[];
-  if (pops.length === 0) {
+  let agentGroup: Int32Array | undefined;
+  let attributes: Readonly<Record<string, string>>[];
+  if (drawn !== undefined) {
+    const by = attribute === undefined ? drawn.attributes[0]! : (pops[0]?.attribute ?? attribute);
+    if (!drawn.attributes.includes(by)) {
+      throw new CivitasError("usage", `scenario ${scenario}: survey.attribute ${by} is not among the population's attributes (${drawn.attributes.join(", ")})`, {
+        hint: "add it to population.attributes, or group by one of them",
+      });
+    }
+    const index = new Map<string, number>();
+    agentGroup = new Int32Array(drawn.agents.length);
+    groups = [];
+    attributes = [];
+    drawn.agents.forEach((a, i) => {
+      const key = JSON.stringify([a.persona, drawn.attributes.map((x) => a.attributes[x] ?? null)]);
+      let g = index.get(key);
+      if (g === undefined) {
+        g = groups.length;
+        index.set(key, g);
+        const value = a.attributes[by];
+        const pop = suite.populations.find((p) => p.attribute === by && p.value === value);
+        if (pop === undefined) {
+          throw new CivitasError("usage", `scenario ${scenario}: agent ${i} has ${by} = "${String(value)}", which is not a group of suite ${suite.name}`);
+        }
+        groups.push(make(pop, a.persona === "" ? NO_PERSONA : { id: key, text: a.persona }, 0));
+        attributes.push(a.attributes);
+      }
+      agentGroup![i] = g;
+    });
+    const sizes = new Array<number>(groups.length).fill(0);
+    for (const g of agentGroup) sizes[g]!++;
+    groups = groups.map((g, k) => ({ ...g, weight: sizes[k]! / drawn.agents.length }));
+    if (groups.some((g) => g.human === null)) {
+      const missing = groups.find((g) => g.human === null)!;
+      throw new CivitasError("usage", `scenario ${scenario}: ${missing.population?.id ?? "a group"} has no answers to ${question.id} in suite ${suite.name}`, {
+        hint: "choose a question every group of the population answered",
+      });
+    }
+  } else if (pops.length === 0) {
     const ref = suite.reference === null ? null : (suite.populations.find((p) => p.id === suite.reference) ?? null);
     groups = [make(ref, NO_PERSONA, 1)];
+    attributes = [{}];
   } else {
     const withData = pops.filter((p) => humanOf(p) !== null);
     if (withData.length === 0) {
@@ -201,6 +260,7 @@ export function surveySetup(scenario: string, params: Params, suite: Suite | und
     const known = ns.every((n) => n !== null && n > 0);
     const total = known ? ns.reduce<number>((a, b) => a + b!, 0) : withData.length;
     groups = withData.map((p, g) => make(p, personas.get(p.id) ?? NO_PERSONA, known ? ns[g]! / total : 1 / withData.length));
+    attributes = withData.map((p) => (p.attribute === null ? {} : { [p.attribute]: p.value }));
   }
 
   const first = groups[0]!.prompt;
@@ -226,7 +286,29 @@ export function surveySetup(scenario: string, params: Params, suite: Suite | und
     positions,
     population,
     reference: refHuman !== undefined && refHuman.probs.length === scored.length ? refHuman.probs : null,
+    ...(agentGroup === undefined ? {} : { agentGroup }),
+    attributes,
   };
+}
+
+/** The agents' groups: fixed by a drawn population, else placed in the groups' shares (assignGroups). */
+export function groupsOf(setup: SurveySetup, n: number, rng: Rng): Int32Array {
+  if (setup.agentGroup === undefined) return assignGroups(n, setup.groups.map((g) => g.weight), rng);
+  if (setup.agentGroup.length !== n) throw new CivitasError("usage", `the population has ${setup.agentGroup.length} agents but the graph ${n} nodes`);
+  return setup.agentGroup;
+}
+
+/**
+ * The agents as survey respondents (`Dynamics.agents`): each one's group's attributes and persona,
+ * whether it asks the model, and its memory (`memory[i]`, "" for none).
+ */
+export function measuredAgents(setup: SurveySetup, group: Int32Array, llm: Uint8Array, memory: (i: number) => string): MeasuredAgent[] {
+  const out: MeasuredAgent[] = new Array(group.length);
+  for (let i = 0; i < group.length; i++) {
+    const g = setup.groups[group[i]!]!;
+    out[i] = { attributes: setup.attributes[group[i]!]!, persona: g.persona.text, llm: llm[i] === 1, memory: llm[i] === 1 ? memory(i) : "" };
+  }
+  return out;
 }
 
 /**
@@ -437,6 +519,8 @@ export interface OpinionState {
   changed: number;
   /** Prompts by group and neighbour counts, built once. */
   readonly prompts: Map<string, AgentPrompt>;
+  /** What each model-driven agent last read: the sentence about its peers' answers of its last step ("" before any). */
+  readonly heard: string[];
 }
 
 export interface OpinionDynamics extends Dynamics<OpinionState> {
@@ -446,7 +530,7 @@ export interface OpinionDynamics extends Dynamics<OpinionState> {
 }
 
 export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynamics {
-  const setup = surveySetup("opinion", params, deps.suite);
+  const setup = surveySetup("opinion", params, deps.suite, deps.population);
   const model = deps.model;
   const llmShare = llmShareParam("opinion", params, model);
   const initMode = choiceParam(params, "init", ["human", "model"] as const, "human");
@@ -463,11 +547,12 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
   const m = setup.scored.length;
   const labels = setup.labels;
 
-  const promptFor = (st: OpinionState, g: number, counts: Int32Array): AgentPrompt => {
+  const promptFor = (st: OpinionState, g: number, counts: Int32Array): AgentPrompt & { sentence: string } => {
     const key = `${g}:${counts.join(",")}`;
-    let p = st.prompts.get(key);
+    let p = st.prompts.get(key) as (AgentPrompt & { sentence: string }) | undefined;
     if (p === undefined) {
-      p = pressuredPrompts(setup.groups[g]!, peersSentence(counts, setup.options));
+      const sentence = peersSentence(counts, setup.options);
+      p = { ...pressuredPrompts(setup.groups[g]!, sentence), sentence };
       st.prompts.set(key, p);
     }
     return p;
@@ -481,10 +566,10 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
     initMode,
     async init({ graph, rng }) {
       const n = graph.n;
-      const group = assignGroups(n, setup.groups.map((g) => g.weight), rng);
+      const group = groupsOf(setup, n, rng);
       const llm = chooseModelAgents(n, llmShare, rng);
       const answer = new Int32Array(n);
-      const st: OpinionState = { n, answer, next: new Int32Array(n), group, llm, changed: 0, prompts: new Map() };
+      const st: OpinionState = { n, answer, next: new Int32Array(n), group, llm, changed: 0, prompts: new Map(), heard: new Array<string>(n).fill("") };
       if (initMode === "model" && model !== undefined) {
         const got = await askPersonas(model, setup, group, llm, labels, 0);
         for (let i = 0; i < n; i++) {
@@ -505,13 +590,15 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
       const n = st.n;
       const prev = st.answer;
       const next = st.next;
-      const got = model !== undefined && llmShare > 0 ? await askAll(st, graph, step, model) : [];
+      const asked = model !== undefined && llmShare > 0 ? await askAll(st, graph, step, model) : { got: [], sentences: [] };
+      const got = asked.got;
       let c = 0;
       let changed = 0;
       for (let i = 0; i < n; i++) {
         let a: number;
         if (st.llm[i]) {
           const u = rng.float();
+          st.heard[i] = asked.sentences[c]!;
           const d = scoredDistribution(setup, got[c++]!.distribution);
           a = d === null ? prev[i]! : drawIndex(d, u);
         } else {
@@ -529,9 +616,12 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
     metrics(st) {
       return opinionMetrics(setup, st);
     },
+    agents(st) {
+      return measuredAgents(setup, st.group, st.llm, (i) => st.heard[i]!);
+    },
   };
 
-  function askAll(st: OpinionState, graph: Graph, step: number, model: SimModel): Promise<{ readonly distribution: number[] }[]> {
+  async function askAll(st: OpinionState, graph: Graph, step: number, model: SimModel): Promise<{ got: { readonly distribution: number[] }[]; sentences: string[] }> {
     const n = st.n;
     const prev = st.answer;
     const counts = new Int32Array(m);
@@ -539,6 +629,7 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
     const total = new Int32Array(m);
     if (implicit) for (let i = 0; i < n; i++) total[prev[i]!]!++;
     const calls: Promise<{ readonly distribution: number[] }>[] = [];
+    const sentences: string[] = [];
     for (let i = 0; i < n; i++) {
       if (!st.llm[i]) continue;
       if (implicit) {
@@ -550,9 +641,10 @@ export function createOpinion(params: Params, deps: DynamicsDeps): OpinionDynami
         for (let k = 0; k < nb.length; k++) counts[prev[nb[k]!]!]!++;
       }
       const p = promptFor(st, st.group[i]!, counts);
+      sentences.push(p.sentence);
       calls.push(model.optionDistribution({ prompt: p.prompt, plain: p.plain, labels, step: step + 1, agent: i }));
     }
-    return Promise.all(calls);
+    return { got: await Promise.all(calls), sentences };
   }
 }
 
