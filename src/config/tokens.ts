@@ -5,9 +5,11 @@
  */
 import path from "node:path";
 import type { DryRun } from "../runs/index.js";
+import { CHARS_PER_TOKEN } from "../tokens.js";
 
-/** Characters per token of the estimate: the usual figure for English text with BPE tokenizers (OpenAI's rule of thumb). */
-export const CHARS_PER_TOKEN = 4;
+/** Characters per token of the estimate (src/tokens.ts): the usual figure for English text with BPE tokenizers. */
+export { CHARS_PER_TOKEN };
+
 /** Tokens a chat API adds per message (role and separators), in the estimate. */
 const PER_MESSAGE = 4;
 

@@ -39,7 +39,7 @@
  * what they have forgotten; `renderMemory` over the whole history would show it again).
  */
 import { CivitasError } from "../errors.js";
-import { CHARS_PER_TOKEN } from "../config/index.js";
+import { CHARS_PER_TOKEN } from "../tokens.js";
 
 /** One thing an agent read or said. */
 export interface MemoryEntry {
@@ -63,7 +63,7 @@ export const SUMMARY_CHARS = 160;
 /** What a summarised line's speaker is followed by. */
 export const SUMMARY_MARK = " (in short)";
 
-/** Estimated tokens of a text: ceil(characters / CHARS_PER_TOKEN) (src/config/tokens.ts's estimate). */
+/** Estimated tokens of a text: ceil(characters / CHARS_PER_TOKEN) (src/tokens.ts's estimate). */
 export function estimateTokens(text: string): number {
   return Math.ceil(text.length / CHARS_PER_TOKEN);
 }

@@ -44,7 +44,7 @@
  * Completions are `sample` requests with n = 1 (method parameters n, temperature, max_tokens, seed,
  * constrain false); the text returned is the completion's.
  */
-import { CHARS_PER_TOKEN } from "../config/index.js";
+import { CHARS_PER_TOKEN } from "../tokens.js";
 import { CivitasError, messageOf } from "../errors.js";
 import { renormalise, type ModelSpec } from "../models/index.js";
 import { DEFAULT_SAMPLES, inProcessExecutor, requestKey, type Executor, type ModelRequest } from "../runs/index.js";
