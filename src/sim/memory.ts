@@ -39,7 +39,7 @@
  * what they have forgotten; `renderMemory` over the whole history would show it again).
  */
 import { CivitasError } from "../errors.js";
-import { CHARS_PER_TOKEN } from "../tokens.js";
+import { CHARS_PER_TOKEN, estimateTextTokens } from "../tokens.js";
 
 /** One thing an agent read or said. */
 export interface MemoryEntry {
@@ -65,7 +65,7 @@ export const SUMMARY_MARK = " (in short)";
 
 /** Estimated tokens of a text: ceil(characters / CHARS_PER_TOKEN) (src/tokens.ts's estimate). */
 export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / CHARS_PER_TOKEN);
+  return estimateTextTokens(text);
 }
 
 /** Collapses runs of whitespace (newlines included) to one space and trims. */
