@@ -32,7 +32,7 @@ import type { RequestRow, Store } from "../store/index.js";
 import { findSuite, type Suite } from "../surveys/index.js";
 import { simulate, type Metrics } from "./engine.js";
 import { graphFromSpec } from "./graph.js";
-import { fidelityReport, measureAgents, measurementRows, planMeasure, type FidelityReport, type Measurement, type MeasurePlan } from "./measure.js";
+import { fidelityReport, isMeasurementRow, measureAgents, measurementRows, planMeasure, type FidelityReport, type Measurement, type MeasurePlan } from "./measure.js";
 import { createSimModel, isBudgetExhausted, type RecordingSimModel } from "./model.js";
 import { drawPopulation, planPopulation, type PopulationPlan } from "./population.js";
 import { DYNAMICS, type DynamicsEntry, type ModelSection, type Scenario } from "./scenario.js";
@@ -246,6 +246,7 @@ async function storedFinals(store: Store, runId: string): Promise<Map<string, Me
   const rows = await store.simMetrics(runId);
   const last = new Map<string, { step: number; metrics: Record<string, number> }>();
   for (const r of rows) {
+    if (isMeasurementRow(r.metric)) continue; // measure:'s rows are not the dynamics' metrics
     const k = stoppedKey(r.point, r.seed);
     const cur = last.get(k);
     const value = r.value === null ? Number.NaN : r.value;
@@ -452,7 +453,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
               // The record first, the metrics last: stored metrics mean a complete simulation.
               if (r.calls !== undefined && r.calls.length > 0) await store.writeSimCalls(runId, r.calls.map((c) => ({ point: p, seed, ...c })), r.requests ?? []);
               await store.writeSimMetrics(runId, p, seed, r.series);
-              finals.set(stoppedKey(p, seed), r.series[r.series.length - 1]!.metrics);
+              finals.set(stoppedKey(p, seed), dynamicsMetrics(r.series[r.series.length - 1]!.metrics));
               totals.modelCalls += r.modelCalls ?? 0;
               totals.cacheHits += r.cacheHits ?? 0;
               totals.tokens += r.promptTokens ?? 0;
@@ -564,7 +565,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
           stop = "budget";
           stopped.push({ point: p, seed, steps: one.steps! });
         } else {
-          finals.set(key, series[series.length - 1]!.metrics);
+          finals.set(key, dynamicsMetrics(series[series.length - 1]!.metrics));
         }
         report();
       }
@@ -785,6 +786,11 @@ export async function simulateOne(
 function jobScenario(s: Scenario): Scenario {
   const { model: _model, budget: _budget, steer: _steer, ...rest } = s;
   return rest;
+}
+
+/** A step's metrics without measure:'s rows (stored beside them): what the dynamics reported. */
+function dynamicsMetrics(m: Metrics): Metrics {
+  return Object.fromEntries(Object.entries(m).filter(([k]) => !isMeasurementRow(k)));
 }
 
 /** A simulation's series with its measurements' rows (measure.ts) added at their steps. */
