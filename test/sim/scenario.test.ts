@@ -4,11 +4,12 @@
  * command-line overrides (--set, --seeds, --model, budgets).
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parseSetFlags } from "../../src/cli/set.js";
 import { CivitasError } from "../../src/errors.js";
+import { planScenario } from "../../src/sim/run.js";
 import { applyOverrides, DYNAMICS, DYNAMICS_NAMES, loadScenario, paramSpecs, parseScenario } from "../../src/sim/scenario.js";
 import { rejectsCivitas } from "../helpers/errors.js";
 import { REPO, tempDir } from "../helpers/paths.js";
@@ -31,6 +32,26 @@ function fails(text: string, ...lines: (string | RegExp)[]): CivitasError {
 }
 
 describe("scenario files", () => {
+  it("every shipped example plans: its model, survey, questions, population and measure resolve", async () => {
+    // Planning loads the survey and checks every question id, attribute and population a scenario
+    // names (a typo in an example is an error here, not in a user's first run); nothing runs.
+    const dir = path.join(REPO, "examples");
+    const files = readdirSync(dir).filter((f) => /\.ya?ml$/u.test(f));
+    assert.ok(files.length >= 14, files.join(", "));
+    const cwd = process.cwd();
+    process.chdir(REPO); // model paths in the examples are relative to the repository, as the docs run them
+    try {
+      for (const f of files) {
+        const plan = await planScenario(await loadScenario(path.join(dir, f)), {}).catch((e: unknown) => {
+          throw new Error(`examples/${f}: ${String(e)}`);
+        });
+        assert.match(plan.runId, /^[0-9a-f]{12}$/u, f);
+      }
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it("reads the four examples", async () => {
     const hk = await loadScenario(path.join(REPO, "examples/hk.yaml"));
     assert.equal(hk.name, "hk-consensus");
