@@ -197,16 +197,6 @@ export function createConformity(params: Params, deps: DynamicsDeps): Conformity
     metrics(st) {
       const out: Record<string, number> = {};
       const n = st.n;
-      const counts = new Float64Array(m);
-      for (let i = 0; i < n; i++) counts[st.own[i]!]!++;
-      let clusters = 0;
-      let consensus = 0;
-      for (let k = 0; k < m; k++) {
-        if (counts[k]! > 0 && counts[k]! >= 0.05 * n) clusters++;
-        if (n > 0 && counts[k] === n) consensus = 1;
-      }
-      out.consensus = consensus;
-      out.clusters = clusters;
       let sum = 0;
       for (let k = 1; k <= K; k++) {
         let moved = 0;
@@ -216,27 +206,54 @@ export function createConformity(params: Params, deps: DynamicsDeps): Conformity
         sum += rate;
       }
       out.switch_rate = sum / K;
-      for (let k = 0; k <= K; k++) {
-        let s = 0;
-        let c = 0;
-        for (let i = 0; i < n; i++) {
-          if (!st.llm[i]) continue;
-          s += st.peerMass[i * (K + 1) + k]!;
-          c++;
-        }
-        out[`peer_mass_${k}`] = c > 0 && (k === 0 || st.done) ? s / c : Number.NaN;
-      }
-      if (correct >= 0) {
-        let right = 0;
-        for (let i = 0; i < n; i++) if (st.own[i] === correct) right++;
-        out.correct_0 = n > 0 ? right / n : Number.NaN;
-        for (let k = 1; k <= K; k++) {
-          right = 0;
-          for (let i = 0; i < n; i++) if (st.pressured[i * K + k - 1] === correct) right++;
-          out[`correct_${k}`] = st.done && n > 0 ? right / n : Number.NaN;
-        }
-      }
-      return out;
+      return { ...peerMetrics(st, m, K, correct), ...out };
     },
   };
+}
+
+/**
+ * What conformity and pressure report alike (their states share these fields): `consensus` and
+ * `clusters` of the agents' own answers (options held by >= 5% of the agents), `peer_mass_<k>` (the
+ * model-driven agents' mean probability on the peers' answer under k peers; k = 0: alone), and,
+ * when the question has a correct option, `correct_<k>` (share answering it under k peers).
+ */
+export function peerMetrics(
+  st: { readonly n: number; readonly own: Int32Array; readonly llm: Uint8Array; readonly peerMass: Float64Array; readonly pressured: Int32Array; readonly done: boolean },
+  m: number,
+  K: number,
+  correct: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  const n = st.n;
+  const counts = new Float64Array(m);
+  for (let i = 0; i < n; i++) counts[st.own[i]!]!++;
+  let clusters = 0;
+  let consensus = 0;
+  for (let k = 0; k < m; k++) {
+    if (counts[k]! > 0 && counts[k]! >= 0.05 * n) clusters++;
+    if (n > 0 && counts[k] === n) consensus = 1;
+  }
+  out.consensus = consensus;
+  out.clusters = clusters;
+  for (let k = 0; k <= K; k++) {
+    let s = 0;
+    let c = 0;
+    for (let i = 0; i < n; i++) {
+      if (!st.llm[i]) continue;
+      s += st.peerMass[i * (K + 1) + k]!;
+      c++;
+    }
+    out[`peer_mass_${k}`] = c > 0 && (k === 0 || st.done) ? s / c : Number.NaN;
+  }
+  if (correct >= 0) {
+    let right = 0;
+    for (let i = 0; i < n; i++) if (st.own[i] === correct) right++;
+    out.correct_0 = n > 0 ? right / n : Number.NaN;
+    for (let k = 1; k <= K; k++) {
+      right = 0;
+      for (let i = 0; i < n; i++) if (st.pressured[i * K + k - 1] === correct) right++;
+      out[`correct_${k}`] = st.done && n > 0 ? right / n : Number.NaN;
+    }
+  }
+  return out;
 }

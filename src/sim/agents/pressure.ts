@@ -54,6 +54,7 @@
 import { CivitasError } from "../../errors.js";
 import { numberParam } from "../engine.js";
 import type { Dynamics, DynamicsDeps, MeasuredAgent, Params } from "../types.js";
+import { peerMetrics } from "./conformity.js";
 import {
   assignGroups,
   choiceParam,
@@ -276,16 +277,6 @@ export function createPressure(params: Params, deps: DynamicsDeps): PressureDyna
     metrics(st) {
       const out: Record<string, number> = {};
       const n = st.n;
-      const counts = new Float64Array(m);
-      for (let i = 0; i < n; i++) counts[st.own[i]!]!++;
-      let clusters = 0;
-      let consensus = 0;
-      for (let k = 0; k < m; k++) {
-        if (counts[k]! > 0 && counts[k]! >= 0.05 * n) clusters++;
-        if (n > 0 && counts[k] === n) consensus = 1;
-      }
-      out.consensus = consensus;
-      out.clusters = clusters;
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       const rates = st.done ? switchShares(st.pressured, st.target, n, K) : new Array<number>(K).fill(Number.NaN);
       rates.forEach((r, k) => (out[`switch_rate_${k + 1}`] = r));
@@ -293,27 +284,7 @@ export function createPressure(params: Params, deps: DynamicsDeps): PressureDyna
       groupNames.forEach((_, g) => {
         out[`switch_group_${g}`] = st.done ? mean(switchShares(st.pressured, st.target, n, K, (i) => st.group[i] === g)) : Number.NaN;
       });
-      for (let k = 0; k <= K; k++) {
-        let s = 0;
-        let c = 0;
-        for (let i = 0; i < n; i++) {
-          if (!st.llm[i]) continue;
-          s += st.peerMass[i * (K + 1) + k]!;
-          c++;
-        }
-        out[`peer_mass_${k}`] = c > 0 && (k === 0 || st.done) ? s / c : Number.NaN;
-      }
-      if (correct >= 0) {
-        let right = 0;
-        for (let i = 0; i < n; i++) if (st.own[i] === correct) right++;
-        out.correct_0 = n > 0 ? right / n : Number.NaN;
-        for (let k = 1; k <= K; k++) {
-          right = 0;
-          for (let i = 0; i < n; i++) if (st.pressured[i * K + k - 1] === correct) right++;
-          out[`correct_${k}`] = st.done && n > 0 ? right / n : Number.NaN;
-        }
-      }
-      return out;
+      return { ...peerMetrics(st, m, K, correct), ...out };
     },
     agents(st): MeasuredAgent[] {
       return Array.from({ length: st.n }, (_, i) => {
