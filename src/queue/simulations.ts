@@ -24,10 +24,11 @@
  *   coordinator killed between the two leaves that finished job behind; it expires after
  *   `keepSeconds`).
  */
-import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from "bullmq";
+import { Queue, QueueEvents, UnrecoverableError, type Job } from "bullmq";
 import { CivitasError, messageOf } from "../errors.js";
 import type { ModelSpec } from "../models/index.js";
 import { decode, encode } from "./codec.js";
+import { startConsumer } from "./consumer.js";
 import { connectionOf, PREFIX, shownUrl, simulationQueueName } from "./names.js";
 
 /** What a simulation job carries (see the module comment). */
@@ -284,7 +285,7 @@ export interface SimulationWorker {
 
 /** Takes simulation jobs: rule-based ones without a model, model-driven ones of its model's identity with one. */
 export async function serveSimulations(options: SimulationWorkerOptions): Promise<SimulationWorker> {
-  const connection = connectionOf(options.url);
+  connectionOf(options.url); // checks the URL
   const model = options.model;
   let simulations = 0;
   const processor = async (job: Job<SimJobData>): Promise<string> => {
@@ -302,29 +303,15 @@ export async function serveSimulations(options: SimulationWorkerOptions): Promis
     return encode(result);
   };
 
-  const lockMs = options.lockMs ?? 30_000;
   const name = simulationQueueName(model?.identity);
-  const worker = new Worker<SimJobData, string>(name, processor, {
-    connection,
-    prefix: PREFIX,
-    concurrency: options.jobs ?? 1,
-    lockDuration: lockMs,
-    stalledInterval: lockMs,
-    maxStalledCount: options.maxStalled ?? 5,
-    drainDelay: 1,
+  const worker = await startConsumer(name, processor, {
+    url: options.url,
+    jobs: options.jobs ?? 1,
+    ...(options.lockMs === undefined ? {} : { lockMs: options.lockMs }),
+    ...(options.maxStalled === undefined ? {} : { maxStalled: options.maxStalled }),
+    what: "simulation job",
+    ...(options.onLog === undefined ? {} : { onLog: options.onLog }),
   });
-  let lastError = "";
-  worker.on("error", (e) => {
-    const m = messageOf(e);
-    if (m !== lastError) options.onLog?.(`queue: ${m} (reconnecting)`);
-    lastError = m;
-  });
-  worker.on("ready", () => {
-    if (lastError !== "") options.onLog?.("queue: connected again");
-    lastError = "";
-  });
-  worker.on("failed", (job, e) => options.onLog?.(`simulation job ${job?.id ?? "?"} failed: ${messageOf(e)}`));
-  await worker.waitUntilReady();
   return {
     queue: name,
     get simulations() {

@@ -9,13 +9,14 @@
  * job back to the queue (at most maxStalledCount times, then it fails). A worker that loses Redis
  * reconnects (ioredis) and goes on taking jobs.
  */
-import { UnrecoverableError, Worker, type Job } from "bullmq";
+import { UnrecoverableError, type Job } from "bullmq";
 import { CivitasError, messageOf } from "../errors.js";
 import { borrowClient, type ModelClient, type ModelSpec } from "../models/index.js";
 import { inProcessExecutor, type Executor, type ModelRequest } from "../runs/index.js";
 import { decode, encode } from "./codec.js";
 import type { JobData } from "./executor.js";
-import { connectionOf, PREFIX, queueName } from "./names.js";
+import { startConsumer } from "./consumer.js";
+import { connectionOf, queueName } from "./names.js";
 import { serveSimulations, type SimulationJobPayload } from "./simulations.js";
 
 export interface WorkerOptions {
@@ -50,7 +51,7 @@ export interface QueueWorker {
 
 /** Opens the model, then serves its queue (see the module comment). Rejects, having taken no job, when the model cannot be opened. */
 export async function serveQueue(spec: ModelSpec, options: WorkerOptions): Promise<QueueWorker> {
-  const connection = connectionOf(options.url);
+  connectionOf(options.url); // checks the URL before the model is loaded
   let client: ModelClient;
   try {
     client = await spec.open();
@@ -87,29 +88,14 @@ export async function serveQueue(spec: ModelSpec, options: WorkerOptions): Promi
     return encode(rows);
   };
 
-  const lockMs = options.lockMs ?? 30_000;
-  const worker = new Worker<JobData, string>(queueName(spec.identity), processor, {
-    connection,
-    prefix: PREFIX,
-    concurrency: options.jobs ?? 2,
-    lockDuration: lockMs,
-    stalledInterval: lockMs,
-    maxStalledCount: options.maxStalled ?? 5,
-    // Short waits between polls when the queue is empty, so a worker sees Redis come back quickly.
-    drainDelay: 1,
+  const worker = await startConsumer(queueName(spec.identity), processor, {
+    url: options.url,
+    jobs: options.jobs ?? 2,
+    ...(options.lockMs === undefined ? {} : { lockMs: options.lockMs }),
+    ...(options.maxStalled === undefined ? {} : { maxStalled: options.maxStalled }),
+    what: "job",
+    ...(options.onLog === undefined ? {} : { onLog: options.onLog }),
   });
-  let lastError = "";
-  worker.on("error", (e) => {
-    const m = messageOf(e);
-    if (m !== lastError) options.onLog?.(`queue: ${m} (reconnecting)`);
-    lastError = m;
-  });
-  worker.on("ready", () => {
-    if (lastError !== "") options.onLog?.("queue: connected again");
-    lastError = "";
-  });
-  worker.on("failed", (job, e) => options.onLog?.(`job ${job?.id ?? "?"} failed: ${messageOf(e)}`));
-  await worker.waitUntilReady();
   // The model-driven simulations of this model, as whole jobs (`civitas simulate --queue --distribute simulations`).
   const runner = options.simulations?.(client);
   const sims =
@@ -120,7 +106,7 @@ export async function serveQueue(spec: ModelSpec, options: WorkerOptions): Promi
           model: { identity: spec.identity, params: own, display: spec.display },
           run: (job) => runner.run(job),
           jobs: options.jobs ?? 2,
-          lockMs,
+          ...(options.lockMs === undefined ? {} : { lockMs: options.lockMs }),
           ...(options.maxStalled === undefined ? {} : { maxStalled: options.maxStalled }),
           ...(options.onLog === undefined ? {} : { onLog: options.onLog }),
           ...(options.onSimulation === undefined ? {} : { onSimulation: options.onSimulation }),
