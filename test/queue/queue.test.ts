@@ -8,7 +8,6 @@
  * thread, so llama.cpp runs the same kernels on the same inputs in the same order of operations.
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { copyFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -16,8 +15,9 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { Queue } from "bullmq";
 import { parseModelSpec } from "../../src/models/index.js";
 import { queueName } from "../../src/queue/index.js";
-import { runCli, spawnCli, type CliResult } from "../helpers/cli.js";
+import { runCli, type CliResult } from "../helpers/cli.js";
 import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
+import { ended, killAll, serving, start as startProc, until, type Proc } from "./procs.js";
 import { startRedis, type TestRedis } from "./redis.js";
 
 const dir = tempDir("civitas-queue-test-");
@@ -67,64 +67,12 @@ const step = (what: string) => {
   if (process.env.DEBUG_QUEUE_TEST) console.error(`-- ${what}`);
 };
 
-/** Polls until `ok()` (a guard against hanging forever, not a timing assertion). */
-async function until(ok: () => boolean | Promise<boolean>, what: string, limitMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - t0 > limitMs) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
-
-/** A process's end, or a failure after `limitMs` (a guard against hanging forever, not a timing assertion). */
-async function ended(p: Proc, what: string, limitMs = 120_000): Promise<CliResult> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p.done, new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`gave up waiting for ${what}: ${p.err()}`)), limitMs)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-interface Proc {
-  readonly out: () => string;
-  readonly err: () => string;
-  readonly done: Promise<CliResult>;
-  kill9(): Promise<void>;
-  /** Requests this worker answered (its "job ...: N requests" lines). */
-  answered(): number;
-}
-/** Every process a test starts, killed at the end (a failed test leaves none behind). */
-const children: ChildProcess[] = [];
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawnCli(args, { env: { ...ENV, ...env } });
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => {
-    stderr += d.toString();
-    if (process.env.DEBUG_QUEUE_TEST) process.stderr.write(`[${args[0]}] ${d.toString()}`);
-  });
-  const done = new Promise<CliResult>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return {
-    out: () => stdout,
-    err: () => stderr,
-    done,
-    async kill9() {
-      child.kill("SIGKILL");
-      await done;
-    },
-    answered: () => [...stderr.matchAll(/^job \S+: (\d+) requests/gmu)].reduce((a, m) => a + Number(m[1]), 0),
-  };
-}
-async function startWorker(url: string, model = `llama:${MODEL}`, extra: string[] = []): Promise<Proc> {
-  const w = start(["worker", "--queue", url, "--model", model, ...LLAMA, "--lock-seconds", "1", "--jobs", "1", ...extra]);
-  let exited = false;
-  void w.done.then(() => (exited = true));
-  await until(() => exited || /^serving /mu.test(w.err()), "the worker to serve");
-  assert.ok(!exited, `the worker exited: ${w.err()}`);
-  return w;
+/** A worker and the requests it answered (its "job ...: N requests" lines). */
+type Worker = Proc & { answered(): number };
+const withAnswered = (p: Proc): Worker => ({ ...p, answered: () => [...p.err().matchAll(/^job \S+: (\d+) requests/gmu)].reduce((a, m) => a + Number(m[1]), 0) });
+const start = (args: string[], env: NodeJS.ProcessEnv = {}): Worker => withAnswered(startProc(args, { ...ENV, ...env }));
+async function startWorker(url: string, model = `llama:${MODEL}`, extra: string[] = []): Promise<Worker> {
+  return withAnswered(await serving(startProc(["worker", "--queue", url, "--model", model, ...LLAMA, "--lock-seconds", "1", "--jobs", "1", ...extra], ENV)));
 }
 
 let queue: string;
@@ -158,7 +106,7 @@ before(async () => {
   assert.equal(baseline.size, LIMIT);
 });
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killAll();
   await Promise.all(queues.map((q) => q.close()));
   await Promise.all(redises.map((r) => r.stop()));
 });

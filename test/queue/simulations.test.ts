@@ -10,7 +10,6 @@
  * prompt per sequence on one thread, as test/queue/queue.test.ts argues) on the same prompts.
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { copyFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -18,8 +17,9 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { Queue } from "bullmq";
 import { parseModelSpec } from "../../src/models/index.js";
 import { simulationQueueName } from "../../src/queue/index.js";
-import { runCli, spawnCli, type CliResult } from "../helpers/cli.js";
+import { runCli, type CliResult } from "../helpers/cli.js";
 import { MODEL, OPINIONQA, tempDir } from "../helpers/paths.js";
+import { ended, killAll, serving, start as startProc, until, type Proc } from "./procs.js";
 import { startRedis, type TestRedis } from "./redis.js";
 
 const dir = tempDir("civitas-simjobs-test-");
@@ -59,59 +59,12 @@ const metricsOf = (file: string) => rowsOf(file, "SELECT point, seed, step, metr
 const callsOf = (file: string) => rowsOf(file, "SELECT point, seed, call, step, agent, request_key FROM sim_calls ORDER BY ALL");
 const requestsOf = (file: string) => rowsOf(file, "SELECT key, label_mass::VARCHAR AS m, coverage, raw::VARCHAR AS raw FROM requests ORDER BY key");
 
-/** Polls until `ok()` (a guard against hanging forever, not a timing assertion). */
-async function until(ok: () => boolean | Promise<boolean>, what: string, limitMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - t0 > limitMs) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
-
-interface Proc {
-  readonly err: () => string;
-  readonly done: Promise<CliResult>;
-  kill9(): Promise<void>;
-  /** The simulation jobs this worker finished (its "simulation job <id>:" lines). */
-  ran(): string[];
-}
-const children: ChildProcess[] = [];
-function start(args: string[]): Proc {
-  const child = spawnCli(args, { env: ENV });
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => {
-    stderr += d.toString();
-    if (process.env.DEBUG_QUEUE_TEST) process.stderr.write(`[${args[0]}] ${d.toString()}`);
-  });
-  const done = new Promise<CliResult>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return {
-    err: () => stderr,
-    done,
-    async kill9() {
-      child.kill("SIGKILL");
-      await done;
-    },
-    ran: () => [...stderr.matchAll(/^simulation job (\S+):/gmu)].map((m) => m[1]!),
-  };
-}
-async function ended(p: Proc, what: string, limitMs = 120_000): Promise<CliResult> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p.done, new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`gave up waiting for ${what}: ${p.err()}`)), limitMs)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-async function startWorker(url: string, extra: string[] = []): Promise<Proc> {
-  const w = start(["worker", "--queue", url, "--lock-seconds", "1", ...extra]);
-  let exited = false;
-  void w.done.then(() => (exited = true));
-  await until(() => exited || /^serving /mu.test(w.err()), "the worker to serve");
-  assert.ok(!exited, `the worker exited: ${w.err()}`);
-  return w;
+/** A worker and the simulation jobs it finished (its "simulation job <id>:" lines). */
+type Worker = Proc & { ran(): string[] };
+const withRan = (p: Proc): Worker => ({ ...p, ran: () => [...p.err().matchAll(/^simulation job (\S+):/gmu)].map((m) => m[1]!) });
+const start = (args: string[]): Worker => withRan(startProc(args, ENV));
+async function startWorker(url: string, extra: string[] = []): Promise<Worker> {
+  return withRan(await serving(startProc(["worker", "--queue", url, "--lock-seconds", "1", ...extra], ENV)));
 }
 
 const redises: TestRedis[] = [];
@@ -131,7 +84,7 @@ before(async () => {
   assert.equal(baseline.json.simulations.run, N);
 });
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killAll();
   await Promise.all(queues.map((q) => q.close()));
   await Promise.all(redises.map((r) => r.stop()));
 });
