@@ -23,8 +23,6 @@
  *   npx tsx bench/scale.ts --simulations  # the sweep only
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -37,6 +35,7 @@ import { Store } from "../src/store/index.js";
 import { loadOpinionQA, parseVariants, resolvePopulations } from "../src/surveys/index.js";
 import { tempDir } from "../test/helpers/paths.js";
 import { startRedis } from "../test/queue/redis.js";
+import { fakeServer, type FakeServer } from "./fake-server.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DATA = path.resolve(REPO, "../shared/data/opinionqa");
@@ -50,43 +49,6 @@ const VARIANTS = parseVariants("labels=letters;labels=letters,order=reversed;lab
 if (!Number.isInteger(N) || N < VARIANTS.length || N % VARIANTS.length !== 0) throw new Error(`--requests must be a multiple of ${VARIANTS.length}`);
 
 // ---- fake servers ------------------------------------------------------------------------------
-
-interface FakeServer {
-  readonly url: string;
-  close(): Promise<void>;
-}
-/** An OpenAI-compatible chat endpoint: after `latency` ms, the same top log-probabilities for every prompt, at most `limit` at once. */
-async function fakeServer(latency: number, limit: number): Promise<FakeServer> {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  const top = ["A", "B", "C", "D", "1", "2", "3", "4"].map((t, i) => ({ token: t, logprob: Math.log((8 - i) / 36), bytes: [t.charCodeAt(0)] }));
-  const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (d: Buffer) => (body += d.toString()));
-    req.on("end", async () => {
-      if (running >= limit) await new Promise<void>((r) => waiting.push(r));
-      running++;
-      if (latency > 0) await new Promise((r) => setTimeout(r, latency));
-      const n = Math.max(1, Number((JSON.parse(body) as { top_logprobs?: number }).top_logprobs ?? 1));
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          id: "fake",
-          object: "chat.completion",
-          created: 0,
-          model: "fake",
-          choices: [{ index: 0, message: { role: "assistant", content: "A" }, logprobs: { content: [{ ...top[0], top_logprobs: top.slice(0, n) }] }, finish_reason: "length" }],
-          usage: { prompt_tokens: 50, completion_tokens: 1, total_tokens: 51 },
-        }),
-      );
-      running--;
-      waiting.shift()?.();
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) };
-}
 
 // ---- workers -----------------------------------------------------------------------------------
 

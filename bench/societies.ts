@@ -20,8 +20,6 @@
  *   npx tsx bench/societies.ts            # 20 steps, best of 7 rule-based rounds
  *   npx tsx bench/societies.ts --short    # 10 steps, best of 5 (well under a minute)
  */
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +33,7 @@ import type { Graph, Params } from "../src/sim/types.js";
 import { Store } from "../src/store/index.js";
 import { loadOpinionQA } from "../src/surveys/index.js";
 import { tempDir } from "../test/helpers/paths.js";
+import { fakeServer } from "./fake-server.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { values: flags } = parseArgs({ options: { short: { type: "boolean", default: false }, steps: { type: "string" }, rounds: { type: "string" } } });
@@ -85,7 +84,8 @@ for (const n of SIZES) {
 console.log(`(a) rule-based: time per step at 100k / at 10k agents = ratio ${(rule[1]! / rule[0]!).toFixed(2)} per 10x agents (10 = linear)`);
 
 // (b) 1% model-driven, from the cache
-const server = await instantServer();
+// Answers at once; E and digits too, for the survey questions the model-driven agents are measured on.
+const server = await fakeServer(0, 1_000_000, ["A", "B", "C", "D", "E", "1", "2", "3"]);
 const dir = tempDir("civitas-bench-societies-");
 const cached: number[] = [];
 try {
@@ -122,28 +122,3 @@ try {
   await server.close();
 }
 
-/** An OpenAI-compatible chat endpoint answering at once: the same top log-probabilities, and the text "A". */
-async function instantServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const top = ["A", "B", "C", "D", "E", "1", "2", "3"].map((t, i) => ({ token: t, logprob: Math.log((8 - i) / 36), bytes: [t.charCodeAt(0)] }));
-  const srv = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (d: Buffer) => (body += d.toString()));
-    req.on("end", () => {
-      const n = Math.max(1, Number((JSON.parse(body) as { top_logprobs?: number }).top_logprobs ?? 1));
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          id: "fake",
-          object: "chat.completion",
-          created: 0,
-          model: "fake",
-          choices: [{ index: 0, message: { role: "assistant", content: "A" }, logprobs: { content: [{ ...top[0], top_logprobs: top.slice(0, n) }] }, finish_reason: "length" }],
-          usage: { prompt_tokens: 50, completion_tokens: 1, total_tokens: 51 },
-        }),
-      );
-    });
-  });
-  srv.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/v1`, close: () => new Promise((r) => (srv.closeAllConnections(), srv.close(() => r()))) };
-}

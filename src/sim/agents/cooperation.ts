@@ -464,7 +464,7 @@ export function createCooperation(params: Params, deps: DynamicsDeps): Cooperati
           if (model !== undefined) {
             pairs.forEach(([d, c], p) => {
               if (!st.llm[d]) return;
-              const ask = donationPrompt(rules, {
+              const fields = {
                 donor: names[d]!,
                 strategy: strategy[d]!,
                 generation: gen,
@@ -473,17 +473,10 @@ export function createCooperation(params: Params, deps: DynamicsDeps): Cooperati
                 recipientResources: resources[c]!,
                 trace: traceText(trace[c]!),
                 resources: resources[d]!,
-              });
-              const plainAsk = donationPrompt(rules, {
-                donor: names[d]!,
-                strategy: "",
-                generation: gen,
-                round: r + 1,
-                recipient: names[c]!,
-                recipientResources: resources[c]!,
-                trace: traceText(trace[c]!),
-                resources: resources[d]!,
-              });
+              };
+              const ask = donationPrompt(rules, fields);
+              // the plain prompt a steered scenario decodes against: without the strategy
+              const plainAsk = donationPrompt(rules, { ...fields, strategy: "" });
               calls.push(
                 model.complete({ prompt: `${personaPart(d)}${system}\n\n${ask}`, plain: `${system}\n\n${plainAsk}`, maxTokens, temperature, seed: pairSeeds[p]!, step: step + 1, agent: d }),
               );
